@@ -1,0 +1,2 @@
+// @lab/dhcp4: see README.md for what this package will hold.
+export {}

@@ -1,0 +1,2 @@
+// @lab/nft: see README.md for what this package will hold.
+export {}

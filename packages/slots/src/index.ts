@@ -1,0 +1,2 @@
+// @lab/slots: see README.md for what this package will hold.
+export {}

@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+// `npm test`: make sure the peer programs the tests use are installed (apt-get when root), build
+// every package, run all vitest projects, and end with the line `Tests: N passed, N failed, N skipped`.
+import { execFileSync, spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+// command on PATH -> Debian package that provides it
+const PEERS = {
+  ip: 'iproute2',
+  nft: 'nftables',
+  tcpdump: 'tcpdump',
+  socat: 'socat',
+  dnsmasq: 'dnsmasq-base',
+  'kea-dhcp4': 'kea-dhcp4-server',
+  dhcpd: 'isc-dhcp-server',
+  udhcpc: 'udhcpc',
+  dhclient: 'isc-dhcp-client',
+  dhcpcd: 'dhcpcd-base',
+  strace: 'strace',
+  cmake: 'cmake',
+  ping: 'iputils-ping',
+}
+const SCAPY = { probe: ['/usr/bin/python3', '-c', 'import scapy'], pkg: 'python3-scapy' }
+
+function has(command) {
+  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0
+}
+
+function ensurePeers() {
+  const missing = [...new Set(Object.entries(PEERS).filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg))]
+  if (spawnSync(SCAPY.probe[0], SCAPY.probe.slice(1), { stdio: 'ignore' }).status !== 0) missing.push(SCAPY.pkg)
+  if (missing.length === 0) return
+  if (process.getuid?.() !== 0) {
+    console.error(`npm test: missing Debian packages: ${missing.join(' ')}\n  install them as root: apt-get install ${missing.join(' ')}`)
+    process.exit(2)
+  }
+  console.log(`npm test: installing peers: ${missing.join(' ')}`)
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env })
+  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: 'inherit', env })
+}
+
+ensurePeers()
+if (!process.argv.includes('--no-build')) {
+  const build = spawnSync('npm', ['run', 'build'], { stdio: 'inherit' })
+  if (build.status !== 0) {
+    console.error('npm test: build failed')
+    console.log('Tests: 0 passed, 1 failed')
+    process.exit(1)
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'lab-test-'))
+const summaryFile = join(dir, 'summary.json')
+const extra = process.argv.slice(2).filter((a) => a !== '--no-build')
+const vitest = spawnSync('npx', ['vitest', 'run', ...extra], {
+  stdio: 'inherit',
+  env: { ...process.env, LAB_TEST_SUMMARY: summaryFile, NO_COLOR: '1', FORCE_COLOR: '0' },
+})
+let summary = { passed: 0, failed: 0, skipped: 0 }
+try {
+  summary = JSON.parse(readFileSync(summaryFile, 'utf8'))
+} catch {
+  // vitest died before reporting: counted as one failure below.
+}
+rmSync(dir, { recursive: true, force: true })
+// A non-zero exit with no failed test is a failure outside tests (host guard, crash): count it.
+if (vitest.status !== 0 && summary.failed === 0) summary.failed = 1
+console.log(`Tests: ${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped`)
+process.exit(summary.failed > 0 || vitest.status !== 0 ? 1 : 0)
