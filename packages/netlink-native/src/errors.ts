@@ -6,6 +6,11 @@ const errnoNames = new Map<number, string>()
 for (const [name, value] of Object.entries(constants.errno)) {
   if (!errnoNames.has(value)) errnoNames.set(value, name)
 }
+// Where Linux has two names for one number, use the one its own tools print.
+for (const name of ['EOPNOTSUPP', 'EAGAIN', 'EDEADLK']) {
+  const value = (constants.errno as Record<string, number>)[name]
+  if (value !== undefined) errnoNames.set(value, name)
+}
 
 export function errnoName(errno: number): string {
   return errnoNames.get(Math.abs(errno)) ?? `E${Math.abs(errno)}`

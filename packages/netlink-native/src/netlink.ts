@@ -1,0 +1,304 @@
+// A handle on one network namespace's rtnetlink: links, addresses, routes, neighbours, rules,
+// events, batches and sysctls. One handle per namespace; no global state.
+import { closeSync, openSync } from 'node:fs'
+import { NETLINK_ROUTE } from './netlink/constants.js'
+import { NetlinkError } from './netlink/error.js'
+import type { MessageWriter } from './netlink/message.js'
+import { NetlinkSocket, type NetlinkReply, type NetlinkRequest } from './netlink/socket.js'
+import { sys } from './errors.js'
+import { resolveNetnsPath } from './netns/path.js'
+import { addrAdd, addrDel, addrDumpRequest, addrReplace, decodeAddress, type Address, type AddressOptions } from './rtnetlink/addr.js'
+import * as C from './rtnetlink/constants.js'
+import type { LinkRef, Operation, RequestContext } from './rtnetlink/context.js'
+import type { Family } from './rtnetlink/inet.js'
+import { decodeLink, linkAdd, linkDel, linkDumpRequest, linkGet, linkSet, type Link, type LinkAddOptions, type LinkAttributes } from './rtnetlink/link.js'
+import { decodeNeighbour, neighAdd, neighDel, neighDumpRequest, neighReplace, type Neighbour, type NeighbourOptions } from './rtnetlink/neigh.js'
+import { decodeRoute, routeAdd, routeAppend, routeDel, routeDumpRequest, routeReplace, tableNumber, type Route, type RouteOptions } from './rtnetlink/route.js'
+import { decodeRule, ruleAdd, ruleDel, ruleDumpRequest, type Rule, type RuleOptions } from './rtnetlink/rule.js'
+import { createPersistentTuntap } from './rtnetlink/tuntap.js'
+import { watchEvents, type NetlinkEvent, type WatchKind } from './rtnetlink/watch.js'
+import { Sysctl } from './sysctl.js'
+
+const ENODEV = 19
+const EEXIST = 17
+
+export interface NetlinkOpenOptions {
+  /** Namespace name (under /run/netns) or path; omitted: the caller's own namespace. */
+  netns?: string
+}
+
+export type BatchResult = { ok: true } | { ok: false; error: NetlinkError }
+
+export class BatchError extends Error {
+  constructor(
+    readonly results: BatchResult[],
+    readonly failed: Array<{ index: number; error: NetlinkError }>,
+  ) {
+    super(`${failed.length} of ${results.length} batch operations failed: ${failed.map((f) => `#${f.index} ${f.error.message}`).join('; ')}`)
+    this.name = 'BatchError'
+  }
+}
+
+/** Queues operations for `Netlink.batch()`; the same methods as the handle, without awaiting. */
+export class BatchBuilder {
+  readonly ops: Array<Operation<unknown>> = []
+  readonly link = {
+    add: (o: LinkAddOptions) => void this.ops.push(linkAdd(o)),
+    set: (link: LinkRef, o: LinkAttributes) => void this.ops.push(linkSet(link, o)),
+    del: (link: LinkRef) => void this.ops.push(linkDel(link)),
+  }
+  readonly addr = {
+    add: (link: LinkRef, cidr: string, o?: AddressOptions) => void this.ops.push(addrAdd(link, cidr, o)),
+    replace: (link: LinkRef, cidr: string, o?: AddressOptions) => void this.ops.push(addrReplace(link, cidr, o)),
+    del: (link: LinkRef, cidr: string) => void this.ops.push(addrDel(link, cidr)),
+  }
+  readonly route = {
+    add: (o: RouteOptions) => void this.ops.push(routeAdd(o)),
+    replace: (o: RouteOptions) => void this.ops.push(routeReplace(o)),
+    append: (o: RouteOptions) => void this.ops.push(routeAppend(o)),
+    del: (o: RouteOptions) => void this.ops.push(routeDel(o)),
+  }
+  readonly neigh = {
+    add: (o: NeighbourOptions) => void this.ops.push(neighAdd(o)),
+    replace: (o: NeighbourOptions) => void this.ops.push(neighReplace(o)),
+    del: (o: NeighbourOptions) => void this.ops.push(neighDel(o)),
+  }
+  readonly rule = {
+    add: (o: RuleOptions) => void this.ops.push(ruleAdd(o)),
+    del: (o: RuleOptions) => void this.ops.push(ruleDel(o)),
+  }
+}
+
+export class Netlink {
+  readonly netns: string | undefined
+  readonly sysctl: Sysctl
+  readonly #socket: NetlinkSocket
+
+  private constructor(netns: string | undefined, socket: NetlinkSocket) {
+    this.netns = netns
+    this.#socket = socket
+    this.sysctl = new Sysctl(netns)
+  }
+
+  static async open(options: NetlinkOpenOptions = {}): Promise<Netlink> {
+    return new Netlink(options.netns, NetlinkSocket.open(NETLINK_ROUTE, { netns: options.netns }))
+  }
+
+  /** The underlying socket, for families this handle does not wrap. */
+  get socket(): NetlinkSocket {
+    return this.#socket
+  }
+
+  close(): void {
+    this.#socket.close()
+  }
+
+  readonly link = {
+    add: async (o: LinkAddOptions): Promise<void> => {
+      if (o.kind === 'tap' || o.kind === 'tun') return this.#addTuntap(o)
+      await this.#one(linkAdd(o))
+    },
+    set: async (link: LinkRef, o: LinkAttributes): Promise<void> => this.#one(linkSet(link, o)),
+    del: async (link: LinkRef): Promise<void> => this.#one(linkDel(link)),
+    get: async (link: LinkRef): Promise<Link> => this.#one(linkGet(link)),
+    list: async (filter: { kind?: string; master?: LinkRef } = {}): Promise<Link[]> => {
+      const links = (await this.#dump(C.RTM_GETLINK, 'link list', linkDumpRequest)).map(decodeLink)
+      const master = filter.master === undefined ? undefined : typeof filter.master === 'number' ? filter.master : links.find((l) => l.name === filter.master)?.index ?? -1
+      return links.filter((l) => (filter.kind === undefined || l.kind === filter.kind) && (master === undefined || l.master === master))
+    },
+  }
+
+  readonly addr = {
+    add: async (link: LinkRef, cidr: string, o?: AddressOptions): Promise<void> => this.#one(addrAdd(link, cidr, o)),
+    replace: async (link: LinkRef, cidr: string, o?: AddressOptions): Promise<void> => this.#one(addrReplace(link, cidr, o)),
+    del: async (link: LinkRef, cidr: string): Promise<void> => this.#one(addrDel(link, cidr)),
+    list: async (filter: { link?: LinkRef; family?: Family } = {}): Promise<Address[]> => {
+      const index = filter.link === undefined ? undefined : await this.#indexOf(filter.link, 'addr list')
+      const all = (await this.#dump(C.RTM_GETADDR, 'addr list', (w) => addrDumpRequest(w, filter.family))).map(decodeAddress)
+      return all.filter((a) => (index === undefined || a.index === index) && (filter.family === undefined || a.family === filter.family))
+    },
+  }
+
+  readonly route = {
+    add: async (o: RouteOptions): Promise<void> => this.#one(routeAdd(o)),
+    replace: async (o: RouteOptions): Promise<void> => this.#one(routeReplace(o)),
+    append: async (o: RouteOptions): Promise<void> => this.#one(routeAppend(o)),
+    del: async (o: RouteOptions): Promise<void> => this.#one(routeDel(o)),
+    /** Routes of one table (default main; 'all' for every table) and family. */
+    list: async (filter: { table?: RouteOptions['table'] | 'all'; family?: Family; dev?: LinkRef } = {}): Promise<Route[]> => {
+      const table = filter.table === 'all' ? undefined : tableNumber(filter.table ?? 'main')
+      const dev = filter.dev === undefined ? undefined : await this.#indexOf(filter.dev, 'route list')
+      const all = (await this.#dump(C.RTM_GETROUTE, 'route list', (w) => routeDumpRequest(w, filter.family))).map(decodeRoute)
+      return all.filter(
+        (r) =>
+          (table === undefined || r.table === table) &&
+          (filter.family === undefined || r.family === filter.family) &&
+          (dev === undefined || r.dev === dev || r.multipath?.some((h) => h.dev === dev)),
+      )
+    },
+  }
+
+  readonly neigh = {
+    add: async (o: NeighbourOptions): Promise<void> => this.#one(neighAdd(o)),
+    replace: async (o: NeighbourOptions): Promise<void> => this.#one(neighReplace(o)),
+    del: async (o: NeighbourOptions): Promise<void> => this.#one(neighDel(o)),
+    list: async (filter: { dev?: LinkRef; family?: Family | 'bridge' } = {}): Promise<Neighbour[]> => {
+      const dev = filter.dev === undefined ? undefined : await this.#indexOf(filter.dev, 'neigh list')
+      const all = (await this.#dump(C.RTM_GETNEIGH, 'neigh list', (w) => neighDumpRequest(w, filter.family))).map(decodeNeighbour)
+      return all.filter((n) => (dev === undefined || n.index === dev) && (filter.family === undefined || n.family === filter.family))
+    },
+  }
+
+  readonly rule = {
+    add: async (o: RuleOptions): Promise<void> => this.#one(ruleAdd(o)),
+    del: async (o: RuleOptions): Promise<void> => this.#one(ruleDel(o)),
+    list: async (filter: { family?: Family } = {}): Promise<Rule[]> => {
+      const families: Family[] = filter.family ? [filter.family] : [4, 6]
+      const out: Rule[] = []
+      for (const family of families) {
+        out.push(...(await this.#dump(C.RTM_GETRULE, 'rule list', (w) => ruleDumpRequest(w, family))).map(decodeRule))
+      }
+      return out
+    },
+  }
+
+  /**
+   * Runs many operations pipelined: they go to the kernel in as few sendmsg calls as their
+   * dependencies allow (an address on a link created in the same batch needs that link's index),
+   * and each gets its own result. Rejects with BatchError naming the failed operations unless
+   * `throwOnError` is false.
+   */
+  async batch(build: (b: BatchBuilder) => void, options: { throwOnError?: boolean } = {}): Promise<BatchResult[]> {
+    const builder = new BatchBuilder()
+    build(builder)
+    const results = await this.#run(builder.ops)
+    const out: BatchResult[] = results.map((r) => (r instanceof NetlinkError ? { ok: false, error: r } : { ok: true }))
+    const failed = out.flatMap((r, index) => (r.ok ? [] : [{ index, error: r.error }]))
+    if (failed.length > 0 && options.throwOnError !== false) throw new BatchError(out, failed)
+    return out
+  }
+
+  /**
+   * Typed events for the given kinds until the loop breaks or `signal` aborts. When the kernel
+   * drops events (the receive queue overflowed), an `overrun` event is followed by the current
+   * state of every watched kind as `new` events with `resync: true`.
+   */
+  watch(kinds: WatchKind[] = ['link', 'addr', 'route', 'neigh'], options: { signal?: AbortSignal } = {}): AsyncIterableIterator<NetlinkEvent> {
+    return watchEvents(this.netns, kinds, options.signal, (kind) => this.#snapshot(kind))
+  }
+
+  async #snapshot(kind: WatchKind): Promise<NetlinkEvent[]> {
+    switch (kind) {
+      case 'link':
+        return (await this.link.list()).map((link) => ({ kind, action: 'new', link, resync: true }))
+      case 'addr':
+        return (await this.addr.list()).map((addr) => ({ kind, action: 'new', addr, resync: true }))
+      case 'route':
+        return (await this.route.list({ table: 'all' })).map((route) => ({ kind, action: 'new', route, resync: true }))
+      case 'neigh':
+        return (await this.neigh.list()).map((neigh) => ({ kind, action: 'new', neigh, resync: true }))
+      case 'rule':
+        return (await this.rule.list()).map((rule) => ({ kind, action: 'new', rule, resync: true }))
+    }
+  }
+
+  async #addTuntap(o: LinkAddOptions): Promise<void> {
+    const exists = await this.#socket.exchange([linkGet(o.name).encode(noContext)])
+    if (!(exists[0] instanceof NetlinkError)) throw new NetlinkError(EEXIST, 'link add', o.name, { message: 'a link with this name exists' })
+    createPersistentTuntap(this.netns === undefined ? null : resolveNetnsPath(this.netns), { name: o.name, mode: o.kind as 'tun' | 'tap' })
+    const rest: LinkAttributes = { ...o }
+    delete (rest as Partial<LinkAddOptions>).kind
+    delete (rest as Partial<LinkAddOptions>).name
+    if (Object.values(rest).some((v) => v !== undefined)) await this.link.set(o.name, rest)
+  }
+
+  async #one<T>(op: Operation<T>): Promise<T> {
+    const [result] = await this.#run([op])
+    if (result instanceof NetlinkError) throw result
+    return result as T
+  }
+
+  async #dump(type: number, op: string, body: (w: MessageWriter) => void): Promise<NetlinkReply['messages']> {
+    const reply = await this.#socket.dump({ type, op, object: this.netns, body })
+    return reply.messages
+  }
+
+  async #indexOf(link: LinkRef, op: string): Promise<number> {
+    if (typeof link === 'number') return link
+    const known = await this.#resolve([link])
+    const index = known.get(link)
+    if (index === undefined) throw new NetlinkError(ENODEV, op, link, { message: `no link named ${link}` })
+    return index
+  }
+
+  /** Resolves link names to indexes with one pipelined exchange of RTM_GETLINK requests. */
+  async #resolve(names: Iterable<string>, into = new Map<string, number>()): Promise<Map<string, number>> {
+    const wanted = [...new Set(names)].filter((n) => !into.has(n))
+    if (wanted.length === 0) return into
+    const replies = await this.#socket.exchange(wanted.map((n) => linkGet(n).encode(noContext)))
+    replies.forEach((reply, i) => {
+      if (!(reply instanceof NetlinkError) && reply.messages[0]) into.set(wanted[i]!, decodeLink(reply.messages[0]).index)
+    })
+    return into
+  }
+
+  /**
+   * Executes operations in order. Names are resolved up front; an operation that refers to a link
+   * created earlier in the same run waits until the operations before it were sent, so its index
+   * can be looked up.
+   */
+  async #run(ops: Array<Operation<unknown>>): Promise<unknown[]> {
+    const results: unknown[] = new Array(ops.length)
+    const createdHere = new Set(ops.flatMap((o) => o.creates ?? []))
+    const known = await this.#resolve(ops.flatMap((o) => o.refs.filter((r) => !createdHere.has(r))))
+    let segment: number[] = []
+    const flush = async () => {
+      if (segment.length === 0) return
+      const indexes = segment
+      segment = []
+      const fds: number[] = []
+      const ctx: RequestContext = {
+        index: (link) => (typeof link === 'number' ? link : known.get(link)!),
+        netnsFd: (netns) => {
+          const fd = sys('open netns', netns, () => openSync(resolveNetnsPath(netns), 'r'))
+          fds.push(fd)
+          return fd
+        },
+      }
+      try {
+        const requests: NetlinkRequest[] = indexes.map((i) => ops[i]!.encode(ctx))
+        const replies = await this.#socket.exchange(requests)
+        replies.forEach((reply, k) => {
+          const i = indexes[k]!
+          results[i] = reply instanceof NetlinkError ? reply : ops[i]!.decode(reply)
+        })
+      } finally {
+        for (const fd of fds) closeSync(fd)
+      }
+    }
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]!
+      let missing = op.refs.filter((r) => !known.has(r))
+      if (missing.some((r) => createdHere.has(r))) {
+        await flush()
+        // Look up every name created so far that later operations need, in one exchange.
+        const later = ops.slice(i).flatMap((o) => o.refs.filter((r) => !known.has(r) && createdHere.has(r)))
+        await this.#resolve(later, known)
+        missing = op.refs.filter((r) => !known.has(r))
+      }
+      if (missing.length > 0) {
+        const request = op.encode({ index: () => 0, netnsFd: () => -1 })
+        results[i] = new NetlinkError(ENODEV, request.op, request.object, { message: `no link named ${missing.join(', ')}` })
+        continue
+      }
+      segment.push(i)
+    }
+    await flush()
+    return results
+  }
+}
+
+const noContext: RequestContext = {
+  index: (link) => (typeof link === 'number' ? link : 0),
+  netnsFd: () => -1,
+}

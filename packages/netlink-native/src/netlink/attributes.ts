@@ -1,0 +1,239 @@
+// Netlink attributes (struct nlattr: u16 length, u16 type, value, padded to 4 bytes), read and
+// written in host byte order unless a helper says otherwise. Nesting is just an attribute whose
+// value is more attributes.
+import { NLA_F_NESTED, NLA_F_NET_BYTEORDER, NLA_HDRLEN, NLA_TYPE_MASK } from './constants.js'
+
+export const align4 = (n: number): number => (n + 3) & ~3
+
+export class AttributeError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'AttributeError'
+  }
+}
+
+/** A parsed attribute set: values are views into the received buffer (copy to keep them). */
+export class Attributes {
+  readonly list: ReadonlyArray<{ type: number; nested: boolean; netByteOrder: boolean; value: Buffer }>
+
+  constructor(buf: Buffer, offset = 0, end = buf.length) {
+    const list: Array<{ type: number; nested: boolean; netByteOrder: boolean; value: Buffer }> = []
+    let at = offset
+    while (at + NLA_HDRLEN <= end) {
+      const len = buf.readUInt16LE(at)
+      const rawType = buf.readUInt16LE(at + 2)
+      if (len < NLA_HDRLEN || at + len > end) {
+        throw new AttributeError(`attribute ${rawType & NLA_TYPE_MASK} at ${at}: length ${len} overruns ${end - at} bytes`)
+      }
+      list.push({
+        type: rawType & NLA_TYPE_MASK,
+        nested: (rawType & NLA_F_NESTED) !== 0,
+        netByteOrder: (rawType & NLA_F_NET_BYTEORDER) !== 0,
+        value: buf.subarray(at + NLA_HDRLEN, at + len),
+      })
+      at += align4(len)
+    }
+    this.list = list
+  }
+
+  has(type: number): boolean {
+    return this.list.some((a) => a.type === type)
+  }
+
+  get(type: number): Buffer | undefined {
+    for (const a of this.list) if (a.type === type) return a.value
+    return undefined
+  }
+
+  all(type: number): Buffer[] {
+    return this.list.filter((a) => a.type === type).map((a) => a.value)
+  }
+
+  u8(type: number): number | undefined {
+    const v = this.get(type)
+    return v && v.length >= 1 ? v.readUInt8(0) : undefined
+  }
+
+  u16(type: number): number | undefined {
+    const v = this.get(type)
+    return v && v.length >= 2 ? v.readUInt16LE(0) : undefined
+  }
+
+  u32(type: number): number | undefined {
+    const v = this.get(type)
+    return v && v.length >= 4 ? v.readUInt32LE(0) : undefined
+  }
+
+  s32(type: number): number | undefined {
+    const v = this.get(type)
+    return v && v.length >= 4 ? v.readInt32LE(0) : undefined
+  }
+
+  u64(type: number): bigint | undefined {
+    const v = this.get(type)
+    return v && v.length >= 8 ? v.readBigUInt64LE(0) : undefined
+  }
+
+  be16(type: number): number | undefined {
+    const v = this.get(type)
+    return v && v.length >= 2 ? v.readUInt16BE(0) : undefined
+  }
+
+  be32(type: number): number | undefined {
+    const v = this.get(type)
+    return v && v.length >= 4 ? v.readUInt32BE(0) : undefined
+  }
+
+  be64(type: number): bigint | undefined {
+    const v = this.get(type)
+    return v && v.length >= 8 ? v.readBigUInt64BE(0) : undefined
+  }
+
+  /** A NUL-terminated string attribute. */
+  str(type: number): string | undefined {
+    const v = this.get(type)
+    if (!v) return undefined
+    const nul = v.indexOf(0)
+    return v.toString('utf8', 0, nul < 0 ? v.length : nul)
+  }
+
+  nested(type: number): Attributes | undefined {
+    const v = this.get(type)
+    return v ? new Attributes(v) : undefined
+  }
+}
+
+/**
+ * Writes netlink messages and attributes into one growing buffer, so a batch of many messages is
+ * built without intermediate allocations and sent with one sendmsg.
+ */
+export class AttributeWriter {
+  buf: Buffer
+  length = 0
+
+  constructor(initialSize = 4096) {
+    this.buf = Buffer.allocUnsafe(initialSize)
+  }
+
+  ensure(extra: number): void {
+    if (this.length + extra <= this.buf.length) return
+    let size = this.buf.length * 2
+    while (size < this.length + extra) size *= 2
+    const next = Buffer.allocUnsafe(size)
+    this.buf.copy(next, 0, 0, this.length)
+    this.buf = next
+  }
+
+  /** Appends raw bytes (a fixed header such as struct ifinfomsg), padded to 4 bytes. */
+  bytes(data: Buffer | Uint8Array): this {
+    const padded = align4(data.length)
+    this.ensure(padded)
+    this.buf.set(data, this.length)
+    this.buf.fill(0, this.length + data.length, this.length + padded)
+    this.length += padded
+    return this
+  }
+
+  /** Appends `size` zero bytes and returns their offset, for fixed headers filled in place. */
+  reserve(size: number): number {
+    const padded = align4(size)
+    this.ensure(padded)
+    const at = this.length
+    this.buf.fill(0, at, at + padded)
+    this.length += padded
+    return at
+  }
+
+  attr(type: number, value: Buffer | Uint8Array): this {
+    const len = NLA_HDRLEN + value.length
+    const padded = align4(len)
+    this.ensure(padded)
+    this.buf.writeUInt16LE(len, this.length)
+    this.buf.writeUInt16LE(type, this.length + 2)
+    this.buf.set(value, this.length + NLA_HDRLEN)
+    this.buf.fill(0, this.length + len, this.length + padded)
+    this.length += padded
+    return this
+  }
+
+  #fixed(type: number, size: number, write: (at: number) => void): this {
+    this.ensure(NLA_HDRLEN + align4(size))
+    this.buf.writeUInt16LE(NLA_HDRLEN + size, this.length)
+    this.buf.writeUInt16LE(type, this.length + 2)
+    this.buf.fill(0, this.length + NLA_HDRLEN, this.length + NLA_HDRLEN + align4(size))
+    write(this.length + NLA_HDRLEN)
+    this.length += NLA_HDRLEN + align4(size)
+    return this
+  }
+
+  flag(type: number): this {
+    return this.#fixed(type, 0, () => {})
+  }
+
+  u8(type: number, v: number): this {
+    return this.#fixed(type, 1, (at) => this.buf.writeUInt8(v, at))
+  }
+
+  u16(type: number, v: number): this {
+    return this.#fixed(type, 2, (at) => this.buf.writeUInt16LE(v, at))
+  }
+
+  u32(type: number, v: number): this {
+    return this.#fixed(type, 4, (at) => this.buf.writeUInt32LE(v >>> 0, at))
+  }
+
+  s32(type: number, v: number): this {
+    return this.#fixed(type, 4, (at) => this.buf.writeInt32LE(v, at))
+  }
+
+  u64(type: number, v: bigint): this {
+    return this.#fixed(type, 8, (at) => this.buf.writeBigUInt64LE(v, at))
+  }
+
+  be16(type: number, v: number): this {
+    return this.#fixed(type, 2, (at) => this.buf.writeUInt16BE(v, at))
+  }
+
+  be32(type: number, v: number): this {
+    return this.#fixed(type, 4, (at) => this.buf.writeUInt32BE(v >>> 0, at))
+  }
+
+  be64(type: number, v: bigint): this {
+    return this.#fixed(type, 8, (at) => this.buf.writeBigUInt64BE(v, at))
+  }
+
+  /** A NUL-terminated string. */
+  str(type: number, v: string): this {
+    const bytes = Buffer.byteLength(v)
+    return this.#fixed(type, bytes + 1, (at) => {
+      this.buf.write(v, at, 'utf8')
+      this.buf.writeUInt8(0, at + bytes)
+    })
+  }
+
+  /** Opens a nested attribute; close it with `endNested(offset)`. */
+  beginNested(type: number, nestedFlag = true): number {
+    const at = this.length
+    this.ensure(NLA_HDRLEN)
+    this.buf.writeUInt16LE(0, at)
+    this.buf.writeUInt16LE(nestedFlag ? type | NLA_F_NESTED : type, at + 2)
+    this.length += NLA_HDRLEN
+    return at
+  }
+
+  endNested(at: number): this {
+    this.buf.writeUInt16LE(this.length - at, at)
+    return this
+  }
+
+  nested(type: number, body: (w: this) => void, nestedFlag = true): this {
+    const at = this.beginNested(type, nestedFlag)
+    body(this)
+    return this.endNested(at)
+  }
+
+  /** The bytes written so far (a view, valid until the next write). */
+  view(): Buffer {
+    return this.buf.subarray(0, this.length)
+  }
+}

@@ -1,0 +1,342 @@
+// A netlink socket in any network namespace. Requests are pipelined: many messages go out in one
+// sendmsg, replies are matched back by sequence number, dumps are collected to NLMSG_DONE. The
+// kernel handles rtnetlink and nf_tables requests inside sendmsg, so replies are usually waiting
+// when sendmsg returns and are drained at once; anything later arrives through the event loop.
+import { native } from '../native.js'
+import { SystemError, sys } from '../errors.js'
+import { FdHandle } from '../io/fd-handle.js'
+import { resolveNetnsPath } from '../netns/path.js'
+import {
+  AF_NETLINK,
+  NETLINK_ADD_MEMBERSHIP,
+  NETLINK_CAP_ACK,
+  NETLINK_EXT_ACK,
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  NLMSG_NOOP,
+  NLMSG_OVERRUN,
+  NLM_F_ACK,
+  NLM_F_DUMP,
+  NLM_F_DUMP_INTR,
+  NLM_F_REQUEST,
+  SOCK_RAW,
+  SOL_NETLINK,
+  SOL_SOCKET,
+  SO_RCVBUF,
+  SO_RCVBUFFORCE,
+  SO_SNDBUF,
+  SO_SNDBUFFORCE,
+} from './constants.js'
+import { NetlinkError, parseErrorPayload } from './error.js'
+import { MessageWriter, parseMessages, type NetlinkMessage } from './message.js'
+
+const EAGAIN = 11
+const EINTR = 4
+const ENOBUFS = 105
+
+/** Replies longer than this never happen: the kernel caps a dump skb at 32 KiB. */
+const RECEIVE_BUFFER = 64 * 1024
+/** Non-atomic batches go out in chunks so the acks they queue stay far below the receive buffer. */
+const CHUNK_BYTES = 64 * 1024
+const CHUNK_MESSAGES = 256
+const DUMP_RETRIES = 3
+
+export interface NetlinkRequest {
+  type: number
+  /** Extra flags; NLM_F_REQUEST is always set and NLM_F_ACK is added unless this is a dump. */
+  flags?: number
+  /** Writes the message body (fixed header and attributes) after the nlmsghdr. */
+  body?: (w: MessageWriter) => void
+  /** Wait for no reply at all (nfnetlink batch delimiters). */
+  noReply?: boolean
+  /** For errors: `link add`, and the object, `v0`. */
+  op: string
+  object?: string
+}
+
+export interface NetlinkReply {
+  /** Data messages (NLMSG_ERROR/NLMSG_DONE removed). */
+  messages: NetlinkMessage[]
+  /** The kernel marked the dump inconsistent (NLM_F_DUMP_INTR) on every retry. */
+  interrupted: boolean
+}
+
+export type NetlinkResult = NetlinkReply | NetlinkError
+
+export interface NetlinkSocketOptions {
+  /** Namespace name (under /run/netns) or path; omitted: the caller's own namespace. */
+  netns?: string
+  /** Multicast groups to join (event sockets). */
+  groups?: number[]
+  receiveBufferBytes?: number
+  sendBufferBytes?: number
+}
+
+interface Pending {
+  request: NetlinkRequest
+  dump: boolean
+  messages: NetlinkMessage[]
+  interrupted: boolean
+  resolve: (result: NetlinkResult) => void
+}
+
+export class NetlinkSocket {
+  readonly protocol: number
+  readonly netns: string | undefined
+  readonly portId: number
+  #handle: FdHandle
+  #seq = Math.floor(Math.random() * 0x7fffffff)
+  #pending = new Map<number, Pending>()
+  #receive = Buffer.allocUnsafe(RECEIVE_BUFFER)
+  #listener: ((messages: NetlinkMessage[]) => void) | undefined
+  #onOverrun: (() => void) | undefined
+  #reading = false
+
+  private constructor(protocol: number, netns: string | undefined, handle: FdHandle) {
+    this.protocol = protocol
+    this.netns = netns
+    this.#handle = handle
+    const addr = Buffer.alloc(12)
+    native.getsockname(handle.fd, addr)
+    this.portId = addr.readUInt32LE(4)
+  }
+
+  static open(protocol: number, options: NetlinkSocketOptions = {}): NetlinkSocket {
+    const path = options.netns === undefined ? null : resolveNetnsPath(options.netns)
+    const what = options.netns ? `netns ${options.netns}` : undefined
+    const fd = sys('netlink socket', what, () => native.socketAt(path, AF_NETLINK, SOCK_RAW, protocol))
+    const handle = new FdHandle(fd, 'netlink')
+    try {
+      setBuffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, options.receiveBufferBytes ?? 8 << 20)
+      setBuffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, options.sendBufferBytes ?? 4 << 20)
+      // Extended acks carry the kernel's reason; capped acks keep error replies small.
+      native.setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, 1)
+      native.setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, 1)
+      const addr = Buffer.alloc(12)
+      addr.writeUInt16LE(AF_NETLINK, 0)
+      sys('netlink bind', what, () => native.bind(fd, addr))
+      for (const group of options.groups ?? []) {
+        sys('netlink join group', String(group), () => native.setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, group))
+      }
+      return new NetlinkSocket(protocol, options.netns, handle)
+    } catch (error) {
+      handle.close()
+      throw error
+    }
+  }
+
+  get closed(): boolean {
+    return this.#handle.closed
+  }
+
+  nextSeq(): number {
+    this.#seq = (this.#seq + 1) >>> 0 || 1
+    return this.#seq
+  }
+
+  /** Sends one request and returns its reply; a kernel error is thrown as NetlinkError. */
+  async request(request: NetlinkRequest): Promise<NetlinkReply> {
+    const [result] = await this.exchange([request])
+    if (result instanceof NetlinkError) throw result
+    return result!
+  }
+
+  /** A dump, retried while the kernel reports it interrupted (NLM_F_DUMP_INTR). */
+  async dump(request: NetlinkRequest): Promise<NetlinkReply> {
+    let reply = await this.request({ ...request, flags: (request.flags ?? 0) | NLM_F_DUMP })
+    for (let attempt = 1; reply.interrupted && attempt < DUMP_RETRIES; attempt++) {
+      reply = await this.request({ ...request, flags: (request.flags ?? 0) | NLM_F_DUMP })
+    }
+    return reply
+  }
+
+  /**
+   * Sends many requests pipelined and resolves with one result per request, in order: a reply or
+   * the NetlinkError for that request. `atomic` sends everything in one sendmsg (required for an
+   * nfnetlink batch, which the kernel applies as one transaction).
+   */
+  exchange(requests: NetlinkRequest[], options: { atomic?: boolean } = {}): Promise<NetlinkResult[]> {
+    if (requests.length === 0) return Promise.resolve([])
+    const writer = new MessageWriter(Math.max(4096, requests.length * 128))
+    const boundaries: number[] = []
+    const results: Array<Promise<NetlinkResult>> = []
+    const seqs: number[] = []
+    for (const request of requests) {
+      const seq = this.nextSeq()
+      const dump = ((request.flags ?? 0) & NLM_F_DUMP) === NLM_F_DUMP
+      let flags = (request.flags ?? 0) | NLM_F_REQUEST
+      if (!dump && !request.noReply) flags |= NLM_F_ACK
+      const at = writer.begin(request.type, flags, seq, 0)
+      request.body?.(writer)
+      writer.end(at)
+      boundaries.push(writer.length)
+      seqs.push(seq)
+      if (request.noReply) {
+        results.push(Promise.resolve({ messages: [], interrupted: false }))
+      } else {
+        results.push(
+          new Promise<NetlinkResult>((resolve) =>
+            this.#pending.set(seq, { request, dump, messages: [], interrupted: false, resolve }),
+          ),
+        )
+      }
+    }
+    try {
+      this.#send(writer.view(), boundaries, options.atomic === true)
+    } catch (error) {
+      for (const seq of seqs) this.#pending.delete(seq)
+      return Promise.reject(error)
+    }
+    return Promise.all(results)
+  }
+
+  #send(data: Buffer, boundaries: number[], atomic: boolean): void {
+    let start = 0
+    let index = 0
+    while (start < data.length) {
+      let end = data.length
+      if (!atomic) {
+        const first = index
+        while (index < boundaries.length && (index - first < CHUNK_MESSAGES) && boundaries[index]! - start <= CHUNK_BYTES) index++
+        if (index === first) index++
+        end = boundaries[index - 1]!
+      }
+      const dest = Buffer.alloc(12)
+      dest.writeUInt16LE(AF_NETLINK, 0)
+      for (;;) {
+        const n = sys('netlink send', this.netns, () => native.sendto(this.#handle.fd, data, start, end - start, dest))
+        if (n === -EINTR) continue
+        if (n < 0) throw new SystemError({ errno: -n, op: 'netlink send', object: this.netns })
+        break
+      }
+      start = end
+      this.#drain()
+    }
+    this.#armReading()
+  }
+
+  /** Reads every queued datagram without blocking; dispatches replies and events. */
+  #drain(): void {
+    for (;;) {
+      if (this.#handle.closed) return
+      const n = native.recvfrom(this.#handle.fd, this.#receive, null, 0)
+      if (n === -EAGAIN) return
+      if (n === -EINTR) continue
+      if (n === -ENOBUFS) {
+        this.#overrun()
+        continue
+      }
+      if (n < 0) throw new SystemError({ errno: -n, op: 'netlink receive', object: this.netns })
+      const copy = Buffer.from(this.#receive.subarray(0, n))
+      this.#dispatch(parseMessages(copy))
+    }
+  }
+
+  #dispatch(messages: NetlinkMessage[]): void {
+    const events: NetlinkMessage[] = []
+    for (const message of messages) {
+      const pending = message.seq !== 0 ? this.#pending.get(message.seq) : undefined
+      if (!pending) {
+        if (message.type !== NLMSG_ERROR && message.type !== NLMSG_DONE && message.type !== NLMSG_NOOP) events.push(message)
+        continue
+      }
+      if (message.type === NLMSG_ERROR) {
+        const { errno, extack } = parseErrorPayload(message.payload, message.flags)
+        this.#finish(message.seq, pending, errno === 0 ? null : new NetlinkError(errno, pending.request.op, pending.request.object, extack))
+      } else if (message.type === NLMSG_DONE) {
+        const status = message.payload.length >= 4 ? message.payload.readInt32LE(0) : 0
+        if (message.flags & NLM_F_DUMP_INTR) pending.interrupted = true
+        this.#finish(message.seq, pending, status < 0 ? new NetlinkError(-status, pending.request.op, pending.request.object, parseErrorPayload(message.payload, message.flags).extack) : null)
+      } else if (message.type === NLMSG_NOOP || message.type === NLMSG_OVERRUN) {
+        continue
+      } else {
+        if (message.flags & NLM_F_DUMP_INTR) pending.interrupted = true
+        pending.messages.push(message)
+      }
+    }
+    if (events.length > 0) this.#listener?.(events)
+  }
+
+  #finish(seq: number, pending: Pending, error: NetlinkError | null): void {
+    this.#pending.delete(seq)
+    pending.resolve(error ?? { messages: pending.messages, interrupted: pending.interrupted })
+    if (this.#pending.size === 0 && !this.#listener) this.#stopReading()
+  }
+
+  /** The receive queue overflowed: replies or events were lost. */
+  #overrun(): void {
+    if (this.#pending.size > 0) {
+      const lost = [...this.#pending.entries()]
+      this.#pending.clear()
+      for (const [, p] of lost) p.resolve(new NetlinkError(ENOBUFS, p.request.op, p.request.object, { message: 'netlink receive queue overflowed; reply lost' }))
+    }
+    this.#onOverrun?.()
+  }
+
+  #armReading(): void {
+    if (this.#reading || this.#handle.closed) return
+    if (this.#pending.size === 0 && !this.#listener) return
+    this.#reading = true
+    this.#handle.resumeReading(() => {
+      try {
+        this.#drain()
+      } catch (error) {
+        this.#fail(error)
+      }
+    })
+  }
+
+  #stopReading(): void {
+    if (!this.#reading || this.#handle.closed) return
+    this.#reading = false
+    this.#handle.pauseReading()
+  }
+
+  #fail(error: unknown): void {
+    const lost = [...this.#pending.values()]
+    this.#pending.clear()
+    for (const p of lost) {
+      const errno = (error as { errno?: number }).errno ?? 5
+      p.resolve(new NetlinkError(errno, p.request.op, p.request.object, { message: (error as Error).message }))
+    }
+  }
+
+  /**
+   * Delivers messages that answer no request (multicast events) to `onMessages`, and calls
+   * `onOverrun` when the kernel dropped some because the receive queue was full (ENOBUFS).
+   */
+  listen(onMessages: (messages: NetlinkMessage[]) => void, onOverrun: () => void): void {
+    this.#listener = onMessages
+    this.#onOverrun = onOverrun
+    this.#armReading()
+    // Events may already be queued from before the listener was set.
+    try {
+      this.#drain()
+    } catch (error) {
+      this.#fail(error)
+    }
+  }
+
+  joinGroup(group: number): void {
+    sys('netlink join group', String(group), () => native.setsockopt(this.#handle.fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, group))
+  }
+
+  /** Closes the socket; outstanding requests fail with EBADF. Safe to call twice. */
+  close(): void {
+    if (this.#handle.closed) return
+    this.#listener = undefined
+    this.#handle.close()
+    const lost = [...this.#pending.values()]
+    this.#pending.clear()
+    for (const p of lost) p.resolve(new NetlinkError(9, p.request.op, p.request.object, { message: 'socket closed' }))
+  }
+}
+
+function setBuffer(fd: number, force: number, plain: number, bytes: number): void {
+  try {
+    native.setsockopt(fd, SOL_SOCKET, force, bytes)
+  } catch {
+    // Without CAP_NET_ADMIN the forced size is refused; the capped size still helps.
+    native.setsockopt(fd, SOL_SOCKET, plain, bytes)
+  }
+}

@@ -1,0 +1,119 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { TestNetns, cleanupAll, isRoot } from '@lab/testkit'
+import { ArgumentError, Netlink, NetlinkError } from '../src/index.js'
+
+type IpLink = { ifindex: number; ifname: string; mtu: number; address: string; flags: string[]; master?: string; operstate: string; linkinfo?: { info_kind?: string; info_data?: Record<string, unknown> } }
+
+describe.skipIf(!isRoot())('links (needs root)', () => {
+  let a: TestNetns
+  let b: TestNetns
+  let nl: Netlink
+
+  beforeAll(async () => {
+    a = await TestNetns.create('link-a')
+    b = await TestNetns.create('link-b')
+    nl = await Netlink.open({ netns: a.name })
+  })
+  afterAll(() => {
+    nl?.close()
+    cleanupAll()
+  })
+
+  it('adds a veth pair with the peer in another namespace and reads it back like ip does', async () => {
+    await nl.link.add({ name: 'v0', kind: 'veth', peer: { name: 'v1', netns: b.name } })
+    const ours = await nl.link.get('v0')
+    const [ip] = await a.ip<IpLink[]>(['-d', 'link', 'show', 'v0'])
+    expect(ours.index).toBe(ip!.ifindex)
+    expect(ours.name).toBe('v0')
+    expect(ours.kind).toBe('veth')
+    expect(ours.address).toBe(ip!.address)
+    expect(ours.mtu).toBe(ip!.mtu)
+    expect(ours.up).toBe(false)
+    const peer = await b.ip<IpLink[]>(['link', 'show', 'v1'])
+    expect(peer[0]!.ifname).toBe('v1')
+  })
+
+  it('creates a bridge, enslaves, sets up, mtu and address, and ip agrees', async () => {
+    await nl.link.add({ name: 'br0', kind: 'bridge', bridge: { stp: false, forwardDelay: 0 } })
+    await nl.link.set('v0', { up: true, master: 'br0', mtu: 1400, address: '02:00:00:00:00:01' })
+    await nl.link.set('br0', { up: true })
+    const [ip] = await a.ip<IpLink[]>(['link', 'show', 'v0'])
+    expect(ip!.master).toBe('br0')
+    expect(ip!.mtu).toBe(1400)
+    expect(ip!.address).toBe('02:00:00:00:00:01')
+    expect(ip!.flags).toContain('UP')
+    const v0 = await nl.link.get('v0')
+    const br = await nl.link.get('br0')
+    expect(v0.master).toBe(br.index)
+    expect(v0.slaveKind).toBe('bridge')
+    expect(br.info).toMatchObject({ stp: false })
+    const ports = await nl.link.list({ master: 'br0' })
+    expect(ports.map((l) => l.name)).toEqual(['v0'])
+    await nl.link.set('v0', { master: null })
+    expect((await nl.link.get('v0')).master).toBeUndefined()
+  })
+
+  it('lists every link with the same indexes and names as ip -j link', async () => {
+    const ours = await nl.link.list()
+    const ip = await a.ip<IpLink[]>(['link', 'show'])
+    expect(ours.map((l) => [l.index, l.name]).sort()).toEqual(ip.map((l) => [l.ifindex, l.ifname]).sort())
+  })
+
+  it('renames, moves a link to another namespace, and deletes', async () => {
+    await nl.link.add({ name: 'v2', kind: 'veth', peer: { name: 'v3' } })
+    await nl.link.set('v2', { name: 'v2renamed' })
+    expect((await nl.link.get('v2renamed')).kind).toBe('veth')
+    await nl.link.set('v3', { netns: b.name })
+    const names = (await b.ip<IpLink[]>(['link', 'show'])).map((l) => l.ifname)
+    expect(names).toContain('v3')
+    await nl.link.del('v2renamed')
+    await expect(nl.link.get('v2renamed')).rejects.toMatchObject({ code: 'ENODEV', op: 'link get' })
+  })
+
+  it('creates macvlan and vxlan links with their options', async () => {
+    await nl.link.add({ name: 'mv0', kind: 'macvlan', parent: 'v0', macvlan: { mode: 'bridge' } })
+    const mv = await nl.link.get('mv0')
+    expect(mv.kind).toBe('macvlan')
+    expect(mv.info).toMatchObject({ mode: 'bridge' })
+    expect(mv.parent).toBe((await nl.link.get('v0')).index)
+    await nl.link.add({ name: 'vx0', kind: 'vxlan', vxlan: { id: 42, local: '10.9.0.1', remote: '10.9.0.2', port: 4789, learning: false, dev: 'v0' } })
+    const vx = await nl.link.get('vx0')
+    expect(vx.info).toMatchObject({ id: 42, local: '10.9.0.1', group: '10.9.0.2', port: 4789, learning: false })
+    const [ip] = await a.ip<IpLink[]>(['-d', 'link', 'show', 'vx0'])
+    expect(ip!.linkinfo?.info_data).toMatchObject({ id: 42, local: '10.9.0.1', remote: '10.9.0.2', port: 4789 })
+    await nl.link.del('vx0')
+    await nl.link.del('mv0')
+  })
+
+  it('creates a persistent tap through the tun ioctls', async () => {
+    await nl.link.add({ name: 'tap0', kind: 'tap', up: true })
+    const tap = await nl.link.get('tap0')
+    expect(tap.kind).toBe('tun')
+    expect(tap.up).toBe(true)
+    await expect(nl.link.add({ name: 'tap0', kind: 'tap' })).rejects.toMatchObject({ code: 'EEXIST' })
+    await nl.link.del('tap0')
+  })
+
+  it('reports kernel errors with errno, operation and object', async () => {
+    const err = await nl.link.add({ name: 'v0', kind: 'veth', peer: { name: 'vdup' } }).catch((e) => e)
+    expect(err).toBeInstanceOf(NetlinkError)
+    expect(err.message).toMatch(/^EEXIST: link add v0/)
+    expect(err.errno).toBe(17)
+  })
+
+  it('carries the kernel extended-ack text', async () => {
+    const err = await nl.link.add({ name: 'bad0', kind: 'no-such-kind' }).catch((e) => e)
+    expect(err).toBeInstanceOf(NetlinkError)
+    expect(err.code).toBe('EOPNOTSUPP')
+    expect(err.extack.message).toMatch(/unknown device type/i)
+    expect(err.message).toContain(err.extack.message)
+  })
+
+  it('rejects invalid arguments before sending, naming the field', async () => {
+    await expect(nl.link.set('v0', { address: '02:00:00:00:00' })).rejects.toThrow(ArgumentError)
+    await expect(nl.link.set('v0', { address: 'zz' })).rejects.toThrow(/address: invalid MAC/)
+    await expect(nl.link.add({ name: 'x'.repeat(16), kind: 'bridge' })).rejects.toThrow(/name: invalid interface name/)
+    await expect(nl.link.set('v0', { mtu: 10 })).rejects.toThrow(/mtu: invalid MTU/)
+    await expect(nl.link.add({ name: 'vv', kind: 'veth' })).rejects.toThrow(/peer/)
+  })
+})
