@@ -7,3 +7,10 @@ const packagesDir = fileURLToPath(new URL('./packages', import.meta.url))
 export const sourceAlias = readdirSync(packagesDir)
   .filter((name) => name !== 'testkit')
   .map((name) => ({ find: new RegExp(`^@lab/${name}$`), replacement: `${packagesDir}/${name}/src/index.ts` }))
+
+// Project configs do not inherit the root's test options, so every project spreads these.
+export const sharedTest = {
+  testTimeout: 30_000,
+  hookTimeout: 30_000,
+  teardownTimeout: 30_000,
+}

@@ -1,7 +1,7 @@
 import { defineProject } from 'vitest/config'
-import { sourceAlias } from '../../vitest.shared.js'
+import { sharedTest, sourceAlias } from '../../vitest.shared.js'
 
 export default defineProject({
   resolve: { alias: sourceAlias },
-  test: { name: 'dhcp4', include: ['test/**/*.test.ts'] },
+  test: { ...sharedTest, name: 'dhcp4', include: ['test/**/*.test.ts'] },
 })
