@@ -87,7 +87,7 @@ export interface LinkAddOptions extends Omit<LinkAttributes, 'name'> {
   name: string
   kind: string
   /** veth: the other end; it may live in another namespace. */
-  peer?: { name: string; netns?: string; address?: string; mtu?: number; up?: boolean }
+  peer?: { name: string; netns?: string; address?: string; mtu?: number }
   /** macvlan, vlan, ipvlan: the parent device. */
   parent?: LinkRef
   macvlan?: { mode: keyof typeof C.MACVLAN_MODES }
@@ -305,8 +305,8 @@ function infoData(o: LinkAddOptions, ctx: RequestContext): ((w: MessageWriter) =
       const peer = o.peer!
       return (w) => {
         const at = w.beginNested(C.VETH_INFO_PEER)
-        const up = peer.up ?? o.up
-        ifinfomsg(w, 0, up ? C.IFF_UP : 0, up === undefined ? 0 : C.IFF_UP)
+        // No IFF_UP here: the kernel refuses (ENOTCONN) to bring both ends up inside one create.
+        ifinfomsg(w, 0)
         w.str(C.IFLA_IFNAME, peer.name)
         if (peer.address) w.attr(C.IFLA_ADDRESS, parseMac(peer.address))
         if (peer.mtu ?? o.mtu) w.u32(C.IFLA_MTU, (peer.mtu ?? o.mtu)!)

@@ -73,6 +73,7 @@ export function watchEvents(
   const finish = () => {
     if (done) return
     done = true
+    queue.length = 0
     socket.close()
     signal?.removeEventListener('abort', finish)
     notify()
