@@ -286,13 +286,19 @@ export function linkAdd(o: LinkAddOptions): Operation<void> {
       body: (w) => {
         const { flags, change } = writeFlags(o)
         ifinfomsg(w, 0, flags, change)
-        writeAttributes(w, o, ctx)
+        // Attribute order and plain (unflagged) nests as iproute2 sends them, so the bytes can be
+        // compared with `ip link add` captures.
         if (o.parent !== undefined) w.u32(C.IFLA_LINK, ctx.index(o.parent, 'parent'))
-        w.nested(C.IFLA_LINKINFO, () => {
-          w.str(C.IFLA_INFO_KIND, o.kind)
-          const data = infoData(o, ctx)
-          if (data) w.nested(C.IFLA_INFO_DATA, data)
-        })
+        writeAttributes(w, o, ctx)
+        w.nested(
+          C.IFLA_LINKINFO,
+          () => {
+            w.attr(C.IFLA_INFO_KIND, Buffer.from(o.kind)) // NLA_STRING: iproute2 sends no NUL
+            const data = infoData(o, ctx)
+            if (data) w.nested(C.IFLA_INFO_DATA, data, false)
+          },
+          false,
+        )
       },
     }),
     decode: () => undefined,
@@ -304,7 +310,7 @@ function infoData(o: LinkAddOptions, ctx: RequestContext): ((w: MessageWriter) =
     case 'veth': {
       const peer = o.peer!
       return (w) => {
-        const at = w.beginNested(C.VETH_INFO_PEER)
+        const at = w.beginNested(C.VETH_INFO_PEER, false)
         // No IFF_UP here: the kernel refuses (ENOTCONN) to bring both ends up inside one create.
         ifinfomsg(w, 0)
         w.str(C.IFLA_IFNAME, peer.name)
