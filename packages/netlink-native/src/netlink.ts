@@ -6,6 +6,7 @@ import { NetlinkError } from './netlink/error.js'
 import type { MessageWriter } from './netlink/message.js'
 import { NetlinkSocket, type NetlinkReply, type NetlinkRequest } from './netlink/socket.js'
 import { sys } from './errors.js'
+import { native } from './native.js'
 import { resolveNetnsPath } from './netns/path.js'
 import { addrAdd, addrDel, addrDumpRequest, addrReplace, decodeAddress, type Address, type AddressOptions } from './rtnetlink/addr.js'
 import * as C from './rtnetlink/constants.js'
@@ -20,6 +21,7 @@ import { watchEvents, type NetlinkEvent, type WatchKind } from './rtnetlink/watc
 import { Sysctl } from './sysctl.js'
 
 const ENODEV = 19
+const SIOCGIFINDEX = 0x8933
 const EEXIST = 17
 
 export interface NetlinkOpenOptions {
@@ -231,14 +233,24 @@ export class Netlink {
     return index
   }
 
-  /** Resolves link names to indexes with one pipelined exchange of RTM_GETLINK requests. */
+  /**
+   * Resolves link names to indexes with SIOCGIFINDEX on the netlink socket (which answers for the
+   * socket's namespace), as `ip` does through if_nametoindex: cheaper than an RTM_GETLINK reply.
+   * Names that do not exist are left out.
+   */
   async #resolve(names: Iterable<string>, into = new Map<string, number>()): Promise<Map<string, number>> {
-    const wanted = [...new Set(names)].filter((n) => !into.has(n))
-    if (wanted.length === 0) return into
-    const replies = await this.#socket.exchange(wanted.map((n) => linkGet(n).encode(noContext)))
-    replies.forEach((reply, i) => {
-      if (!(reply instanceof NetlinkError) && reply.messages[0]) into.set(wanted[i]!, decodeLink(reply.messages[0]).index)
-    })
+    const req = Buffer.alloc(40)
+    for (const name of names) {
+      if (into.has(name)) continue
+      req.fill(0)
+      req.write(name, 0, 15, 'utf8')
+      try {
+        native.ioctl(this.#socket.fd, SIOCGIFINDEX, req)
+        into.set(name, req.readInt32LE(16))
+      } catch (error) {
+        if ((error as { errno?: number }).errno !== ENODEV) throw error
+      }
+    }
     return into
   }
 

@@ -9,7 +9,6 @@
 
 #include <cerrno>
 #include <string>
-#include <thread>
 
 #include "errno_error.h"
 #include "netns_thread.h"
@@ -20,6 +19,9 @@ namespace {
 // iproute2 makes the run directory a shared mount so that namespaces mounted later propagate to
 // mount namespaces created by `ip netns exec`; do the same so both tools see each other's work.
 int EnsureSharedRunDir(const std::string& dir, std::string* step) {
+  // Once per process and directory: remounting on every create costs more than the create itself.
+  static std::string readyDir;
+  if (readyDir == dir && access(dir.c_str(), F_OK) == 0) return 0;
   if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) { *step = "mkdir " + dir; return errno; }
   bool boundOnItself = false;
   while (mount("", dir.c_str(), "none", MS_SHARED | MS_REC, nullptr) != 0) {
@@ -29,6 +31,7 @@ int EnsureSharedRunDir(const std::string& dir, std::string* step) {
     }
     boundOnItself = true;
   }
+  readyDir = dir;
   return 0;
 }
 
@@ -44,13 +47,15 @@ Napi::Value CreateNetns(const Napi::CallbackInfo& info) {
   if (fd < 0) return ThrowErrno(env, errno, "create " + path);
   close(fd);
   std::string inner;
-  std::thread worker([&]() {
-    if (unshare(CLONE_NEWNET) != 0) { err = errno; inner = "unshare CLONE_NEWNET"; return; }
+  err = RunOnNetnsWorker([&]() {
+    if (unshare(CLONE_NEWNET) != 0) { inner = "unshare CLONE_NEWNET"; return errno; }
     if (mount("/proc/thread-self/ns/net", path.c_str(), "none", MS_BIND, nullptr) != 0) {
-      err = errno; inner = "mount --bind " + path;
+      inner = "mount --bind " + path;
+      return errno;
     }
-  });
-  worker.join();
+    return 0;
+  }, &step);
+  if (!step.empty()) inner = step;
   if (err) {
     unlink(path.c_str());
     return ThrowErrno(env, err, inner);

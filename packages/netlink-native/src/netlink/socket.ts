@@ -129,6 +129,11 @@ export class NetlinkSocket {
     return this.#handle.closed
   }
 
+  /** The socket's fd, e.g. for interface ioctls, which resolve in the socket's namespace. */
+  get fd(): number {
+    return this.#handle.fd
+  }
+
   nextSeq(): number {
     this.#seq = (this.#seq + 1) >>> 0 || 1
     return this.#seq

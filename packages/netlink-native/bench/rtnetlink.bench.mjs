@@ -1,0 +1,174 @@
+#!/usr/bin/env node
+// 500 veth pairs, each with an address and set up, in a fresh namespace: ours batched, ours
+// sequential, `ip -batch`, and one `ip` exec per op (100 pairs, scaled). System CPU time is the
+// kernel's share, the floor nobody can beat. Then 200 namespace create+delete cycles.
+// Everything happens inside namespaces this script creates and removes.
+import { execFileSync, spawnSync } from 'node:child_process'
+import { readFileSync, writeFileSync, rmSync, mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Netlink, Netns } from '../dist/index.js'
+
+const PAIRS = Number(process.env.BENCH_PAIRS ?? 500)
+const EXEC_PAIRS = Math.min(100, PAIRS)
+const NETNS_CYCLES = Number(process.env.BENCH_NETNS ?? 200)
+const prefix = `labb-${process.pid}`
+const created = new Set()
+let counter = 0
+
+function ip(args) {
+  execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] })
+}
+
+function freshNs() {
+  const name = `${prefix}-${++counter}`
+  ip(['netns', 'add', name])
+  created.add(name)
+  return name
+}
+
+function dropNs(name) {
+  spawnSync('ip', ['netns', 'del', name])
+  created.delete(name)
+}
+
+function cleanup() {
+  for (const name of [...created]) dropNs(name)
+}
+process.on('exit', cleanup)
+for (const s of ['SIGINT', 'SIGTERM']) process.on(s, () => process.exit(130))
+
+/** CPU seconds of waited-for children, from /proc/self/stat (cutime, cstime). */
+function childCpu() {
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ')
+  const tick = 100
+  return { user: Number(fields[13]) / tick, system: Number(fields[14]) / tick }
+}
+
+function addressOf(i) {
+  return `10.${100 + (i >> 8)}.${i & 255}.1/32`
+}
+
+async function measure(label, pairs, fn, { child = false } = {}) {
+  const ns = freshNs()
+  const cpu0 = process.cpuUsage()
+  const kids0 = childCpu()
+  const t0 = process.hrtime.bigint()
+  await fn(ns, pairs)
+  const wall = Number(process.hrtime.bigint() - t0) / 1e6
+  const cpu = process.cpuUsage(cpu0)
+  const kids = childCpu()
+  const system = child ? (kids.system - kids0.system) * 1000 : cpu.system / 1000
+  const user = child ? (kids.user - kids0.user) * 1000 : cpu.user / 1000
+  const links = JSON.parse(execFileSync('ip', ['-n', ns, '-j', 'link', 'show', 'up'], { encoding: 'utf8' })).length
+  dropNs(ns)
+  if (links < pairs * 2) throw new Error(`${label}: expected ${pairs * 2} links up, found ${links}`)
+  const scale = PAIRS / pairs
+  return { label, wall: wall * scale, system: system * scale, user: user * scale, scaled: scale !== 1 }
+}
+
+async function oursBatched(ns, pairs) {
+  const nl = await Netlink.open({ netns: ns })
+  await nl.batch((b) => {
+    for (let i = 0; i < pairs; i++) b.link.add({ name: `a${i}`, kind: 'veth', peer: { name: `b${i}` } })
+    for (let i = 0; i < pairs; i++) b.addr.add(`a${i}`, addressOf(i))
+    for (let i = 0; i < pairs; i++) {
+      b.link.set(`a${i}`, { up: true })
+      b.link.set(`b${i}`, { up: true })
+    }
+  })
+  nl.close()
+}
+
+async function oursSequential(ns, pairs) {
+  const nl = await Netlink.open({ netns: ns })
+  for (let i = 0; i < pairs; i++) {
+    await nl.link.add({ name: `a${i}`, kind: 'veth', peer: { name: `b${i}` } })
+    await nl.addr.add(`a${i}`, addressOf(i))
+    await nl.link.set(`a${i}`, { up: true })
+    await nl.link.set(`b${i}`, { up: true })
+  }
+  nl.close()
+}
+
+function script(pairs) {
+  const lines = []
+  for (let i = 0; i < pairs; i++) {
+    lines.push(`link add a${i} type veth peer name b${i}`, `addr add ${addressOf(i)} dev a${i}`, `link set a${i} up`, `link set b${i} up`)
+  }
+  return lines
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'lab-bench-'))
+async function ipBatch(ns, pairs) {
+  const file = join(dir, 'batch.txt')
+  writeFileSync(file, script(pairs).join('\n') + '\n')
+  ip(['-n', ns, '-batch', file])
+}
+
+async function ipPerOp(ns, pairs) {
+  for (const line of script(pairs)) ip(['-n', ns, ...line.split(' ')])
+}
+
+function row(r, base) {
+  const ratio = base ? (r.wall / base.wall).toFixed(2) + 'x' : ''
+  const kernelShare = ((r.system / r.wall) * 100).toFixed(0) + '%'
+  return `${r.label.padEnd(34)} ${r.wall.toFixed(1).padStart(9)} ms ${r.system.toFixed(1).padStart(9)} ms ${kernelShare.padStart(6)} ${ratio.padStart(8)}${r.scaled ? '  (scaled)' : ''}`
+}
+
+try {
+  // Warm-up: the first namespace and first veth creation load kernel code paths.
+  await measure('warm-up', 20, oursBatched)
+  const results = []
+  results.push(await measure(`ip -batch (${PAIRS} pairs)`, PAIRS, ipBatch, { child: true }))
+  results.push(await measure(`ours batched (${PAIRS} pairs)`, PAIRS, oursBatched))
+  results.push(await measure(`ours sequential (${PAIRS} pairs)`, PAIRS, oursSequential))
+  results.push(await measure(`ip exec per op (${EXEC_PAIRS} pairs)`, EXEC_PAIRS, ipPerOp, { child: true }))
+  const base = results[0]
+  console.log(`\n${PAIRS} veth pairs, each with an address and both ends up, in a fresh namespace`)
+  console.log(`${'variant'.padEnd(34)} ${'wall'.padStart(12)} ${'system CPU'.padStart(12)} ${'kernel'.padStart(6)} ${'vs ip -b'.padStart(8)}`)
+  for (const r of results) console.log(row(r, base))
+  const batched = results[1]
+  const perOp = results[3]
+  console.log(`ours batched is ${(perOp.wall / batched.wall).toFixed(1)}x faster than one ip exec per op`)
+
+  // Namespaces: create all, then delete all, each side timed the same way.
+  const timed = (fn) => {
+    const t0 = process.hrtime.bigint()
+    return Promise.resolve(fn()).then(() => Number(process.hrtime.bigint() - t0) / 1e6)
+  }
+  const names = (tag) => Array.from({ length: NETNS_CYCLES }, (_, i) => `${prefix}-${tag}${i}`)
+  const ours = names('n')
+  ours.forEach((n) => created.add(n))
+  const oursAdd = await timed(async () => {
+    for (const n of ours) await Netns.create(n)
+  })
+  const oursDel = await timed(async () => {
+    for (const n of ours) await Netns.delete(n)
+  })
+  ours.forEach((n) => created.delete(n))
+  const batch = names('m')
+  batch.forEach((n) => created.add(n))
+  const add = join(dir, 'ns-add.txt')
+  const del = join(dir, 'ns-del.txt')
+  writeFileSync(add, batch.map((n) => `netns add ${n}`).join('\n') + '\n')
+  writeFileSync(del, batch.map((n) => `netns del ${n}`).join('\n') + '\n')
+  const batchAdd = await timed(() => ip(['-batch', add]))
+  const batchDel = await timed(() => ip(['-batch', del]))
+  batch.forEach((n) => created.delete(n))
+  const perExec = names('e')
+  perExec.forEach((n) => created.add(n))
+  const execAdd = await timed(() => perExec.forEach((n) => ip(['netns', 'add', n])))
+  const execDel = await timed(() => perExec.forEach((n) => ip(['netns', 'del', n])))
+  perExec.forEach((n) => created.delete(n))
+  console.log(`\n${NETNS_CYCLES} network namespaces: create all, then delete all`)
+  console.log(`${'variant'.padEnd(34)} ${'create'.padStart(12)} ${'delete'.padStart(12)} ${'total'.padStart(12)} ${'vs ours'.padStart(8)}`)
+  const nsRow = (label, a, d) =>
+    console.log(`${label.padEnd(34)} ${a.toFixed(1).padStart(9)} ms ${d.toFixed(1).padStart(9)} ms ${(a + d).toFixed(1).padStart(9)} ms ${((a + d) / (oursAdd + oursDel)).toFixed(2).padStart(7)}x`)
+  nsRow('ours Netns.create / delete', oursAdd, oursDel)
+  nsRow('ip -batch netns add / del', batchAdd, batchDel)
+  nsRow('ip netns add / del, one exec each', execAdd, execDel)
+} finally {
+  rmSync(dir, { recursive: true, force: true })
+  cleanup()
+}
