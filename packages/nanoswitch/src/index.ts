@@ -1,2 +1,1 @@
-// @lab/nanoswitch: see README.md for what this package will hold.
-export {}
+export { DEFAULT_CLIENT_OUI, ClientMacError, addressesFromMac, clientMacFor, isClientMac, type ClientLinkAddresses } from './routed/client-mac.js'
