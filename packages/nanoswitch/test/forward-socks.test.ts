@@ -1,0 +1,110 @@
+import type { Socket } from 'node:net'
+import pino from 'pino'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { TestNetns, cleanupAll, isRoot, vethPair } from '@lab/testkit'
+import { connectTcp, listenTcp } from '@lab/netlink-native'
+import { parseForward } from '../src/forward/forward-spec.js'
+import { TcpForward } from '../src/forward/tcp-forward.js'
+import { REPLY, encodeReply, parseGreeting, parseRequest } from '../src/socks/socks5-codec.js'
+import { SocksServer } from '../src/socks/socks5-server.js'
+
+const logger = pino({ level: 'silent' })
+
+function read(socket: Socket, bytes: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    let buf = Buffer.alloc(0)
+    const onData = (d: Buffer) => {
+      buf = Buffer.concat([buf, d])
+      if (buf.length >= bytes) {
+        socket.off('data', onData)
+        resolve(buf)
+      }
+    }
+    socket.on('data', onData)
+    socket.once('error', reject)
+    socket.once('close', () => resolve(buf))
+  })
+}
+
+describe('forward specs and SOCKS5 codec', () => {
+  it('parses PORT:IP and PORT:IP:PORT, and rejects the rest', () => {
+    expect(parseForward('7835:10.1.0.2')).toEqual({ listenPort: 7835, targetHost: '10.1.0.2', targetPort: 7835 })
+    expect(parseForward('8080:10.1.0.3:80')).toEqual({ listenPort: 8080, targetHost: '10.1.0.3', targetPort: 80 })
+    expect(() => parseForward('80')).toThrow(/forward: expected PORT:IP/)
+    expect(() => parseForward('99999:10.1.0.2')).toThrow(/bad port/)
+    expect(() => parseForward('80:vm1')).toThrow(/invalid IP address/)
+  })
+
+  it('parses greetings and requests incrementally (RFC 1928)', () => {
+    expect(parseGreeting(Buffer.from([5]))).toBeUndefined()
+    expect(parseGreeting(Buffer.from([5, 2, 0, 2]))).toEqual({ value: { methods: [0, 2] }, consumed: 4 })
+    expect(() => parseGreeting(Buffer.from([4, 1, 0]))).toThrow(/not SOCKS5/)
+    const req = Buffer.from([5, 1, 0, 1, 10, 1, 0, 2, 0x1f, 0x90])
+    expect(parseRequest(req.subarray(0, 7))).toBeUndefined()
+    expect(parseRequest(req)).toEqual({ value: { command: 1, addressType: 1, host: '10.1.0.2', port: 8080 }, consumed: 10 })
+    expect(encodeReply(REPLY.connectionRefused)).toEqual(Buffer.from([5, 5, 0, 1, 0, 0, 0, 0, 0, 0]))
+  })
+})
+
+describe.skipIf(!isRoot())('forwards and SOCKS between namespaces (needs root)', () => {
+  let outside: TestNetns
+  let sw: TestNetns
+  let vm: TestNetns
+  beforeAll(async () => {
+    outside = await TestNetns.create('fw-out')
+    sw = await TestNetns.create('fw-sw')
+    vm = await TestNetns.create('fw-vm')
+    await vethPair({ netns: outside, ifname: 'up0', address: '192.0.2.2/24' }, { netns: sw, ifname: 'up1', address: '192.0.2.1/24' })
+    await vethPair({ netns: sw, ifname: 'br1', address: '10.1.0.1/24' }, { netns: vm, ifname: 'eth0', address: '10.1.0.2/24' })
+  })
+  afterAll(() => cleanupAll())
+
+  it('forwards a TCP port on the switch to a VM, both ways, with many bytes', async () => {
+    const echo = await listenTcp({ netns: vm.name, host: '10.1.0.2', port: 7000 }, (s) => s.pipe(s))
+    const forward = new TcpForward(parseForward('17000:10.1.0.2:7000'), sw.name, logger)
+    await forward.start()
+    const client = await connectTcp({ netns: outside.name, host: '192.0.2.1', port: 17000 })
+    const payload = Buffer.alloc(1 << 20, 7)
+    const back = read(client, payload.length)
+    client.write(payload)
+    expect((await back).equals(payload)).toBe(true)
+    expect(forward.stats).toMatchObject({ active: 1, total: 1, failed: 0 })
+    client.destroy()
+    await forward.stop()
+    echo.close()
+  })
+
+  it('closes the client when the VM refuses, and counts it', async () => {
+    const forward = new TcpForward(parseForward('17001:10.1.0.2:7999'), sw.name, logger)
+    await forward.start()
+    const client = await connectTcp({ netns: outside.name, host: '192.0.2.1', port: 17001 })
+    await new Promise((resolve) => client.once('close', resolve))
+    expect(forward.stats.failed).toBe(1)
+    await forward.stop()
+  })
+
+  it('proxies SOCKS5 CONNECT to a VM on the bridge, and refuses targets outside it', async () => {
+    const echo = await listenTcp({ netns: vm.name, host: '10.1.0.2', port: 7001 }, (s) => s.pipe(s))
+    const socks = new SocksServer({ netns: sw.name, port: 1080, allow: ['10.1.0.0/24'] }, logger)
+    await socks.start()
+    const connect = async (target: number[], port: number) => {
+      const c = await connectTcp({ netns: outside.name, host: '192.0.2.1', port: 1080 })
+      c.write(Buffer.from([5, 1, 0]))
+      expect([...(await read(c, 2))]).toEqual([5, 0])
+      c.write(Buffer.from([5, 1, 0, 1, ...target, port >> 8, port & 255]))
+      return { c, reply: await read(c, 10) }
+    }
+    const ok = await connect([10, 1, 0, 2], 7001)
+    expect(ok.reply[1]).toBe(REPLY.succeeded)
+    const echoed = read(ok.c, 5)
+    ok.c.write('hello')
+    expect((await echoed).toString()).toBe('hello')
+    ok.c.destroy()
+    const denied = await connect([192, 0, 2, 2], 22)
+    expect(denied.reply[1]).toBe(REPLY.notAllowed)
+    const refused = await connect([10, 1, 0, 2], 7998)
+    expect(refused.reply[1]).toBe(REPLY.connectionRefused)
+    await socks.stop()
+    echo.close()
+  })
+})
