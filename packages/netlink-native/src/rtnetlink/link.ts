@@ -390,40 +390,31 @@ export function linkSet(link: LinkRef, o: LinkAttributes): Operation<void> {
   }
 }
 
-export function linkDel(link: LinkRef): Operation<void> {
+/** A request that names one existing link and carries nothing else (get, delete). */
+function linkByTarget<T>(type: number, op: string, link: LinkRef, decode: Operation<T>['decode']): Operation<T> {
   checkRef(link, 'link')
   const t = target(link)
   return {
     refs: [],
     encode: () => ({
-      type: C.RTM_DELLINK,
-      op: 'link del',
+      type,
+      op,
       object: String(link),
       body: (w) => {
         ifinfomsg(w, t.index)
         if (t.name !== undefined) w.str(C.IFLA_IFNAME, t.name)
       },
     }),
-    decode: () => undefined,
+    decode,
   }
 }
 
+export function linkDel(link: LinkRef): Operation<void> {
+  return linkByTarget(C.RTM_DELLINK, 'link del', link, () => undefined)
+}
+
 export function linkGet(link: LinkRef): Operation<Link> {
-  checkRef(link, 'link')
-  const t = target(link)
-  return {
-    refs: [],
-    encode: () => ({
-      type: C.RTM_GETLINK,
-      op: 'link get',
-      object: String(link),
-      body: (w) => {
-        ifinfomsg(w, t.index)
-        if (t.name !== undefined) w.str(C.IFLA_IFNAME, t.name)
-      },
-    }),
-    decode: (reply) => decodeLink(reply.messages[0]!),
-  }
+  return linkByTarget(C.RTM_GETLINK, 'link get', link, (reply) => decodeLink(reply.messages[0]!))
 }
 
 export function linkDumpRequest(w: MessageWriter): void {
