@@ -34,6 +34,9 @@ export interface NativeBinding {
   MMSG_META_SIZE: number
   MMSG_MAX_BATCH: number
 
+  mount(source: string, target: string, fstype: string, flags: number, data?: string): void
+  reapOrphans(keepPids: number[]): number
+
   Poller: new (fd: number, callback: (status: number, events: number) => void) => NativePoller
   POLL_READABLE: number
   POLL_WRITABLE: number

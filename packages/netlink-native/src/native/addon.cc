@@ -8,6 +8,7 @@ void InitFdIo(Napi::Env env, Napi::Object exports);
 void InitSocketIo(Napi::Env env, Napi::Object exports);
 void InitMmsgIo(Napi::Env env, Napi::Object exports);
 void InitPoller(Napi::Env env, Napi::Object exports);
+void InitProcess(Napi::Env env, Napi::Object exports);
 }  // namespace lab
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -16,6 +17,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   lab::InitSocketIo(env, exports);
   lab::InitMmsgIo(env, exports);
   lab::InitPoller(env, exports);
+  lab::InitProcess(env, exports);
   return exports;
 }
 
