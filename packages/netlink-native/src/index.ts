@@ -1,7 +1,7 @@
 export { SystemError, ArgumentError, errnoName, errnoNumber } from './errors.js'
 export { Netns } from './netns/netns.js'
 export { resolveNetnsPath, NETNS_RUN_DIR } from './netns/path.js'
-export { Netlink, BatchBuilder, BatchError, type BatchResult, type NetlinkOpenOptions } from './netlink.js'
+export { Netlink, BatchBuilder, BatchError, type BatchResult, type DumpList, type NetlinkOpenOptions } from './netlink.js'
 export { Sysctl } from './sysctl.js'
 export { NetlinkSocket, type NetlinkRequest, type NetlinkReply, type NetlinkResult, type NetlinkSocketOptions } from './netlink/socket.js'
 export { NetlinkError, type ExtendedAck } from './netlink/error.js'

@@ -31,6 +31,16 @@ export interface NetlinkOpenOptions {
 
 export type BatchResult = { ok: true } | { ok: false; error: NetlinkError }
 
+/**
+ * A list read by a dump. `interrupted` is true when the kernel reported the dump inconsistent
+ * (the table changed while it was read) on every retry: the entries are returned, not dropped.
+ */
+export type DumpList<T> = T[] & { interrupted: boolean }
+
+function dumpList<T>(items: T[], interrupted: boolean): DumpList<T> {
+  return Object.assign(items, { interrupted })
+}
+
 export class BatchError extends Error {
   constructor(
     readonly results: BatchResult[],
@@ -103,10 +113,10 @@ export class Netlink {
     set: async (link: LinkRef, o: LinkAttributes): Promise<void> => this.#one(linkSet(link, o)),
     del: async (link: LinkRef): Promise<void> => this.#one(linkDel(link)),
     get: async (link: LinkRef): Promise<Link> => this.#one(linkGet(link)),
-    list: async (filter: { kind?: string; master?: LinkRef } = {}): Promise<Link[]> => {
-      const links = (await this.#dump(C.RTM_GETLINK, 'link list', linkDumpRequest)).map(decodeLink)
+    list: async (filter: { kind?: string; master?: LinkRef } = {}): Promise<DumpList<Link>> => {
+      const { items: links, interrupted } = await this.#dump(C.RTM_GETLINK, 'link list', linkDumpRequest, decodeLink)
       const master = filter.master === undefined ? undefined : typeof filter.master === 'number' ? filter.master : links.find((l) => l.name === filter.master)?.index ?? -1
-      return links.filter((l) => (filter.kind === undefined || l.kind === filter.kind) && (master === undefined || l.master === master))
+      return dumpList(links.filter((l) => (filter.kind === undefined || l.kind === filter.kind) && (master === undefined || l.master === master)), interrupted)
     },
   }
 
@@ -114,10 +124,10 @@ export class Netlink {
     add: async (link: LinkRef, cidr: string, o?: AddressOptions): Promise<void> => this.#one(addrAdd(link, cidr, o)),
     replace: async (link: LinkRef, cidr: string, o?: AddressOptions): Promise<void> => this.#one(addrReplace(link, cidr, o)),
     del: async (link: LinkRef, cidr: string): Promise<void> => this.#one(addrDel(link, cidr)),
-    list: async (filter: { link?: LinkRef; family?: Family } = {}): Promise<Address[]> => {
+    list: async (filter: { link?: LinkRef; family?: Family } = {}): Promise<DumpList<Address>> => {
       const index = filter.link === undefined ? undefined : await this.#indexOf(filter.link, 'addr list')
-      const all = (await this.#dump(C.RTM_GETADDR, 'addr list', (w) => addrDumpRequest(w, filter.family))).map(decodeAddress)
-      return all.filter((a) => (index === undefined || a.index === index) && (filter.family === undefined || a.family === filter.family))
+      const { items, interrupted } = await this.#dump(C.RTM_GETADDR, 'addr list', (w) => addrDumpRequest(w, filter.family), decodeAddress)
+      return dumpList(items.filter((a) => (index === undefined || a.index === index) && (filter.family === undefined || a.family === filter.family)), interrupted)
     },
   }
 
@@ -127,16 +137,16 @@ export class Netlink {
     append: async (o: RouteOptions): Promise<void> => this.#one(routeAppend(o)),
     del: async (o: RouteOptions): Promise<void> => this.#one(routeDel(o)),
     /** Routes of one table (default main; 'all' for every table) and family. */
-    list: async (filter: { table?: RouteOptions['table'] | 'all'; family?: Family; dev?: LinkRef } = {}): Promise<Route[]> => {
+    list: async (filter: { table?: RouteOptions['table'] | 'all'; family?: Family; dev?: LinkRef } = {}): Promise<DumpList<Route>> => {
       const table = filter.table === 'all' ? undefined : tableNumber(filter.table ?? 'main')
       const dev = filter.dev === undefined ? undefined : await this.#indexOf(filter.dev, 'route list')
-      const all = (await this.#dump(C.RTM_GETROUTE, 'route list', (w) => routeDumpRequest(w, filter.family))).map(decodeRoute)
-      return all.filter(
+      const { items: all, interrupted } = await this.#dump(C.RTM_GETROUTE, 'route list', (w) => routeDumpRequest(w, filter.family), decodeRoute)
+      return dumpList(all.filter(
         (r) =>
           (table === undefined || r.table === table) &&
           (filter.family === undefined || r.family === filter.family) &&
           (dev === undefined || r.dev === dev || r.multipath?.some((h) => h.dev === dev)),
-      )
+      ), interrupted)
     },
   }
 
@@ -144,23 +154,26 @@ export class Netlink {
     add: async (o: NeighbourOptions): Promise<void> => this.#one(neighAdd(o)),
     replace: async (o: NeighbourOptions): Promise<void> => this.#one(neighReplace(o)),
     del: async (o: NeighbourOptions): Promise<void> => this.#one(neighDel(o)),
-    list: async (filter: { dev?: LinkRef; family?: Family | 'bridge' } = {}): Promise<Neighbour[]> => {
+    list: async (filter: { dev?: LinkRef; family?: Family | 'bridge' } = {}): Promise<DumpList<Neighbour>> => {
       const dev = filter.dev === undefined ? undefined : await this.#indexOf(filter.dev, 'neigh list')
-      const all = (await this.#dump(C.RTM_GETNEIGH, 'neigh list', (w) => neighDumpRequest(w, filter.family))).map(decodeNeighbour)
-      return all.filter((n) => (dev === undefined || n.index === dev) && (filter.family === undefined || n.family === filter.family))
+      const { items, interrupted } = await this.#dump(C.RTM_GETNEIGH, 'neigh list', (w) => neighDumpRequest(w, filter.family), decodeNeighbour)
+      return dumpList(items.filter((n) => (dev === undefined || n.index === dev) && (filter.family === undefined || n.family === filter.family)), interrupted)
     },
   }
 
   readonly rule = {
     add: async (o: RuleOptions): Promise<void> => this.#one(ruleAdd(o)),
     del: async (o: RuleOptions): Promise<void> => this.#one(ruleDel(o)),
-    list: async (filter: { family?: Family } = {}): Promise<Rule[]> => {
+    list: async (filter: { family?: Family } = {}): Promise<DumpList<Rule>> => {
       const families: Family[] = filter.family ? [filter.family] : [4, 6]
       const out: Rule[] = []
+      let interrupted = false
       for (const family of families) {
-        out.push(...(await this.#dump(C.RTM_GETRULE, 'rule list', (w) => ruleDumpRequest(w, family))).map(decodeRule))
+        const dump = await this.#dump(C.RTM_GETRULE, 'rule list', (w) => ruleDumpRequest(w, family), decodeRule)
+        out.push(...dump.items)
+        interrupted ||= dump.interrupted
       }
-      return out
+      return dumpList(out, interrupted)
     },
   }
 
@@ -220,9 +233,9 @@ export class Netlink {
     return result as T
   }
 
-  async #dump(type: number, op: string, body: (w: MessageWriter) => void): Promise<NetlinkReply['messages']> {
+  async #dump<T>(type: number, op: string, body: (w: MessageWriter) => void, decode: (m: NetlinkReply['messages'][number]) => T): Promise<{ items: T[]; interrupted: boolean }> {
     const reply = await this.#socket.dump({ type, op, object: this.netns, body })
-    return reply.messages
+    return { items: reply.messages.map(decode), interrupted: reply.interrupted }
   }
 
   async #indexOf(link: LinkRef, op: string): Promise<number> {

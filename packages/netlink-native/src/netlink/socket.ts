@@ -59,6 +59,8 @@ export interface NetlinkReply {
   messages: NetlinkMessage[]
   /** The kernel marked the dump inconsistent (NLM_F_DUMP_INTR) on every retry. */
   interrupted: boolean
+  /** How many times the dump was sent (more than 1 when the kernel interrupted it). */
+  attempts?: number
 }
 
 export type NetlinkResult = NetlinkReply | NetlinkError
@@ -149,10 +151,12 @@ export class NetlinkSocket {
   /** A dump, retried while the kernel reports it interrupted (NLM_F_DUMP_INTR). */
   async dump(request: NetlinkRequest): Promise<NetlinkReply> {
     let reply = await this.request({ ...request, flags: (request.flags ?? 0) | NLM_F_DUMP })
-    for (let attempt = 1; reply.interrupted && attempt < DUMP_RETRIES; attempt++) {
+    let attempts = 1
+    while (reply.interrupted && attempts < DUMP_RETRIES) {
       reply = await this.request({ ...request, flags: (request.flags ?? 0) | NLM_F_DUMP })
+      attempts++
     }
-    return reply
+    return { ...reply, attempts }
   }
 
   /**
