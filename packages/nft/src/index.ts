@@ -1,2 +1,12 @@
-// @lab/nft: see README.md for what this package will hold.
-export {}
+export { Nft, type Ruleset } from './nft.js'
+export { Transaction, TransactionError } from './transaction.js'
+export { rule, RuleBuilder } from './builder.js'
+export { renderExpressions } from './render.js'
+export { renderRuleset, renderRule } from './ruleset.js'
+export { FAMILIES, HOOKS, PRIORITIES, VERDICTS, type Family, type HookName, type VerdictName } from './constants.js'
+export { type Table } from './objects/table.js'
+export { type Chain, type ChainSpec, priorityOf } from './objects/chain.js'
+export { type Rule, type RuleSpec } from './objects/rule.js'
+export { type NftSet, type SetSpec, type SetType, type ElementSpec, type Element, SET_TYPES, encodeKey, formatKey } from './objects/set.js'
+export { type TableRef } from './objects/header.js'
+export * from './expr/index.js'

@@ -1,0 +1,104 @@
+// A handle on one namespace's nf_tables: transactions to change it, and read-back of tables,
+// chains, rules, sets and elements as typed values or as `nft list ruleset` text.
+import { NETLINK_NETFILTER } from './netlink-constants.js'
+import { NetlinkSocket, type NetlinkMessage } from './netlink.js'
+import { MSG, msgType, type Family } from './constants.js'
+import { decodeChain, type Chain } from './objects/chain.js'
+import { nfgenmsg, type TableRef } from './objects/header.js'
+import { decodeRule, writeRule, type Rule } from './objects/rule.js'
+import { decodeElements, decodeSet, type Element, type NftSet } from './objects/set.js'
+import { decodeTable, type Table } from './objects/table.js'
+import { renderRuleset } from './ruleset.js'
+import { Transaction } from './transaction.js'
+
+export interface Ruleset {
+  tables: Table[]
+  chains: Chain[]
+  rules: Rule[]
+  sets: Array<NftSet & { elements: Element[] }>
+}
+
+export class Nft {
+  readonly netns: string | undefined
+  readonly #socket: NetlinkSocket
+
+  private constructor(netns: string | undefined, socket: NetlinkSocket) {
+    this.netns = netns
+    this.#socket = socket
+  }
+
+  /** Opens nf_tables in a namespace (name under /run/netns or a path); omitted: your own. */
+  static async open(options: { netns?: string } = {}): Promise<Nft> {
+    return new Nft(options.netns, NetlinkSocket.open(NETLINK_NETFILTER, { netns: options.netns }))
+  }
+
+  close(): void {
+    this.#socket.close()
+  }
+
+  transaction(): Transaction {
+    return new Transaction(this.#socket)
+  }
+
+  /** Builds and commits a transaction in one call. */
+  async apply(build: (tx: Transaction) => void): Promise<void> {
+    const tx = this.transaction()
+    build(tx)
+    await tx.commit()
+  }
+
+  async #dump(msg: number, family: Family | 'unspec', op: string, extra?: (w: import('@lab/netlink-native').AttributeWriter) => void): Promise<NetlinkMessage[]> {
+    const reply = await this.#socket.dump({
+      type: msgType(msg),
+      op: `nft list ${op}`,
+      object: this.netns,
+      body: (w) => {
+        nfgenmsg(w, family)
+        extra?.(w)
+      },
+    })
+    return reply.messages
+  }
+
+  async tables(family: Family | 'unspec' = 'unspec'): Promise<Table[]> {
+    return (await this.#dump(MSG.GETTABLE, family, 'tables')).map(decodeTable)
+  }
+
+  async chains(table?: TableRef): Promise<Chain[]> {
+    const all = (await this.#dump(MSG.GETCHAIN, table?.family ?? 'unspec', 'chains')).map(decodeChain)
+    return table ? all.filter((c) => c.table.name === table.name && c.table.family === table.family) : all
+  }
+
+  async rules(filter: { table?: TableRef; chain?: string } = {}): Promise<Rule[]> {
+    const t = filter.table
+    const all = (
+      await this.#dump(MSG.GETRULE, t?.family ?? 'unspec', 'rules', t ? (w) => writeRule(w, { table: t, chain: filter.chain ?? '', exprs: [] }) : undefined)
+    ).map(decodeRule)
+    return all.filter((r) => (!t || (r.table.name === t.name && r.table.family === t.family)) && (filter.chain === undefined || r.chain === filter.chain))
+  }
+
+  async sets(table?: TableRef): Promise<NftSet[]> {
+    const all = (await this.#dump(MSG.GETSET, table?.family ?? 'unspec', 'sets')).map(decodeSet)
+    return table ? all.filter((s) => s.table.name === table.name && s.table.family === table.family) : all
+  }
+
+  async elements(set: Pick<NftSet, 'table' | 'name' | 'type'>): Promise<Element[]> {
+    const messages = await this.#dump(MSG.GETSETELEM, set.table.family, `set ${set.name}`, (w) => {
+      w.str(1, set.table.name)
+      w.str(2, set.name)
+    })
+    return messages.flatMap((m) => decodeElements(m, set.type))
+  }
+
+  /** Everything, as typed values. */
+  async ruleset(): Promise<Ruleset> {
+    const [tables, chains, rules, sets] = await Promise.all([this.tables(), this.chains(), this.rules(), this.sets()])
+    const withElements = await Promise.all(sets.map(async (s) => ({ ...s, elements: await this.elements(s) })))
+    return { tables, chains, rules, sets: withElements }
+  }
+
+  /** Everything, as `nft list ruleset` prints it. */
+  async rulesetText(): Promise<string> {
+    return renderRuleset(await this.ruleset())
+  }
+}

@@ -1,0 +1,158 @@
+// One transaction = one nfnetlink batch (BATCH_BEGIN, messages, BATCH_END) sent in one sendmsg:
+// the kernel applies all of it or none. Every message asks for an ack, so a failure names the
+// message that caused it.
+import { NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NetlinkError, type NetlinkRequest, type NetlinkSocket } from './netlink.js'
+import type { AttributeWriter } from '@lab/netlink-native'
+import { MSG, NFNL_MSG_BATCH_BEGIN, NFNL_MSG_BATCH_END, NFNL_SUBSYS_NFTABLES, SET, msgType } from './constants.js'
+import { RuleBuilder } from './builder.js'
+import type { Expression } from './expr/expression.js'
+import { validateChain, writeChain, type ChainSpec } from './objects/chain.js'
+import { nfgenmsg, type TableRef } from './objects/header.js'
+import { writeRule, type RuleSpec } from './objects/rule.js'
+import { writeElements, writeSet, type ElementSpec, type SetSpec } from './objects/set.js'
+import { writeTable } from './objects/table.js'
+
+export class TransactionError extends Error {
+  constructor(
+    readonly failed: Array<{ index: number; description: string; error: NetlinkError }>,
+  ) {
+    const first = failed[0]!
+    super(`nftables transaction rolled back: ${first.error.code}: ${first.description}${first.error.extack.message ? ` (${first.error.extack.message})` : ''}`)
+    this.name = 'TransactionError'
+  }
+
+  get code(): string {
+    return this.failed[0]!.error.code
+  }
+}
+
+interface Queued {
+  request: NetlinkRequest
+  description: string
+}
+
+let nextSetId = 1
+
+export class Transaction {
+  readonly #socket: NetlinkSocket
+  readonly #queued: Queued[] = []
+  #committed = false
+
+  constructor(socket: NetlinkSocket) {
+    this.#socket = socket
+  }
+
+  get size(): number {
+    return this.#queued.length
+  }
+
+  #add(msg: number, family: TableRef['family'], flags: number, description: string, body: (w: AttributeWriter) => void): this {
+    if (this.#committed) throw new Error('transaction already committed')
+    const [op, ...object] = description.split(' ')
+    this.#queued.push({
+      description,
+      request: {
+        type: msgType(msg),
+        flags,
+        op: `nft ${op}`,
+        object: object.join(' '),
+        body: (w) => {
+          nfgenmsg(w, family)
+          body(w)
+        },
+      },
+    })
+    return this
+  }
+
+  addTable(t: TableRef & { flags?: number }): this {
+    return this.#add(MSG.NEWTABLE, t.family, NLM_F_CREATE, `add table ${t.family} ${t.name}`, (w) => writeTable(w, t))
+  }
+
+  /** Creates the table, failing if it exists (`nft create table`). */
+  createTable(t: TableRef): this {
+    return this.#add(MSG.NEWTABLE, t.family, NLM_F_CREATE | NLM_F_EXCL, `create table ${t.family} ${t.name}`, (w) => writeTable(w, t))
+  }
+
+  deleteTable(t: TableRef): this {
+    return this.#add(MSG.DELTABLE, t.family, 0, `delete table ${t.family} ${t.name}`, (w) => writeTable(w, t))
+  }
+
+  /** Removes every chain, rule and set in the table but keeps the table (`nft flush table`). */
+  flushTable(t: TableRef): this {
+    return this.#add(MSG.DELRULE, t.family, 0, `flush table ${t.family} ${t.name}`, (w) => writeTable(w, t))
+  }
+
+  addChain(c: ChainSpec): this {
+    validateChain(c)
+    return this.#add(MSG.NEWCHAIN, c.table.family, NLM_F_CREATE, `add chain ${c.table.family} ${c.table.name} ${c.name}`, (w) => writeChain(w, c))
+  }
+
+  deleteChain(c: Pick<ChainSpec, 'table' | 'name'>): this {
+    return this.#add(MSG.DELCHAIN, c.table.family, 0, `delete chain ${c.table.family} ${c.table.name} ${c.name}`, (w) => writeChain(w, c))
+  }
+
+  /** Removes the rules of a chain (`nft flush chain`). */
+  flushChain(c: Pick<ChainSpec, 'table' | 'name'>): this {
+    return this.#add(MSG.DELRULE, c.table.family, 0, `flush chain ${c.table.family} ${c.table.name} ${c.name}`, (w) => writeRule(w, { table: c.table, chain: c.name, exprs: [] }))
+  }
+
+  /** Appends a rule to a chain (`nft add rule`); with `position`, after that rule. */
+  addRule(r: Omit<RuleSpec, 'exprs'> & { exprs: Expression[] | RuleBuilder }): this {
+    const exprs = r.exprs instanceof RuleBuilder ? r.exprs.exprs : r.exprs
+    const spec = { ...r, exprs }
+    return this.#add(MSG.NEWRULE, r.table.family, NLM_F_CREATE | NLM_F_APPEND, `add rule ${r.table.family} ${r.table.name} ${r.chain}`, (w) => writeRule(w, spec))
+  }
+
+  /** Prepends a rule (`nft insert rule`); with `position`, before that rule. */
+  insertRule(r: Omit<RuleSpec, 'exprs'> & { exprs: Expression[] | RuleBuilder }): this {
+    const exprs = r.exprs instanceof RuleBuilder ? r.exprs.exprs : r.exprs
+    const spec = { ...r, exprs }
+    return this.#add(MSG.NEWRULE, r.table.family, NLM_F_CREATE, `insert rule ${r.table.family} ${r.table.name} ${r.chain}`, (w) => writeRule(w, spec))
+  }
+
+  deleteRule(r: { table: TableRef; chain: string; handle: bigint }): this {
+    return this.#add(MSG.DELRULE, r.table.family, 0, `delete rule ${r.table.family} ${r.table.name} ${r.chain} handle ${r.handle}`, (w) => writeRule(w, { ...r, exprs: [] }))
+  }
+
+  /** Adds a named set; returns it with the transaction id rules in this transaction can use. */
+  addSet(s: SetSpec): SetSpec {
+    const spec = { ...s, id: s.id ?? nextSetId++ }
+    this.#add(MSG.NEWSET, s.table.family, NLM_F_CREATE, `add set ${s.table.family} ${s.table.name} ${s.name}`, (w) => writeSet(w, spec))
+    return spec
+  }
+
+  deleteSet(s: Pick<SetSpec, 'table' | 'name'>): this {
+    return this.#add(MSG.DELSET, s.table.family, 0, `delete set ${s.table.family} ${s.table.name} ${s.name}`, (w) => {
+      w.str(SET.TABLE, s.table.name)
+      w.str(SET.NAME, s.name)
+    })
+  }
+
+  addElements(s: SetSpec, elements: ElementSpec[]): this {
+    if (elements.length === 0) return this
+    return this.#add(MSG.NEWSETELEM, s.table.family, NLM_F_CREATE, `add element ${s.table.family} ${s.table.name} ${s.name}`, (w) => writeElements(w, s, elements))
+  }
+
+  deleteElements(s: SetSpec, elements: ElementSpec[]): this {
+    if (elements.length === 0) return this
+    return this.#add(MSG.DELSETELEM, s.table.family, 0, `delete element ${s.table.family} ${s.table.name} ${s.name}`, (w) => writeElements(w, { ...s, id: undefined }, elements))
+  }
+
+  /** Sends the batch; resolves when the kernel committed it, rejects with TransactionError otherwise. */
+  async commit(): Promise<void> {
+    if (this.#committed) throw new Error('transaction already committed')
+    this.#committed = true
+    if (this.#queued.length === 0) return
+    const delimiter = (type: number): NetlinkRequest => ({
+      type,
+      noReply: true,
+      op: 'nft batch',
+      body: (w) => nfgenmsg(w, 'unspec', NFNL_SUBSYS_NFTABLES),
+    })
+    const requests = [delimiter(NFNL_MSG_BATCH_BEGIN), ...this.#queued.map((q) => q.request), delimiter(NFNL_MSG_BATCH_END)]
+    const results = await this.#socket.exchange(requests, { atomic: true })
+    const failed = results.slice(1, -1).flatMap((r, index) => (r instanceof NetlinkError ? [{ index, description: this.#queued[index]!.description, error: r }] : []))
+    if (failed.length > 0) throw new TransactionError(failed)
+  }
+}
