@@ -20,3 +20,8 @@ export { parseIp, parseCidr, formatIp, parseMac, formatMac, type IpAddress, type
 export { socketpair, type SocketPairType } from './socketpair.js'
 export { listenTcp, connectTcp, type TcpListenOptions, type TcpConnectOptions } from './tcp/tcp.js'
 export { FdHandle } from './io/fd-handle.js'
+export { PacketSocket, ETHERTYPES, type PacketSocketOptions, type Frame } from './sockets/packet-socket.js'
+export { Tap, type TapOptions } from './sockets/tap.js'
+export { bpf, BPF, ethertypeFilter, udpPortFilter, encodeProgram, type BpfInstruction } from './sockets/bpf.js'
+export { sockaddrIn, sockaddrLl, readSockaddrIn, readSockaddrLl, PACKET_TYPES, type PacketType, type LinkLayerAddress } from './sockets/sockaddr.js'
+export { DatagramReader } from './sockets/datagram-reader.js'

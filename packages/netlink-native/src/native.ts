@@ -28,6 +28,7 @@ export interface NativeBinding {
   ioctl(fd: number, request: number, arg: Buffer | number): number
   setNonBlocking(fd: number, on: boolean): void
   setInheritable(fd: number, on: boolean): void
+  attachFilter(fd: number, program: Buffer): void
 
   recvmmsg(fd: number, slab: Buffer, slotSize: number, count: number, meta: Buffer): number
   sendmmsg(fd: number, slab: Buffer, meta: Buffer, count: number): number

@@ -3,7 +3,7 @@
 // message that caused it.
 import { NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NetlinkError, type NetlinkRequest, type NetlinkSocket } from './netlink.js'
 import type { AttributeWriter } from '@lab/netlink-native'
-import { MSG, NFNL_MSG_BATCH_BEGIN, NFNL_MSG_BATCH_END, NFNL_SUBSYS_NFTABLES, SET, msgType } from './constants.js'
+import { MSG, NFNL_MSG_BATCH_BEGIN, NFNL_MSG_BATCH_END, NFNL_SUBSYS_NFTABLES, SET, SET_ELEM_LIST, msgType } from './constants.js'
 import { RuleBuilder } from './builder.js'
 import type { Expression } from './expr/expression.js'
 import { validateChain, writeChain, type ChainSpec } from './objects/chain.js'
@@ -126,6 +126,14 @@ export class Transaction {
     return this.#add(MSG.DELSET, s.table.family, 0, `delete set ${s.table.family} ${s.table.name} ${s.name}`, (w) => {
       w.str(SET.TABLE, s.table.name)
       w.str(SET.NAME, s.name)
+    })
+  }
+
+  /** Removes every element of a set (`nft flush set`). */
+  flushSet(s: Pick<SetSpec, 'table' | 'name'>): this {
+    return this.#add(MSG.DELSETELEM, s.table.family, 0, `flush set ${s.table.family} ${s.table.name} ${s.name}`, (w) => {
+      w.str(SET_ELEM_LIST.TABLE, s.table.name)
+      w.str(SET_ELEM_LIST.SET, s.name)
     })
   }
 

@@ -1,6 +1,7 @@
 // Socket syscalls with addresses passed as raw sockaddr bytes: TypeScript encodes sockaddr_nl,
 // sockaddr_ll and sockaddr_in, so this file knows no protocol.
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -154,6 +155,21 @@ Napi::Value SetInheritable(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// attachFilter(fd, program): classic BPF, 8-byte instructions as struct sock_filter lays them out.
+Napi::Value AttachFilter(const Napi::CallbackInfo& info) {
+  int fd = FdArg(info, 0);
+  auto program = info[1].As<Napi::Buffer<uint8_t>>();
+  if (program.Length() == 0 || program.Length() % sizeof(sock_filter) != 0 || program.Length() / sizeof(sock_filter) > 4096) {
+    Napi::RangeError::New(info.Env(), "BPF program must be 1..4096 instructions of 8 bytes").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  sock_fprog prog;
+  prog.len = static_cast<unsigned short>(program.Length() / sizeof(sock_filter));
+  prog.filter = reinterpret_cast<sock_filter*>(program.Data());
+  if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) != 0) return ThrowErrno(info.Env(), errno, "setsockopt SO_ATTACH_FILTER");
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void InitSocketIo(Napi::Env env, Napi::Object exports) {
@@ -167,6 +183,7 @@ void InitSocketIo(Napi::Env env, Napi::Object exports) {
   exports.Set("ioctl", Napi::Function::New(env, Ioctl));
   exports.Set("setNonBlocking", Napi::Function::New(env, SetNonBlocking));
   exports.Set("setInheritable", Napi::Function::New(env, SetInheritable));
+  exports.Set("attachFilter", Napi::Function::New(env, AttachFilter));
 }
 
 }  // namespace lab
