@@ -21,6 +21,9 @@ const PEERS = {
   strace: 'strace',
   cmake: 'cmake',
   ping: 'iputils-ping',
+  ethtool: 'ethtool',
+  iptables: 'iptables',
+  unshare: 'util-linux',
 }
 const SCAPY = { probe: ['/usr/bin/python3', '-c', 'import scapy'], pkg: 'python3-scapy' }
 

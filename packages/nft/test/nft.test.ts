@@ -56,6 +56,8 @@ describe.skipIf(!isRoot())('nftables in a namespace (needs root)', () => {
     tx.addChain({ table: t, name: 'marked' })
     const sources = tx.addSet({ table: t, name: 'sources', type: 'ipv4_addr' })
     tx.addElements(sources, [{ key: '10.12.0.3' }, { key: '10.12.0.5' }])
+    const ports = tx.addSet({ table: t, name: 'ports', type: 'ifname' })
+    tx.addElements(ports, [{ key: 'veth-1' }, { key: 'veth-22' }])
     tx.addRule({ table: t, chain: 'post', exprs: rule().ip('saddr', '@sources').oifname('up0').masquerade() })
     tx.addRule({ table: t, chain: 'post', exprs: rule().oifname('uplink').masquerade(), comment: 'seed 000' })
     tx.addRule({ table: t, chain: 'pre', exprs: rule().iifname('eth0').ip('daddr', '10.11.0.1').dnat('169.254.0.21') })
@@ -68,7 +70,11 @@ describe.skipIf(!isRoot())('nftables in a namespace (needs root)', () => {
     const chains = json.nftables.filter((o) => o.chain).map((o) => o.chain)
     expect(chains.find((c) => c.name === 'post')).toMatchObject({ type: 'nat', hook: 'postrouting', prio: 100, policy: 'accept' })
     expect(chains.find((c) => c.name === 'forward')).toMatchObject({ type: 'filter', hook: 'forward', prio: 0, policy: 'drop' })
-    expect(json.nftables.find((o) => o.set)?.set).toMatchObject({ name: 'sources', type: 'ipv4_addr', elem: ['10.12.0.3', '10.12.0.5'] })
+    const sets = json.nftables.filter((o) => o.set).map((o) => o.set)
+    expect(sets.find((x) => x.name === 'sources')).toMatchObject({ type: 'ipv4_addr' })
+    expect([...sets.find((x) => x.name === 'sources').elem].sort()).toEqual(['10.12.0.3', '10.12.0.5'])
+    // Interface names read back as names: the set carries the key byte order nft expects.
+    expect([...sets.find((x) => x.name === 'ports').elem].sort()).toEqual(['veth-1', 'veth-22'])
     const rules = json.nftables.filter((o) => o.rule).map((o) => o.rule)
     expect(rules.find((r) => r.comment === 'seed 000')?.expr).toEqual([{ match: { op: '==', left: { meta: { key: 'oifname' } }, right: 'uplink' } }, { masquerade: null }])
     expect(rules.find((r) => r.chain === 'pre')?.expr).toEqual([
@@ -82,11 +88,16 @@ describe.skipIf(!isRoot())('nftables in a namespace (needs root)', () => {
     const ours = await nft.rulesetText()
     const theirs = (await ns.exec(['nft', 'list', 'ruleset'])).stdout
     // Rule lines are compared exactly, as nft prints them (counters are zero: no traffic here).
-    const ruleLines = (text: string) =>
-      text
-        .split('\n')
-        .map((l) => l.trim())
-        .filter((l) => l && !/^(table|chain|set|type|flags|elements|policy|\})/.test(l))
+    const ruleLines = (text: string) => {
+      const out: string[] = []
+      let inChain = false
+      for (const line of text.split('\n').map((l) => l.trim())) {
+        if (line.startsWith('chain ')) inChain = true
+        else if (line === '}') inChain = false
+        else if (inChain && line && !line.startsWith('type ')) out.push(line)
+      }
+      return out
+    }
     expect(ruleLines(ours)).toEqual(ruleLines(theirs))
     const rules = await nft.rules({ table: t, chain: 'forward' })
     expect(rules.map((r) => r.handle !== undefined)).toEqual([true, true, true])

@@ -1,2 +1,6 @@
-// @lab/slots: see README.md for what this package will hold.
-export {}
+export { Slots, type Slot, type SlotsOptions } from './slots.js'
+export { DEFAULT_RANGES, slotAddressing, validateRanges, type SlotAddressing, type SlotRanges } from './addressing.js'
+export { SlotAllocator } from './allocator.js'
+export { IndexStore, type IndexOwner } from './index-store.js'
+export { runCni, CniError, CNI_ERRORS, SUPPORTED_VERSIONS, type CniConfig, type CniInvocation, type CniOutcome } from './cni.js'
+export { SlotNat, HOST_TABLE, SLOT_TABLE } from './nat.js'

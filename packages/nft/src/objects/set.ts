@@ -3,15 +3,27 @@ import { DATA, NFTA_LIST_ELEM, SET, SET_ELEM, SET_ELEM_INTERVAL_END, SET_ELEM_LI
 import type { TableRef } from './header.js'
 
 /** Key types: nft's datatype numbers and lengths. */
+// order: the key byte order nft records in the set's userdata (1 host, 2 big endian); without it
+// `nft list` cannot print host-order keys such as interface names.
 export const SET_TYPES = {
-  ipv4_addr: { id: 7, len: 4 },
-  ipv6_addr: { id: 8, len: 16 },
-  ether_addr: { id: 9, len: 6 },
-  inet_proto: { id: 12, len: 1 },
-  inet_service: { id: 13, len: 2 },
-  mark: { id: 19, len: 4 },
-  ifname: { id: 41, len: 16 },
+  ipv4_addr: { id: 7, len: 4, order: 2 },
+  ipv6_addr: { id: 8, len: 16, order: 2 },
+  ether_addr: { id: 9, len: 6, order: 2 },
+  inet_proto: { id: 12, len: 1, order: 2 },
+  inet_service: { id: 13, len: 2, order: 2 },
+  mark: { id: 19, len: 4, order: 1 },
+  ifname: { id: 41, len: 16, order: 1 },
 } as const
+
+const UDATA_SET_KEYBYTEORDER = 0
+
+function setUserdata(order: number): Buffer {
+  const b = Buffer.alloc(6)
+  b.writeUInt8(UDATA_SET_KEYBYTEORDER, 0)
+  b.writeUInt8(4, 1)
+  b.writeUInt32LE(order, 2)
+  return b
+}
 export type SetType = keyof typeof SET_TYPES
 
 export interface SetSpec {
@@ -101,6 +113,7 @@ export function writeSet(w: AttributeWriter, s: SetSpec): void {
   w.be32(SET.KEY_LEN, t.len)
   if (s.id !== undefined) w.be32(SET.ID, s.id)
   if (s.timeoutMs !== undefined) w.be64(SET.TIMEOUT, BigInt(s.timeoutMs))
+  w.attr(SET.USERDATA, setUserdata(t.order))
 }
 
 export function decodeSet(m: NetlinkMessage): NftSet {

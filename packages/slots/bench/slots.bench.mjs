@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// Create + destroy 100 slots: ours (netlink + one nft transaction per namespace) vs seed 003's
+// commands as a shell script, same topology, same run. The "host" is a namespace made here.
+import { execFileSync, spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { Slots } from '../dist/index.js'
+
+const COUNT = Number(process.env.BENCH_SLOTS ?? 100)
+const seed = fileURLToPath(new URL('./seed-slot.sh', import.meta.url))
+const tag = `lsb${process.pid % 100000}`
+const host = `${tag}-host`
+const made = []
+
+function sh(argv) {
+  execFileSync(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] })
+}
+
+function cleanup() {
+  const list = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout
+  for (const line of list.split('\n')) {
+    const name = line.split(' ')[0]
+    if (name && name.startsWith(tag)) spawnSync('ip', ['netns', 'del', name])
+  }
+}
+process.on('exit', cleanup)
+for (const s of ['SIGINT', 'SIGTERM']) process.on(s, () => process.exit(130))
+
+if (spawnSync('sh', ['-c', 'command -v iptables']).status !== 0) {
+  console.error('slots bench: the seed script needs iptables (apt-get install iptables)')
+  process.exit(2)
+}
+
+sh(['ip', 'netns', 'add', host])
+made.push(host)
+sh(['ip', '-n', host, 'link', 'add', 'up0', 'type', 'veth', 'peer', 'name', 'up1'])
+sh(['ip', '-n', host, 'link', 'set', 'up0', 'up'])
+
+const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6
+
+// Ours.
+const slots = await Slots.open({ hostNetns: host, uplink: 'up0', netnsPrefix: `${tag}-ns-`, vethPrefix: `${tag}v` })
+await slots.destroy((await slots.create()).index) // warm-up
+let t0 = process.hrtime.bigint()
+const created = []
+for (let i = 0; i < COUNT; i++) created.push(await slots.create())
+const oursCreate = ms(t0)
+t0 = process.hrtime.bigint()
+for (const s of created) await slots.destroy(s.index)
+const oursDestroy = ms(t0)
+slots.close()
+
+// Seed 003's commands.
+t0 = process.hrtime.bigint()
+for (let i = 1; i <= COUNT; i++) sh([seed, 'create', String(i), host, 'up0', `${tag}s`])
+const seedCreate = ms(t0)
+t0 = process.hrtime.bigint()
+for (let i = 1; i <= COUNT; i++) sh([seed, 'destroy', String(i), host, 'up0', `${tag}s`])
+const seedDestroy = ms(t0)
+
+const row = (label, c, d) =>
+  `${label.padEnd(30)} ${(c / COUNT).toFixed(2).padStart(8)} ms ${(d / COUNT).toFixed(2).padStart(8)} ms ${((c + d) / COUNT).toFixed(2).padStart(8)} ms`
+console.log(`\n${COUNT} slots, per slot`)
+console.log(`${'variant'.padEnd(30)} ${'create'.padStart(11)} ${'destroy'.padStart(11)} ${'both'.padStart(11)}`)
+console.log(row('ours (netlink + nft)', oursCreate, oursDestroy))
+console.log(row('seed 003 commands (ip/iptables)', seedCreate, seedDestroy))
+console.log(`ours creates ${(seedCreate / oursCreate).toFixed(1)}x faster, create+destroy ${((seedCreate + seedDestroy) / (oursCreate + oursDestroy)).toFixed(1)}x faster`)

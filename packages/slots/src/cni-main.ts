@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+// lab-slots-cni: the CNI executable. Runtimes (containerd, CRI-O, cnitool) run it with CNI_COMMAND
+// and friends in the environment and the network configuration on stdin.
+import { runCni } from './cni.js'
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) return ''
+  const chunks: Buffer[] = []
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+if (process.argv.includes('--help')) {
+  console.log(`lab-slots-cni: a CNI 1.0 plugin that gives a container a sandbox network slot
+(veth + TAP + NAT), run by container runtimes, not by hand.
+
+  CNI_COMMAND=ADD|DEL|CHECK|VERSION CNI_CONTAINERID=... CNI_NETNS=/run/netns/x CNI_IFNAME=eth0 \\
+    lab-slots-cni < config.json
+
+config: {"cniVersion":"1.0.0","name":"slots","type":"lab-slots-cni","uplink":"eth0"}
+exit status 0 on success; 1 with a CNI error object on stdout otherwise.`)
+  process.exit(0)
+}
+
+const outcome = await runCni({ env: process.env, stdin: await readStdin() })
+if (outcome.stdout) process.stdout.write(outcome.stdout + '\n')
+process.exit(outcome.exitCode)

@@ -1,0 +1,236 @@
+// A CNI 1.0 plugin (https://www.cni.dev/docs/spec/): the runtime passes the command and the
+// container's namespace in the environment and the network configuration on stdin; the plugin
+// sets up one slot in that namespace and prints the result, or a CNI error, as JSON on stdout.
+import { Netlink, SystemError } from '@lab/netlink-native'
+import { DEFAULT_RANGES, slotAddressing, validateRanges, type SlotAddressing, type SlotRanges } from './addressing.js'
+import { IndexStore } from './index-store.js'
+import { SlotNat } from './nat.js'
+import { createTopology, destroyTopology } from './topology.js'
+
+export const SUPPORTED_VERSIONS = ['0.4.0', '1.0.0']
+
+// Error codes from the CNI specification; 100 and up are this plugin's own.
+export const CNI_ERRORS = {
+  incompatibleVersion: 1,
+  unsupportedField: 2,
+  unknownContainer: 3,
+  invalidEnvironment: 4,
+  ioFailure: 5,
+  decodeFailure: 6,
+  invalidConfig: 7,
+  tryAgainLater: 11,
+  kernelRefused: 100,
+} as const
+
+export class CniError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly details?: string,
+  ) {
+    super(message)
+    this.name = 'CniError'
+  }
+}
+
+export interface CniConfig extends Partial<SlotRanges> {
+  cniVersion: string
+  name: string
+  type: string
+  /** Host uplink (FORWARD accept and masquerade). */
+  uplink: string
+  /** Where slot indexes are recorded; default /var/lib/cni/lab-slots/<name>. */
+  dataDir?: string
+  /** For tests: the namespace acting as the host (the plugin itself runs in the runtime's). */
+  hostNetns?: string
+}
+
+export interface CniInvocation {
+  env: Record<string, string | undefined>
+  stdin: string
+}
+
+export interface CniOutcome {
+  stdout: string
+  exitCode: number
+}
+
+function need(env: CniInvocation['env'], name: string): string {
+  const value = env[name]
+  if (!value) throw new CniError(CNI_ERRORS.invalidEnvironment, `${name} is not set`)
+  return value
+}
+
+function parseConfig(stdin: string): CniConfig {
+  let config: CniConfig
+  try {
+    config = JSON.parse(stdin) as CniConfig
+  } catch (error) {
+    throw new CniError(CNI_ERRORS.decodeFailure, 'network configuration on stdin is not JSON', (error as Error).message)
+  }
+  if (!config || typeof config !== 'object') throw new CniError(CNI_ERRORS.decodeFailure, 'network configuration must be a JSON object')
+  if (!config.cniVersion || !SUPPORTED_VERSIONS.includes(config.cniVersion)) {
+    throw new CniError(CNI_ERRORS.incompatibleVersion, `unsupported cniVersion ${config.cniVersion}`, `supported: ${SUPPORTED_VERSIONS.join(', ')}`)
+  }
+  if (!config.name) throw new CniError(CNI_ERRORS.invalidConfig, 'network configuration needs a name')
+  if (!config.uplink) throw new CniError(CNI_ERRORS.invalidConfig, 'network configuration needs "uplink" (the host interface to NAT out of)')
+  return config
+}
+
+function rangesOf(config: CniConfig, ifname: string): SlotRanges {
+  const ranges: SlotRanges = { ...DEFAULT_RANGES, peerName: ifname }
+  for (const key of Object.keys(DEFAULT_RANGES) as Array<keyof SlotRanges>) {
+    if (config[key] !== undefined && key !== 'peerName') (ranges as unknown as Record<string, unknown>)[key] = config[key]
+  }
+  try {
+    validateRanges(ranges)
+  } catch (error) {
+    throw new CniError(CNI_ERRORS.invalidConfig, (error as Error).message)
+  }
+  return ranges
+}
+
+async function withHost<T>(config: CniConfig, fn: (host: Netlink) => Promise<T>): Promise<T> {
+  const host = await Netlink.open({ netns: config.hostNetns })
+  try {
+    return await fn(host)
+  } finally {
+    host.close()
+  }
+}
+
+function slotIn(ranges: SlotRanges, index: number, netnsPath: string): SlotAddressing {
+  return { ...slotAddressing(ranges, index), netns: netnsPath }
+}
+
+/** What every command needs: the owner from the environment, the ranges and the index store. */
+function invocation(config: CniConfig, env: CniInvocation['env']) {
+  const containerId = need(env, 'CNI_CONTAINERID')
+  const ifname = need(env, 'CNI_IFNAME')
+  const ranges = rangesOf(config, ifname)
+  const store = new IndexStore(config.dataDir ?? `/var/lib/cni/lab-slots/${config.name}`, ranges.maxSlots)
+  return { owner: { containerId, ifname }, ifname, ranges, store }
+}
+
+async function add(config: CniConfig, env: CniInvocation['env']): Promise<unknown> {
+  const netnsPath = need(env, 'CNI_NETNS')
+  const { owner, ifname, ranges, store } = invocation(config, env)
+  const index = store.claim(owner)
+  const s = slotIn(ranges, index, netnsPath)
+  return withHost(config, async (host) => {
+    const nat = await SlotNat.open(config.hostNetns, config.uplink, ranges)
+    try {
+      await host.sysctl.set('net.ipv4.ip_forward', '1')
+      await createTopology(host, s, { createNetns: false })
+      await nat.add(s)
+    } catch (error) {
+      await nat.remove(s).catch(() => undefined)
+      await destroyTopology(host, s, { deleteNetns: false }).catch(() => undefined)
+      store.release(index)
+      throw error
+    } finally {
+      nat.close()
+    }
+    const inner = await Netlink.open({ netns: netnsPath })
+    try {
+      const hostSide = await host.link.get(s.vethName)
+      const peer = await inner.link.get(ifname)
+      const tap = await inner.link.get(s.tapName)
+      return {
+        cniVersion: config.cniVersion,
+        interfaces: [
+          { name: s.vethName, mac: hostSide.address },
+          { name: ifname, mac: peer.address, sandbox: netnsPath },
+          { name: s.tapName, mac: tap.address, sandbox: netnsPath },
+        ],
+        ips: [
+          { address: `${s.peerAddress}/31`, gateway: s.vethAddress, interface: 1 },
+          { address: `${s.tapAddress}/${s.tapPrefixLength}`, interface: 2 },
+        ],
+        routes: [{ dst: '0.0.0.0/0', gw: s.vethAddress }],
+        dns: {},
+      }
+    } finally {
+      inner.close()
+    }
+  })
+}
+
+async function del(config: CniConfig, env: CniInvocation['env']): Promise<void> {
+  const { owner, ranges, store } = invocation(config, env)
+  const index = store.find(owner)
+  // The spec asks DEL to succeed when there is nothing (left) to delete.
+  if (index === undefined) return
+  const s = slotIn(ranges, index, env.CNI_NETNS ?? '')
+  await withHost(config, async (host) => {
+    const nat = await SlotNat.open(config.hostNetns, config.uplink, ranges)
+    try {
+      await nat.remove({ ...s, netns: env.CNI_NETNS ? s.netns : '' })
+    } finally {
+      nat.close()
+    }
+    await destroyTopology(host, s, { deleteNetns: false })
+  })
+  store.release(index)
+}
+
+async function check(config: CniConfig, env: CniInvocation['env']): Promise<void> {
+  const netnsPath = need(env, 'CNI_NETNS')
+  const { owner, ifname, ranges, store } = invocation(config, env)
+  const index = store.find(owner)
+  if (index === undefined) throw new CniError(CNI_ERRORS.unknownContainer, `no slot recorded for container ${owner.containerId} ${ifname}`)
+  const s = slotIn(ranges, index, netnsPath)
+  await withHost(config, async (host) => {
+    const inner = await Netlink.open({ netns: netnsPath })
+    try {
+      const problems: string[] = []
+      const hostAddrs = await host.addr.list({ link: s.vethName }).catch(() => [])
+      if (!hostAddrs.some((a) => a.cidr === `${s.vethAddress}/31`)) problems.push(`${s.vethName} lacks ${s.vethAddress}/31`)
+      const innerAddrs = await inner.addr.list({ link: ifname }).catch(() => [])
+      if (!innerAddrs.some((a) => a.cidr === `${s.peerAddress}/31`)) problems.push(`${ifname} lacks ${s.peerAddress}/31`)
+      const tap = await inner.link.get(s.tapName).catch(() => undefined)
+      if (!tap?.up) problems.push(`${s.tapName} is missing or down`)
+      const routes = await inner.route.list()
+      if (!routes.some((r) => r.dst === 'default' && r.gateway === s.vethAddress)) problems.push('default route via the host veth is missing')
+      if (problems.length > 0) throw new CniError(CNI_ERRORS.kernelRefused, 'slot is not as ADD left it', problems.join('; '))
+    } finally {
+      inner.close()
+    }
+  })
+}
+
+/** Runs one CNI invocation and returns what the executable prints and its exit code. */
+export async function runCni(invocation: CniInvocation): Promise<CniOutcome> {
+  const command = invocation.env.CNI_COMMAND
+  let cniVersion = '1.0.0'
+  try {
+    if (command === 'VERSION') {
+      return { stdout: JSON.stringify({ cniVersion, supportedVersions: SUPPORTED_VERSIONS }), exitCode: 0 }
+    }
+    const config = parseConfig(invocation.stdin)
+    cniVersion = config.cniVersion
+    switch (command) {
+      case 'ADD':
+        return { stdout: JSON.stringify(await add(config, invocation.env)), exitCode: 0 }
+      case 'DEL':
+        await del(config, invocation.env)
+        return { stdout: '', exitCode: 0 }
+      case 'CHECK':
+        await check(config, invocation.env)
+        return { stdout: '', exitCode: 0 }
+      default:
+        throw new CniError(CNI_ERRORS.invalidEnvironment, `unknown CNI_COMMAND ${JSON.stringify(command)}`, 'expected ADD, DEL, CHECK or VERSION')
+    }
+  } catch (error) {
+    const cni =
+      error instanceof CniError
+        ? error
+        : error instanceof SystemError
+          ? new CniError(CNI_ERRORS.kernelRefused, error.message, `${error.code} during ${error.op}`)
+          : new CniError(CNI_ERRORS.ioFailure, (error as Error).message ?? String(error))
+    return {
+      stdout: JSON.stringify({ cniVersion, code: cni.code, msg: cni.message, ...(cni.details ? { details: cni.details } : {}) }),
+      exitCode: 1,
+    }
+  }
+}

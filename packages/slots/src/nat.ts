@@ -1,0 +1,97 @@
+// The NAT and forwarding of slots, through nftables.
+// Host side: one table whose rules match sets of slot veths and slot source addresses, so adding or
+// removing a slot is one transaction that adds or removes two set elements (the seed adds three
+// iptables rules per slot, each a full table replace). Slot side: SNAT guest -> slot address and
+// DNAT host-reachable address -> guest, one transaction in the slot's namespace.
+import { Nft, TransactionError, rule, type SetSpec, type TableRef } from '@lab/nft'
+import type { SlotAddressing, SlotRanges } from './addressing.js'
+
+export const HOST_TABLE: TableRef = { family: 'ip', name: 'lab-slots' }
+export const SLOT_TABLE: TableRef = { family: 'ip', name: 'lab-slot' }
+const VETHS: SetSpec = { table: HOST_TABLE, name: 'slot_veths', type: 'ifname' }
+const SOURCES: SetSpec = { table: HOST_TABLE, name: 'slot_sources', type: 'ipv4_addr' }
+
+function ignoring(codes: string[]) {
+  return (error: unknown) => {
+    if (error instanceof TransactionError && error.failed.every((f) => codes.includes(f.error.code))) return
+    throw error
+  }
+}
+
+export class SlotNat {
+  readonly #host: Nft
+
+  private constructor(
+    host: Nft,
+    readonly uplink: string,
+    readonly ranges: SlotRanges,
+  ) {
+    this.#host = host
+  }
+
+  /** Ensures the host table, sets and rules exist (idempotent: rules are rewritten, sets kept). */
+  static async open(hostNetns: string | undefined, uplink: string, ranges: SlotRanges): Promise<SlotNat> {
+    const host = await Nft.open({ netns: hostNetns })
+    try {
+      await host.apply((tx) => {
+        tx.addTable(HOST_TABLE)
+        tx.addChain({ table: HOST_TABLE, name: 'forward', type: 'filter', hook: 'forward', priority: 'filter', policy: 'accept' })
+        tx.addChain({ table: HOST_TABLE, name: 'postrouting', type: 'nat', hook: 'postrouting', priority: 'srcnat', policy: 'accept' })
+        tx.addSet(VETHS)
+        tx.addSet(SOURCES)
+        tx.flushChain({ table: HOST_TABLE, name: 'forward' })
+        tx.flushChain({ table: HOST_TABLE, name: 'postrouting' })
+        // Slots are isolated from each other: a guest reaches the world and the host, not its neighbours.
+        tx.addRule({ table: HOST_TABLE, chain: 'forward', exprs: rule().iifname(`@${VETHS.name}`).oifname(`@${VETHS.name}`).drop() })
+        tx.addRule({ table: HOST_TABLE, chain: 'forward', exprs: rule().iifname(`@${VETHS.name}`).oifname(uplink).accept() })
+        tx.addRule({ table: HOST_TABLE, chain: 'forward', exprs: rule().iifname(uplink).oifname(`@${VETHS.name}`).accept() })
+        tx.addRule({ table: HOST_TABLE, chain: 'postrouting', exprs: rule().ip('saddr', `@${SOURCES.name}`).oifname(uplink).masquerade() })
+      })
+    } catch (error) {
+      host.close()
+      throw error
+    }
+    return new SlotNat(host, uplink, ranges)
+  }
+
+  /** Adds the slot's rules: its own namespace's SNAT/DNAT, and the host's set elements. */
+  async add(s: SlotAddressing): Promise<void> {
+    const inner = await Nft.open({ netns: s.netns })
+    try {
+      await inner.apply((tx) => {
+        tx.addTable(SLOT_TABLE)
+        tx.addChain({ table: SLOT_TABLE, name: 'postrouting', type: 'nat', hook: 'postrouting', priority: 'srcnat' })
+        tx.addChain({ table: SLOT_TABLE, name: 'prerouting', type: 'nat', hook: 'prerouting', priority: 'dstnat' })
+        tx.flushTable(SLOT_TABLE)
+        tx.addRule({ table: SLOT_TABLE, chain: 'postrouting', exprs: rule().oifname(s.peerName).ip('saddr', s.guestIP).snat(s.peerAddress) })
+        tx.addRule({ table: SLOT_TABLE, chain: 'prerouting', exprs: rule().iifname(s.peerName).ip('daddr', s.hostReachableIP).dnat(s.guestIP) })
+      })
+    } finally {
+      inner.close()
+    }
+    await this.#host.apply((tx) => {
+      tx.addElements(VETHS, [{ key: s.vethName }])
+      tx.addElements(SOURCES, [{ key: s.peerAddress }])
+    })
+  }
+
+  /** Removes the host's elements for the slot (missing ones are fine). The slot table goes with its namespace. */
+  async remove(s: SlotAddressing): Promise<void> {
+    await this.#host.apply((tx) => tx.deleteElements(VETHS, [{ key: s.vethName }])).catch(ignoring(['ENOENT']))
+    await this.#host.apply((tx) => tx.deleteElements(SOURCES, [{ key: s.peerAddress }])).catch(ignoring(['ENOENT']))
+  }
+
+  /** Makes the host sets hold exactly these slots (after a restart re-adopted them). */
+  async syncTo(slots: SlotAddressing[]): Promise<void> {
+    await this.#host.apply((tx) => {
+      tx.flushSet(VETHS)
+      tx.flushSet(SOURCES)
+      tx.addElements(VETHS, slots.map((s) => ({ key: s.vethName })))
+      tx.addElements(SOURCES, slots.map((s) => ({ key: s.peerAddress })))
+    })
+  }
+
+  close(): void {
+    this.#host.close()
+  }
+}

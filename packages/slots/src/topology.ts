@@ -1,0 +1,53 @@
+// The links, addresses, routes and sysctls of one slot, through netlink: a namespace, a veth whose
+// host side stays in the host namespace, a persistent TAP for the guest, and the routes between.
+import { Netlink, Netns, NetlinkError, type BatchResult } from '@lab/netlink-native'
+import type { SlotAddressing } from './addressing.js'
+
+/** Builds the slot's links and routes. The host handle is the (host) namespace the slot hangs off. */
+export async function createTopology(host: Netlink, s: SlotAddressing, options: { createNetns?: boolean } = {}): Promise<void> {
+  // Under CNI the runtime owns the namespace; standalone slots make their own.
+  if (options.createNetns !== false) await Netns.create(s.netns)
+  const inner = await Netlink.open({ netns: s.netns })
+  try {
+    // Veth created from the host with its peer born inside the slot namespace: no move needed.
+    await host.link.add({ name: s.vethName, kind: 'veth', peer: { name: s.peerName, netns: s.netns } })
+    await host.batch((b) => {
+      b.addr.add(s.vethName, `${s.vethAddress}/31`)
+      b.link.set(s.vethName, { up: true })
+      b.route.add({ dst: `${s.hostReachableIP}/32`, gateway: s.peerAddress, dev: s.vethName })
+    })
+    await inner.link.add({ name: s.tapName, kind: 'tap' })
+    await inner.batch((b) => {
+      b.link.set('lo', { up: true })
+      b.addr.add(s.peerName, `${s.peerAddress}/31`)
+      b.link.set(s.peerName, { up: true })
+      b.addr.add(s.tapName, `${s.tapAddress}/${s.tapPrefixLength}`)
+      b.link.set(s.tapName, { up: true })
+      b.route.add({ dst: 'default', gateway: s.vethAddress, dev: s.peerName })
+    })
+    await inner.sysctl.set('net.ipv4.ip_forward', '1')
+  } finally {
+    inner.close()
+  }
+}
+
+const ignorable = new Set(['ENODEV', 'ESRCH', 'ENOENT', 'EADDRNOTAVAIL'])
+
+/** Removes what createTopology made; missing pieces are fine (teardown is idempotent). */
+export async function destroyTopology(host: Netlink, s: SlotAddressing, options: { deleteNetns?: boolean } = {}): Promise<void> {
+  const results: BatchResult[] = await host.batch(
+    (b) => {
+      b.route.del({ dst: `${s.hostReachableIP}/32` })
+      // Deleting the host end removes the peer inside the namespace too.
+      b.link.del(s.vethName)
+    },
+    { throwOnError: false },
+  )
+  for (const r of results) if (!r.ok && !ignorable.has(r.error.code)) throw r.error
+  if (options.deleteNetns === false) return
+  try {
+    await Netns.delete(s.netns)
+  } catch (error) {
+    if ((error as NetlinkError).code !== 'ENOENT') throw error
+  }
+}

@@ -1,0 +1,37 @@
+// A stand-in for the VM in a slot: a namespace whose interface has the guest's address and MAC,
+// joined to the slot's TAP by relaying frames between the TAP fd and a packet socket.
+import { Netlink, PacketSocket, Tap } from '@lab/netlink-native'
+import { TestNetns } from '@lab/testkit'
+import type { Slot } from '../src/index.js'
+
+export interface Guest {
+  netns: TestNetns
+  stop(): void
+}
+
+export async function attachGuest(slot: Slot): Promise<Guest> {
+  const netns = await TestNetns.create(`guest${slot.index}`)
+  const nl = await Netlink.open({ netns: netns.name })
+  await nl.link.add({ name: 'eth0', kind: 'veth', peer: { name: 'relay0' }, address: slot.guestMAC })
+  await nl.batch((b) => {
+    b.addr.add('eth0', `${slot.guestIP}/${slot.tapPrefixLength}`)
+    b.link.set('eth0', { up: true })
+    b.link.set('relay0', { up: true })
+    b.route.add({ dst: 'default', gateway: slot.tapAddress, dev: 'eth0' })
+  })
+  nl.close()
+  // A VM finishes its own checksums; a veth leaves TCP's to offload, which the relay would copy
+  // unfinished into the TAP. Make this stand-in behave like the VM.
+  await netns.exec(['ethtool', '-K', 'eth0', 'tx', 'off'])
+  const tap = Tap.open({ netns: slot.netns, name: slot.tapName })
+  const wire = PacketSocket.open({ netns: netns.name, interface: 'relay0', outgoing: false })
+  tap.on('message', (frame) => void wire.send(frame).catch(() => undefined))
+  wire.on('message', (frame) => void tap.write(frame.data).catch(() => undefined))
+  return {
+    netns,
+    stop() {
+      tap.close()
+      wire.close()
+    },
+  }
+}
