@@ -1,0 +1,101 @@
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { TestNetns, cleanupAll, deferCleanup, isRoot, vethPair } from '@lab/testkit'
+import { Netlink } from '@lab/netlink-native'
+import { CNI_ERRORS, runCni, type CniConfig } from '../src/index.js'
+
+const executable = fileURLToPath(new URL('../dist/cni-main.js', import.meta.url))
+
+describe('CNI plugin: VERSION and errors, without touching the network', () => {
+  it('answers VERSION without a configuration', async () => {
+    const out = await runCni({ env: { CNI_COMMAND: 'VERSION' }, stdin: '' })
+    expect(out.exitCode).toBe(0)
+    expect(JSON.parse(out.stdout)).toEqual({ cniVersion: '1.0.0', supportedVersions: ['0.4.0', '1.0.0'] })
+  })
+
+  it.each([
+    ['not JSON', { CNI_COMMAND: 'ADD' }, '{', CNI_ERRORS.decodeFailure],
+    ['an unsupported cniVersion', { CNI_COMMAND: 'ADD' }, JSON.stringify({ cniVersion: '0.1.0', name: 'n', type: 't', uplink: 'up0' }), CNI_ERRORS.incompatibleVersion],
+    ['no uplink', { CNI_COMMAND: 'ADD' }, JSON.stringify({ cniVersion: '1.0.0', name: 'n', type: 't' }), CNI_ERRORS.invalidConfig],
+    ['no CNI_NETNS on ADD', { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'c', CNI_IFNAME: 'eth0' }, JSON.stringify({ cniVersion: '1.0.0', name: 'n', type: 't', uplink: 'up0' }), CNI_ERRORS.invalidEnvironment],
+    ['an unknown command', { CNI_COMMAND: 'FROB' }, JSON.stringify({ cniVersion: '1.0.0', name: 'n', type: 't', uplink: 'up0' }), CNI_ERRORS.invalidEnvironment],
+  ])('returns a CNI error for %s', async (_what, env, stdin, code) => {
+    const out = await runCni({ env, stdin })
+    expect(out.exitCode).toBe(1)
+    const error = JSON.parse(out.stdout)
+    expect(error.code).toBe(code)
+    expect(typeof error.msg).toBe('string')
+  })
+})
+
+describe.skipIf(!isRoot())('CNI plugin driving slots (needs root)', () => {
+  let host: TestNetns
+  let config: CniConfig
+  let dataDir: string
+  beforeAll(async () => {
+    host = await TestNetns.create('cni-host')
+    const internet = await TestNetns.create('cni-net')
+    await vethPair({ netns: host, ifname: 'up0', address: '192.0.2.1/24' }, { netns: internet, ifname: 'w0', address: '192.0.2.2/24' })
+    dataDir = mkdtempSync(join(tmpdir(), 'lab-cni-'))
+    deferCleanup('cni data dir', () => rmSync(dataDir, { recursive: true, force: true }))
+    config = { cniVersion: '1.0.0', name: 'labtest', type: 'lab-slots-cni', uplink: 'up0', hostNetns: host.name, dataDir, vethPrefix: 'cv' }
+  })
+  afterAll(() => cleanupAll())
+
+  const env = (command: string, container: string, netns?: string) => ({
+    CNI_COMMAND: command,
+    CNI_CONTAINERID: container,
+    CNI_IFNAME: 'eth0',
+    ...(netns ? { CNI_NETNS: `/run/netns/${netns}` } : {}),
+    CNI_PATH: '/opt/cni/bin',
+  })
+
+  it('ADD sets up a slot in the runtime namespace and prints the CNI result; CHECK agrees; DEL removes it, twice', async () => {
+    const container = await TestNetns.create('cni-c1')
+    const add = await runCni({ env: env('ADD', 'c1', container.name), stdin: JSON.stringify(config) })
+    expect(add.exitCode, add.stdout).toBe(0)
+    const result = JSON.parse(add.stdout)
+    expect(result.cniVersion).toBe('1.0.0')
+    expect(result.interfaces.map((i: { name: string }) => i.name)).toEqual(['cv1', 'eth0', 'tap0'])
+    expect(result.interfaces[1].sandbox).toBe(`/run/netns/${container.name}`)
+    expect(result.ips).toEqual([
+      { address: '10.12.0.3/31', gateway: '10.12.0.2', interface: 1 },
+      { address: '169.254.0.22/30', interface: 2 },
+    ])
+    expect(result.routes).toEqual([{ dst: '0.0.0.0/0', gw: '10.12.0.2' }])
+    const inner = await Netlink.open({ netns: container.name })
+    expect((await inner.addr.list({ link: 'eth0', family: 4 })).map((a) => a.cidr)).toEqual(['10.12.0.3/31'])
+    inner.close()
+    expect((await runCni({ env: env('CHECK', 'c1', container.name), stdin: JSON.stringify(config) })).exitCode).toBe(0)
+    // Another container gets the next index; the first keeps its own on a repeated ADD.
+    const container2 = await TestNetns.create('cni-c2')
+    const add2 = JSON.parse((await runCni({ env: env('ADD', 'c2', container2.name), stdin: JSON.stringify(config) })).stdout)
+    expect(add2.interfaces[0].name).toBe('cv2')
+    for (const c of ['c1', 'c2']) {
+      const del = await runCni({ env: env('DEL', c, c === 'c1' ? container.name : container2.name), stdin: JSON.stringify(config) })
+      expect(del).toEqual({ stdout: '', exitCode: 0 })
+    }
+    expect((await runCni({ env: env('DEL', 'c1', container.name), stdin: JSON.stringify(config) })).exitCode).toBe(0)
+    const hostLinks = (await host.ip<Array<{ ifname: string }>>(['link', 'show'])).map((l) => l.ifname)
+    expect(hostLinks.filter((n) => n.startsWith('cv'))).toEqual([])
+    const check = await runCni({ env: env('CHECK', 'c1', container.name), stdin: JSON.stringify(config) })
+    expect(JSON.parse(check.stdout).code).toBe(CNI_ERRORS.unknownContainer)
+  })
+
+  it.skipIf(!existsSync(executable))('runs as an executable the way runtimes call it (env + stdin)', async () => {
+    const container = await TestNetns.create('cni-exe')
+    const call = (command: string) =>
+      spawnSync(process.execPath, [executable], { env: { ...process.env, ...env(command, 'exe', container.name) }, input: JSON.stringify(config), encoding: 'utf8' })
+    const add = call('ADD')
+    expect(add.status, add.stdout + add.stderr).toBe(0)
+    expect(JSON.parse(add.stdout).interfaces[1]).toMatchObject({ name: 'eth0', sandbox: `/run/netns/${container.name}` })
+    expect(call('CHECK').status).toBe(0)
+    expect(call('DEL').status).toBe(0)
+    const version = spawnSync(process.execPath, [executable], { env: { ...process.env, CNI_COMMAND: 'VERSION' }, encoding: 'utf8' })
+    expect(JSON.parse(version.stdout).supportedVersions).toContain('1.0.0')
+  })
+})
