@@ -55,12 +55,18 @@ if (!process.argv.includes('--no-build')) {
   }
 }
 
+function withoutForceColor(env) {
+  const copy = { ...env }
+  delete copy.FORCE_COLOR
+  return copy
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'lab-test-'))
 const summaryFile = join(dir, 'summary.json')
 const extra = process.argv.slice(2).filter((a) => a !== '--no-build')
 const vitest = spawnSync('npx', ['vitest', 'run', ...extra], {
   stdio: 'inherit',
-  env: { ...process.env, LAB_TEST_SUMMARY: summaryFile, NO_COLOR: '1', FORCE_COLOR: '0' },
+  env: { ...withoutForceColor(process.env), LAB_TEST_SUMMARY: summaryFile, NO_COLOR: '1' },
 })
 let summary = { passed: 0, failed: 0, skipped: 0 }
 try {

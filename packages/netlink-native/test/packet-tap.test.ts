@@ -15,7 +15,8 @@ function frame(dst: string, src: string, ethertype: number, payload: string): Bu
 function next(socket: PacketSocket | Tap, match: (f: Buffer) => boolean, ms = 5000): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('no matching frame')), ms)
-    socket.on('message', (m: Frame | Buffer) => {
+    const source = socket as unknown as { on(event: 'message', listener: (m: Frame | Buffer) => void): void }
+    source.on('message', (m) => {
       const data = Buffer.isBuffer(m) ? m : m.data
       if (match(data)) {
         clearTimeout(timer)

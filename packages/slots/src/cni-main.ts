@@ -22,6 +22,9 @@ exit status 0 on success; 1 with a CNI error object on stdout otherwise.`)
   process.exit(0)
 }
 
-const outcome = await runCni({ env: process.env, stdin: await readStdin() })
-if (outcome.stdout) process.stdout.write(outcome.stdout + '\n')
-process.exit(outcome.exitCode)
+readStdin()
+  .then((stdin) => runCni({ env: process.env, stdin }))
+  .then((outcome) => {
+    if (outcome.stdout) process.stdout.write(outcome.stdout + '\n')
+    process.exit(outcome.exitCode)
+  })

@@ -1,0 +1,181 @@
+// UDP in any namespace, optionally bound to a device, with IP_PKTINFO (arrival interface and
+// destination address of each datagram; chosen source and interface when sending) and batched
+// syscalls: one recvmmsg drains up to 64 datagrams per wake-up, sendBatch goes out with sendmmsg.
+import { native } from '../native.js'
+import { ArgumentError, SystemError, sys } from '../errors.js'
+import { FdHandle } from '../io/fd-handle.js'
+import { resolveNetnsPath } from '../netns/path.js'
+import { parseIp } from '../rtnetlink/inet.js'
+import { DatagramReader } from './datagram-reader.js'
+import { ifindexOf } from './ifindex.js'
+import { AF_INET, readSockaddrIn, sockaddrIn } from './sockaddr.js'
+
+const SOCK_DGRAM = 2
+const SOL_SOCKET = 1
+const SO_REUSEADDR = 2
+const SO_BROADCAST = 6
+const SO_RCVBUF = 8
+const SO_RCVBUFFORCE = 33
+const SO_BINDTODEVICE = 25
+const IPPROTO_IP = 0
+const IP_PKTINFO = 8
+const MSG_TRUNC = 0x20
+const EAGAIN = 11
+const ENOBUFS = 105
+
+export interface UdpSocketOptions {
+  netns?: string
+  /** Local address (default 0.0.0.0). */
+  address?: string
+  port: number
+  /** SO_BINDTODEVICE: only traffic of this interface, and sends leave through it. */
+  device?: string
+  broadcast?: boolean
+  reuseAddress?: boolean
+  /** Largest datagram expected; longer ones are counted as truncated and dropped. Default 2048. */
+  maxDatagram?: number
+  /** Datagrams per recvmmsg (1..64). Default 32. */
+  batch?: number
+  receiveBufferBytes?: number
+}
+
+export interface Datagram {
+  data: Buffer
+  from: { address: string; port: number }
+  /** Interface it arrived on (IP_PKTINFO). */
+  ifindex: number
+  /** Destination address in its IP header: tells broadcast from unicast. */
+  to: string
+}
+
+export interface OutgoingDatagram {
+  data: Buffer
+  address: string
+  port: number
+  /** Leave through this interface (IP_PKTINFO), e.g. a broadcast on one of several devices. */
+  ifindex?: number
+  /** Source address to use. */
+  source?: string
+}
+
+const META = native.MMSG_META_SIZE
+const MAX_BATCH = native.MMSG_MAX_BATCH
+
+export class UdpSocket extends DatagramReader<Datagram> {
+  readonly port: number
+  readonly what: string
+  /** Datagrams dropped because they were longer than maxDatagram. */
+  truncated = 0
+  readonly #queue: Datagram[] = []
+
+  private constructor(handle: FdHandle, what: string, port: number, maxDatagram: number, batch: number, counter: { truncated: number }) {
+    const slab = Buffer.allocUnsafe(maxDatagram * batch)
+    const meta = Buffer.alloc(META * batch)
+    super(handle, () => {
+      if (this.#queue.length > 0) return this.#queue.shift()
+      for (;;) {
+        const n = native.recvmmsg(handle.fd, slab, maxDatagram, batch, meta)
+        if (n === -EAGAIN) return undefined
+        if (n < 0) {
+          if (n === -4) continue
+          throw new SystemError({ errno: -n, op: 'udp receive', object: what })
+        }
+        for (let i = 0; i < n; i++) {
+          const m = i * META
+          const length = meta.readInt32LE(m)
+          if (meta.readInt32LE(m + 4) & MSG_TRUNC) {
+            this.truncated++
+            counter.truncated++
+            continue
+          }
+          this.#queue.push({
+            data: Buffer.from(slab.subarray(i * maxDatagram, i * maxDatagram + length)),
+            from: readSockaddrIn(meta, m + 24),
+            ifindex: meta.readInt32LE(m + 12),
+            to: `${meta[m + 16]}.${meta[m + 17]}.${meta[m + 18]}.${meta[m + 19]}`,
+          })
+        }
+        if (this.#queue.length > 0) return this.#queue.shift()
+      }
+    })
+    this.port = port
+    this.what = what
+  }
+
+  static open(options: UdpSocketOptions): UdpSocket {
+    const address = options.address ?? '0.0.0.0'
+    const what = `${address}:${options.port}${options.device ? ` dev ${options.device}` : ''}${options.netns ? ` netns ${options.netns}` : ''}`
+    const bind = sockaddrIn(address, options.port)
+    const batch = options.batch ?? 32
+    if (!Number.isInteger(batch) || batch < 1 || batch > MAX_BATCH) throw new ArgumentError('batch', `1..${MAX_BATCH}`)
+    const maxDatagram = options.maxDatagram ?? 2048
+    const nsPath = options.netns === undefined ? null : resolveNetnsPath(options.netns)
+    const fd = sys('udp socket', what, () => native.socketAt(nsPath, AF_INET, SOCK_DGRAM, 0))
+    const handle = new FdHandle(fd, 'udp')
+    try {
+      if (options.reuseAddress) native.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, 1)
+      if (options.broadcast) native.setsockopt(fd, SOL_SOCKET, SO_BROADCAST, 1)
+      native.setsockopt(fd, IPPROTO_IP, IP_PKTINFO, 1)
+      if (options.receiveBufferBytes) {
+        try {
+          native.setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, options.receiveBufferBytes)
+        } catch {
+          native.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, options.receiveBufferBytes)
+        }
+      }
+      if (options.device) {
+        ifindexOf(fd, options.device, 'udp bind')
+        const name = Buffer.alloc(16)
+        name.write(options.device)
+        sys('udp bind', what, () => native.setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name))
+      }
+      sys('udp bind', what, () => native.bind(fd, bind))
+      const local = Buffer.alloc(16)
+      native.getsockname(fd, local)
+      return new UdpSocket(handle, what, local.readUInt16BE(2), maxDatagram, batch, { truncated: 0 })
+    } catch (error) {
+      handle.close()
+      throw error
+    }
+  }
+
+  /** Sends one datagram; waits for room when the send queue is full. */
+  async send(datagram: OutgoingDatagram): Promise<void> {
+    await this.sendBatch([datagram])
+  }
+
+  /** Sends many datagrams with as few sendmmsg calls as possible; resolves when all are queued. */
+  async sendBatch(datagrams: OutgoingDatagram[]): Promise<void> {
+    let at = 0
+    while (at < datagrams.length) {
+      const count = Math.min(MAX_BATCH, datagrams.length - at)
+      const chunk = datagrams.slice(at, at + count)
+      const total = chunk.reduce((n, d) => n + d.data.length, 0)
+      const slab = Buffer.allocUnsafe(total)
+      const meta = Buffer.alloc(META * count)
+      let offset = 0
+      chunk.forEach((d, i) => {
+        const m = i * META
+        d.data.copy(slab, offset)
+        meta.writeInt32LE(offset, m)
+        meta.writeInt32LE(d.data.length, m + 4)
+        meta.writeInt32LE(16, m + 8)
+        meta.writeInt32LE(d.ifindex ?? 0, m + 12)
+        if (d.source) parseIp(d.source, 'source').bytes.copy(meta, m + 16)
+        sockaddrIn(d.address, d.port).copy(meta, m + 24)
+        offset += d.data.length
+      })
+      const first = chunk[0]!
+      const n = sys('udp send', `${first.address}:${first.port} from ${this.what}`, () => native.sendmmsg(this.handle.fd, slab, meta, count))
+      if (n === -EAGAIN || n === -ENOBUFS) {
+        await this.handle.writable()
+        continue
+      }
+      if (n < 0) {
+        if (n === -4) continue
+        throw new SystemError({ errno: -n, op: 'udp send', object: `${first.address}:${first.port} from ${this.what}` })
+      }
+      at += n
+    }
+  }
+}
