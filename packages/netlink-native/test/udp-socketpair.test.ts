@@ -129,6 +129,19 @@ describe('socketpair cables', () => {
     b.close()
   })
 
+  it('reads with for await, and ends the iteration when closed', async () => {
+    const [a, b] = cable('dgram')
+    for (const word of ['x', 'yy', 'zzz']) await a.write(Buffer.from(word))
+    const got: string[] = []
+    for await (const frame of b) {
+      got.push(frame.toString())
+      if (got.length === 3) break
+    }
+    expect(got).toEqual(['x', 'yy', 'zzz'])
+    expect(b.closed).toBe(true)
+    a.close()
+  })
+
   it('passes one end to a child process that echoes frames back', async () => {
     const [mine, theirs] = cable('dgram')
     const fd = theirs.handOff()
