@@ -1,2 +1,4 @@
-// @lab/supervisor: see README.md for what this package will hold.
-export {}
+export { supervisor, type SupervisorHandle } from './supervisor.js'
+export { FakeClock, realClock, type Clock, type TimerHandle } from './clock.js'
+export { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from './backoff.js'
+export type { Context, Intensity, NodeOptions, NodeState, NodeStatus, Runnable, Strategy, SupervisorOptions } from './types.js'
