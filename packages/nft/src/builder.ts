@@ -2,7 +2,7 @@
 //   rule().oifname('uplink').masquerade()          -> oifname "uplink" masquerade
 //   rule().ip('saddr', '10.0.0.0/8').counter().accept()
 import { ArgumentError, parseCidr, parseIp } from '@lab/netlink-native'
-import { NFT_REG_1, type VerdictName } from './constants.js'
+import { NFT_REG_1, type Family, type VerdictName } from './constants.js'
 import { Bitwise } from './expr/bitwise.js'
 import { Cmp, type CmpOp } from './expr/cmp.js'
 import { Counter } from './expr/counter.js'
@@ -14,7 +14,23 @@ import { Masquerade, Redirect } from './expr/masq.js'
 import { Meta, type MetaKey } from './expr/meta.js'
 import { Nat } from './expr/nat.js'
 import { Payload, type FieldName } from './expr/payload.js'
+import { Range } from './expr/range.js'
+import { Limit, type LimitUnit } from './expr/limit.js'
+import { Log, type LogLevel } from './expr/log.js'
+import { Notrack } from './expr/notrack.js'
+import { Reject, type RejectType } from './expr/reject.js'
+import type { ElementValue, SetType } from './objects/set.js'
 import { renderExpressions } from './render.js'
+
+/** An inline set (`{ 22, 80, 443 }`): created with the rule, in the same transaction. */
+export interface AnonymousSet {
+  name: string
+  id: number
+  type: SetType
+  elements: ElementValue[]
+}
+
+let anonymousIds = 1 << 20
 
 const NFT_REG_2 = 2
 
@@ -40,8 +56,26 @@ function be16(n: number, field: string): Buffer {
 
 const L4: Record<string, number> = { icmp: 1, tcp: 6, udp: 17, icmpv6: 58, sctp: 132 }
 
+/** A match on an IPv4/IPv6 header field: in inet, bridge and netdev tables it needs a protocol check first. */
+export class NetworkDependency implements Expression {
+  readonly kind = 'dependency'
+  constructor(readonly family: 4 | 6) {}
+  encode(): void {
+    throw new Error('a protocol dependency is expanded by the transaction, never sent')
+  }
+}
+
 export class RuleBuilder {
   readonly exprs: Expression[] = []
+  readonly anonymousSets: AnonymousSet[] = []
+
+  #anonymous(type: SetType, elements: ElementValue[], register = NFT_REG_1): Lookup {
+    if (elements.length === 0) throw new ArgumentError('set', 'an inline set needs elements')
+    const id = anonymousIds++
+    const set: AnonymousSet = { name: '__set%d', id, type, elements }
+    this.anonymousSets.push(set)
+    return new Lookup(set.name, register, false, id)
+  }
 
   #push(...e: Expression[]): this {
     this.exprs.push(...e)
@@ -79,6 +113,7 @@ export class RuleBuilder {
   }
 
   #address(field: FieldName, value: string, op: CmpOp, family: 4 | 6): this {
+    this.#push(new NetworkDependency(family))
     if (value.startsWith('@')) return this.#push(Payload.field(field), new Lookup(value.slice(1), NFT_REG_1, op === '!='))
     const p = value.includes('/') ? parseCidr(value, field) : { ...parseIp(value, field), length: family === 4 ? 32 : 128 }
     if (p.family !== family) throw new ArgumentError(field, `${value} is not an IPv${family} address`)
@@ -89,8 +124,9 @@ export class RuleBuilder {
     return this.#push(Payload.field(field), mask, new Cmp(op, net))
   }
 
-  /** `ip saddr 10.0.0.1`, `ip daddr 10.0.0.0/8`, `ip saddr @set` */
-  ip(field: 'saddr' | 'daddr', value: string, op: CmpOp = '=='): this {
+  /** `ip saddr 10.0.0.1`, `ip daddr 10.0.0.0/8`, `ip saddr @set`, `ip saddr { a, b }` (an array) */
+  ip(field: 'saddr' | 'daddr', value: string | string[], op: CmpOp = '=='): this {
+    if (Array.isArray(value)) return this.#push(new NetworkDependency(4), Payload.field(`ip ${field}`), this.#anonymous('ipv4_addr', value))
     return this.#address(`ip ${field}`, value, op, 4)
   }
 
@@ -98,19 +134,43 @@ export class RuleBuilder {
     return this.#address(`ip6 ${field}`, value, op, 6)
   }
 
-  #port(proto: 'tcp' | 'udp', field: 'sport' | 'dport', value: number | string, op: CmpOp): this {
+  #port(proto: 'tcp' | 'udp', field: 'sport' | 'dport', value: number | string | number[], op: CmpOp): this {
     // `tcp dport 22` implies the protocol match nft adds itself.
     this.l4proto(proto)
-    if (typeof value === 'string' && value.startsWith('@')) return this.#push(Payload.field(`${proto} ${field}`), new Lookup(value.slice(1), NFT_REG_1, op === '!='))
-    return this.#push(Payload.field(`${proto} ${field}`), new Cmp(op, be16(Number(value), `${proto} ${field}`)))
+    const load = Payload.field(`${proto} ${field}`)
+    if (Array.isArray(value)) return this.#push(load, this.#anonymous('inet_service', value))
+    if (typeof value === 'string' && value.startsWith('@')) return this.#push(load, new Lookup(value.slice(1), NFT_REG_1, op === '!='))
+    const range = typeof value === 'string' ? /^(\d+)-(\d+)$/.exec(value) : null
+    if (range) return this.#push(load, new Range(be16(Number(range[1]), `${proto} ${field}`), be16(Number(range[2]), `${proto} ${field}`), op === '!='))
+    return this.#push(load, new Cmp(op, be16(Number(value), `${proto} ${field}`)))
   }
 
-  tcp(field: 'sport' | 'dport', port: number | string, op: CmpOp = '=='): this {
+  /** `tcp dport 22`, `tcp dport 1024-2048` (a string range), `tcp dport { 22, 80 }` (an array), `tcp dport @ports` */
+  tcp(field: 'sport' | 'dport', port: number | string | number[], op: CmpOp = '=='): this {
     return this.#port('tcp', field, port, op)
   }
 
-  udp(field: 'sport' | 'dport', port: number | string, op: CmpOp = '=='): this {
+  udp(field: 'sport' | 'dport', port: number | string | number[], op: CmpOp = '=='): this {
     return this.#port('udp', field, port, op)
+  }
+
+  /** `limit rate [over] 10/second [burst N packets]` */
+  limit(rate: number, per: LimitUnit = 'second', options: { burst?: number; over?: boolean } = {}): this {
+    return this.#push(new Limit(rate, per, options.burst ?? 5, false, options.over ?? false))
+  }
+
+  /** `log [prefix "..."] [level L]` */
+  log(options: { prefix?: string; level?: LogLevel; group?: number } = {}): this {
+    return this.#push(new Log(options.prefix, options.level, options.group))
+  }
+
+  notrack(): this {
+    return this.#push(new Notrack())
+  }
+
+  /** `reject` (ICMP port unreachable) or `reject with tcp reset` */
+  reject(type: RejectType = 'icmp-unreachable', code = 3): this {
+    return this.#push(new Reject(type, code))
   }
 
   /** `ct state established,related` */
@@ -179,10 +239,43 @@ export class RuleBuilder {
     return this.verdict('return')
   }
 
-  toString(): string {
-    return renderExpressions(this.exprs)
+  /** The expressions as sent to a table of this family (protocol dependencies resolved). */
+  expressionsFor(family: Family): Expression[] {
+    return expandDependencies(this.exprs, family)
+  }
+
+  toString(family: Family = 'ip'): string {
+    const inline = new Map(this.anonymousSets.map((set) => [set.id, `{ ${[...set.elements].sort(compareElements).join(', ')} }`]))
+    return renderExpressions(this.expressionsFor(family), { inlineById: inline, family })
   }
 }
+
+function compareElements(a: ElementValue, b: ElementValue): number {
+  if (typeof a === 'number' && typeof b === 'number') return a - b
+  const ip = (x: string) => (/^\d+\.\d+\.\d+\.\d+$/.test(x) ? x.split('.').reduce((n, o) => n * 256 + Number(o), 0) : NaN)
+  const [na, nb] = [ip(String(a)), ip(String(b))]
+  return Number.isNaN(na) || Number.isNaN(nb) ? String(a).localeCompare(String(b)) : na - nb
+}
+
+/** In inet tables a protocol check (`meta nfproto ipv4`) guards IP header matches, as nft adds it. */
+export function expandDependencies(exprs: Expression[], family: Family): Expression[] {
+  const out: Expression[] = []
+  for (const e of exprs) {
+    if (!(e instanceof NetworkDependency)) {
+      out.push(e)
+      continue
+    }
+    if (family === 'inet') out.push(new Meta('nfproto'), new Cmp('==', Buffer.from([e.family === 4 ? 2 : 10])))
+    else if (family === 'bridge' || family === 'netdev') {
+      const proto = Buffer.alloc(2)
+      proto.writeUInt16BE(e.family === 4 ? 0x0800 : 0x86dd)
+      out.push(new Meta('protocol'), new Cmp('==', proto))
+    }
+  }
+  return out
+}
+
+
 
 export function rule(): RuleBuilder {
   return new RuleBuilder()

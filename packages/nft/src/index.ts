@@ -1,6 +1,7 @@
 export { Nft, type Ruleset } from './nft.js'
 export { Transaction, TransactionError } from './transaction.js'
-export { rule, RuleBuilder } from './builder.js'
+export { type NftEvent, decodeNftEvent } from './monitor.js'
+export { rule, RuleBuilder, type AnonymousSet } from './builder.js'
 export { renderExpressions } from './render.js'
 export { renderRuleset, renderRule } from './ruleset.js'
 export { FAMILIES, HOOKS, PRIORITIES, VERDICTS, type Family, type HookName, type VerdictName } from './constants.js'

@@ -10,6 +10,7 @@ import { decodeElements, decodeSet, type Element, type NftSet } from './objects/
 import { decodeTable, type Table } from './objects/table.js'
 import { renderRuleset } from './ruleset.js'
 import { Transaction } from './transaction.js'
+import { monitorEvents, type NftEvent } from './monitor.js'
 
 export interface Ruleset {
   tables: Table[]
@@ -95,6 +96,11 @@ export class Nft {
     const [tables, chains, rules, sets] = await Promise.all([this.tables(), this.chains(), this.rules(), this.sets()])
     const withElements = await Promise.all(sets.map(async (s) => ({ ...s, elements: await this.elements(s) })))
     return { tables, chains, rules, sets: withElements }
+  }
+
+  /** Ruleset changes as they are committed (like `nft monitor`), until the signal aborts. */
+  monitor(options: { signal?: AbortSignal } = {}): AsyncIterableIterator<NftEvent> {
+    return monitorEvents(this.netns, options.signal)
   }
 
   /** Everything, as `nft list ruleset` prints it. */

@@ -13,6 +13,20 @@ import { Masquerade, Redirect } from './expr/masq.js'
 import { Meta } from './expr/meta.js'
 import { Nat } from './expr/nat.js'
 import { FIELDS, Payload } from './expr/payload.js'
+import { Range } from './expr/range.js'
+import { Limit } from './expr/limit.js'
+import { Log } from './expr/log.js'
+import { Notrack } from './expr/notrack.js'
+import { Reject } from './expr/reject.js'
+
+export interface RenderContext {
+  /** The table's family: NAT prints its address family outside ip/ip6 tables, as nft does. */
+  family?: import('./constants.js').Family
+  /** Inline sets known by transaction id (a builder's own). */
+  inlineById?: Map<number, string>
+  /** Inline sets known by kernel name (`__set0`), from read-back. */
+  inlineByName?: Map<string, string>
+}
 
 const L4_NAMES: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'ipv6-icmp', 132: 'sctp' }
 
@@ -45,6 +59,8 @@ function metaValue(key: string, data: Buffer): string {
   if (key === 'iifname' || key === 'oifname') return JSON.stringify(data.toString('utf8').replace(/\0.*$/s, ''))
   if (key === 'l4proto') return L4_NAMES[data[0]!] ?? String(data[0])
   if (key === 'mark') return `0x${data.readUInt32LE(0).toString(16).padStart(8, '0')}`
+  if (key === 'nfproto') return data[0] === 2 ? 'ipv4' : data[0] === 10 ? 'ipv6' : String(data[0])
+  if (key === 'protocol' && data.length === 2) return ({ 0x0800: 'ip', 0x86dd: 'ip6', 0x0806: 'arp' } as Record<number, string>)[data.readUInt16BE(0)] ?? `0x${data.toString('hex')}`
   if (data.length === 4) return String(data.readUInt32LE(0))
   return `0x${data.toString('hex')}`
 }
@@ -63,7 +79,20 @@ function prefixLength(mask: Buffer): number | undefined {
   return bits
 }
 
-export function renderExpressions(exprs: Expression[]): string {
+const ICMP_CODES: Record<number, string> = { 0: 'net-unreachable', 1: 'host-unreachable', 2: 'prot-unreachable', 3: 'port-unreachable', 9: 'net-prohibited', 10: 'host-prohibited', 13: 'admin-prohibited' }
+const ICMPX_CODES: Record<number, string> = { 0: 'no-route', 1: 'port-unreachable', 2: 'host-unreachable', 3: 'admin-prohibited' }
+
+/** nft leaves out the family's default: icmp port-unreachable in ip tables, icmpx in inet ones. */
+function rejectText(e: Reject, family: RenderContext['family']): string {
+  if (e.type === 'tcp-reset') return 'reject with tcp reset'
+  const icmpx = e.type === 'icmpx-unreachable'
+  const isDefault = e.code === (icmpx ? 1 : 3) && (icmpx ? family === 'inet' : family !== 'inet')
+  if (isDefault) return 'reject'
+  const name = (icmpx ? ICMPX_CODES : ICMP_CODES)[e.code] ?? String(e.code)
+  return `reject with ${icmpx ? 'icmpx' : 'icmp'} ${name}`
+}
+
+export function renderExpressions(exprs: Expression[], context: RenderContext = {}): string {
   const out: string[] = []
   // What each data register holds: a loaded field (waiting for its comparison) or a constant.
   let loaded: { kind: 'meta'; key: string } | { kind: 'payload'; field: string; prefix?: number } | { kind: 'ct'; key: string; mask?: Buffer } | undefined
@@ -84,8 +113,8 @@ export function renderExpressions(exprs: Expression[]): string {
       if (loaded.kind === 'meta') {
         if (loaded.key === 'l4proto') l4 = L4_NAMES[e.data[0]!]
         // `meta l4proto tcp` followed by a port match is what nft itself implies: print it as nft does.
-        const key = ['iifname', 'oifname', 'mark', 'l4proto', 'iif', 'oif', 'nfproto'].includes(loaded.key) ? loaded.key : `meta ${loaded.key}`
-        out.push(`${key === 'l4proto' || key === 'mark' || key === 'nfproto' ? `meta ${key}` : key} ${opText(e.op)}${metaValue(loaded.key, e.data)}`)
+        const bare = ['iifname', 'oifname', 'iif', 'oif'].includes(loaded.key)
+        out.push(`${bare ? loaded.key : `meta ${loaded.key}`} ${opText(e.op)}${metaValue(loaded.key, e.data)}`)
       } else if (loaded.kind === 'payload') {
         out.push(`${loaded.field} ${opText(e.op)}${valueText(loaded.field, e.data, loaded.prefix)}`)
       } else if (loaded.kind === 'ct' && loaded.key === 'state' && loaded.mask) {
@@ -100,8 +129,25 @@ export function renderExpressions(exprs: Expression[]): string {
       loaded = undefined
     } else if (e instanceof Lookup && loaded) {
       const left = loaded.kind === 'meta' ? loaded.key : loaded.kind === 'payload' ? loaded.field : `ct ${loaded.key}`
-      out.push(`${left} ${e.invert ? '!= ' : ''}@${e.set}`)
+      const inline = (e.setId !== undefined ? context.inlineById?.get(e.setId) : undefined) ?? context.inlineByName?.get(e.set)
+      out.push(`${left} ${e.invert ? '!= ' : ''}${inline ?? `@${e.set}`}`)
       loaded = undefined
+    } else if (e instanceof Range && loaded?.kind === 'payload') {
+      out.push(`${loaded.field} ${e.invert ? '!= ' : ''}${valueText(loaded.field, e.from)}-${valueText(loaded.field, e.to)}`)
+      loaded = undefined
+    } else if (e instanceof Limit) {
+      const unit = e.bytes ? 'bytes' : 'packets'
+      out.push(`limit rate ${e.over ? 'over ' : ''}${e.rate}/${e.per}${e.burst !== 5 || e.bytes ? ` burst ${e.burst} ${unit}` : ''}`)
+    } else if (e instanceof Log) {
+      const parts = ['log']
+      if (e.prefix !== undefined) parts.push(`prefix ${JSON.stringify(e.prefix)}`)
+      if (e.group !== undefined) parts.push(`group ${e.group}`)
+      else if (e.level !== undefined && e.level !== 'warn') parts.push(`level ${e.level}`)
+      out.push(parts.join(' '))
+    } else if (e instanceof Notrack) {
+      out.push('notrack')
+    } else if (e instanceof Reject) {
+      out.push(rejectText(e, context.family))
     } else if (e instanceof Counter) {
       out.push(`counter packets ${e.packets} bytes ${e.bytes}`)
     } else if (e instanceof Immediate && e.register !== NFT_REG_VERDICT && e.value) {
@@ -112,7 +158,8 @@ export function renderExpressions(exprs: Expression[]): string {
       const addr = e.registers.addrMin !== undefined ? constants.get(e.registers.addrMin) : undefined
       const port = e.registers.protoMin !== undefined ? constants.get(e.registers.protoMin) : undefined
       const addrText = addr ? formatIp(addr) : ''
-      out.push(`${e.type} ${e.family} to ${addrText}${port ? `:${port.readUInt16BE(0)}` : ''}`.replace(`${e.type} ip to`, `${e.type} to`))
+      const spelled = context.family === 'inet' || context.family === 'bridge' || context.family === 'netdev' ? ` ${e.family}` : ''
+      out.push(`${e.type}${spelled} to ${addrText}${port ? `:${port.readUInt16BE(0)}` : ''}`)
     } else if (e instanceof Masquerade || e instanceof Redirect) {
       const min = e.protoMin !== undefined ? constants.get(e.protoMin) : undefined
       const max = e.protoMax !== undefined ? constants.get(e.protoMax) : undefined
@@ -124,10 +171,13 @@ export function renderExpressions(exprs: Expression[]): string {
       out.push(`[${e.kind}]`)
     }
   }
-  // nft prints `tcp dport 22`, not `meta l4proto tcp tcp dport 22`: drop the implied protocol match.
+  // nft prints `tcp dport 22`, not `meta l4proto tcp tcp dport 22`, and leaves out the protocol
+  // check it adds before IP header matches in inet tables: drop the implied matches.
   for (let i = out.length - 2; i >= 0; i--) {
-    const m = /^meta l4proto (tcp|udp)$/.exec(out[i]!)
-    if (m && out[i + 1]!.startsWith(`${m[1]} `)) out.splice(i, 1)
+    const m = /^meta (?:l4proto (tcp|udp)|nfproto (ipv4|ipv6)|protocol (ip|ip6))$/.exec(out[i]!)
+    if (!m) continue
+    const next = m[1] ? `${m[1]} ` : m[2] === 'ipv4' || m[3] === 'ip' ? 'ip ' : 'ip6 '
+    if (out[i + 1]!.startsWith(next)) out.splice(i, 1)
   }
   return out.join(' ')
 }

@@ -17,38 +17,40 @@ function priorityText(c: Chain): string {
   return String(value)
 }
 
-export function renderRule(r: Rule): string {
-  const text = renderExpressions(r.exprs)
+export function renderRule(r: Rule, inlineByName?: Map<string, string>): string {
+  const text = renderExpressions(r.exprs, { family: r.table.family, ...(inlineByName ? { inlineByName } : {}) })
   return r.comment !== undefined ? `${text} comment ${JSON.stringify(r.comment)}` : text
 }
 
-function renderElements(s: NftSet, elements: Element[]): string {
-  const interval = (s.flags ?? []).includes('interval')
-  const keys: string[] = []
-  for (let i = 0; i < elements.length; i++) {
-    const e = elements[i]!
-    if (e.intervalEnd) continue
-    keys.push(e.key)
-  }
-  if (!interval) return keys.join(', ')
+function renderElements(elements: Element[]): string {
+  // nft prints elements in key order, whatever order the kernel keeps them in.
+  const keys = elements
+    .filter((e) => !e.intervalEnd)
+    .sort((a, b) => Buffer.compare(a.bytes, b.bytes))
+    .map((e) => e.key)
   return keys.join(', ')
 }
 
 export function renderRuleset(r: { tables: Table[]; chains: Chain[]; rules: Rule[]; sets: Array<NftSet & { elements: Element[] }> }): string {
   const out: string[] = []
   for (const t of r.tables) {
+    const inline = new Map(
+      r.sets
+        .filter((x) => x.table.name === t.name && x.table.family === t.family && (x.flags ?? []).includes('anonymous'))
+        .map((x) => [x.name, `{ ${renderElements(x.elements)} }`]),
+    )
     out.push(`table ${t.family} ${t.name} {`)
     for (const s of r.sets.filter((x) => x.table.name === t.name && x.table.family === t.family && !(x.flags ?? []).includes('anonymous'))) {
       out.push(`\tset ${s.name} {`, `\t\ttype ${s.type}`)
       const flags = (s.flags ?? []).filter((f) => f !== 'anonymous')
       if (flags.length) out.push(`\t\tflags ${flags.join(',')}`)
-      if (s.elements.length) out.push(`\t\telements = { ${renderElements(s, s.elements)} }`)
+      if (s.elements.length) out.push(`\t\telements = { ${renderElements(s.elements)} }`)
       out.push('\t}')
     }
     for (const c of r.chains.filter((x) => x.table.name === t.name && x.table.family === t.family)) {
       out.push(`\tchain ${c.name} {`)
       if (c.hook) out.push(`\t\ttype ${c.type} hook ${c.hook}${c.device ? ` device ${JSON.stringify(c.device)}` : ''} priority ${priorityText(c)}; policy ${c.policy ?? 'accept'};`)
-      for (const rule of r.rules.filter((x) => x.table.name === t.name && x.table.family === t.family && x.chain === c.name)) out.push(`\t\t${renderRule(rule)}`)
+      for (const rule of r.rules.filter((x) => x.table.name === t.name && x.table.family === t.family && x.chain === c.name)) out.push(`\t\t${renderRule(rule, inline)}`)
       out.push('\t}')
     }
     out.push('}')

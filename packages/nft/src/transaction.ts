@@ -4,7 +4,7 @@
 import { NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NetlinkError, type NetlinkRequest, type NetlinkSocket } from './netlink.js'
 import type { AttributeWriter } from '@lab/netlink-native'
 import { MSG, NFNL_MSG_BATCH_BEGIN, NFNL_MSG_BATCH_END, NFNL_SUBSYS_NFTABLES, SET, SET_ELEM_LIST, msgType } from './constants.js'
-import { RuleBuilder } from './builder.js'
+import { RuleBuilder, expandDependencies } from './builder.js'
 import type { Expression } from './expr/expression.js'
 import { validateChain, writeChain, type ChainSpec } from './objects/chain.js'
 import { nfgenmsg, type TableRef } from './objects/header.js'
@@ -32,6 +32,8 @@ interface Queued {
 }
 
 let nextSetId = 1
+/** Elements are at most ~60 bytes each when encoded: 512 keep a message's nest under 64 KiB. */
+const ELEMENTS_PER_MESSAGE = 512
 
 export class Transaction {
   readonly #socket: NetlinkSocket
@@ -99,16 +101,26 @@ export class Transaction {
 
   /** Appends a rule to a chain (`nft add rule`); with `position`, after that rule. */
   addRule(r: Omit<RuleSpec, 'exprs'> & { exprs: Expression[] | RuleBuilder }): this {
-    const exprs = r.exprs instanceof RuleBuilder ? r.exprs.exprs : r.exprs
-    const spec = { ...r, exprs }
-    return this.#add(MSG.NEWRULE, r.table.family, NLM_F_CREATE | NLM_F_APPEND, `add rule ${r.table.family} ${r.table.name} ${r.chain}`, (w) => writeRule(w, spec))
+    return this.#rule('add', NLM_F_CREATE | NLM_F_APPEND, r)
   }
 
   /** Prepends a rule (`nft insert rule`); with `position`, before that rule. */
   insertRule(r: Omit<RuleSpec, 'exprs'> & { exprs: Expression[] | RuleBuilder }): this {
-    const exprs = r.exprs instanceof RuleBuilder ? r.exprs.exprs : r.exprs
+    return this.#rule('insert', NLM_F_CREATE, r)
+  }
+
+  #rule(verb: string, flags: number, r: Omit<RuleSpec, 'exprs'> & { exprs: Expression[] | RuleBuilder }): this {
+    const exprs = expandDependencies(r.exprs instanceof RuleBuilder ? r.exprs.exprs : r.exprs, r.table.family)
+    // Inline sets go in first: the rule finds them by their transaction id.
+    if (r.exprs instanceof RuleBuilder) {
+      for (const set of r.exprs.anonymousSets) {
+        const spec: SetSpec = { table: r.table, name: set.name, type: set.type, flags: ['anonymous', 'constant'], id: set.id }
+        this.#add(MSG.NEWSET, r.table.family, NLM_F_CREATE, `add set ${r.table.family} ${r.table.name} (inline)`, (w) => writeSet(w, spec))
+        this.addElements(spec, set.elements.map((key) => ({ key })))
+      }
+    }
     const spec = { ...r, exprs }
-    return this.#add(MSG.NEWRULE, r.table.family, NLM_F_CREATE, `insert rule ${r.table.family} ${r.table.name} ${r.chain}`, (w) => writeRule(w, spec))
+    return this.#add(MSG.NEWRULE, r.table.family, flags, `${verb} rule ${r.table.family} ${r.table.name} ${r.chain}`, (w) => writeRule(w, spec))
   }
 
   deleteRule(r: { table: TableRef; chain: string; handle: bigint }): this {
@@ -138,13 +150,20 @@ export class Transaction {
   }
 
   addElements(s: SetSpec, elements: ElementSpec[]): this {
-    if (elements.length === 0) return this
-    return this.#add(MSG.NEWSETELEM, s.table.family, NLM_F_CREATE, `add element ${s.table.family} ${s.table.name} ${s.name}`, (w) => writeElements(w, s, elements))
+    // An attribute holds at most 64 KiB: long element lists go in several messages.
+    for (let at = 0; at < elements.length; at += ELEMENTS_PER_MESSAGE) {
+      const chunk = elements.slice(at, at + ELEMENTS_PER_MESSAGE)
+      this.#add(MSG.NEWSETELEM, s.table.family, NLM_F_CREATE, `add element ${s.table.family} ${s.table.name} ${s.name}`, (w) => writeElements(w, s, chunk))
+    }
+    return this
   }
 
   deleteElements(s: SetSpec, elements: ElementSpec[]): this {
-    if (elements.length === 0) return this
-    return this.#add(MSG.DELSETELEM, s.table.family, 0, `delete element ${s.table.family} ${s.table.name} ${s.name}`, (w) => writeElements(w, { ...s, id: undefined }, elements))
+    for (let at = 0; at < elements.length; at += ELEMENTS_PER_MESSAGE) {
+      const chunk = elements.slice(at, at + ELEMENTS_PER_MESSAGE)
+      this.#add(MSG.DELSETELEM, s.table.family, 0, `delete element ${s.table.family} ${s.table.name} ${s.name}`, (w) => writeElements(w, { ...s, id: undefined }, chunk))
+    }
+    return this
   }
 
   /** Sends the batch; resolves when the kernel committed it, rejects with TransactionError otherwise. */
@@ -159,7 +178,7 @@ export class Transaction {
       body: (w) => nfgenmsg(w, 'unspec', NFNL_SUBSYS_NFTABLES),
     })
     const requests = [delimiter(NFNL_MSG_BATCH_BEGIN), ...this.#queued.map((q) => q.request), delimiter(NFNL_MSG_BATCH_END)]
-    const results = await this.#socket.exchange(requests, { atomic: true })
+    const results = await this.#socket.exchange(requests, { atomic: true, ackLastOnly: true })
     const failed = results.slice(1, -1).flatMap((r, index) => (r instanceof NetlinkError ? [{ index, description: this.#queued[index]!.description, error: r }] : []))
     if (failed.length > 0) throw new TransactionError(failed)
   }

@@ -80,6 +80,8 @@ interface Pending {
   messages: NetlinkMessage[]
   interrupted: boolean
   resolve: (result: NetlinkResult) => void
+  /** Requests sent without NLM_F_ACK that succeed unless an error came before this one's ack. */
+  implied?: number[]
 }
 
 export class NetlinkSocket {
@@ -90,6 +92,7 @@ export class NetlinkSocket {
   #seq = Math.floor(Math.random() * 0x7fffffff)
   #pending = new Map<number, Pending>()
   #receive = Buffer.allocUnsafe(RECEIVE_BUFFER)
+  #sendBuffer: number
   #listener: ((messages: NetlinkMessage[]) => void) | undefined
   #onOverrun: (() => void) | undefined
   #reading = false
@@ -98,6 +101,7 @@ export class NetlinkSocket {
     this.protocol = protocol
     this.netns = netns
     this.#handle = handle
+    this.#sendBuffer = native.getsockoptInt(handle.fd, SOL_SOCKET, SO_SNDBUF)
     const addr = Buffer.alloc(12)
     native.getsockname(handle.fd, addr)
     this.portId = addr.readUInt32LE(4)
@@ -162,33 +166,57 @@ export class NetlinkSocket {
   /**
    * Sends many requests pipelined and resolves with one result per request, in order: a reply or
    * the NetlinkError for that request. `atomic` sends everything in one sendmsg (required for an
-   * nfnetlink batch, which the kernel applies as one transaction).
+   * nfnetlink batch, which the kernel applies as one transaction). `ackLastOnly` asks for an ack
+   * on the last acknowledged request only: the kernel still answers every failing request with
+   * its error, before that last ack, so huge batches need no ack per message.
    */
-  exchange(requests: NetlinkRequest[], options: { atomic?: boolean } = {}): Promise<NetlinkResult[]> {
+  exchange(requests: NetlinkRequest[], options: { atomic?: boolean; ackLastOnly?: boolean } = {}): Promise<NetlinkResult[]> {
     if (requests.length === 0) return Promise.resolve([])
     const writer = new MessageWriter(Math.max(4096, requests.length * 128))
     const boundaries: number[] = []
     const results: Array<Promise<NetlinkResult>> = []
     const seqs: number[] = []
-    for (const request of requests) {
-      const seq = this.nextSeq()
-      const dump = ((request.flags ?? 0) & NLM_F_DUMP) === NLM_F_DUMP
-      let flags = (request.flags ?? 0) | NLM_F_REQUEST
-      if (!dump && !request.noReply) flags |= NLM_F_ACK
-      const at = writer.begin(request.type, flags, seq, 0)
-      request.body?.(writer)
-      writer.end(at)
-      boundaries.push(writer.length)
-      seqs.push(seq)
-      if (request.noReply) {
-        results.push(Promise.resolve({ messages: [], interrupted: false }))
-      } else {
+    let lastAcked = -1
+    if (options.ackLastOnly) {
+      for (let i = requests.length - 1; i >= 0; i--) {
+        if (!requests[i]!.noReply) {
+          lastAcked = i
+          break
+        }
+      }
+    }
+    const implied: number[] = []
+    try {
+      requests.forEach((request, i) => {
+        const seq = this.nextSeq()
+        const dump = ((request.flags ?? 0) & NLM_F_DUMP) === NLM_F_DUMP
+        let flags = (request.flags ?? 0) | NLM_F_REQUEST
+        const silent = options.ackLastOnly === true && i !== lastAcked && !dump
+        if (!dump && !request.noReply && !silent) flags |= NLM_F_ACK
+        const at = writer.begin(request.type, flags, seq, 0)
+        request.body?.(writer)
+        writer.end(at)
+        boundaries.push(writer.length)
+        seqs.push(seq)
+        if (request.noReply) {
+          results.push(Promise.resolve({ messages: [], interrupted: false }))
+          return
+        }
+        if (silent) implied.push(seq)
         results.push(
           new Promise<NetlinkResult>((resolve) =>
-            this.#pending.set(seq, { request, dump, messages: [], interrupted: false, resolve }),
+            this.#pending.set(seq, { request, dump, messages: [], interrupted: false, resolve, ...(i === lastAcked ? { implied } : {}) }),
           ),
         )
-      }
+      })
+    } catch (error) {
+      for (const seq of seqs) this.#pending.delete(seq)
+      return Promise.reject(error)
+    }
+    if (options.atomic && writer.length + 64 > this.#sendBuffer) {
+      // One sendmsg must hold the whole batch: grow the send buffer to fit it.
+      setBuffer(this.#handle.fd, SO_SNDBUFFORCE, SO_SNDBUF, writer.length + 65536)
+      this.#sendBuffer = native.getsockoptInt(this.#handle.fd, SOL_SOCKET, SO_SNDBUF)
     }
     try {
       this.#send(writer.view(), boundaries, options.atomic === true)
@@ -269,6 +297,13 @@ export class NetlinkSocket {
   #finish(seq: number, pending: Pending, error: NetlinkError | null): void {
     this.#pending.delete(seq)
     pending.resolve(error ?? { messages: pending.messages, interrupted: pending.interrupted })
+    // Requests sent without an ack that got no error before this reply succeeded.
+    for (const other of pending.implied ?? []) {
+      const p = this.#pending.get(other)
+      if (!p) continue
+      this.#pending.delete(other)
+      p.resolve({ messages: p.messages, interrupted: false })
+    }
     if (this.#pending.size === 0 && !this.#listener) this.#stopReading()
   }
 

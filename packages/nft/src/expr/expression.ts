@@ -1,6 +1,6 @@
 // An nf_tables expression is a small value that knows its kernel name, how to write its attributes,
 // and how it reads back. Rules are lists of them.
-import type { AttributeWriter, Attributes } from '@lab/netlink-native'
+import { Attributes, type AttributeWriter } from '@lab/netlink-native'
 
 export interface Expression {
   /** The kernel's name for it: "meta", "cmp", "payload", ... */
@@ -31,6 +31,7 @@ export class UnknownExpression implements Expression {
 
 export function decodeExpression(kind: string, data: Attributes | undefined, raw: Buffer): Expression {
   const decode = decoders.get(kind)
-  if (decode && data) return decode(data)
+  // Some expressions (notrack) carry no attributes at all.
+  if (decode) return decode(data ?? new Attributes(Buffer.alloc(0)))
   return new UnknownExpression(kind, Buffer.from(raw))
 }

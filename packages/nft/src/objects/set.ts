@@ -189,6 +189,8 @@ export function writeElements(w: AttributeWriter, set: SetSpec, elements: Elemen
 
 export interface Element {
   key: string
+  /** The key as the kernel holds it (for ordering). */
+  bytes: Buffer
   intervalEnd: boolean
   timeoutMs?: number
   expiresMs?: number
@@ -201,7 +203,7 @@ export function decodeElements(m: NetlinkMessage, type: SetType): Element[] {
   return list.all(NFTA_LIST_ELEM).map((raw) => {
     const e = new Attributes(raw)
     const key = e.nested(SET_ELEM.KEY)?.get(DATA.VALUE) ?? Buffer.alloc(0)
-    const out: Element = { key: formatKey(type, key), intervalEnd: ((e.be32(SET_ELEM.FLAGS) ?? 0) & SET_ELEM_INTERVAL_END) !== 0 }
+    const out: Element = { key: formatKey(type, key), bytes: Buffer.from(key), intervalEnd: ((e.be32(SET_ELEM.FLAGS) ?? 0) & SET_ELEM_INTERVAL_END) !== 0 }
     const timeout = e.be64(SET_ELEM.TIMEOUT)
     if (timeout !== undefined) out.timeoutMs = Number(timeout)
     const expires = e.be64(SET_ELEM.EXPIRATION)
