@@ -28,7 +28,7 @@ export class TransactionError extends Error {
 
 interface Queued {
   request: NetlinkRequest
-  description: string
+  describe: () => string
 }
 
 let nextSetId = 1
@@ -48,22 +48,23 @@ export class Transaction {
     return this.#queued.length
   }
 
-  #add(msg: number, family: TableRef['family'], flags: number, description: string, body: (w: AttributeWriter) => void): this {
+  #add(msg: number, family: TableRef['family'], flags: number, description: string | (() => string), body: (w: AttributeWriter) => void): this {
     if (this.#committed) throw new Error('transaction already committed')
-    const [op, ...object] = description.split(' ')
-    this.#queued.push({
-      description,
-      request: {
-        type: msgType(msg),
-        flags,
-        op: `nft ${op}`,
-        object: object.join(' '),
-        body: (w) => {
-          nfgenmsg(w, family)
-          body(w)
-        },
+    // Descriptions are only needed when the kernel refuses a message: build them lazily.
+    const describe = typeof description === 'string' ? () => description : description
+    const request: NetlinkRequest = {
+      type: msgType(msg),
+      flags,
+      op: 'nft',
+      get object() {
+        return describe()
       },
-    })
+      body: (w) => {
+        nfgenmsg(w, family)
+        body(w)
+      },
+    }
+    this.#queued.push({ request, describe })
     return this
   }
 
@@ -120,7 +121,7 @@ export class Transaction {
       }
     }
     const spec = { ...r, exprs }
-    return this.#add(MSG.NEWRULE, r.table.family, flags, `${verb} rule ${r.table.family} ${r.table.name} ${r.chain}`, (w) => writeRule(w, spec))
+    return this.#add(MSG.NEWRULE, r.table.family, flags, () => `${verb} rule ${r.table.family} ${r.table.name} ${r.chain}`, (w) => writeRule(w, spec))
   }
 
   deleteRule(r: { table: TableRef; chain: string; handle: bigint }): this {
@@ -179,7 +180,7 @@ export class Transaction {
     })
     const requests = [delimiter(NFNL_MSG_BATCH_BEGIN), ...this.#queued.map((q) => q.request), delimiter(NFNL_MSG_BATCH_END)]
     const results = await this.#socket.exchange(requests, { atomic: true, ackLastOnly: true })
-    const failed = results.slice(1, -1).flatMap((r, index) => (r instanceof NetlinkError ? [{ index, description: this.#queued[index]!.description, error: r }] : []))
+    const failed = results.slice(1, -1).flatMap((r, index) => (r instanceof NetlinkError ? [{ index, description: this.#queued[index]!.describe(), error: r }] : []))
     if (failed.length > 0) throw new TransactionError(failed)
   }
 }

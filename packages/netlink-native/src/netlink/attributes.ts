@@ -156,59 +156,75 @@ export class AttributeWriter {
     return this
   }
 
-  #fixed(type: number, size: number, write: (at: number) => void): this {
-    this.ensure(NLA_HDRLEN + align4(size))
-    this.buf.writeUInt16LE(NLA_HDRLEN + size, this.length)
-    this.buf.writeUInt16LE(type, this.length + 2)
-    this.buf.fill(0, this.length + NLA_HDRLEN, this.length + NLA_HDRLEN + align4(size))
-    write(this.length + NLA_HDRLEN)
-    this.length += NLA_HDRLEN + align4(size)
-    return this
+  /** Writes an attribute header for a value of `size` bytes (zero padded); returns the value offset. */
+  #header(type: number, size: number): number {
+    const padded = align4(size)
+    this.ensure(NLA_HDRLEN + padded)
+    const at = this.length
+    const b = this.buf
+    // Plain byte stores: this runs for every attribute of every message of a batch.
+    const len = NLA_HDRLEN + size
+    b[at] = len & 0xff
+    b[at + 1] = len >>> 8
+    b[at + 2] = type & 0xff
+    b[at + 3] = type >>> 8
+    for (let i = at + len; i < at + NLA_HDRLEN + padded; i++) b[i] = 0
+    this.length = at + NLA_HDRLEN + padded
+    return at + NLA_HDRLEN
   }
 
   flag(type: number): this {
-    return this.#fixed(type, 0, () => {})
+    this.#header(type, 0)
+    return this
   }
 
   u8(type: number, v: number): this {
-    return this.#fixed(type, 1, (at) => this.buf.writeUInt8(v, at))
+    this.buf.writeUInt8(v, this.#header(type, 1))
+    return this
   }
 
   u16(type: number, v: number): this {
-    return this.#fixed(type, 2, (at) => this.buf.writeUInt16LE(v, at))
+    this.buf.writeUInt16LE(v, this.#header(type, 2))
+    return this
   }
 
   u32(type: number, v: number): this {
-    return this.#fixed(type, 4, (at) => this.buf.writeUInt32LE(v >>> 0, at))
+    this.buf.writeUInt32LE(v >>> 0, this.#header(type, 4))
+    return this
   }
 
   s32(type: number, v: number): this {
-    return this.#fixed(type, 4, (at) => this.buf.writeInt32LE(v, at))
+    this.buf.writeInt32LE(v, this.#header(type, 4))
+    return this
   }
 
   u64(type: number, v: bigint): this {
-    return this.#fixed(type, 8, (at) => this.buf.writeBigUInt64LE(v, at))
+    this.buf.writeBigUInt64LE(v, this.#header(type, 8))
+    return this
   }
 
   be16(type: number, v: number): this {
-    return this.#fixed(type, 2, (at) => this.buf.writeUInt16BE(v, at))
+    this.buf.writeUInt16BE(v, this.#header(type, 2))
+    return this
   }
 
   be32(type: number, v: number): this {
-    return this.#fixed(type, 4, (at) => this.buf.writeUInt32BE(v >>> 0, at))
+    this.buf.writeUInt32BE(v >>> 0, this.#header(type, 4))
+    return this
   }
 
   be64(type: number, v: bigint): this {
-    return this.#fixed(type, 8, (at) => this.buf.writeBigUInt64BE(v, at))
+    this.buf.writeBigUInt64BE(v, this.#header(type, 8))
+    return this
   }
 
   /** A NUL-terminated string. */
   str(type: number, v: string): this {
     const bytes = Buffer.byteLength(v)
-    return this.#fixed(type, bytes + 1, (at) => {
-      this.buf.write(v, at, 'utf8')
-      this.buf.writeUInt8(0, at + bytes)
-    })
+    const at = this.#header(type, bytes + 1)
+    this.buf.write(v, at, 'utf8')
+    this.buf.writeUInt8(0, at + bytes)
+    return this
   }
 
   /** Opens a nested attribute; close it with `endNested(offset)`. */

@@ -174,7 +174,6 @@ export class NetlinkSocket {
     if (requests.length === 0) return Promise.resolve([])
     const writer = new MessageWriter(Math.max(4096, requests.length * 128))
     const boundaries: number[] = []
-    const results: Array<Promise<NetlinkResult>> = []
     const seqs: number[] = []
     let lastAcked = -1
     if (options.ackLastOnly) {
@@ -186,6 +185,11 @@ export class NetlinkSocket {
       }
     }
     const implied: number[] = []
+    // One promise for the whole exchange: huge nfnetlink batches would otherwise make one each.
+    const results: NetlinkResult[] = new Array(requests.length)
+    let remaining = 0
+    let settle!: () => void
+    const all = new Promise<NetlinkResult[]>((resolve) => (settle = () => resolve(results)))
     try {
       requests.forEach((request, i) => {
         const seq = this.nextSeq()
@@ -199,20 +203,22 @@ export class NetlinkSocket {
         boundaries.push(writer.length)
         seqs.push(seq)
         if (request.noReply) {
-          results.push(Promise.resolve({ messages: [], interrupted: false }))
+          results[i] = { messages: [], interrupted: false }
           return
         }
         if (silent) implied.push(seq)
-        results.push(
-          new Promise<NetlinkResult>((resolve) =>
-            this.#pending.set(seq, { request, dump, messages: [], interrupted: false, resolve, ...(i === lastAcked ? { implied } : {}) }),
-          ),
-        )
+        remaining++
+        const resolve = (result: NetlinkResult) => {
+          results[i] = result
+          if (--remaining === 0) settle()
+        }
+        this.#pending.set(seq, { request, dump, messages: [], interrupted: false, resolve, ...(i === lastAcked ? { implied } : {}) })
       })
     } catch (error) {
       for (const seq of seqs) this.#pending.delete(seq)
       return Promise.reject(error)
     }
+    if (remaining === 0) settle()
     if (options.atomic && writer.length + 64 > this.#sendBuffer) {
       // One sendmsg must hold the whole batch: grow the send buffer to fit it.
       setBuffer(this.#handle.fd, SO_SNDBUFFORCE, SO_SNDBUF, writer.length + 65536)
@@ -224,7 +230,7 @@ export class NetlinkSocket {
       for (const seq of seqs) this.#pending.delete(seq)
       return Promise.reject(error)
     }
-    return Promise.all(results)
+    return all
   }
 
   #send(data: Buffer, boundaries: number[], atomic: boolean): void {
