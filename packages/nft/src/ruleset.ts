@@ -31,29 +31,40 @@ function renderElements(elements: Element[]): string {
   return keys.join(', ')
 }
 
-export function renderRuleset(r: { tables: Table[]; chains: Chain[]; rules: Rule[]; sets: Array<NftSet & { elements: Element[] }> }): string {
-  const out: string[] = []
-  for (const t of r.tables) {
-    const inline = new Map(
-      r.sets
-        .filter((x) => x.table.name === t.name && x.table.family === t.family && (x.flags ?? []).includes('anonymous'))
-        .map((x) => [x.name, `{ ${renderElements(x.elements)} }`]),
-    )
-    out.push(`table ${t.family} ${t.name} {`)
-    for (const s of r.sets.filter((x) => x.table.name === t.name && x.table.family === t.family && !(x.flags ?? []).includes('anonymous'))) {
-      out.push(`\tset ${s.name} {`, `\t\ttype ${s.type}`)
-      const flags = (s.flags ?? []).filter((f) => f !== 'anonymous')
-      if (flags.length) out.push(`\t\tflags ${flags.join(',')}`)
-      if (s.elements.length) out.push(`\t\telements = { ${renderElements(s.elements)} }`)
-      out.push('\t}')
-    }
-    for (const c of r.chains.filter((x) => x.table.name === t.name && x.table.family === t.family)) {
-      out.push(`\tchain ${c.name} {`)
-      if (c.hook) out.push(`\t\ttype ${c.type} hook ${c.hook}${c.device ? ` device ${JSON.stringify(c.device)}` : ''} priority ${priorityText(c)}; policy ${c.policy ?? 'accept'};`)
-      for (const rule of r.rules.filter((x) => x.table.name === t.name && x.table.family === t.family && x.chain === c.name)) out.push(`\t\t${renderRule(rule, inline)}`)
-      out.push('\t}')
-    }
-    out.push('}')
-  }
-  return out.join('\n') + (out.length ? '\n' : '')
+type RulesetParts = { tables: Table[]; chains: Chain[]; rules: Rule[]; sets: Array<NftSet & { elements: Element[] }> }
+
+const sameTable = (a: { family: string; name: string }, b: { family: string; name: string }) => a.family === b.family && a.name === b.name
+
+/** A chain and its rules, as `nft list chain` prints it (one tab deeper inside a table). */
+export function renderChain(c: Chain, rules: Rule[], inline?: Map<string, string>, indent = '\t'): string {
+  const out = [`${indent}chain ${c.name} {`]
+  if (c.hook) out.push(`${indent}\ttype ${c.type} hook ${c.hook}${c.device ? ` device ${JSON.stringify(c.device)}` : ''} priority ${priorityText(c)}; policy ${c.policy ?? 'accept'};`)
+  for (const rule of rules.filter((x) => sameTable(x.table, c.table) && x.chain === c.name)) out.push(`${indent}\t${renderRule(rule, inline)}`)
+  out.push(`${indent}}`)
+  return out.join('\n')
+}
+
+/** A set with its elements, as nft prints it inside a table. */
+export function renderSet(s: NftSet & { elements: Element[] }, indent = '\t'): string {
+  const out = [`${indent}set ${s.name} {`, `${indent}\ttype ${s.type}`]
+  const flags = (s.flags ?? []).filter((f) => f !== 'anonymous')
+  if (flags.length) out.push(`${indent}\tflags ${flags.join(',')}`)
+  if (s.elements.length) out.push(`${indent}\telements = { ${renderElements(s.elements)} }`)
+  out.push(`${indent}}`)
+  return out.join('\n')
+}
+
+/** A table with its sets and chains, as `nft list table` prints it. */
+export function renderTable(t: Table, r: Omit<RulesetParts, 'tables'>): string {
+  const sets = r.sets.filter((x) => sameTable(x.table, t))
+  const inline = new Map(sets.filter((x) => (x.flags ?? []).includes('anonymous')).map((x) => [x.name, `{ ${renderElements(x.elements)} }`]))
+  const out = [`table ${t.family} ${t.name} {`]
+  for (const s of sets.filter((x) => !(x.flags ?? []).includes('anonymous'))) out.push(renderSet(s))
+  for (const c of r.chains.filter((x) => sameTable(x.table, t))) out.push(renderChain(c, r.rules, inline))
+  out.push('}')
+  return out.join('\n')
+}
+
+export function renderRuleset(r: RulesetParts): string {
+  return r.tables.map((t) => renderTable(t, r) + '\n').join('')
 }
