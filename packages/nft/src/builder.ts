@@ -154,6 +154,29 @@ export class RuleBuilder {
     return this.#port('udp', field, port, op)
   }
 
+  /**
+   * A verdict map keyed by a header field: `tcp dport vmap @services` (an array of [key, verdict]
+   * pairs makes an inline one, `tcp dport vmap { 22 : accept, 23 : drop }`).
+   */
+  vmap(field: FieldName, map: string): this {
+    if (!map.startsWith('@')) throw new ArgumentError('map', 'name the map as @name')
+    this.#fieldDependencies(field)
+    return this.#push(Payload.field(field), new Lookup(map.slice(1), NFT_REG_1, false, undefined, 0))
+  }
+
+  /** `dnat to ip saddr map @backends` / `snat to ...`: the address comes from a map keyed by a field. */
+  natMap(type: 'snat' | 'dnat', field: FieldName, map: string, family: 'ip' | 'ip6' = 'ip'): this {
+    if (!map.startsWith('@')) throw new ArgumentError('map', 'name the map as @name')
+    this.#fieldDependencies(field)
+    return this.#push(Payload.field(field), new Lookup(map.slice(1), NFT_REG_1, false, undefined, NFT_REG_1), new Nat(type, family, { addrMin: NFT_REG_1 }))
+  }
+
+  #fieldDependencies(field: FieldName): void {
+    if (field.startsWith('ip ')) this.#push(new NetworkDependency(4))
+    else if (field.startsWith('ip6 ')) this.#push(new NetworkDependency(6))
+    else if (field.startsWith('tcp ') || field.startsWith('udp ')) this.l4proto(field.split(' ')[0] as 'tcp' | 'udp')
+  }
+
   /** `limit rate [over] 10/second [burst N packets]` */
   limit(rate: number, per: LimitUnit = 'second', options: { burst?: number; over?: boolean } = {}): this {
     return this.#push(new Limit(rate, per, options.burst ?? 5, false, options.over ?? false))

@@ -2,10 +2,10 @@
 // chains, rules, sets and elements as typed values or as `nft list ruleset` text.
 import { NETLINK_NETFILTER } from './netlink-constants.js'
 import { NetlinkSocket, type NetlinkMessage } from './netlink.js'
-import { MSG, msgType, type Family } from './constants.js'
+import { MSG, RULE, msgType, type Family } from './constants.js'
 import { decodeChain, type Chain } from './objects/chain.js'
 import { nfgenmsg, type TableRef } from './objects/header.js'
-import { decodeRule, writeRule, type Rule } from './objects/rule.js'
+import { decodeRule, type Rule } from './objects/rule.js'
 import { decodeElements, decodeSet, type Element, type NftSet } from './objects/set.js'
 import { decodeTable, type Table } from './objects/table.js'
 import { renderRuleset } from './ruleset.js'
@@ -73,7 +73,11 @@ export class Nft {
   async rules(filter: { table?: TableRef; chain?: string } = {}): Promise<Rule[]> {
     const t = filter.table
     const all = (
-      await this.#dump(MSG.GETRULE, t?.family ?? 'unspec', 'rules', t ? (w) => writeRule(w, { table: t, chain: filter.chain ?? '', exprs: [] }) : undefined)
+      await this.#dump(MSG.GETRULE, t?.family ?? 'unspec', 'rules', t ? (w) => {
+        // The kernel filters the dump by the attributes present: no chain attribute, every chain.
+        w.str(RULE.TABLE, t.name)
+        if (filter.chain !== undefined) w.str(RULE.CHAIN, filter.chain)
+      } : undefined)
     ).map(decodeRule)
     return all.filter((r) => (!t || (r.table.name === t.name && r.table.family === t.family)) && (filter.chain === undefined || r.chain === filter.chain))
   }
@@ -83,12 +87,12 @@ export class Nft {
     return table ? all.filter((s) => s.table.name === table.name && s.table.family === table.family) : all
   }
 
-  async elements(set: Pick<NftSet, 'table' | 'name' | 'type'>): Promise<Element[]> {
+  async elements(set: Pick<NftSet, 'table' | 'name' | 'type' | 'dataType'>): Promise<Element[]> {
     const messages = await this.#dump(MSG.GETSETELEM, set.table.family, `set ${set.name}`, (w) => {
       w.str(1, set.table.name)
       w.str(2, set.name)
     })
-    return messages.flatMap((m) => decodeElements(m, set.type))
+    return messages.flatMap((m) => decodeElements(m, set.type, set.dataType))
   }
 
   /** Everything, as typed values. */

@@ -97,6 +97,7 @@ export function renderExpressions(exprs: Expression[], context: RenderContext = 
   // What each data register holds: a loaded field (waiting for its comparison) or a constant.
   let loaded: { kind: 'meta'; key: string } | { kind: 'payload'; field: string; prefix?: number } | { kind: 'ct'; key: string; mask?: Buffer } | undefined
   const constants = new Map<number, Buffer>()
+  const mapped = new Map<number, string>()
   let l4: string | undefined
   for (const e of exprs) {
     if (e instanceof Meta && e.sourceRegister === undefined) {
@@ -126,6 +127,16 @@ export function renderExpressions(exprs: Expression[], context: RenderContext = 
       } else {
         out.push(`ct ${loaded.key} ${opText(e.op)}0x${e.data.toString('hex')}`)
       }
+      loaded = undefined
+    } else if (e instanceof Lookup && loaded && e.destRegister === NFT_REG_VERDICT) {
+      const left = loaded.kind === 'meta' ? loaded.key : loaded.kind === 'payload' ? loaded.field : `ct ${loaded.key}`
+      const inline = (e.setId !== undefined ? context.inlineById?.get(e.setId) : undefined) ?? context.inlineByName?.get(e.set)
+      out.push(`${left} vmap ${inline ?? `@${e.set}`}`)
+      loaded = undefined
+    } else if (e instanceof Lookup && loaded && e.destRegister !== undefined) {
+      // A data map: the value lands in a register, for the NAT that follows.
+      const left = loaded.kind === 'meta' ? loaded.key : loaded.kind === 'payload' ? loaded.field : `ct ${loaded.key}`
+      mapped.set(e.destRegister, `${left} map @${e.set}`)
       loaded = undefined
     } else if (e instanceof Lookup && loaded) {
       const left = loaded.kind === 'meta' ? loaded.key : loaded.kind === 'payload' ? loaded.field : `ct ${loaded.key}`
@@ -157,7 +168,8 @@ export function renderExpressions(exprs: Expression[], context: RenderContext = 
     } else if (e instanceof Nat) {
       const addr = e.registers.addrMin !== undefined ? constants.get(e.registers.addrMin) : undefined
       const port = e.registers.protoMin !== undefined ? constants.get(e.registers.protoMin) : undefined
-      const addrText = addr ? formatIp(addr) : ''
+      const fromMap = e.registers.addrMin !== undefined ? mapped.get(e.registers.addrMin) : undefined
+      const addrText = fromMap ?? (addr ? formatIp(addr) : '')
       const spelled = context.family === 'inet' || context.family === 'bridge' || context.family === 'netdev' ? ` ${e.family}` : ''
       out.push(`${e.type}${spelled} to ${addrText}${port ? `:${port.readUInt16BE(0)}` : ''}`)
     } else if (e instanceof Masquerade || e instanceof Redirect) {
@@ -177,7 +189,9 @@ export function renderExpressions(exprs: Expression[], context: RenderContext = 
     const m = /^meta (?:l4proto (tcp|udp)|nfproto (ipv4|ipv6)|protocol (ip|ip6))$/.exec(out[i]!)
     if (!m) continue
     const next = m[1] ? `${m[1]} ` : m[2] === 'ipv4' || m[3] === 'ip' ? 'ip ' : 'ip6 '
-    if (out[i + 1]!.startsWith(next)) out.splice(i, 1)
+    // The implied match also covers a NAT whose address comes from a map keyed by that header.
+    const following = out[i + 1]!.replace(/^(?:snat|dnat)(?: ip6?)? to /, '')
+    if (following.startsWith(next)) out.splice(i, 1)
   }
   return out.join(' ')
 }

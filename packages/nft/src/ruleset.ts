@@ -27,7 +27,7 @@ function renderElements(elements: Element[]): string {
   const keys = elements
     .filter((e) => !e.intervalEnd)
     .sort((a, b) => Buffer.compare(a.bytes, b.bytes))
-    .map((e) => e.key)
+    .map((e) => (e.value === undefined ? e.key : `${e.key} : ${typeof e.value === 'string' ? e.value : e.value.chain ? `${e.value.verdict} ${e.value.chain}` : e.value.verdict}`))
   return keys.join(', ')
 }
 
@@ -46,7 +46,7 @@ export function renderChain(c: Chain, rules: Rule[], inline?: Map<string, string
 
 /** A set with its elements, as nft prints it inside a table. */
 export function renderSet(s: NftSet & { elements: Element[] }, indent = '\t'): string {
-  const out = [`${indent}set ${s.name} {`, `${indent}\ttype ${s.type}`]
+  const out = [`${indent}${s.dataType ? 'map' : 'set'} ${s.name} {`, `${indent}\ttype ${s.type}${s.dataType ? ` : ${s.dataType}` : ''}`]
   const flags = (s.flags ?? []).filter((f) => f !== 'anonymous')
   if (flags.length) out.push(`${indent}\tflags ${flags.join(',')}`)
   if (s.elements.length) out.push(`${indent}\telements = { ${renderElements(s.elements)} }`)

@@ -72,6 +72,39 @@ describe.skipIf(!isRoot())('nftables round trips and scale (needs root)', () => 
     }
   })
 
+  it('creates verdict maps and data maps and uses them in rules, as nft reads them back', async () => {
+    const m: TableRef = { family: 'ip', name: 'lookups' }
+    await nft.apply((tx) => {
+      tx.addTable(m)
+      tx.addChain({ table: m, name: 'input', type: 'filter', hook: 'input', priority: 'filter' })
+      tx.addChain({ table: m, name: 'pre', type: 'nat', hook: 'prerouting', priority: 'dstnat' })
+      const svc = tx.addSet({ table: m, name: 'svc', type: 'inet_service', dataType: 'verdict' })
+      tx.addElements(svc, [
+        { key: 22, value: { verdict: 'accept' } },
+        { key: 23, value: { verdict: 'drop' } },
+      ])
+      const backends = tx.addSet({ table: m, name: 'backends', type: 'inet_service', dataType: 'ipv4_addr' })
+      tx.addElements(backends, [
+        { key: 80, value: '10.1.0.2' },
+        { key: 443, value: '10.1.0.3' },
+      ])
+      tx.addRule({ table: m, chain: 'input', exprs: rule().vmap('tcp dport', '@svc') })
+      tx.addRule({ table: m, chain: 'pre', exprs: rule().natMap('dnat', 'tcp dport', '@backends') })
+    })
+    const theirs = (await ns.exec(['nft', 'list', 'table', 'ip', 'lookups'])).stdout
+    const ours = await nft.rulesetText()
+    expect(chainLines(ours).filter((l) => /vmap|map @/.test(l))).toEqual(chainLines(theirs).filter((l) => /vmap|map @/.test(l)))
+    expect(chainLines(theirs)).toContain('tcp dport vmap @svc')
+    expect(chainLines(theirs)).toContain('dnat to tcp dport map @backends')
+    const values = await nft.elements({ table: m, name: 'backends', type: 'inet_service', dataType: 'ipv4_addr' })
+    expect(values.map((e) => `${e.key}:${e.value}`).sort()).toEqual(['443:10.1.0.3', '80:10.1.0.2'])
+    const verdicts = await nft.elements({ table: m, name: 'svc', type: 'inet_service', dataType: 'verdict' })
+    expect(verdicts.map((e) => [e.key, e.value])).toEqual(expect.arrayContaining([['22', { verdict: 'accept' }], ['23', { verdict: 'drop' }]]))
+    expect(theirs).toContain('map backends {')
+    expect(ours).toContain('map backends {\n\t\ttype inet_service : ipv4_addr')
+    await nft.apply((tx) => tx.deleteTable(m))
+  })
+
   it('leaves the ruleset exactly as it was when one message of a transaction fails', async () => {
     const before = (await ns.exec(['nft', '-j', 'list', 'ruleset'])).stdout
     const tx = nft.transaction()
@@ -114,6 +147,7 @@ describe.skipIf(!isRoot())('nftables round trips and scale (needs root)', () => 
     })
     expect((await nft.elements({ table: big, name: 'many', type: 'ipv4_addr' })).length).toBe(5000)
     expect((await nft.rules({ table: big, chain: 'c' })).length).toBe(20_000)
+    expect((await nft.rules({ table: big })).length).toBe(20_000)
     await nft.apply((tx) => tx.deleteTable(big))
   })
 

@@ -156,7 +156,10 @@ export class AttributeWriter {
     return this
   }
 
-  /** Writes an attribute header for a value of `size` bytes (zero padded); returns the value offset. */
+  /**
+   * Writes an attribute header for a value of `size` bytes (zero padded); returns the value offset.
+   * It may grow (reallocate) the buffer: callers take the offset before touching `this.buf`.
+   */
   #header(type: number, size: number): number {
     const padded = align4(size)
     this.ensure(NLA_HDRLEN + padded)
@@ -179,42 +182,50 @@ export class AttributeWriter {
   }
 
   u8(type: number, v: number): this {
-    this.buf.writeUInt8(v, this.#header(type, 1))
+    const at = this.#header(type, 1)
+    this.buf.writeUInt8(v, at)
     return this
   }
 
   u16(type: number, v: number): this {
-    this.buf.writeUInt16LE(v, this.#header(type, 2))
+    const at = this.#header(type, 2)
+    this.buf.writeUInt16LE(v, at)
     return this
   }
 
   u32(type: number, v: number): this {
-    this.buf.writeUInt32LE(v >>> 0, this.#header(type, 4))
+    const at = this.#header(type, 4)
+    this.buf.writeUInt32LE(v >>> 0, at)
     return this
   }
 
   s32(type: number, v: number): this {
-    this.buf.writeInt32LE(v, this.#header(type, 4))
+    const at = this.#header(type, 4)
+    this.buf.writeInt32LE(v, at)
     return this
   }
 
   u64(type: number, v: bigint): this {
-    this.buf.writeBigUInt64LE(v, this.#header(type, 8))
+    const at = this.#header(type, 8)
+    this.buf.writeBigUInt64LE(v, at)
     return this
   }
 
   be16(type: number, v: number): this {
-    this.buf.writeUInt16BE(v, this.#header(type, 2))
+    const at = this.#header(type, 2)
+    this.buf.writeUInt16BE(v, at)
     return this
   }
 
   be32(type: number, v: number): this {
-    this.buf.writeUInt32BE(v >>> 0, this.#header(type, 4))
+    const at = this.#header(type, 4)
+    this.buf.writeUInt32BE(v >>> 0, at)
     return this
   }
 
   be64(type: number, v: bigint): this {
-    this.buf.writeBigUInt64BE(v, this.#header(type, 8))
+    const at = this.#header(type, 8)
+    this.buf.writeBigUInt64BE(v, at)
     return this
   }
 

@@ -1,6 +1,7 @@
 import { Attributes, ArgumentError, formatIp, formatMac, parseCidr, parseIp, parseMac, type AttributeWriter, type NetlinkMessage } from '@lab/netlink-native'
 import { DATA, NFTA_LIST_ELEM, SET, SET_ELEM, SET_ELEM_INTERVAL_END, SET_ELEM_LIST, SET_FLAGS, familyName } from '../constants.js'
 import type { TableRef } from './header.js'
+import { writeValue, writeVerdict, readData, type Verdict } from '../expr/data.js'
 
 /** Key types: nft's datatype numbers and lengths. */
 // order: the key byte order nft records in the set's userdata (1 host, 2 big endian); without it
@@ -30,6 +31,8 @@ export interface SetSpec {
   table: TableRef
   name: string
   type: SetType
+  /** A map: the type of the values (`type ipv4_addr : inet_service`), or verdicts (`vmap`). */
+  dataType?: SetType | 'verdict'
   flags?: Array<'interval' | 'timeout' | 'constant' | 'anonymous'>
   /** Default element timeout, ms (with the timeout flag). */
   timeoutMs?: number
@@ -99,18 +102,28 @@ export function formatKey(type: SetType, key: Buffer): string {
   }
 }
 
-function flagBits(flags: SetSpec['flags']): number {
-  return (flags ?? []).reduce((bits, f) => bits | SET_FLAGS[f], 0)
+function flagBits(flags: SetSpec['flags'], map: boolean): number {
+  return (flags ?? []).reduce((bits, f) => bits | SET_FLAGS[f], map ? SET_FLAGS.map : 0)
 }
+
+/** NFT_DATA_VERDICT: the data type of verdict maps. */
+const NFT_DATA_VERDICT = 0xffffff00
 
 export function writeSet(w: AttributeWriter, s: SetSpec): void {
   const t = SET_TYPES[s.type]
   if (!t) throw new ArgumentError('type', `unknown set type ${s.type} (${Object.keys(SET_TYPES).join(', ')})`)
   w.str(SET.TABLE, s.table.name)
   w.str(SET.NAME, s.name)
-  w.be32(SET.FLAGS, flagBits(s.flags))
+  w.be32(SET.FLAGS, flagBits(s.flags, s.dataType !== undefined))
   w.be32(SET.KEY_TYPE, t.id)
   w.be32(SET.KEY_LEN, t.len)
+  if (s.dataType === 'verdict') w.be32(SET.DATA_TYPE, NFT_DATA_VERDICT)
+  else if (s.dataType !== undefined) {
+    const d = SET_TYPES[s.dataType]
+    if (!d) throw new ArgumentError('dataType', `unknown map value type ${s.dataType}`)
+    w.be32(SET.DATA_TYPE, d.id)
+    w.be32(SET.DATA_LEN, d.len)
+  }
   if (s.id !== undefined) w.be32(SET.ID, s.id)
   if (s.timeoutMs !== undefined) w.be64(SET.TIMEOUT, BigInt(s.timeoutMs))
   w.attr(SET.USERDATA, setUserdata(t.order))
@@ -122,8 +135,12 @@ export function decodeSet(m: NetlinkMessage): NftSet {
   const keyType = a.be32(SET.KEY_TYPE)
   const type = (Object.keys(SET_TYPES) as SetType[]).find((k) => SET_TYPES[k].id === keyType) ?? 'ipv4_addr'
   const bits = a.be32(SET.FLAGS) ?? 0
-  const flags = (Object.keys(SET_FLAGS) as Array<keyof typeof SET_FLAGS>).filter((f) => bits & SET_FLAGS[f]) as NftSet['flags']
+  const flags = (Object.keys(SET_FLAGS) as Array<keyof typeof SET_FLAGS>).filter((f) => f !== 'map' && bits & SET_FLAGS[f]) as NftSet['flags']
   const set: NftSet = { table: { family, name: a.str(SET.TABLE) ?? '' }, name: a.str(SET.NAME) ?? '', type, flags }
+  if (bits & SET_FLAGS.map) {
+    const dataType = a.be32(SET.DATA_TYPE)
+    set.dataType = dataType === NFT_DATA_VERDICT ? 'verdict' : ((Object.keys(SET_TYPES) as SetType[]).find((k) => SET_TYPES[k].id === dataType) ?? 'ipv4_addr')
+  }
   const handle = a.be64(SET.HANDLE)
   if (handle !== undefined) set.handle = handle
   const timeout = a.be64(SET.TIMEOUT)
@@ -134,14 +151,16 @@ export function decodeSet(m: NetlinkMessage): NftSet {
 export interface ElementSpec {
   /** A value, or a range "10.0.0.0/24" / [from, to] in interval sets. */
   key: ElementValue | [ElementValue, ElementValue]
+  /** In maps: the value (of the map's data type), or a verdict in verdict maps. */
+  value?: ElementValue | Verdict
   timeoutMs?: number
 }
 
 /** An interval set stores [start, end) pairs: the end element carries the interval-end flag. */
-function expand(type: SetType, interval: boolean, e: ElementSpec): Array<{ key: Buffer; end: boolean; timeoutMs?: number }> {
+function expand(type: SetType, interval: boolean, e: ElementSpec): Array<{ key: Buffer; end: boolean; timeoutMs?: number; value?: ElementSpec['value'] }> {
   if (!interval) {
     if (Array.isArray(e.key)) throw new ArgumentError('element', 'ranges need a set with the interval flag')
-    return [{ key: encodeKey(type, e.key), end: false, timeoutMs: e.timeoutMs }]
+    return [{ key: encodeKey(type, e.key), end: false, timeoutMs: e.timeoutMs, value: e.value }]
   }
   let from: Buffer
   let to: Buffer
@@ -164,9 +183,23 @@ function expand(type: SetType, interval: boolean, e: ElementSpec): Array<{ key: 
     next[i] = (next[i]! + 1) & 0xff
     if (next[i] !== 0) break
   }
-  const out: Array<{ key: Buffer; end: boolean; timeoutMs?: number }> = [{ key: from, end: false, timeoutMs: e.timeoutMs }]
+  const out: Array<{ key: Buffer; end: boolean; timeoutMs?: number; value?: ElementSpec['value'] }> = [{ key: from, end: false, timeoutMs: e.timeoutMs, value: e.value }]
   if (!next.every((b) => b === 0)) out.push({ key: next, end: true })
   return out
+}
+
+function writeElementData(w: AttributeWriter, set: SetSpec, value: ElementSpec['value']): void {
+  if (value === undefined || set.dataType === undefined) {
+    if (set.dataType !== undefined) throw new ArgumentError('value', `map ${set.name} needs a value for each element`)
+    return
+  }
+  if (set.dataType === 'verdict') {
+    if (typeof value !== 'object') throw new ArgumentError('value', 'a verdict map needs { verdict, chain? } values')
+    writeVerdict(w, SET_ELEM.DATA, value)
+  } else {
+    if (typeof value === 'object') throw new ArgumentError('value', `map ${set.name} holds ${set.dataType} values, not verdicts`)
+    writeValue(w, SET_ELEM.DATA, encodeKey(set.dataType, value))
+  }
 }
 
 export function writeElements(w: AttributeWriter, set: SetSpec, elements: ElementSpec[]): void {
@@ -180,6 +213,7 @@ export function writeElements(w: AttributeWriter, set: SetSpec, elements: Elemen
         w.nested(NFTA_LIST_ELEM, () => {
           w.nested(SET_ELEM.KEY, () => w.attr(DATA.VALUE, part.key))
           if (part.end) w.be32(SET_ELEM.FLAGS, SET_ELEM_INTERVAL_END)
+          else writeElementData(w, set, part.value)
           if (part.timeoutMs !== undefined) w.be64(SET_ELEM.TIMEOUT, BigInt(part.timeoutMs))
         })
       }
@@ -189,6 +223,8 @@ export function writeElements(w: AttributeWriter, set: SetSpec, elements: Elemen
 
 export interface Element {
   key: string
+  /** In maps: the value as text, or the verdict. */
+  value?: string | Verdict
   /** The key as the kernel holds it (for ordering). */
   bytes: Buffer
   intervalEnd: boolean
@@ -196,7 +232,7 @@ export interface Element {
   expiresMs?: number
 }
 
-export function decodeElements(m: NetlinkMessage, type: SetType): Element[] {
+export function decodeElements(m: NetlinkMessage, type: SetType, dataType?: SetSpec['dataType']): Element[] {
   const a = new Attributes(m.payload, 4)
   const list = a.nested(SET_ELEM_LIST.ELEMENTS)
   if (!list) return []
@@ -204,6 +240,9 @@ export function decodeElements(m: NetlinkMessage, type: SetType): Element[] {
     const e = new Attributes(raw)
     const key = e.nested(SET_ELEM.KEY)?.get(DATA.VALUE) ?? Buffer.alloc(0)
     const out: Element = { key: formatKey(type, key), bytes: Buffer.from(key), intervalEnd: ((e.be32(SET_ELEM.FLAGS) ?? 0) & SET_ELEM_INTERVAL_END) !== 0 }
+    const data = readData(e.nested(SET_ELEM.DATA))
+    if (data.verdict) out.value = data.verdict
+    else if (data.value && dataType && dataType !== 'verdict') out.value = formatKey(dataType, data.value)
     const timeout = e.be64(SET_ELEM.TIMEOUT)
     if (timeout !== undefined) out.timeoutMs = Number(timeout)
     const expires = e.be64(SET_ELEM.EXPIRATION)
