@@ -1,2 +1,3 @@
-// @lab/dhcp4: see README.md for what this package will hold.
-export {}
+export { DhcpMessage, BOOTREQUEST, BOOTREPLY, type DhcpMessageFields, type OptionValue } from './codec/message.js'
+export { DhcpDecodeError, type DecodeReason } from './codec/errors.js'
+export { DEFINITIONS, MESSAGE_TYPES, OPTION_NAMES, isKnown, type ClasslessRoute, type ClientFqdn, type KnownCode, type MessageType, type OptionTypes } from './codec/options.js'

@@ -1,0 +1,211 @@
+// A BOOTP/DHCP message (RFC 2131 section 2): the fixed header, the magic cookie and the options.
+// Long options are split and joined as RFC 3396 says; option overload (52) is honoured on decode.
+import { DhcpDecodeError } from './errors.js'
+import { DEFINITIONS, MESSAGE_TYPES, OPTION_NAMES, isKnown, type KnownCode, type MessageType, type OptionTypes } from './options.js'
+
+export const BOOTREQUEST = 1
+export const BOOTREPLY = 2
+const FIXED = 236
+const COOKIE = Buffer.from([99, 130, 83, 99])
+const PAD = 0
+const END = 255
+const OVERLOAD = 52
+/** Replies are padded to the BOOTP minimum; some clients drop anything shorter. */
+const MIN_LENGTH = 300
+
+export type OptionValue = OptionTypes[KnownCode] | Buffer
+
+const zeroIp = '0.0.0.0'
+
+function ipAt(b: Buffer, at: number): string {
+  return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`
+}
+
+function writeIp(b: Buffer, at: number, ip: string, field: string): void {
+  const parts = ip.split('.')
+  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) throw new TypeError(`${field}: invalid IPv4 address ${JSON.stringify(ip)}`)
+  parts.forEach((p, i) => (b[at + i] = Number(p)))
+}
+
+function cString(b: Buffer): string {
+  const end = b.indexOf(0)
+  return b.toString('latin1', 0, end < 0 ? b.length : end)
+}
+
+export interface DhcpMessageFields {
+  op: typeof BOOTREQUEST | typeof BOOTREPLY
+  htype: number
+  hlen: number
+  hops: number
+  xid: number
+  secs: number
+  /** The broadcast bit (RFC 2131 figure 2). */
+  broadcast: boolean
+  ciaddr: string
+  yiaddr: string
+  siaddr: string
+  giaddr: string
+  /** Client hardware address, `aa:bb:cc:dd:ee:ff` for Ethernet. */
+  chaddr: string
+  sname: string
+  file: string
+}
+
+export class DhcpMessage implements DhcpMessageFields {
+  op: typeof BOOTREQUEST | typeof BOOTREPLY = BOOTREQUEST
+  htype = 1
+  hlen = 6
+  hops = 0
+  xid = 0
+  secs = 0
+  broadcast = false
+  ciaddr = zeroIp
+  yiaddr = zeroIp
+  siaddr = zeroIp
+  giaddr = zeroIp
+  chaddr = '00:00:00:00:00:00'
+  sname = ''
+  file = ''
+  /** Options in the order they will be sent; known codes hold typed values, others raw bytes. */
+  readonly options = new Map<number, OptionValue>()
+
+  constructor(fields: Partial<DhcpMessageFields> = {}) {
+    Object.assign(this, fields)
+  }
+
+  get<C extends KnownCode>(code: C): OptionTypes[C] | undefined {
+    return this.options.get(code) as OptionTypes[C] | undefined
+  }
+
+  set<C extends KnownCode>(code: C, value: OptionTypes[C]): this {
+    this.options.set(code, value)
+    return this
+  }
+
+  /** An option this library has no type for, as bytes. */
+  setRaw(code: number, value: Buffer): this {
+    if (code <= 0 || code >= 255) throw new RangeError(`option code ${code} is reserved`)
+    this.options.set(code, Buffer.from(value))
+    return this
+  }
+
+  get messageType(): MessageType | undefined {
+    return this.get(53)
+  }
+
+  /** Encodes the message; the message type goes first, the rest in insertion order. */
+  encode(): Buffer {
+    const header = Buffer.alloc(FIXED)
+    header[0] = this.op
+    header[1] = this.htype
+    header[2] = this.hlen
+    header[3] = this.hops
+    header.writeUInt32BE(this.xid >>> 0, 4)
+    header.writeUInt16BE(this.secs, 8)
+    header.writeUInt16BE(this.broadcast ? 0x8000 : 0, 10)
+    writeIp(header, 12, this.ciaddr, 'ciaddr')
+    writeIp(header, 16, this.yiaddr, 'yiaddr')
+    writeIp(header, 20, this.siaddr, 'siaddr')
+    writeIp(header, 24, this.giaddr, 'giaddr')
+    const hw = this.chaddr.split(':').map((h) => parseInt(h, 16))
+    if (hw.length > 16 || hw.some((b) => !(b >= 0 && b <= 255))) throw new TypeError(`chaddr: invalid hardware address ${this.chaddr}`)
+    Buffer.from(hw).copy(header, 28)
+    if (Buffer.byteLength(this.sname) > 63 || Buffer.byteLength(this.file) > 127) throw new TypeError('sname/file too long (63/127 bytes)')
+    header.write(this.sname, 44, 'latin1')
+    header.write(this.file, 108, 'latin1')
+    const parts: Buffer[] = [header, COOKIE]
+    const ordered = [...this.options.keys()].sort((a, b) => (a === 53 ? -1 : b === 53 ? 1 : 0))
+    for (const code of ordered) {
+      const value = this.options.get(code)!
+      const data = Buffer.isBuffer(value) && !isKnown(code) ? value : DEFINITIONS[code as KnownCode].encode(value as never)
+      // RFC 3396: a value longer than 255 bytes goes in consecutive options with the same code.
+      for (let at = 0; at < data.length || at === 0; at += 255) {
+        const chunk = data.subarray(at, at + 255)
+        parts.push(Buffer.from([code, chunk.length]), chunk)
+        if (data.length === 0) break
+      }
+    }
+    parts.push(Buffer.from([END]))
+    const total = parts.reduce((n, p) => n + p.length, 0)
+    if (total < MIN_LENGTH) parts.push(Buffer.alloc(MIN_LENGTH - total))
+    return Buffer.concat(parts)
+  }
+
+  /** Decodes a message; anything malformed throws DhcpDecodeError with the reason. */
+  static decode(buf: Buffer): DhcpMessage {
+    if (buf.length < FIXED + 4) throw new DhcpDecodeError('short-packet', `${buf.length} bytes, a DHCP message has at least ${FIXED + 4}`)
+    const op = buf[0]!
+    if (op !== BOOTREQUEST && op !== BOOTREPLY) throw new DhcpDecodeError('bad-op', `op ${op}`)
+    if (!buf.subarray(FIXED, FIXED + 4).equals(COOKIE)) throw new DhcpDecodeError('bad-cookie', `magic cookie ${buf.subarray(FIXED, FIXED + 4).toString('hex')}`)
+    const hlen = Math.min(buf[2]!, 16)
+    const m = new DhcpMessage({
+      op,
+      htype: buf[1]!,
+      hlen: buf[2]!,
+      hops: buf[3]!,
+      xid: buf.readUInt32BE(4),
+      secs: buf.readUInt16BE(8),
+      broadcast: (buf.readUInt16BE(10) & 0x8000) !== 0,
+      ciaddr: ipAt(buf, 12),
+      yiaddr: ipAt(buf, 16),
+      siaddr: ipAt(buf, 20),
+      giaddr: ipAt(buf, 24),
+      chaddr: [...buf.subarray(28, 28 + hlen)].map((b) => b.toString(16).padStart(2, '0')).join(':'),
+    })
+    const raw = new Map<number, Buffer[]>()
+    const overload = readOptions(buf.subarray(FIXED + 4), raw, 'options')
+    // RFC 2131 4.1: with overload, options continue in file (1), sname (2) or both (3), in that order.
+    if (overload & 1) readOptions(buf.subarray(108, 236), raw, 'file')
+    else m.file = cString(buf.subarray(108, 236))
+    if (overload & 2) readOptions(buf.subarray(44, 108), raw, 'sname')
+    else m.sname = cString(buf.subarray(44, 108))
+    for (const [code, chunks] of raw) {
+      if (code === OVERLOAD) continue
+      const data = Buffer.concat(chunks)
+      m.options.set(code, isKnown(code) ? (DEFINITIONS[code].decode(data, code) as OptionValue) : data)
+    }
+    return m
+  }
+
+  toString(): string {
+    const type = this.messageType ? `DHCP${this.messageType}` : this.op === BOOTREQUEST ? 'BOOTREQUEST' : 'BOOTREPLY'
+    const lines = [`${type} xid 0x${this.xid.toString(16).padStart(8, '0')} chaddr ${this.chaddr}${this.broadcast ? ' broadcast' : ''}`]
+    const addresses = (['ciaddr', 'yiaddr', 'siaddr', 'giaddr'] as const).filter((f) => this[f] !== zeroIp).map((f) => `${f} ${this[f]}`)
+    if (addresses.length) lines.push(`  ${addresses.join(' ')}`)
+    for (const [code, value] of this.options) {
+      if (code === 53) continue
+      const text = isKnown(code) ? DEFINITIONS[code].format(value as never) : (value as Buffer).toString('hex')
+      lines.push(`  ${OPTION_NAMES[code] ?? `option-${code}`} (${code}): ${text}`)
+    }
+    return lines.join('\n')
+  }
+}
+
+/** Reads TLV options into `into`, concatenating repeats (RFC 3396); returns the overload value. */
+function readOptions(b: Buffer, into: Map<number, Buffer[]>, where: string): number {
+  let overload = 0
+  for (let at = 0; at < b.length; ) {
+    const code = b[at]!
+    if (code === PAD) {
+      at++
+      continue
+    }
+    if (code === END) break
+    if (at + 1 >= b.length) throw new DhcpDecodeError('option-overrun', `option ${code} in ${where} has no length`, code)
+    const len = b[at + 1]!
+    if (at + 2 + len > b.length) throw new DhcpDecodeError('option-overrun', `option ${code} in ${where} claims ${len} bytes, ${b.length - at - 2} remain`, code)
+    const data = b.subarray(at + 2, at + 2 + len)
+    if (code === OVERLOAD) {
+      if (len !== 1 || data[0]! < 1 || data[0]! > 3) throw new DhcpDecodeError('bad-option-value', `overload ${data.toString('hex')}`, code)
+      if (where !== 'options') throw new DhcpDecodeError('bad-option-value', `overload inside ${where}`, code)
+      overload = data[0]!
+    }
+    const list = into.get(code)
+    if (list) list.push(data)
+    else into.set(code, [data])
+    at += 2 + len
+  }
+  return overload
+}
+
+export { MESSAGE_TYPES }
