@@ -28,11 +28,28 @@ export interface AnonymousSet {
   id: number
   type: SetType
   elements: ElementValue[]
+  /** Inline verdict maps: the verdict of each element, in order. */
+  verdicts?: Array<{ verdict: VerdictName; chain?: string }>
 }
 
 let anonymousIds = 1 << 20
 
+const FIELD_SET_TYPES: Partial<Record<FieldName, SetType>> = {
+  'ip saddr': 'ipv4_addr',
+  'ip daddr': 'ipv4_addr',
+  'ip6 saddr': 'ipv6_addr',
+  'ip6 daddr': 'ipv6_addr',
+  'tcp sport': 'inet_service',
+  'tcp dport': 'inet_service',
+  'udp sport': 'inet_service',
+  'udp dport': 'inet_service',
+  'ether saddr': 'ether_addr',
+  'ether daddr': 'ether_addr',
+}
+
 const NFT_REG_2 = 2
+const NFT_REG_3 = 3
+const NFT_REG_4 = 4
 
 function ifname(name: string): Buffer {
   if (Buffer.byteLength(name) > 15) throw new ArgumentError('ifname', `interface name too long: ${name}`)
@@ -158,9 +175,17 @@ export class RuleBuilder {
    * A verdict map keyed by a header field: `tcp dport vmap @services` (an array of [key, verdict]
    * pairs makes an inline one, `tcp dport vmap { 22 : accept, 23 : drop }`).
    */
-  vmap(field: FieldName, map: string): this {
-    if (!map.startsWith('@')) throw new ArgumentError('map', 'name the map as @name')
+  vmap(field: FieldName, map: string | Array<[ElementValue, VerdictName | { verdict: VerdictName; chain: string }]>): this {
     this.#fieldDependencies(field)
+    if (typeof map !== 'string') {
+      const type = FIELD_SET_TYPES[field]
+      if (!type) throw new ArgumentError('field', `no inline map type for ${field}`)
+      if (map.length === 0) throw new ArgumentError('map', 'an inline map needs elements')
+      const id = anonymousIds++
+      this.anonymousSets.push({ name: '__map%d', id, type, elements: map.map(([k]) => k), verdicts: map.map(([, v]) => (typeof v === 'string' ? { verdict: v } : v)) })
+      return this.#push(Payload.field(field), new Lookup('__map%d', NFT_REG_1, false, id, 0))
+    }
+    if (!map.startsWith('@')) throw new ArgumentError('map', 'name the map as @name')
     return this.#push(Payload.field(field), new Lookup(map.slice(1), NFT_REG_1, false, undefined, 0))
   }
 
@@ -206,22 +231,36 @@ export class RuleBuilder {
     return this.#push(new Counter())
   }
 
-  #nat(type: 'snat' | 'dnat', address: string, port?: number): this {
-    const ip = parseIp(address, type)
-    const family = ip.family === 4 ? 'ip' : 'ip6'
-    const exprs: Expression[] = [Immediate.value(NFT_REG_1, ip.bytes)]
-    if (port !== undefined) exprs.push(Immediate.value(NFT_REG_2, be16(port, `${type} port`)))
-    exprs.push(new Nat(type, family, { addrMin: NFT_REG_1, ...(port !== undefined ? { protoMin: NFT_REG_2 } : {}) }))
+  #nat(type: 'snat' | 'dnat', address: string, port?: number | string): this {
+    // "10.0.0.1" or a range "10.0.0.1-10.0.0.9"; ports 80 or "1024-2048".
+    const [fromText, toText] = address.split('-') as [string, string | undefined]
+    const from = parseIp(fromText, type)
+    const to = toText !== undefined ? parseIp(toText, type) : undefined
+    if (to && to.family !== from.family) throw new ArgumentError(type, 'address range mixes families')
+    const family = from.family === 4 ? 'ip' : 'ip6'
+    const [pFrom, pTo] = port === undefined ? [] : String(port).split('-').map((p) => be16(Number(p), `${type} port`))
+    const exprs: Expression[] = [Immediate.value(NFT_REG_1, from.bytes)]
+    if (to) exprs.push(Immediate.value(NFT_REG_2, to.bytes))
+    if (pFrom) exprs.push(Immediate.value(NFT_REG_3, pFrom))
+    if (pTo) exprs.push(Immediate.value(NFT_REG_4, pTo))
+    exprs.push(
+      new Nat(type, family, {
+        addrMin: NFT_REG_1,
+        ...(to ? { addrMax: NFT_REG_2 } : {}),
+        ...(pFrom ? { protoMin: NFT_REG_3 } : {}),
+        ...(pTo ? { protoMax: NFT_REG_4 } : {}),
+      }),
+    )
     return this.#push(...exprs)
   }
 
-  /** `snat to 10.0.0.1[:port]` */
-  snat(address: string, port?: number): this {
+  /** `snat to 10.0.0.1[:port]`, `snat to 10.0.0.1-10.0.0.9:1024-2048` */
+  snat(address: string, port?: number | string): this {
     return this.#nat('snat', address, port)
   }
 
   /** `dnat to 10.0.0.2[:port]` */
-  dnat(address: string, port?: number): this {
+  dnat(address: string, port?: number | string): this {
     return this.#nat('dnat', address, port)
   }
 
@@ -268,9 +307,15 @@ export class RuleBuilder {
   }
 
   toString(family: Family = 'ip'): string {
-    const inline = new Map(this.anonymousSets.map((set) => [set.id, `{ ${[...set.elements].sort(compareElements).join(', ')} }`]))
+    const inline = new Map(this.anonymousSets.map((set) => [set.id, inlineText(set)]))
     return renderExpressions(this.expressionsFor(family), { inlineById: inline, family })
   }
+}
+
+function inlineText(set: AnonymousSet): string {
+  const pairs = set.elements.map((e, i) => ({ e, v: set.verdicts?.[i] }))
+  pairs.sort((a, b) => compareElements(a.e, b.e))
+  return `{ ${pairs.map(({ e, v }) => (v ? `${e} : ${v.chain ? `${v.verdict} ${v.chain}` : v.verdict}` : String(e))).join(', ')} }`
 }
 
 function compareElements(a: ElementValue, b: ElementValue): number {

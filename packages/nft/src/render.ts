@@ -169,9 +169,12 @@ export function renderExpressions(exprs: Expression[], context: RenderContext = 
       const addr = e.registers.addrMin !== undefined ? constants.get(e.registers.addrMin) : undefined
       const port = e.registers.protoMin !== undefined ? constants.get(e.registers.protoMin) : undefined
       const fromMap = e.registers.addrMin !== undefined ? mapped.get(e.registers.addrMin) : undefined
-      const addrText = fromMap ?? (addr ? formatIp(addr) : '')
+      // The kernel reports the max register as the min one when no range was given.
+      const addrMax = e.registers.addrMax !== undefined && e.registers.addrMax !== e.registers.addrMin ? constants.get(e.registers.addrMax) : undefined
+      const addrText = fromMap ?? (addr ? formatIp(addr) + (addrMax ? `-${formatIp(addrMax)}` : '') : '')
+      const portMax = e.registers.protoMax !== undefined && e.registers.protoMax !== e.registers.protoMin ? constants.get(e.registers.protoMax) : undefined
       const spelled = context.family === 'inet' || context.family === 'bridge' || context.family === 'netdev' ? ` ${e.family}` : ''
-      out.push(`${e.type}${spelled} to ${addrText}${port ? `:${port.readUInt16BE(0)}` : ''}`)
+      out.push(`${e.type}${spelled} to ${addrText}${port ? `:${port.readUInt16BE(0)}${portMax && !portMax.equals(port) ? `-${portMax.readUInt16BE(0)}` : ''}` : ''}`)
     } else if (e instanceof Masquerade || e instanceof Redirect) {
       const min = e.protoMin !== undefined ? constants.get(e.protoMin) : undefined
       const max = e.protoMax !== undefined ? constants.get(e.protoMax) : undefined

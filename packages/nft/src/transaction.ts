@@ -115,9 +115,9 @@ export class Transaction {
     // Inline sets go in first: the rule finds them by their transaction id.
     if (r.exprs instanceof RuleBuilder) {
       for (const set of r.exprs.anonymousSets) {
-        const spec: SetSpec = { table: r.table, name: set.name, type: set.type, flags: ['anonymous', 'constant'], id: set.id }
+        const spec: SetSpec = { table: r.table, name: set.name, type: set.type, flags: ['anonymous', 'constant'], id: set.id, ...(set.verdicts ? { dataType: 'verdict' as const } : {}) }
         this.#add(MSG.NEWSET, r.table.family, NLM_F_CREATE, `add set ${r.table.family} ${r.table.name} (inline)`, (w) => writeSet(w, spec))
-        this.addElements(spec, set.elements.map((key) => ({ key })))
+        this.addElements(spec, set.elements.map((key, i) => ({ key, ...(set.verdicts ? { value: set.verdicts[i]! } : {}) })))
       }
     }
     const spec = { ...r, exprs }

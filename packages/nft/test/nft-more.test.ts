@@ -42,6 +42,7 @@ describe.skipIf(!isRoot())('nftables round trips and scale (needs root)', () => 
       ['limit-over', rule().limit(100, 'minute', { burst: 20, over: true }).drop()],
       ['reset', rule().tcp('dport', 23).reject('tcp-reset')],
       ['jump', rule().mark(1).jump('sub')],
+      ['inline-vmap', rule().vmap('tcp dport', [[22, 'accept'], [23, 'drop'], [24, { verdict: 'jump', chain: 'sub' }]])],
       ['goto', rule().mark(2).goto('sub')],
     ]
     await nft.apply((tx) => {
@@ -57,6 +58,7 @@ describe.skipIf(!isRoot())('nftables round trips and scale (needs root)', () => 
       tx.addRule({ table: t, chain: 'raw', exprs: rule().udp('dport', 53).notrack() })
       tx.addRule({ table: t, chain: 'post', exprs: rule().oifname('up0').masquerade([1024, 65535]) })
       tx.addRule({ table: t, chain: 'post', exprs: rule().ip('saddr', '169.254.0.21').snat('10.12.0.3', 4000) })
+      tx.addRule({ table: t, chain: 'post', exprs: rule().ip('saddr', '10.9.0.0/16').snat('192.0.2.10-192.0.2.20', '1024-2048') })
       tx.addRule({ table: t, chain: 'pre', exprs: rule().tcp('dport', 8080).dnat('10.1.0.2', 80) })
       tx.addRule({ table: t, chain: 'pre', exprs: rule().tcp('dport', 8081).redirect(80) })
     })
@@ -91,7 +93,7 @@ describe.skipIf(!isRoot())('nftables round trips and scale (needs root)', () => 
       tx.addRule({ table: m, chain: 'input', exprs: rule().vmap('tcp dport', '@svc') })
       tx.addRule({ table: m, chain: 'pre', exprs: rule().natMap('dnat', 'tcp dport', '@backends') })
     })
-    const theirs = (await ns.exec(['nft', 'list', 'table', 'ip', 'lookups'])).stdout
+    const theirs = (await ns.exec(['nft', 'list', 'ruleset'])).stdout
     const ours = await nft.rulesetText()
     expect(chainLines(ours).filter((l) => /vmap|map @/.test(l))).toEqual(chainLines(theirs).filter((l) => /vmap|map @/.test(l)))
     expect(chainLines(theirs)).toContain('tcp dport vmap @svc')
@@ -103,6 +105,28 @@ describe.skipIf(!isRoot())('nftables round trips and scale (needs root)', () => 
     expect(theirs).toContain('map backends {')
     expect(ours).toContain('map backends {\n\t\ttype inet_service : ipv4_addr')
     await nft.apply((tx) => tx.deleteTable(m))
+  })
+
+  it('stores ranges in interval sets and elements with timeouts', async () => {
+    const s: TableRef = { family: 'ip', name: 'ranges' }
+    await nft.apply((tx) => {
+      tx.addTable(s)
+      const nets = tx.addSet({ table: s, name: 'nets', type: 'ipv4_addr', flags: ['interval'] })
+      tx.addElements(nets, [{ key: '10.0.0.0/8' }, { key: ['192.168.1.10', '192.168.1.20'] }, { key: '172.16.0.1' }])
+      const seen = tx.addSet({ table: s, name: 'seen', type: 'ipv4_addr', flags: ['timeout'], timeoutMs: 60_000 })
+      tx.addElements(seen, [{ key: '10.1.1.1' }, { key: '10.1.1.2', timeoutMs: 5_000 }])
+    })
+    const json = JSON.parse((await ns.exec(['nft', '-j', 'list', 'table', 'ip', 'ranges'])).stdout) as { nftables: Array<Record<string, any>> }
+    const sets = json.nftables.filter((o) => o.set).map((o) => o.set)
+    const nets = sets.find((x) => x.name === 'nets')
+    expect(nets.flags).toEqual(['interval'])
+    expect(nets.elem).toEqual(expect.arrayContaining([{ prefix: { addr: '10.0.0.0', len: 8 } }, { range: ['192.168.1.10', '192.168.1.20'] }, '172.16.0.1']))
+    const seen = sets.find((x) => x.name === 'seen')
+    expect(seen.timeout).toBe(60)
+    // An element on the set's default timeout shows none of its own; the other shows its 5 s.
+    const timeouts = seen.elem.map((e: any) => (typeof e === 'string' ? [e, undefined] : [e.elem.val, e.elem.timeout]))
+    expect(timeouts).toEqual(expect.arrayContaining([['10.1.1.1', undefined], ['10.1.1.2', 5]]))
+    await nft.apply((tx) => tx.deleteTable(s))
   })
 
   it('leaves the ruleset exactly as it was when one message of a transaction fails', async () => {
