@@ -7,6 +7,7 @@ export { NetlinkSocket, type NetlinkRequest, type NetlinkReply, type NetlinkResu
 export { NetlinkError, type ExtendedAck } from './netlink/error.js'
 export { Attributes, AttributeWriter, AttributeError, align4 } from './netlink/attributes.js'
 export { MessageWriter, parseMessages, type NetlinkMessage } from './netlink/message.js'
+export { eventStream, type EventSink } from './netlink/event-stream.js'
 export * as nl from './netlink/constants.js'
 export * as rt from './rtnetlink/constants.js'
 export type { Link, LinkAddOptions, LinkAttributes, BridgeOptions, VxlanOptions } from './rtnetlink/link.js'

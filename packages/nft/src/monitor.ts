@@ -7,7 +7,7 @@ import { decodeChain, type Chain } from './objects/chain.js'
 import { decodeRule, type Rule } from './objects/rule.js'
 import { decodeSet, type NftSet } from './objects/set.js'
 import { decodeTable, type Table } from './objects/table.js'
-import { Attributes } from '@lab/netlink-native'
+import { Attributes, eventStream } from '@lab/netlink-native'
 
 const NFNLGRP_NFTABLES = 7
 
@@ -50,58 +50,5 @@ export function decodeNftEvent(m: NetlinkMessage): NftEvent | undefined {
 
 export function monitorEvents(netns: string | undefined, signal?: AbortSignal): AsyncIterableIterator<NftEvent> {
   const socket = NetlinkSocket.open(NETLINK_NETFILTER, { netns, groups: [NFNLGRP_NFTABLES] })
-  const queue: NftEvent[] = []
-  let wake: (() => void) | undefined
-  let done = false
-  const notify = () => {
-    const w = wake
-    wake = undefined
-    w?.()
-  }
-  const finish = () => {
-    if (done) return
-    done = true
-    queue.length = 0
-    socket.close()
-    signal?.removeEventListener('abort', finish)
-    notify()
-  }
-  signal?.addEventListener('abort', finish, { once: true })
-  if (signal?.aborted) finish()
-  if (!done) {
-    socket.listen(
-      (messages) => {
-        for (const m of messages) {
-          try {
-            const e = decodeNftEvent(m)
-            if (e) queue.push(e)
-          } catch {
-            // An event this version cannot decode is skipped, not fatal.
-          }
-        }
-        notify()
-      },
-      () => {
-        queue.push({ kind: 'overrun' })
-        notify()
-      },
-    )
-  }
-  const iterator: AsyncIterableIterator<NftEvent> = {
-    async next() {
-      for (;;) {
-        if (queue.length > 0) return { value: queue.shift()!, done: false }
-        if (done) return { value: undefined, done: true }
-        await new Promise<void>((resolve) => (wake = resolve))
-      }
-    },
-    async return() {
-      finish()
-      return { value: undefined, done: true }
-    },
-    [Symbol.asyncIterator]() {
-      return iterator
-    },
-  }
-  return iterator
+  return eventStream<NftEvent>(socket, { decode: decodeNftEvent, signal, onOverrun: (sink) => sink.push({ kind: 'overrun' }) })
 }

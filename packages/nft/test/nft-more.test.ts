@@ -1,18 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TestNetns, cleanupAll, isRoot, vethPair } from '@lab/testkit'
 import { connectTcp, listenTcp } from '@lab/netlink-native'
+import { chainLines } from './helpers.js'
 import { Nft, TransactionError, renderRule, rule, type NftEvent, type RuleBuilder, type TableRef } from '../src/index.js'
 
-function chainLines(text: string): string[] {
-  const out: string[] = []
-  let inChain = false
-  for (const line of text.split('\n').map((l) => l.trim())) {
-    if (line.startsWith('chain ')) inChain = true
-    else if (line === '}') inChain = false
-    else if (inChain && line && !line.startsWith('type ')) out.push(line)
-  }
-  return out
-}
 
 describe.skipIf(!isRoot())('nftables round trips and scale (needs root)', () => {
   let ns: TestNetns

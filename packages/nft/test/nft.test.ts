@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TestNetns, cleanupAll, isRoot, vethPair } from '@lab/testkit'
 import { connectTcp, listenTcp } from '@lab/netlink-native'
 import { Nft, TransactionError, rule, type TableRef } from '../src/index.js'
+import { chainLines } from './helpers.js'
 
 type NftJson = { nftables: Array<Record<string, any>> }
 
@@ -88,17 +89,7 @@ describe.skipIf(!isRoot())('nftables in a namespace (needs root)', () => {
     const ours = await nft.rulesetText()
     const theirs = (await ns.exec(['nft', 'list', 'ruleset'])).stdout
     // Rule lines are compared exactly, as nft prints them (counters are zero: no traffic here).
-    const ruleLines = (text: string) => {
-      const out: string[] = []
-      let inChain = false
-      for (const line of text.split('\n').map((l) => l.trim())) {
-        if (line.startsWith('chain ')) inChain = true
-        else if (line === '}') inChain = false
-        else if (inChain && line && !line.startsWith('type ')) out.push(line)
-      }
-      return out
-    }
-    expect(ruleLines(ours)).toEqual(ruleLines(theirs))
+    expect(chainLines(ours)).toEqual(chainLines(theirs))
     const rules = await nft.rules({ table: t, chain: 'forward' })
     expect(rules.map((r) => r.handle !== undefined)).toEqual([true, true, true])
     expect((await nft.tables()).map((x) => `${x.family} ${x.name}`)).toEqual(['ip lab'])

@@ -4,6 +4,7 @@
 import { NETLINK_ROUTE } from '../netlink/constants.js'
 import type { NetlinkMessage } from '../netlink/message.js'
 import { NetlinkSocket } from '../netlink/socket.js'
+import { eventStream } from '../netlink/event-stream.js'
 import { decodeAddress, type Address } from './addr.js'
 import * as C from './constants.js'
 import { decodeLink, type Link } from './link.js'
@@ -60,80 +61,24 @@ export function watchEvents(
   receiveBufferBytes?: number,
 ): AsyncIterableIterator<NetlinkEvent> {
   const socket = NetlinkSocket.open(NETLINK_ROUTE, { netns, groups: kinds.flatMap((k) => GROUPS[k]), receiveBufferBytes })
-  const queue: NetlinkEvent[] = []
-  let wake: (() => void) | undefined
-  let failure: unknown
-  let done = false
   let resyncing = false
-  const notify = () => {
-    const w = wake
-    wake = undefined
-    w?.()
-  }
-  const finish = () => {
-    if (done) return
-    done = true
-    queue.length = 0
-    socket.close()
-    signal?.removeEventListener('abort', finish)
-    notify()
-  }
-  signal?.addEventListener('abort', finish, { once: true })
-  if (signal?.aborted) finish()
-
-  const resync = async () => {
-    if (resyncing) return
-    resyncing = true
-    try {
-      queue.push({ kind: 'overrun' })
-      notify()
-      for (const kind of kinds) queue.push(...(await snapshot(kind)))
-    } catch (error) {
-      failure = error
-    } finally {
-      resyncing = false
-      notify()
-    }
-  }
-
-  if (!done) {
-    socket.listen(
-      (messages) => {
-        for (const m of messages) {
-          try {
-            const event = decodeEvent(m)
-            if (event) queue.push(event)
-          } catch {
-            // A message this version cannot decode is skipped, not fatal to the stream.
-          }
+  return eventStream<NetlinkEvent>(socket, {
+    decode: decodeEvent,
+    signal,
+    // Events were lost: say so, then give the current state of every watched kind.
+    onOverrun(sink) {
+      if (resyncing) return
+      resyncing = true
+      sink.push({ kind: 'overrun' })
+      void (async () => {
+        try {
+          for (const kind of kinds) for (const e of await snapshot(kind)) sink.push(e)
+        } catch (error) {
+          sink.fail(error)
+        } finally {
+          resyncing = false
         }
-        notify()
-      },
-      () => void resync(),
-    )
-  }
-
-  const iterator: AsyncIterableIterator<NetlinkEvent> = {
-    async next(): Promise<IteratorResult<NetlinkEvent>> {
-      for (;;) {
-        if (queue.length > 0) return { value: queue.shift()!, done: false }
-        if (failure) {
-          const error = failure
-          failure = undefined
-          finish()
-          throw error
-        }
-        if (done) return { value: undefined, done: true }
-        await new Promise<void>((resolve) => (wake = resolve))
-      }
+      })()
     },
-    async return(): Promise<IteratorResult<NetlinkEvent>> {
-      finish()
-      return { value: undefined, done: true }
-    },
-    [Symbol.asyncIterator]() {
-      return iterator
-    },
-  }
-  return iterator
+  })
 }
