@@ -1,2 +1,5 @@
-// @lab/arp: see README.md for what this package will hold.
-export {}
+export { encodeArp, decodeArp, arpToString, announcement, probe as probePacket, ArpDecodeError, ARP_REQUEST, ARP_REPLY, BROADCAST_MAC, ZERO_MAC, ETHERTYPE_ARP, type ArpPacket, type AnnouncementForm, type ArpDecodeReason } from './codec.js'
+export { announce, linkMac, type AnnounceOptions } from './announce.js'
+export { probe, Defender, RFC5227, type ProbeOptions, type ProbeResult, type ProbeTiming } from './probe.js'
+export { announcer, qualifies, type AnnouncerOptions } from './announcer.js'
+export { realClock, type Clock } from './clock.js'
