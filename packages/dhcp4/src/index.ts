@@ -1,3 +1,7 @@
 export { DhcpMessage, BOOTREQUEST, BOOTREPLY, type DhcpMessageFields, type OptionValue } from './codec/message.js'
 export { DhcpDecodeError, type DecodeReason } from './codec/errors.js'
 export { DEFINITIONS, MESSAGE_TYPES, OPTION_NAMES, isKnown, type ClasslessRoute, type ClientFqdn, type KnownCode, type MessageType, type OptionTypes } from './codec/options.js'
+export { LeaseDatabase, type LeaseDatabaseOptions } from './server/lease-db.js'
+export { LeaseJournal } from './server/journal.js'
+export { AddressPool, ipToNumber, numberToIp, type PoolOptions } from './server/pool.js'
+export { clientKey, type Lease, type LeaseState } from './server/lease.js'

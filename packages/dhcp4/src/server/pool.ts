@@ -1,0 +1,71 @@
+// The addresses a subnet hands out: a range, minus the server's own and excluded addresses, with
+// reservations for known clients.
+import { ArgumentError } from '@lab/netlink-native'
+
+export interface PoolOptions {
+  /** "10.1.0.0/24" */
+  subnet: string
+  /** First and last address handed out. */
+  range: [string, string]
+  exclude?: string[]
+  /** client key (`mac:..` or `id:..`) or bare MAC -> address */
+  reservations?: Record<string, string>
+}
+
+export function ipToNumber(ip: string, field = 'address'): number {
+  const parts = ip.split('.')
+  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) throw new ArgumentError(field, `invalid IPv4 address ${JSON.stringify(ip)}`)
+  return parts.reduce((n, p) => n * 256 + Number(p), 0)
+}
+
+export function numberToIp(n: number): string {
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.')
+}
+
+export class AddressPool {
+  readonly network: number
+  readonly prefixLength: number
+  readonly first: number
+  readonly last: number
+  readonly excluded: Set<number>
+  readonly reservations = new Map<string, string>()
+
+  constructor(readonly options: PoolOptions) {
+    const [net, len] = options.subnet.split('/')
+    this.prefixLength = Number(len)
+    if (!Number.isInteger(this.prefixLength) || this.prefixLength < 8 || this.prefixLength > 30) throw new ArgumentError('subnet', `prefix /${len} (8..30)`)
+    const mask = this.prefixLength === 0 ? 0 : (0xffffffff << (32 - this.prefixLength)) >>> 0
+    this.network = (ipToNumber(net!, 'subnet') & mask) >>> 0
+    this.first = ipToNumber(options.range[0], 'range')
+    this.last = ipToNumber(options.range[1], 'range')
+    if (this.first > this.last || !this.contains(this.first) || !this.contains(this.last)) throw new ArgumentError('range', `${options.range.join('-')} is not inside ${options.subnet}`)
+    this.excluded = new Set((options.exclude ?? []).map((a) => ipToNumber(a, 'exclude')))
+    for (const [client, address] of Object.entries(options.reservations ?? {})) {
+      if (!this.contains(ipToNumber(address, 'reservations'))) throw new ArgumentError('reservations', `${address} is outside ${options.subnet}`)
+      this.reservations.set(client.includes(':') && !client.startsWith('mac:') && !client.startsWith('id:') ? `mac:${client.toLowerCase()}` : client, address)
+    }
+  }
+
+  contains(n: number): boolean {
+    const mask = (0xffffffff << (32 - this.prefixLength)) >>> 0
+    return ((n & mask) >>> 0) === this.network && n !== this.network && n !== (this.network | (~mask >>> 0)) >>> 0
+  }
+
+  /** Whether the address may be handed to a client that has no reservation for it. */
+  dynamic(n: number): boolean {
+    return n >= this.first && n <= this.last && !this.excluded.has(n)
+  }
+
+  reservedFor(client: string): string | undefined {
+    return this.reservations.get(client)
+  }
+
+  isReserved(address: string): boolean {
+    for (const a of this.reservations.values()) if (a === address) return true
+    return false
+  }
+
+  get size(): number {
+    return this.last - this.first + 1
+  }
+}
