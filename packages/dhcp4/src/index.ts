@@ -7,4 +7,4 @@ export { AddressPool, ipToNumber, numberToIp, type PoolOptions } from './server/
 export { clientKey, type Lease, type LeaseState } from './server/lease.js'
 export { DhcpServer, type DhcpServerOptions, type DhcpServerStats } from './server/server.js'
 export { Subnet, type SubnetConfig } from './server/subnet.js'
-export { respond, type Answer } from './server/responder.js'
+export { respond, type Answer, type Context as ResponderContext } from './server/responder.js'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { DhcpMessage, LeaseDatabase, Subnet, clientKey, respond, type Context } from '../src/index.js'
+import { DhcpMessage, LeaseDatabase, Subnet, clientKey, respond, type ResponderContext as Context } from '../src/index.js'
 
 function setup(now = { t: 0 }): Context & { now: { t: number } } {
   const subnet = new Subnet({ subnet: '10.1.0.0/24', range: ['10.1.0.10', '10.1.0.20'], router: '10.1.0.1', dns: ['10.42.0.3'], search: ['lab.test'], routes: [{ destination: '0.0.0.0', prefixLength: 0, router: '10.1.0.1' }], leaseTime: 3600, reservations: { '02:00:00:00:00:99': '10.1.0.99' } })
@@ -87,7 +87,12 @@ describe('responder (RFC 2131 4.3)', () => {
 
   it('answers relayed requests with giaddr kept, so the reply goes back through the relay', () => {
     const ctx = setup()
-    const a = respond(request('DISCOVER', { giaddr: '10.1.0.254', hops: 1 }), ctx)!
+    const agent = new Map([[1, Buffer.from('port-7')], [2, Buffer.from([0xaa, 0xbb])]])
+    const a = respond(request('DISCOVER', { giaddr: '10.1.0.254', hops: 1 }, [[82, agent]]), ctx)!
     expect(a.reply.giaddr).toBe('10.1.0.254')
+    // Option 82 is echoed unchanged, as the last option on the wire.
+    const decoded = DhcpMessage.decode(a.reply.encode())
+    expect(decoded.get(82)).toEqual(agent)
+    expect([...decoded.options.keys()].at(-1)).toBe(82)
   })
 })

@@ -31,6 +31,16 @@ function reply(request: DhcpMessage, serverId: string): DhcpMessage {
   })
 }
 
+/** RFC 3046 2.2: a relay's agent information goes back unchanged, after the other options. */
+function answer(request: DhcpMessage, m: DhcpMessage, event: Answer['event']): Answer {
+  const relay = request.get(82)
+  if (relay) {
+    m.options.delete(82)
+    m.set(82, relay)
+  }
+  return { reply: m, event }
+}
+
 /** The subnet's options; the lease times only for offers and acks of a lease. */
 function addOptions(m: DhcpMessage, request: DhcpMessage, ctx: Context, withLease: boolean): void {
   const s = ctx.subnet
@@ -62,7 +72,7 @@ function nak(request: DhcpMessage, ctx: Context, why: string): Answer {
   m.set(53, 'NAK').set(54, ctx.serverId).set(56, why)
   // RFC 2131 4.3.2: a NAK is broadcast (unless relayed).
   m.broadcast = true
-  return { reply: m, event: 'nak' }
+  return answer(request, m, 'nak')
 }
 
 export function respond(request: DhcpMessage, ctx: Context): Answer | undefined {
@@ -78,7 +88,7 @@ export function respond(request: DhcpMessage, ctx: Context): Answer | undefined 
       m.yiaddr = address
       m.set(53, 'OFFER')
       addOptions(m, request, ctx, true)
-      return { reply: m, event: 'offer' }
+      return answer(request, m, 'offer')
     }
     case 'REQUEST': {
       const server = request.get(54)
@@ -107,7 +117,7 @@ export function respond(request: DhcpMessage, ctx: Context): Answer | undefined 
       m.ciaddr = request.ciaddr
       m.set(53, 'ACK')
       addOptions(m, request, ctx, true)
-      return { reply: m, event: 'ack' }
+      return answer(request, m, 'ack')
     }
     case 'RELEASE':
       ctx.db.release(client, request.ciaddr)
@@ -122,7 +132,7 @@ export function respond(request: DhcpMessage, ctx: Context): Answer | undefined 
       m.ciaddr = request.ciaddr
       m.set(53, 'ACK')
       addOptions(m, request, ctx, false)
-      return { reply: m, event: 'inform' }
+      return answer(request, m, 'inform')
     }
     default:
       return undefined
