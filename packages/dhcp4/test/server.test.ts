@@ -40,7 +40,9 @@ describe.skipIf(!isRoot())('DHCP server with real clients (needs root)', () => {
   const clients: Array<[string, (i: string) => string[], RegExp]> = [
     ['udhcpc', (i) => ['udhcpc', '-f', '-q', '-i', i, '-t', '5', '-T', '1', '-n'], /lease of (10\.1\.0\.\d+) obtained/],
     ['dhclient', (i) => ['dhclient', '-d', '-v', '-1', '-pf', files('dhclient')[0]!, '-lf', files('dhclient')[1]!, i], /bound to (10\.1\.0\.\d+)/],
-    ['dhcpcd', (i) => ['dhcpcd', '-B', '-1', '-4', '-t', '10', i], /leased (10\.1\.0\.\d+)/],
+    // dhcpcd keeps leases under /var/lib/dhcpcd: give it a private tmpfs there (ip netns exec runs
+    // it in its own mount namespace, so nothing is left on the machine).
+    ['dhcpcd', (i) => ['sh', '-c', `mkdir -p /var/lib/dhcpcd && mount -t tmpfs tmpfs /var/lib/dhcpcd && exec dhcpcd -B -1 -4 -t 10 ${i}`], /leased (10\.1\.0\.\d+)/],
   ]
 
   for (const [name, argv, leased] of clients) {
