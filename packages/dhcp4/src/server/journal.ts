@@ -1,13 +1,53 @@
-// Leases on disk: an append-only journal of JSON lines, fsynced before the server answers, so an
-// acknowledged lease survives kill -9 and power loss. Compaction writes the live leases to a new
-// file and renames it over the old one (atomic on POSIX file systems).
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
+// Leases on disk: an append-only journal of JSON lines. Records are group-committed: every record
+// made while one fdatasync is in flight goes out with the next write and the next fdatasync, so a
+// burst of bindings costs a few syncs rather than one each, and the event loop keeps serving while
+// the disk works. `durable()` resolves once everything recorded so far is on stable storage: the
+// server sends an ACK only after that. Compaction writes the live leases to a new file and renames
+// it over the old one (atomic on POSIX file systems).
+import { closeSync, existsSync, fdatasync, fsyncSync, openSync, readFileSync, renameSync, write, writeSync } from 'node:fs'
 import { dirname } from 'node:path'
+import { promisify } from 'node:util'
 import type { Lease } from './lease.js'
+
+const writeAsync = promisify(write) as (fd: number, data: string) => Promise<unknown>
+const fdatasyncAsync = promisify(fdatasync)
+
+interface Deferred {
+  promise: Promise<void>
+  resolve: () => void
+  reject: (error: Error) => void
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void
+  let reject!: (error: Error) => void
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  // A failed commit is reported to whoever waits on durable(); nobody waiting is not a crash.
+  promise.catch(() => undefined)
+  return { promise, resolve, reject }
+}
+
+export interface JournalStats {
+  /** Records appended since open. */
+  records: number
+  /** fdatasync calls made for them: records / commits is the group-commit factor. */
+  commits: number
+}
 
 export class LeaseJournal {
   #fd: number
   #records = 0
+  #pending: string[] = []
+  /** Settles when the records in #pending are durable. */
+  #next: Deferred | undefined
+  /** Settles when the batch being written now is durable. */
+  #inflight: Deferred | undefined
+  #compactWith: (() => Lease[]) | undefined
+  #failed: Error | undefined
+  readonly stats: JournalStats = { records: 0, commits: 0 }
 
   private constructor(
     readonly path: string,
@@ -40,19 +80,71 @@ export class LeaseJournal {
     return { journal, leases: [...leases.values()], damaged }
   }
 
-  /** Appends a lease state and waits until it is on stable storage. */
+  /** Queues a lease state for the next commit; `durable()` tells when it is on disk. */
   record(lease: Lease): void {
-    writeSync(this.#fd, JSON.stringify(lease) + '\n')
-    fsyncSync(this.#fd)
+    if (this.#fd < 0) throw new Error(`lease journal ${this.path} is closed`)
+    this.#pending.push(JSON.stringify(lease) + '\n')
     this.#records++
+    this.stats.records++
+    this.#schedule()
   }
 
+  /** Resolves when every record made so far is on stable storage; rejects if writing failed. */
+  durable(): Promise<void> {
+    if (this.#failed) return Promise.reject(this.#failed)
+    return (this.#next ?? this.#inflight)?.promise ?? Promise.resolve()
+  }
+
+  /** Superseded records plus live ones since the last compaction. */
   get records(): number {
     return this.#records
   }
 
-  /** Rewrites the journal with only these leases. */
-  compact(leases: Lease[]): void {
+  /** Rewrites the journal with the leases `snapshot` returns, at the next commit. */
+  compact(snapshot: () => Lease[]): Promise<void> {
+    this.#compactWith = snapshot
+    this.#schedule()
+    return this.durable()
+  }
+
+  #schedule(): void {
+    this.#next ??= deferred()
+    // While a commit is in flight the loop picks the new records up when it finishes.
+    if (!this.#inflight) setImmediate(() => void this.#commitLoop())
+  }
+
+  async #commitLoop(): Promise<void> {
+    if (this.#inflight) return
+    while (this.#next && this.#fd >= 0) {
+      const batch = this.#pending.splice(0)
+      const done = this.#next
+      this.#inflight = done
+      this.#next = undefined
+      try {
+        if (this.#compactWith) {
+          // The snapshot is taken now, so it includes every record still pending.
+          const snapshot = this.#compactWith
+          this.#compactWith = undefined
+          this.#rewrite(snapshot())
+        } else if (batch.length > 0) {
+          await writeAsync(this.#fd, batch.join(''))
+          await fdatasyncAsync(this.#fd)
+          this.stats.commits++
+        }
+        done.resolve()
+      } catch (error) {
+        this.#failed = error as Error
+        done.reject(error as Error)
+        const later = this.#next as Deferred | undefined
+        later?.reject(error as Error)
+        this.#next = undefined
+      } finally {
+        this.#inflight = undefined
+      }
+    }
+  }
+
+  #rewrite(leases: Lease[]): void {
     const tmp = `${this.path}.compact`
     const fd = openSync(tmp, 'w', 0o600)
     try {
@@ -71,9 +163,12 @@ export class LeaseJournal {
     closeSync(this.#fd)
     this.#fd = openSync(this.path, 'a', 0o600)
     this.#records = leases.length
+    this.stats.commits++
   }
 
-  close(): void {
+  /** Commits what is pending, then closes. */
+  async close(): Promise<void> {
+    while (this.#inflight || this.#next) await (this.#inflight ?? this.#next)!.promise.catch(() => undefined)
     if (this.#fd >= 0) closeSync(this.#fd)
     this.#fd = -1
   }

@@ -3,10 +3,13 @@
 // expired longest ago. Bindings, releases and declines are journaled before they are answered.
 import { LeaseJournal } from './journal.js'
 import type { Lease } from './lease.js'
+import { ArgumentError } from '@lab/netlink-native'
 import { AddressPool, ipToNumber, numberToIp } from './pool.js'
 
 export interface LeaseDatabaseOptions {
-  pool: AddressPool
+  /** The pools of all subnets served (or `pool` for one). */
+  pools?: AddressPool[]
+  pool?: AddressPool
   /** Where leases persist; in memory only when omitted. */
   journalPath?: string
   /** How long an offered address is held for the client, ms. */
@@ -16,11 +19,20 @@ export interface LeaseDatabaseOptions {
   now?: () => number
 }
 
+export interface SweepResult {
+  /** Bindings whose time ran out: their addresses are free again. */
+  expired: Lease[]
+  /** Offers nobody took up. */
+  lapsedOffers: number
+}
+
 export class LeaseDatabase {
-  readonly pool: AddressPool
+  readonly pools: AddressPool[]
   readonly #journal: LeaseJournal | undefined
   readonly #byAddress = new Map<string, Lease>()
   readonly #byClient = new Map<string, Lease>()
+  /** Per pool, where the search for a never-used address goes on: choosing stays O(1) while the pool fills. */
+  readonly #cursor = new Map<AddressPool, number>()
   readonly #now: () => number
   readonly #offerHoldMs: number
   readonly #quarantineMs: number
@@ -28,7 +40,8 @@ export class LeaseDatabase {
   readonly damagedRecords: number
 
   private constructor(options: LeaseDatabaseOptions, journal: LeaseJournal | undefined, leases: Lease[], damaged: number) {
-    this.pool = options.pool
+    this.pools = options.pools ?? (options.pool ? [options.pool] : [])
+    if (this.pools.length === 0) throw new ArgumentError('pools', 'at least one address pool')
     this.#journal = journal
     this.#now = options.now ?? Date.now
     this.#offerHoldMs = options.offerHoldMs ?? 60_000
@@ -41,6 +54,16 @@ export class LeaseDatabase {
     if (!options.journalPath) return new LeaseDatabase(options, undefined, [], 0)
     const { journal, leases, damaged } = LeaseJournal.open(options.journalPath)
     return new LeaseDatabase(options, journal, leases, damaged)
+  }
+
+  /** The first pool: the one a single-subnet server hands out from. */
+  get pool(): AddressPool {
+    return this.pools[0]!
+  }
+
+  poolOf(address: string | number): AddressPool | undefined {
+    const n = typeof address === 'number' ? address : ipToNumber(address)
+    return this.pools.find((p) => p.contains(n))
   }
 
   #index(lease: Lease): void {
@@ -58,37 +81,54 @@ export class LeaseDatabase {
   }
 
   #held(lease: Lease | undefined, now: number): boolean {
-    return !!lease && lease.expiresAt > now && lease.state !== 'released'
+    return !!lease && lease.expiresAt > now && lease.state !== 'released' && lease.state !== 'expired'
   }
 
   /** Whether `address` may go to `client` now. */
   available(address: string, client: string): boolean {
-    const now = this.#now()
     const n = ipToNumber(address)
-    if (!this.pool.contains(n)) return false
-    const reservedTo = [...this.pool.reservations].find(([, a]) => a === address)?.[0]
+    const pool = this.poolOf(n)
+    if (!pool) return false
+    return this.#available(pool, n, address, client, this.#now())
+  }
+
+  #available(pool: AddressPool, n: number, address: string, client: string, now: number): boolean {
+    const reservedTo = pool.reservedTo(address)
     if (reservedTo !== undefined && reservedTo !== client) return false
-    if (reservedTo === undefined && !this.pool.dynamic(n)) return false
+    if (reservedTo === undefined && !pool.dynamic(n)) return false
     const lease = this.#byAddress.get(address)
     if (lease?.state === 'declined' && lease.expiresAt > now) return false
     return !this.#held(lease, now) || lease!.client === client
   }
 
-  /** The address to offer `client`, or undefined when the pool is exhausted. */
-  choose(client: string, requested?: string): string | undefined {
-    const reserved = this.pool.reservedFor(client)
-    if (reserved && this.available(reserved, client)) return reserved
-    const previous = this.#byClient.get(client)
-    if (previous && previous.state !== 'declined' && this.available(previous.address, client)) return previous.address
-    if (requested && this.available(requested, client)) return requested
+  /** The address to offer `client` from `pool` (default: the first), or undefined when it is exhausted. */
+  choose(client: string, requested?: string, pool: AddressPool = this.pool): string | undefined {
     const now = this.#now()
-    let oldest: { address: string; expiresAt: number } | undefined
-    for (let n = this.pool.first; n <= this.pool.last; n++) {
+    const mine = (address: string | undefined) => {
+      if (!address) return false
+      const n = ipToNumber(address)
+      return pool.contains(n) && this.#available(pool, n, address, client, now)
+    }
+    const reserved = pool.reservedFor(client)
+    if (mine(reserved)) return reserved
+    const previous = this.#byClient.get(client)
+    if (previous && previous.state !== 'declined' && mine(previous.address)) return previous.address
+    if (mine(requested)) return requested
+    // A never-used address, searching on from where the last search stopped.
+    const start = this.#cursor.get(pool) ?? pool.first
+    for (let i = 0, n = start; i < pool.size; i++, n = n === pool.last ? pool.first : n + 1) {
       const address = numberToIp(n)
-      if (!this.available(address, client)) continue
-      const lease = this.#byAddress.get(address)
-      if (!lease) return address
-      if (lease.expiresAt <= now && (!oldest || lease.expiresAt < oldest.expiresAt)) oldest = { address, expiresAt: lease.expiresAt }
+      if (this.#byAddress.has(address) || !this.#available(pool, n, address, client, now)) continue
+      this.#cursor.set(pool, n)
+      return address
+    }
+    // Then the one that expired longest ago.
+    let oldest: { address: string; expiresAt: number } | undefined
+    for (let n = pool.first; n <= pool.last; n++) {
+      const address = numberToIp(n)
+      if (!this.#available(pool, n, address, client, now)) continue
+      const lease = this.#byAddress.get(address)!
+      if (!oldest || lease.expiresAt < oldest.expiresAt) oldest = { address, expiresAt: lease.expiresAt }
     }
     return oldest?.address
   }
@@ -133,11 +173,55 @@ export class LeaseDatabase {
     this.#journal?.record(lease)
     this.#index(lease)
     // Rewrite the journal once it holds many superseded records.
-    if (this.#journal && this.#journal.records > 1000 && this.#journal.records > 4 * this.#byAddress.size) this.compact()
+    if (this.#journal && this.#journal.records > 1000 && this.#journal.records > 4 * this.#byAddress.size) void this.compact()
   }
 
-  compact(): void {
-    this.#journal?.compact([...this.#byAddress.values()].filter((l) => l.state !== 'offered'))
+  /** Resolves when every binding, release and decline made so far is on stable storage. */
+  durable(): Promise<void> {
+    return this.#journal?.durable() ?? Promise.resolve()
+  }
+
+  compact(): Promise<void> {
+    return this.#journal?.compact(() => [...this.#byAddress.values()].filter((l) => l.state !== 'offered')) ?? Promise.resolve()
+  }
+
+  /** Frees what has run out: lapsed offers are forgotten, expired bindings marked (kept for stickiness). */
+  sweep(): SweepResult {
+    const now = this.#now()
+    const result: SweepResult = { expired: [], lapsedOffers: 0 }
+    for (const lease of [...this.#byAddress.values()]) {
+      if (lease.expiresAt > now) continue
+      if (lease.state === 'offered') {
+        this.#byAddress.delete(lease.address)
+        if (this.#byClient.get(lease.client) === lease) this.#byClient.delete(lease.client)
+        result.lapsedOffers++
+        const pool = this.poolOf(lease.address)
+        const n = ipToNumber(lease.address)
+        if (pool && n < (this.#cursor.get(pool) ?? pool.first)) this.#cursor.set(pool, n)
+      } else if (lease.state === 'bound') {
+        const expired: Lease = { ...lease, state: 'expired' }
+        this.#byAddress.set(lease.address, expired)
+        if (this.#byClient.get(lease.client) === lease) this.#byClient.set(lease.client, expired)
+        result.expired.push(expired)
+      }
+    }
+    return result
+  }
+
+  /** Addresses of `pool` that a new client could get now. */
+  free(pool: AddressPool = this.pool): number {
+    const now = this.#now()
+    let taken = pool.excludedInRange
+    for (const lease of this.#byAddress.values()) {
+      const n = ipToNumber(lease.address)
+      if (!pool.dynamic(n)) continue
+      if (this.#held(lease, now) || (lease.state === 'declined' && lease.expiresAt > now)) taken++
+    }
+    return pool.size - taken
+  }
+
+  get journalStats(): { records: number; commits: number } | undefined {
+    return this.#journal?.stats
   }
 
   leaseOf(client: string): Lease | undefined {
@@ -152,7 +236,7 @@ export class LeaseDatabase {
     return [...this.#byAddress.values()]
   }
 
-  close(): void {
-    this.#journal?.close()
+  close(): Promise<void> {
+    return this.#journal?.close() ?? Promise.resolve()
   }
 }

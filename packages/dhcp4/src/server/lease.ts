@@ -1,6 +1,6 @@
 // A lease as the server keeps it. Clients are identified by their client id (option 61) when they
 // send one, else by their hardware address (RFC 2131 4.2, RFC 6842).
-export type LeaseState = 'offered' | 'bound' | 'released' | 'declined'
+export type LeaseState = 'offered' | 'bound' | 'released' | 'declined' | 'expired'
 
 export interface Lease {
   address: string

@@ -29,6 +29,7 @@ export class AddressPool {
   readonly last: number
   readonly excluded: Set<number>
   readonly reservations = new Map<string, string>()
+  readonly #reservedTo = new Map<string, string>()
 
   constructor(readonly options: PoolOptions) {
     const [net, len] = options.subnet.split('/')
@@ -42,7 +43,9 @@ export class AddressPool {
     this.excluded = new Set((options.exclude ?? []).map((a) => ipToNumber(a, 'exclude')))
     for (const [client, address] of Object.entries(options.reservations ?? {})) {
       if (!this.contains(ipToNumber(address, 'reservations'))) throw new ArgumentError('reservations', `${address} is outside ${options.subnet}`)
-      this.reservations.set(client.includes(':') && !client.startsWith('mac:') && !client.startsWith('id:') ? `mac:${client.toLowerCase()}` : client, address)
+      const key = client.includes(':') && !client.startsWith('mac:') && !client.startsWith('id:') ? `mac:${client.toLowerCase()}` : client
+      this.reservations.set(key, address)
+      this.#reservedTo.set(address, key)
     }
   }
 
@@ -60,9 +63,20 @@ export class AddressPool {
     return this.reservations.get(client)
   }
 
+  /** The client an address is reserved for, if any. */
+  reservedTo(address: string): string | undefined {
+    return this.#reservedTo.get(address)
+  }
+
   isReserved(address: string): boolean {
-    for (const a of this.reservations.values()) if (a === address) return true
-    return false
+    return this.#reservedTo.has(address)
+  }
+
+  /** Excluded addresses inside the range (they never count as free). */
+  get excludedInRange(): number {
+    let n = 0
+    for (const e of this.excluded) if (e >= this.first && e <= this.last) n++
+    return n
   }
 
   get size(): number {

@@ -81,7 +81,7 @@ export function respond(request: DhcpMessage, ctx: Context): Answer | undefined 
   const hostname = request.get(12)
   switch (request.messageType) {
     case 'DISCOVER': {
-      const address = ctx.db.choose(client, request.get(50))
+      const address = ctx.db.choose(client, request.get(50), ctx.subnet.pool)
       if (!address) return undefined // exhausted: stay silent, the client retries
       ctx.db.offer(client, request.chaddr, address, hostname)
       const m = reply(request, ctx.serverId)
