@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import pino from 'pino'
 import { ConfigError, parseConfig } from './config.js'
+import { relayLoad } from './load/relay-load.js'
 import { LeaseJournal } from './server/journal.js'
 import { DhcpServer } from './server/server.js'
 import type { SubnetConfig } from './server/subnet.js'
@@ -14,11 +15,17 @@ usage:
   lab-dhcp4 server --config FILE [--netns NS]
   lab-dhcp4 server --interface br0 --subnet 10.1.0.0/24 --range 10.1.0.2-10.1.0.254 [--router IP] [--dns IP]... [--lease-time S] [--lease-file PATH] [--netns NS]
   lab-dhcp4 leases --lease-file PATH [--json]
+  lab-dhcp4 load --server IP --giaddr IP --clients N [--window N] [--duration S] [--netns NS] [--json]
+
+server: SIGUSR1 logs the counters (offers, acks, naks, malformed, pool free...) as one JSON line;
+SIGINT/SIGTERM stop it after the pending leases are on disk.
+load: simulated clients behind a relay address (giaddr, which must be local) each do
+DISCOVER-OFFER-REQUEST-ACK with the server; prints exchanges/s and latency.
 
 example:
   lab-dhcp4 server --netns sw1 --interface br0 --subnet 10.1.0.0/24 --range 10.1.0.2-10.1.0.254 --router 10.1.0.1 --lease-file /tmp/leases
 
-exit status: 0 stopped cleanly, 1 could not serve (the message says why), 2 usage or configuration error`
+exit status: 0 stopped cleanly (load: every exchange completed), 1 could not serve or some exchanges failed, 2 usage or configuration error`
 
 class UsageError extends Error {}
 
@@ -45,15 +52,17 @@ async function server(values: Record<string, string | string[] | boolean | undef
       },
     ]
   }
-  if (interfaces.length !== 1 || subnets.length !== 1) throw new ConfigError('subnets', 'this version serves one interface with one subnet')
-  const logger = pino({ name: 'lab-dhcp4' })
-  const dhcp = await DhcpServer.open({ netns: values.netns as string | undefined, interface: interfaces[0]!, subnet: subnets[0]!, ...(leaseFile ? { leaseFile } : {}), logger })
+  const logger = pino({ name: 'lab-dhcp4', level: process.env.LOG_LEVEL ?? 'info' })
+  const dhcp = await DhcpServer.open({ netns: values.netns as string | undefined, interfaces, subnets, ...(leaseFile ? { leaseFile } : {}), logger })
+  const showCounters = () => logger.info({ counters: dhcp.counters() }, 'counters')
+  process.on('SIGUSR1', showCounters)
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve)
     process.once('SIGTERM', resolve)
   })
-  logger.info({ stats: dhcp.stats }, 'stopping')
-  dhcp.close()
+  process.off('SIGUSR1', showCounters)
+  logger.info({ counters: dhcp.counters() }, 'stopping')
+  await dhcp.close()
   return 0
 }
 
@@ -66,6 +75,27 @@ function leases(values: Record<string, string | string[] | boolean | undefined>)
   if (values.json) console.log(JSON.stringify(current))
   else for (const l of current) console.log(`${l.address}\t${l.mac}\t${l.hostname ?? '-'}\texpires ${new Date(l.expiresAt).toISOString()}`)
   return 0
+}
+
+async function load(values: Record<string, string | string[] | boolean | undefined>): Promise<number> {
+  const clients = Number(values.clients)
+  if (!values.server || !values.giaddr || !Number.isInteger(clients) || clients < 1) throw new UsageError('load needs --server, --giaddr and --clients N')
+  const window = values.window === undefined ? undefined : Number(values.window)
+  if (window !== undefined && !(Number.isInteger(window) && window > 0)) throw new UsageError('--window: a positive integer')
+  const result = await relayLoad({
+    netns: values.netns as string | undefined,
+    server: values.server as string,
+    giaddr: values.giaddr as string,
+    clients,
+    ...(window ? { window } : {}),
+    ...(values.duration ? { durationMs: Number(values.duration) * 1000 } : {}),
+  })
+  if (values.json) console.log(JSON.stringify(result))
+  else {
+    console.log(`${result.completed}/${clients} exchanges in ${(result.elapsedMs / 1000).toFixed(2)} s: ${Math.round(result.rate)}/s`)
+    console.log(`latency p50 ${result.latencyMs.p50.toFixed(2)} ms, p99 ${result.latencyMs.p99.toFixed(2)} ms; naks ${result.naks}, failed ${result.failed}, retransmissions ${result.retransmissions}`)
+  }
+  return result.completed === clients ? 0 : 1
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -83,6 +113,11 @@ async function main(argv: string[]): Promise<number> {
       'lease-time': { type: 'string' },
       'lease-file': { type: 'string' },
       json: { type: 'boolean' },
+      server: { type: 'string' },
+      giaddr: { type: 'string' },
+      clients: { type: 'string' },
+      window: { type: 'string' },
+      duration: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -92,6 +127,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (positionals[0] === 'server') return server(values)
   if (positionals[0] === 'leases') return leases(values)
+  if (positionals[0] === 'load') return load(values)
   throw new UsageError(positionals[0] ? `unknown command ${positionals[0]}` : 'missing command')
 }
 

@@ -75,9 +75,22 @@ function nak(request: DhcpMessage, ctx: Context, why: string): Answer {
   return answer(request, m, 'nak')
 }
 
+/**
+ * The client's identity: its client id when it sends one (RFC 6842), except that a reservation made
+ * for its hardware address wins, as `hardware ethernet` does in dhcpd and dhcp-host in dnsmasq.
+ */
+function identify(request: DhcpMessage, subnet: Subnet): string {
+  const key = clientKey(request.chaddr, request.get(61))
+  if (key.startsWith('id:') && !subnet.pool.reservedFor(key)) {
+    const byMac = clientKey(request.chaddr)
+    if (subnet.pool.reservedFor(byMac)) return byMac
+  }
+  return key
+}
+
 export function respond(request: DhcpMessage, ctx: Context): Answer | undefined {
   if (request.op !== 1) return undefined
-  const client = clientKey(request.chaddr, request.get(61))
+  const client = identify(request, ctx.subnet)
   const hostname = request.get(12)
   switch (request.messageType) {
     case 'DISCOVER': {

@@ -112,8 +112,8 @@ export class DhcpServer {
     } finally {
       nl.close()
     }
-    const served = found.filter((p) => p.addresses.some((a) => subnets.some((s) => s.contains(a))))
-    if (served.length === 0 && !options.serverId) throw new Error(`none of ${names.join(', ')} has an address in a served subnet: give serverId`)
+    // Relayed subnets need no local address, but replies need a source: some address of ours.
+    if (!options.serverId && found.every((p) => p.addresses.length === 0)) throw new Error(`none of ${names.join(', ')} has an IPv4 address: give serverId`)
     const db = LeaseDatabase.open({ pools: subnets.map((s) => s.pool), journalPath: options.leaseFile, offerHoldMs: options.offerHoldMs })
     const ports: Port[] = []
     try {
