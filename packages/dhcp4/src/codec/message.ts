@@ -1,12 +1,14 @@
 // A BOOTP/DHCP message (RFC 2131 section 2): the fixed header, the magic cookie and the options.
 // Long options are split and joined as RFC 3396 says; option overload (52) is honoured on decode.
 import { DhcpDecodeError } from './errors.js'
+import { parseIpv4 } from './ipv4.js'
 import { DEFINITIONS, MESSAGE_TYPES, OPTION_NAMES, isKnown, type KnownCode, type MessageType, type OptionTypes } from './options.js'
 
 export const BOOTREQUEST = 1
 export const BOOTREPLY = 2
 const FIXED = 236
 const COOKIE = Buffer.from([99, 130, 83, 99])
+const COOKIE_VALUE = COOKIE.readUInt32BE(0)
 const PAD = 0
 const END = 255
 const OVERLOAD = 52
@@ -22,9 +24,34 @@ function ipAt(b: Buffer, at: number): string {
 }
 
 function writeIp(b: Buffer, at: number, ip: string, field: string): void {
-  const parts = ip.split('.')
-  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) throw new TypeError(`${field}: invalid IPv4 address ${JSON.stringify(ip)}`)
-  parts.forEach((p, i) => (b[at + i] = Number(p)))
+  if (ip === zeroIp) return // the buffer is zeroed
+  const n = parseIpv4(ip)
+  if (n < 0) throw new TypeError(`${field}: invalid IPv4 address ${JSON.stringify(ip)}`)
+  b.writeUInt32BE(n, at)
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
+
+function macText(b: Buffer, at: number, length: number): string {
+  let text = length > 0 ? HEX[b[at]!]! : ''
+  for (let i = 1; i < length; i++) text += ':' + HEX[b[at + i]!]!
+  return text
+}
+
+/** Writes `aa:bb:..` (up to 16 bytes) at `at`; false when it is not a hardware address. */
+function writeMac(b: Buffer, at: number, text: string): boolean {
+  let count = 0
+  for (let i = 0; i < text.length; ) {
+    const end = text.indexOf(':', i)
+    const stop = end < 0 ? text.length : end
+    if (stop - i < 1 || stop - i > 2 || count === 16) return false
+    const byte = parseInt(text.slice(i, stop), 16)
+    if (!(byte >= 0 && byte <= 255) || !/^[0-9a-fA-F]+$/.test(text.slice(i, stop))) return false
+    b[at + count++] = byte
+    i = stop + 1
+    if (end >= 0 && i === text.length) return false
+  }
+  return count > 0
 }
 
 function cString(b: Buffer): string {
@@ -95,40 +122,50 @@ export class DhcpMessage implements DhcpMessageFields {
 
   /** Encodes the message; the message type goes first, the rest in insertion order. */
   encode(): Buffer {
-    const header = Buffer.alloc(FIXED)
-    header[0] = this.op
-    header[1] = this.htype
-    header[2] = this.hlen
-    header[3] = this.hops
-    header.writeUInt32BE(this.xid >>> 0, 4)
-    header.writeUInt16BE(this.secs, 8)
-    header.writeUInt16BE(this.broadcast ? 0x8000 : 0, 10)
-    writeIp(header, 12, this.ciaddr, 'ciaddr')
-    writeIp(header, 16, this.yiaddr, 'yiaddr')
-    writeIp(header, 20, this.siaddr, 'siaddr')
-    writeIp(header, 24, this.giaddr, 'giaddr')
-    const hw = this.chaddr.split(':').map((h) => parseInt(h, 16))
-    if (hw.length > 16 || hw.some((b) => !(b >= 0 && b <= 255))) throw new TypeError(`chaddr: invalid hardware address ${this.chaddr}`)
-    Buffer.from(hw).copy(header, 28)
     if (Buffer.byteLength(this.sname) > 63 || Buffer.byteLength(this.file) > 127) throw new TypeError('sname/file too long (63/127 bytes)')
-    header.write(this.sname, 44, 'latin1')
-    header.write(this.file, 108, 'latin1')
-    const parts: Buffer[] = [header, COOKIE]
-    const ordered = [...this.options.keys()].sort((a, b) => (a === 53 ? -1 : b === 53 ? 1 : 0))
-    for (const code of ordered) {
-      const value = this.options.get(code)!
+    const codes: number[] = []
+    const datas: Buffer[] = []
+    let optionBytes = 0
+    const add = (code: number, value: OptionValue) => {
       const data = Buffer.isBuffer(value) && !isKnown(code) ? value : DEFINITIONS[code as KnownCode].encode(value as never)
+      codes.push(code)
+      datas.push(data)
       // RFC 3396: a value longer than 255 bytes goes in consecutive options with the same code.
-      for (let at = 0; at < data.length || at === 0; at += 255) {
-        const chunk = data.subarray(at, at + 255)
-        parts.push(Buffer.from([code, chunk.length]), chunk)
+      optionBytes += data.length + 2 * Math.max(1, Math.ceil(data.length / 255))
+    }
+    const type = this.options.get(53)
+    if (type !== undefined) add(53, type)
+    for (const [code, value] of this.options) if (code !== 53) add(code, value)
+    const buf = Buffer.alloc(Math.max(MIN_LENGTH, FIXED + COOKIE.length + optionBytes + 1))
+    buf[0] = this.op
+    buf[1] = this.htype
+    buf[2] = this.hlen
+    buf[3] = this.hops
+    buf.writeUInt32BE(this.xid >>> 0, 4)
+    buf.writeUInt16BE(this.secs, 8)
+    buf.writeUInt16BE(this.broadcast ? 0x8000 : 0, 10)
+    writeIp(buf, 12, this.ciaddr, 'ciaddr')
+    writeIp(buf, 16, this.yiaddr, 'yiaddr')
+    writeIp(buf, 20, this.siaddr, 'siaddr')
+    writeIp(buf, 24, this.giaddr, 'giaddr')
+    if (!writeMac(buf, 28, this.chaddr)) throw new TypeError(`chaddr: invalid hardware address ${this.chaddr}`)
+    if (this.sname) buf.write(this.sname, 44, 'latin1')
+    if (this.file) buf.write(this.file, 108, 'latin1')
+    COOKIE.copy(buf, FIXED)
+    let at = FIXED + COOKIE.length
+    for (let i = 0; i < codes.length; i++) {
+      const data = datas[i]!
+      for (let from = 0; from < data.length || from === 0; from += 255) {
+        const length = Math.min(255, data.length - from)
+        buf[at] = codes[i]!
+        buf[at + 1] = length
+        data.copy(buf, at + 2, from, from + length)
+        at += 2 + length
         if (data.length === 0) break
       }
     }
-    parts.push(Buffer.from([END]))
-    const total = parts.reduce((n, p) => n + p.length, 0)
-    if (total < MIN_LENGTH) parts.push(Buffer.alloc(MIN_LENGTH - total))
-    return Buffer.concat(parts)
+    buf[at] = END
+    return buf
   }
 
   /** Decodes a message; anything malformed throws DhcpDecodeError with the reason. */
@@ -136,7 +173,7 @@ export class DhcpMessage implements DhcpMessageFields {
     if (buf.length < FIXED + 4) throw new DhcpDecodeError('short-packet', `${buf.length} bytes, a DHCP message has at least ${FIXED + 4}`)
     const op = buf[0]!
     if (op !== BOOTREQUEST && op !== BOOTREPLY) throw new DhcpDecodeError('bad-op', `op ${op}`)
-    if (!buf.subarray(FIXED, FIXED + 4).equals(COOKIE)) throw new DhcpDecodeError('bad-cookie', `magic cookie ${buf.subarray(FIXED, FIXED + 4).toString('hex')}`)
+    if (buf.readUInt32BE(FIXED) !== COOKIE_VALUE) throw new DhcpDecodeError('bad-cookie', `magic cookie ${buf.subarray(FIXED, FIXED + 4).toString('hex')}`)
     const hlen = Math.min(buf[2]!, 16)
     const m = new DhcpMessage({
       op,
@@ -150,7 +187,7 @@ export class DhcpMessage implements DhcpMessageFields {
       yiaddr: ipAt(buf, 16),
       siaddr: ipAt(buf, 20),
       giaddr: ipAt(buf, 24),
-      chaddr: [...buf.subarray(28, 28 + hlen)].map((b) => b.toString(16).padStart(2, '0')).join(':'),
+      chaddr: macText(buf, 28, hlen),
     })
     const raw = new Map<number, Buffer[]>()
     const overload = readOptions(buf.subarray(FIXED + 4), raw, 'options')
@@ -161,7 +198,7 @@ export class DhcpMessage implements DhcpMessageFields {
     else m.sname = cString(buf.subarray(44, 108))
     for (const [code, chunks] of raw) {
       if (code === OVERLOAD) continue
-      const data = Buffer.concat(chunks)
+      const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
       m.options.set(code, isKnown(code) ? (DEFINITIONS[code].decode(data, code) as OptionValue) : data)
     }
     return m

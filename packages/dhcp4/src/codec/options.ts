@@ -1,6 +1,7 @@
 // DHCP options (RFC 2132 and later RFCs) as typed values. Each definition knows how to encode,
 // decode and print its value; options without a definition are kept as raw bytes and re-encoded
 // unchanged.
+import { parseIpv4 } from './ipv4.js'
 import { DhcpDecodeError } from './errors.js'
 
 export const MESSAGE_TYPES = { DISCOVER: 1, OFFER: 2, REQUEST: 3, DECLINE: 4, ACK: 5, NAK: 6, RELEASE: 7, INFORM: 8 } as const
@@ -63,11 +64,11 @@ const fail = (code: number, detail: string): never => {
 }
 
 function ipBytes(text: string, code: number): Buffer {
-  const parts = text.split('.')
-  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) {
-    throw new TypeError(`option ${code}: invalid IPv4 address ${JSON.stringify(text)}`)
-  }
-  return Buffer.from(parts.map(Number))
+  const n = parseIpv4(text)
+  if (n < 0) throw new TypeError(`option ${code}: invalid IPv4 address ${JSON.stringify(text)}`)
+  const b = Buffer.allocUnsafe(4)
+  b.writeUInt32BE(n, 0)
+  return b
 }
 
 const ipText = (b: Buffer, at = 0) => `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`

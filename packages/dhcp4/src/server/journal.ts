@@ -1,16 +1,16 @@
 // Leases on disk: an append-only journal of JSON lines. Records are group-committed: every record
-// made while one fdatasync is in flight goes out with the next write and the next fdatasync, so a
+// made while one write is in flight goes out with the next write (the file is opened O_DSYNC), so a
 // burst of bindings costs a few syncs rather than one each, and the event loop keeps serving while
 // the disk works. `durable()` resolves once everything recorded so far is on stable storage: the
 // server sends an ACK only after that. Compaction writes the live leases to a new file and renames
 // it over the old one (atomic on POSIX file systems).
-import { closeSync, existsSync, fdatasync, fsyncSync, openSync, readFileSync, renameSync, write, writeSync } from 'node:fs'
+import { closeSync, constants, existsSync, fsyncSync, openSync, readFileSync, renameSync, write, writeSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { promisify } from 'node:util'
 import type { Lease } from './lease.js'
 
 const writeAsync = promisify(write) as (fd: number, data: string) => Promise<unknown>
-const fdatasyncAsync = promisify(fdatasync)
+const APPEND_DSYNC = constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_DSYNC
 
 interface Deferred {
   promise: Promise<void>
@@ -75,7 +75,7 @@ export class LeaseJournal {
         }
       }
     }
-    const journal = new LeaseJournal(path, openSync(path, 'a', 0o600))
+    const journal = new LeaseJournal(path, openSync(path, APPEND_DSYNC, 0o600))
     journal.#records = records
     return { journal, leases: [...leases.values()], damaged }
   }
@@ -127,8 +127,8 @@ export class LeaseJournal {
           this.#compactWith = undefined
           this.#rewrite(snapshot())
         } else if (batch.length > 0) {
+          // O_DSYNC: the write returns once the data is on stable storage, one trip to the thread pool.
           await writeAsync(this.#fd, batch.join(''))
-          await fdatasyncAsync(this.#fd)
           this.stats.commits++
         }
         done.resolve()
@@ -161,7 +161,7 @@ export class LeaseJournal {
       closeSync(dir)
     }
     closeSync(this.#fd)
-    this.#fd = openSync(this.path, 'a', 0o600)
+    this.#fd = openSync(this.path, APPEND_DSYNC, 0o600)
     this.#records = leases.length
     this.stats.commits++
   }

@@ -1,6 +1,7 @@
 // The addresses a subnet hands out: a range, minus the server's own and excluded addresses, with
 // reservations for known clients.
 import { ArgumentError } from '@lab/netlink-native'
+import { formatIpv4, parseIpv4 } from '../codec/ipv4.js'
 
 export interface PoolOptions {
   /** "10.1.0.0/24" */
@@ -13,14 +14,12 @@ export interface PoolOptions {
 }
 
 export function ipToNumber(ip: string, field = 'address'): number {
-  const parts = ip.split('.')
-  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) throw new ArgumentError(field, `invalid IPv4 address ${JSON.stringify(ip)}`)
-  return parts.reduce((n, p) => n * 256 + Number(p), 0)
+  const n = parseIpv4(ip)
+  if (n < 0) throw new ArgumentError(field, `invalid IPv4 address ${JSON.stringify(ip)}`)
+  return n
 }
 
-export function numberToIp(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.')
-}
+export const numberToIp = formatIpv4
 
 export class AddressPool {
   readonly network: number
