@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import { Daemon, TestNetns, cleanupAll, deferCleanup, hasCommand, isRoot, run, vethPair } from '@lab/testkit'
 import { ConfigError, parseConfig } from '../src/index.js'
+import { network, ours } from './helpers/servers.js'
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
 
@@ -54,5 +55,66 @@ describe.skipIf(!isRoot() || !existsSync(cli) || !hasCommand('udhcpc'))('lab-dhc
     const bad = await run(['node', cli, 'server', '--config', join(dir, 'bad.json')], { allowFailure: true })
     expect(bad.code).toBe(2)
     expect(bad.stderr.trim()).toBe('lab-dhcp4: subnets[0].range: [first, last] addresses')
+  })
+})
+
+describe.skipIf(!isRoot() || !existsSync(cli))('lab-dhcp4 client (needs root and a build)', () => {
+  afterAll(() => cleanupAll())
+
+  const setup = async (serve = true) => {
+    const srv = await TestNetns.create('d4cc-s')
+    const cl = await TestNetns.create('d4cc-c')
+    await vethPair({ netns: srv, ifname: 's0', address: '10.1.0.1/24' }, { netns: cl, ifname: 'c0' })
+    const net = network(1)
+    const server = serve ? await ours.start({ netns: srv, interface: 's0', net, range: ['10.1.0.10', '10.1.0.50'] }) : undefined
+    deferCleanup('server', () => void server?.stop())
+    const inet = async () => (await cl.ip<Array<{ addr_info: Array<{ family: string; local: string }> }>>(['addr', 'show', 'dev', 'c0'])).flatMap((l) => l.addr_info.filter((a) => a.family === 'inet').map((a) => a.local))
+    return { srv, cl, server, inet }
+  }
+
+  it('--once --json: prints the lease and leaves the interface configured', async () => {
+    const t = await setup()
+    const { stdout, code } = await run(['node', cli, 'client', '--interface', 'c0', '--netns', t.cl.name, '--once', '--json', '--hostname', 'vm7', '--vendor-class', 'lab'])
+    expect(code).toBe(0)
+    const printed = JSON.parse(stdout.trim()) as { event: string; lease: { address: string; prefixLength: number; routes: unknown[]; dns: string[]; serverId: string } }
+    expect(printed.event).toBe('acquire')
+    expect(printed.lease).toMatchObject({ prefixLength: 24, serverId: '10.1.0.1', dns: ['10.1.0.53'] })
+    expect(await t.inet()).toEqual([printed.lease.address])
+    const routes = await t.cl.ip<Array<{ dst: string; gateway?: string; protocol?: string }>>(['route', 'show', 'dev', 'c0'])
+    expect(routes.filter((r) => r.protocol === 'dhcp').map((r) => `${r.dst} via ${r.gateway}`).sort()).toEqual(['10.9.0.0/16 via 10.1.0.254', 'default via 10.1.0.1'])
+    await t.server!.stop()
+  })
+
+  it('--no-configure only prints the lease (and takes a --client-id)', async () => {
+    const t = await setup()
+    const { stdout, code } = await run(['node', cli, 'client', '--interface', 'c0', '--netns', t.cl.name, '--once', '--no-configure', '--client-id', '01:02:03:04:05:06:07'])
+    expect(code).toBe(0)
+    expect(stdout).toMatch(/^c0: 10\.1\.0\.\d+\/24 from 10\.1\.0\.1, lease 8 s \(renew 4 s, rebind 7 s\)/)
+    expect(stdout).toMatch(/route default via 10\.1\.0\.1/)
+    expect(await t.inet()).toEqual([])
+    await t.server!.stop()
+  })
+
+  it('keeps running until SIGTERM, then releases with --release-on-exit', async () => {
+    const t = await setup()
+    const d = await Daemon.start({ name: 'lab-dhcp4 client', argv: ['node', cli, 'client', '--interface', 'c0', '--netns', t.cl.name, '--json', '--release-on-exit'] })
+    const [line] = await d.waitFor(/\{"event":"acquire".*\}/)
+    const address = (JSON.parse(line) as { lease: { address: string } }).lease.address
+    expect(await t.inet()).toEqual([address])
+    expect(await d.stop(5_000)).toBe(0)
+    expect(await t.inet()).toEqual([])
+    await t.server!.stop()
+  })
+
+  it('exits 1 with a clear message when no lease comes in time, 2 on usage errors', async () => {
+    const t = await setup(false)
+    const r = await run(['node', cli, 'client', '--interface', 'c0', '--netns', t.cl.name, '--once', '--timeout', '1'], { allowFailure: true })
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain('no lease from any DHCP server on c0 within 1 s')
+    const usage = await run(['node', cli, 'client'], { allowFailure: true })
+    expect(usage.code).toBe(2)
+    expect(usage.stderr).toContain('client needs --interface')
+    const help = await run(['node', cli, '--help'])
+    expect(help.stdout).toContain('lab-dhcp4 client --interface eth0')
   })
 })

@@ -51,3 +51,32 @@ export function encodeIpv4Udp(p: Ipv4UdpPacket): Buffer {
   buf.writeUInt16BE(checksum === 0 ? 0xffff : checksum, 26)
   return buf
 }
+
+/** Reads an IPv4 packet carrying UDP; undefined for anything else or anything cut short. */
+export function decodeIpv4Udp(buf: Buffer): Ipv4UdpPacket | undefined {
+  if (buf.length < IPV4_HEADER + UDP_HEADER || buf[0]! >> 4 !== 4 || buf[9] !== PROTO_UDP) return undefined
+  const ihl = (buf[0]! & 0x0f) * 4
+  const total = buf.readUInt16BE(2)
+  if (ihl < IPV4_HEADER || total > buf.length || total < ihl + UDP_HEADER) return undefined
+  if (buf.readUInt16BE(6) & 0x3fff) return undefined // a fragment
+  const udpLength = buf.readUInt16BE(ihl + 4)
+  if (udpLength < UDP_HEADER || ihl + udpLength > total) return undefined
+  const ip = (at: number) => `${buf[at]}.${buf[at + 1]}.${buf[at + 2]}.${buf[at + 3]}`
+  return {
+    source: ip(12),
+    destination: ip(16),
+    sourcePort: buf.readUInt16BE(ihl),
+    destinationPort: buf.readUInt16BE(ihl + 2),
+    payload: buf.subarray(ihl + UDP_HEADER, ihl + udpLength),
+  }
+}
+
+/** An Ethernet II header in front of an IPv4 packet. */
+export function ethernetFrame(destination: Buffer, source: Buffer, packet: Buffer): Buffer {
+  const frame = Buffer.allocUnsafe(14 + packet.length)
+  destination.copy(frame, 0)
+  source.copy(frame, 6)
+  frame.writeUInt16BE(0x0800, 12)
+  packet.copy(frame, 14)
+  return frame
+}
