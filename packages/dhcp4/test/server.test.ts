@@ -102,7 +102,7 @@ describe.skipIf(!isRoot())('DHCP server with real clients (needs root)', () => {
       for (const f of [conf, pf!, lf!]) rmSync(f, { force: true })
     }
     expect(dhcp.stats.releases).toBeGreaterThanOrEqual(3)
-  })
+  }, 60_000)
 
   it.skipIf(!hasCommand('udhcpc'))('gives a reserved address by MAC, and a known client its previous address', async () => {
     const { ns } = await clientPort()

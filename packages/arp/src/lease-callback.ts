@@ -1,0 +1,55 @@
+// Seed 002's DHCP lease callback: announce each newly acquired address, so switches and EVPN
+// fabrics learn where it lives now. Typed by shape, not by @lab/dhcp4, so any client's leases fit:
+// `compose(manageIP(), arpAnnounce(), manageRoutes())`.
+import { announce } from './announce.js'
+import type { AnnouncementForm } from './codec.js'
+import { probe, type ProbeTiming } from './probe.js'
+
+/** What a lease callback needs of a lease: where the address lives. */
+export interface LeaseLike {
+  interface: string
+  address: string
+}
+
+export interface ArpAnnounceOptions {
+  netns?: string
+  form?: AnnouncementForm
+  /** Announcements per new address (default 1, as seed 002), `interval` ms apart. */
+  count?: number
+  interval?: number
+  /** Failures are reported here and never thrown: an announcement is best effort. */
+  onError?: (error: unknown, lease: LeaseLike) => void
+}
+
+/** Global unicast or link-local (169.254/16), as seed 002: not unspecified, loopback, multicast or broadcast. */
+function announceable(address: string): boolean {
+  const a = Number(address.split('.')[0])
+  return a !== 0 && a !== 127 && a < 224
+}
+
+export function arpAnnounce(options: ArpAnnounceOptions = {}): (old: LeaseLike | undefined, next: LeaseLike | undefined) => Promise<void> {
+  return async (old, next) => {
+    if (!next || (old && old.address === next.address && old.interface === next.interface) || !announceable(next.address)) return
+    try {
+      await announce(next.interface, next.address, { ...(options.netns ? { netns: options.netns } : {}), ...(options.form ? { form: options.form } : {}), count: options.count ?? 1, interval: options.interval ?? 1000 })
+    } catch (error) {
+      options.onError?.(error, next)
+    }
+  }
+}
+
+export interface ArpConflictCheckOptions {
+  netns?: string
+  timing?: Partial<ProbeTiming>
+  /** Told who holds an address found in use. */
+  onConflict?: (address: string, holder: string | undefined) => void
+}
+
+/** A DHCP client's conflict hook: an RFC 5227 probe of the offered address on `link`. */
+export function arpConflictCheck(link: string, options: ArpConflictCheckOptions = {}): (address: string) => Promise<boolean> {
+  return async (address) => {
+    const result = await probe(link, address, { ...(options.netns ? { netns: options.netns } : {}), ...(options.timing ? { timing: options.timing } : {}) })
+    if (result.conflict) options.onConflict?.(address, result.holder)
+    return result.conflict
+  }
+}
