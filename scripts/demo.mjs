@@ -1,16 +1,20 @@
 #!/usr/bin/env node
-// `npm run demo`: the main job on built-in defaults. It runs the nanoswitch demo once that package
-// provides one (packages/nanoswitch/demo/run.mjs); until then it says what the demo will be.
+// `npm run demo`: the main job on built-in defaults: packages/nanoswitch/demo/run.mjs (a switch,
+// two VMs and an upstream in throwaway namespaces). Builds the packages first if they are not built.
 import { existsSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
-const demo = fileURLToPath(new URL('../packages/nanoswitch/demo/run.mjs', import.meta.url))
-if (existsSync(demo)) {
-  const result = spawnSync(process.execPath, [demo, ...process.argv.slice(2)], { stdio: 'inherit' })
-  process.exit(result.status ?? 1)
+const root = fileURLToPath(new URL('..', import.meta.url))
+const needed = ['netlink-native', 'nft', 'dhcp4', 'arp', 'supervisor', 'nanoswitch'].map((p) => `${root}packages/${p}/dist/index.js`)
+if (needed.some((f) => !existsSync(f))) {
+  console.log('lab demo: building the packages first (once)...')
+  const build = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] })
+  if (build.status !== 0) {
+    console.error('lab demo: the build failed (see above); try `npm run build`')
+    process.exit(1)
+  }
 }
-console.log(`lab demo: not built yet.
-When @lab/nanoswitch lands, this command will create throwaway network namespaces, start a
-nanoswitch (bridge + DHCP server + NAT) in one of them, attach two "VMs" (namespaces running a DHCP
-client), show their leases, ping between them and through the switch, and remove everything.`)
+const demo = `${root}packages/nanoswitch/demo/run.mjs`
+const result = spawnSync(process.execPath, [demo, ...process.argv.slice(2)], { stdio: 'inherit' })
+process.exit(result.status ?? 1)

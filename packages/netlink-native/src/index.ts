@@ -28,3 +28,4 @@ export { sockaddrIn, sockaddrLl, readSockaddrIn, readSockaddrLl, PACKET_TYPES, t
 export { DatagramReader } from './sockets/datagram-reader.js'
 export { UdpSocket, type UdpSocketOptions, type Datagram, type OutgoingDatagram } from './sockets/udp-socket.js'
 export { SocketPairEnd, cable } from './sockets/socketpair-end.js'
+export { mount, reapOrphans, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_RELATIME } from './init-process.js'

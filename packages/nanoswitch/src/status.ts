@@ -1,0 +1,75 @@
+// The switch's status as one JSON document: links and bridge ports (read live through rtnetlink),
+// leases, the uplink's lease, forwards, the SOCKS door and the supervision tree.
+import { Netlink } from '@lab/netlink-native'
+import type { NodeStatus } from '@lab/supervisor'
+import type { SwitchState } from './switched/switch.js'
+
+export interface SwitchStatus {
+  netns: string | null
+  bridge: { name: string; address: string; network: string; ports: string[] } | null
+  links: Array<{ name: string; kind: string | null; mac: string | null; up: boolean; running: boolean; master: string | null }>
+  leases: Array<{ address: string; mac: string; hostname: string | null; expiresAt: string }>
+  uplink: { name: string; mac: string | null; state: string | null; address: string | null; router: string | null; server: string | null; expiresAt: string | null } | null
+  forwards: Array<{ spec: string; active: number; total: number; failed: number }>
+  socks: { port: number; connections: number } | null
+  supervisor: NodeStatus
+}
+
+export async function switchStatus(state: SwitchState, bridgeName: string, netns: string | undefined, tree: NodeStatus): Promise<SwitchStatus> {
+  const nl = await Netlink.open({ netns })
+  let links
+  try {
+    links = await nl.link.list()
+  } finally {
+    nl.close()
+  }
+  const byIndex = new Map(links.map((l) => [l.index, l.name]))
+  const bridge = links.find((l) => l.name === bridgeName)
+  const now = Date.now()
+  const lease = state.uplink?.lease
+  return {
+    netns: netns ?? null,
+    bridge:
+      bridge && state.bridge
+        ? { name: bridgeName, address: state.bridge.cidr, network: state.bridge.network, ports: links.filter((l) => l.master === bridge.index).map((l) => l.name) }
+        : null,
+    links: links.map((l) => ({ name: l.name, kind: l.kind ?? null, mac: l.address ?? null, up: l.up, running: l.running, master: l.master ? (byIndex.get(l.master) ?? String(l.master)) : null })),
+    leases: (state.server?.db.list() ?? [])
+      .filter((l) => l.state === 'bound' && l.expiresAt > now)
+      .map((l) => ({ address: l.address, mac: l.mac, hostname: l.hostname ?? null, expiresAt: new Date(l.expiresAt).toISOString() })),
+    uplink: state.uplink
+      ? {
+          name: state.uplink.name,
+          mac: state.uplink.mac ?? null,
+          state: state.uplink.state ?? null,
+          address: lease ? `${lease.address}/${lease.prefixLength}` : null,
+          router: lease?.router ?? null,
+          server: lease?.serverId ?? null,
+          expiresAt: lease && lease.leaseTime !== 0xffffffff ? new Date(lease.acquiredAt + lease.leaseTime * 1000).toISOString() : null,
+        }
+      : null,
+    forwards: [...state.forwards].map(([spec, f]) => ({ spec, ...f.stats })),
+    socks: state.socks ? { port: state.socks.options.port, connections: state.socks.connections } : null,
+    supervisor: tree,
+  }
+}
+
+/** Readable status for a terminal. */
+export function formatStatus(s: SwitchStatus): string {
+  const lines: string[] = []
+  lines.push(`nanoswitch${s.netns ? ` in ${s.netns}` : ''}`)
+  if (s.bridge) lines.push(`bridge ${s.bridge.name} ${s.bridge.address}, ports: ${s.bridge.ports.join(' ') || '(none)'}`)
+  if (s.uplink) lines.push(`uplink ${s.uplink.name}: ${s.uplink.address ?? 'no lease'}${s.uplink.router ? ` via ${s.uplink.router}` : ''}${s.uplink.state ? ` (${s.uplink.state})` : ''}`)
+  else lines.push('uplink: none')
+  lines.push(`leases (${s.leases.length}):`)
+  for (const l of s.leases) lines.push(`  ${l.address.padEnd(15)} ${l.mac} ${l.hostname ?? '-'} until ${l.expiresAt}`)
+  for (const f of s.forwards) lines.push(`forward ${f.spec}: ${f.active} open, ${f.total} total, ${f.failed} failed`)
+  if (s.socks) lines.push(`socks5 :${s.socks.port}: ${s.socks.connections} connections`)
+  const walk = (n: NodeStatus, depth: number) => {
+    lines.push(`${'  '.repeat(depth)}${n.name}: ${n.state}${n.restarts ? `, ${n.restarts} restarts` : ''}${n.lastError ? ` (${n.lastError})` : ''}`)
+    for (const c of n.children) walk(c, depth + 1)
+  }
+  lines.push('supervisor:')
+  walk(s.supervisor, 1)
+  return lines.join('\n')
+}
