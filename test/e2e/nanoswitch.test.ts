@@ -1,0 +1,186 @@
+// Seed 000's scenario end to end: `nanoswitch run` (the built CLI) in a switch namespace with an
+// uplink to an upstream network served by dnsmasq, and VMs (namespaces) on its ports running
+// udhcpc, dhclient and dhcpcd. Checked with ping, `ip -j`, packets seen upstream, the status
+// socket, and a kill -9 of the switch.
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { Daemon, TestNetns, cleanupAll, deferCleanup, hasCommand, isRoot, run } from '@lab/testkit'
+import { Netlink, PacketSocket, connectTcp, listenTcp } from '@lab/netlink-native'
+import { readControl, type SwitchStatus } from '@lab/nanoswitch'
+
+const cli = fileURLToPath(new URL('../../packages/nanoswitch/dist/cli.js', import.meta.url))
+const UPLINK_MAC = '02:72:82:bf:c3:56'
+const peers = ['dnsmasq', 'udhcpc', 'dhclient', 'dhcpcd', 'ping'].every(hasCommand)
+
+interface Vm {
+  ns: TestNetns
+  client: Daemon
+  address: string
+}
+
+type ClientKind = 'udhcpc' | 'dhclient' | 'dhcpcd'
+
+const CLIENTS: Record<ClientKind, { argv: (dir: string) => string[]; leased: RegExp }> = {
+  udhcpc: { argv: () => ['udhcpc', '-f', '-i', 'eth0', '-t', '10', '-T', '1'], leased: /lease of (10\.1\.0\.\d+) obtained/ },
+  dhclient: { argv: (dir) => ['dhclient', '-d', '-v', '-pf', join(dir, 'dhclient.pid'), '-lf', join(dir, 'dhclient.leases'), 'eth0'], leased: /bound to (10\.1\.0\.\d+)/ },
+  // dhcpcd keeps its state under /var/lib/dhcpcd: a private tmpfs there (ip netns exec has its own mounts).
+  dhcpcd: { argv: () => ['sh', '-c', 'mkdir -p /var/lib/dhcpcd && mount -t tmpfs tmpfs /var/lib/dhcpcd && exec dhcpcd -B -4 -A -t 20 eth0'], leased: /leased (10\.1\.0\.\d+)/ },
+}
+
+async function scenario(options: { uplink?: boolean } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'lab-e2e-sw-'))
+  deferCleanup(`rm ${dir}`, () => rmSync(dir, { recursive: true, force: true }))
+  const sw = await TestNetns.create('e2e-sw')
+  const up = await TestNetns.create('e2e-up')
+  const nl = await Netlink.open({ netns: sw.name })
+  deferCleanup('netlink', () => nl.close())
+  let dnsmasq: Daemon | undefined
+  if (options.uplink !== false) {
+    await nl.link.add({ name: 'uplink0', kind: 'veth', address: UPLINK_MAC, peer: { name: 'u0', netns: up.name } })
+    await up.exec(['ip', 'addr', 'add', '10.99.0.1/24', 'dev', 'u0'])
+    await up.exec(['ip', 'link', 'set', 'u0', 'up'])
+    dnsmasq = await Daemon.start({
+      name: 'dnsmasq (upstream)',
+      netns: up.name,
+      argv: ['dnsmasq', '--keep-in-foreground', '--port=0', '--interface=u0', '--bind-interfaces', '--no-ping', '--conf-file=/dev/null', '--log-facility=-', '--dhcp-leasefile=' + join(dir, 'upstream.leases'),
+        `--pid-file=${join(dir, 'dnsmasq.pid')}`, '--dhcp-range=10.99.0.10,10.99.0.50,255.255.255.0,1h', '--dhcp-option=option:router,10.99.0.1'],
+      ready: /DHCP, IP range/,
+    })
+  }
+  const socket = join(dir, 'control.sock')
+  const leaseFile = join(dir, 'leases')
+  let ports = 0
+  const vms: Vm[] = []
+
+  const startSwitch = (extra: string[] = []) =>
+    Daemon.start({ name: 'nanoswitch', argv: [process.execPath, cli, 'run', '--netns', sw.name, '--socket', socket, '--lease-file', leaseFile, ...extra], ready: /switch healthy/ })
+  const status = () => readControl(socket) as Promise<SwitchStatus>
+
+  /** A VM: a namespace on a new switch port, running a DHCP client, once it has its lease. */
+  const vm = async (kind: ClientKind): Promise<Vm> => {
+    const ns = await TestNetns.create('e2e-vm')
+    // Client scripts write resolv.conf: `ip netns exec` puts this file there instead of the host's.
+    const etc = `/etc/netns/${ns.name}`
+    mkdirSync(etc, { recursive: true })
+    writeFileSync(join(etc, 'resolv.conf'), '')
+    deferCleanup(`rm ${etc}`, () => rmSync(etc, { recursive: true, force: true }))
+    await nl.link.add({ name: `port${++ports}`, kind: 'veth', peer: { name: 'eth0', netns: ns.name } })
+    const vmDir = mkdtempSync(join(dir, `${kind}-`))
+    const client = await Daemon.start({ name: kind, netns: ns.name, argv: CLIENTS[kind].argv(vmDir) })
+    const address = (await client.waitFor(CLIENTS[kind].leased, 20_000))[1]!
+    const v = { ns, client, address }
+    vms.push(v)
+    return v
+  }
+  const ping = (from: TestNetns, to: string) => from.exec(['ping', '-c', '1', '-W', '2', to], { allowFailure: true }).then((r) => r.code === 0)
+  const inet = async (ns: TestNetns) => (await ns.ip<Array<{ addr_info: Array<{ family: string; local: string; prefixlen: number }> }>>(['addr', 'show', 'dev', 'eth0'])).flatMap((l) => l.addr_info.filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`))
+  return { dir, sw, up, nl, dnsmasq, startSwitch, status, vm, vms, ping, inet, leaseFile }
+}
+
+afterEach(() => cleanupAll())
+afterAll(() => cleanupAll())
+
+describe.skipIf(!isRoot() || !existsSync(cli) || !peers)('nanoswitch end to end (needs root, a build, dnsmasq, udhcpc, dhclient, dhcpcd, ping)', () => {
+  it('serves udhcpc, dhclient and dhcpcd; they reach each other, and the upstream through NAT from the uplink address; a forward reaches VM 1', async () => {
+    const t = await scenario()
+    // VM 1 gets the pool's first address (.2), which the forward points at.
+    const sw = await t.startSwitch(['--forward', '8080:10.1.0.2'])
+    const vm1 = await t.vm('udhcpc')
+    expect(vm1.address).toBe('10.1.0.2')
+    const [vm2, vm3] = await Promise.all([t.vm('dhclient'), t.vm('dhcpcd')])
+    for (const v of [vm1, vm2, vm3]) expect(await t.inet(v.ns)).toEqual([`${v.address}/24`])
+    expect(new Set([vm1.address, vm2.address, vm3.address]).size).toBe(3)
+    const defaults = await vm2.ns.ip<Array<{ dst: string; gateway?: string }>>(['route', 'show', 'default'])
+    expect(defaults[0]?.gateway).toBe('10.1.0.1')
+
+    let status = await t.status()
+    for (let i = 0; !status.uplink?.address && i < 100; i++) {
+      await new Promise((r) => setTimeout(r, 50))
+      status = await t.status()
+    }
+    const uplink = status.uplink!.address!.split('/')[0]!
+    expect(uplink).toMatch(/^10\.99\.0\.\d+$/)
+    expect(status.bridge!.ports.sort()).toEqual(['port1', 'port2', 'port3'])
+    expect(status.leases.map((l) => l.address).sort()).toEqual([vm1.address, vm2.address, vm3.address].sort())
+
+    // Across the bridge.
+    expect(await t.ping(vm1.ns, vm2.address)).toBe(true)
+    expect(await t.ping(vm3.ns, vm1.address)).toBe(true)
+    // Out through NAT: upstream sees the switch's uplink address, never a VM's.
+    const seen: string[] = []
+    const sniffer = PacketSocket.open({ netns: t.up.name, interface: 'u0', protocol: 'ipv4', outgoing: false })
+    sniffer.on('message', (f) => {
+      if (f.data[23] === 1) seen.push(`${f.data[26]}.${f.data[27]}.${f.data[28]}.${f.data[29]}`)
+    })
+    for (const v of [vm1, vm2, vm3]) expect(await t.ping(v.ns, '10.99.0.1')).toBe(true)
+    sniffer.close()
+    expect(seen.length).toBeGreaterThanOrEqual(3)
+    expect(new Set(seen)).toEqual(new Set([uplink]))
+
+    // The forward: upstream connects to the switch's uplink address, VM 1 answers.
+    const web = await listenTcp({ netns: vm1.ns.name, host: '0.0.0.0', port: 8080 }, (s) => s.end('vm1 here\n'))
+    const conn = await connectTcp({ netns: t.up.name, host: uplink, port: 8080 })
+    const text = await new Promise<string>((resolve, reject) => {
+      let data = ''
+      conn.on('data', (c) => (data += c))
+      conn.on('end', () => resolve(data))
+      conn.on('error', reject)
+    })
+    web.close()
+    expect(text).toBe('vm1 here\n')
+    status = await t.status()
+    expect(status.forwards).toMatchObject([{ spec: '8080:10.1.0.2:8080', total: 1, failed: 0 }])
+    // nftables as nft sees it: the masquerade rule in the switch's namespace.
+    const { stdout } = await t.sw.exec(['nft', '-j', 'list', 'table', 'ip', 'nanoswitch'])
+    expect(stdout).toContain('"masquerade"')
+    await sw.stop()
+  })
+
+  it('takes in a port that appears after start (hotplug)', async () => {
+    const t = await scenario()
+    const sw = await t.startSwitch()
+    const before = await t.status()
+    expect(before.bridge!.ports).toEqual([])
+    const late = await t.vm('udhcpc')
+    expect(late.address).toMatch(/^10\.1\.0\.\d+$/)
+    expect((await t.status()).bridge!.ports).toEqual(['port1'])
+    await sw.stop()
+  })
+
+  it('keeps leases across a kill -9 and restart of the switch: a VM gets its address back', async () => {
+    const t = await scenario({ uplink: false })
+    let sw = await t.startSwitch()
+    const a = await t.vm('udhcpc')
+    const b = await t.vm('dhclient')
+    sw.child.kill('SIGKILL')
+    await sw.stop()
+    sw = await t.startSwitch()
+    const status = await t.status()
+    expect(status.leases.map((l) => l.address).sort()).toEqual([a.address, b.address].sort())
+    // A fresh udhcpc on VM A (same MAC, no memory of its own): the switch gives the same address.
+    await a.client.stop()
+    await a.ns.exec(['ip', 'addr', 'flush', 'dev', 'eth0'])
+    const again = await Daemon.start({ name: 'udhcpc again', netns: a.ns.name, argv: CLIENTS.udhcpc.argv(t.dir) })
+    expect((await again.waitFor(CLIENTS.udhcpc.leased, 20_000))[1]).toBe(a.address)
+    await again.stop()
+    await sw.stop()
+  })
+
+  it('without an uplink still serves its bridge, and says so in its status', async () => {
+    const t = await scenario({ uplink: false })
+    const sw = await t.startSwitch()
+    const v = await t.vm('dhcpcd')
+    expect(v.address).toMatch(/^10\.1\.0\.\d+$/)
+    const status = await t.status()
+    expect(status.uplink).toBeNull()
+    expect(status.supervisor.children.map((c) => c.name).sort()).toEqual(['dhcp-server', 'ports'])
+    expect(status.supervisor.children.every((c) => c.state === 'healthy')).toBe(true)
+    const { stdout } = await run([process.execPath, cli, 'status', '--socket', join(t.dir, 'control.sock')])
+    expect(stdout).toContain('uplink: none')
+    expect(stdout).toContain(`${v.address}`)
+    await sw.stop()
+  })
+})
