@@ -43,6 +43,11 @@ export interface NativeBinding {
   POLL_WRITABLE: number
 }
 
+// A self-contained bundle (one JS file with the addon beside it, e.g. nanoswitch's) defines this
+// to the addon's file name at build time.
+declare const __LAB_BUNDLED_ADDON__: string | undefined
+
 // src/ and dist/ sit at the same depth, so one relative path finds the loader from both.
 const load = createRequire(import.meta.url)
-export const native: NativeBinding = load('../binding.cjs')
+export const native: NativeBinding =
+  typeof __LAB_BUNDLED_ADDON__ === 'string' ? load(`./${__LAB_BUNDLED_ADDON__}`) : load('../binding.cjs')
