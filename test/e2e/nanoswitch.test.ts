@@ -2,7 +2,7 @@
 // uplink to an upstream network served by dnsmasq, and VMs (namespaces) on its ports running
 // udhcpc, dhclient and dhcpcd. Checked with ping, `ip -j`, packets seen upstream, the status
 // socket, and a kill -9 of the switch.
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -182,5 +182,33 @@ describe.skipIf(!isRoot() || !existsSync(cli) || !peers)('nanoswitch end to end 
     expect(stdout).toContain('uplink: none')
     expect(stdout).toContain(`${v.address}`)
     await sw.stop()
+  })
+})
+
+const bundle = fileURLToPath(new URL('../../packages/nanoswitch/bundle/nanoswitch.mjs', import.meta.url))
+
+describe.skipIf(!isRoot() || !existsSync(bundle) || !hasCommand('unshare'))('nanoswitch --init, from the one-file bundle (needs root, a build, unshare)', () => {
+  it('runs as PID 1 (own pid, mount and network namespaces), mounts what the seed mounts, and serves', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lab-e2e-init-'))
+    deferCleanup(`rm ${dir}`, () => rmSync(dir, { recursive: true, force: true }))
+    const socket = join(dir, 'control.sock')
+    // A new network namespace with one extra port, made by the init itself before it runs: a shell
+    // as PID 1 would not reap; exec hands PID 1 to node.
+    const d = await Daemon.start({
+      name: 'nanoswitch --init',
+      argv: ['unshare', '--pid', '--fork', '--mount', '--net', 'sh', '-c', `ip link add p1 type veth peer name p2 && exec ${process.execPath} ${bundle} run --init --socket ${socket}`],
+      ready: /switch healthy/,
+    })
+    const status = (await readControl(socket)) as SwitchStatus
+    expect(status.bridge!.ports.sort()).toEqual(['p1', 'p2'])
+    expect(status.supervisor.state).toBe('healthy')
+    // The process is PID 1 of its namespace, and its /proc shows that namespace (the fresh proc mount).
+    // unshare --fork: node is unshare's child (PID 1 inside, another number out here).
+    const pid = Number(readFileSync(`/proc/${d.child.pid}/task/${d.child.pid}/children`, 'utf8').trim().split(' ')[0])
+    const inner = (await run(['nsenter', '-t', String(pid), '-m', '-p', '-r', 'sh', '-c', 'cat /proc/1/comm; ls /proc | grep -c "^[0-9]"; grep -c devpts /proc/mounts'], { allowFailure: true })).stdout.trim().split('\n')
+    expect(inner[0]).toBe('node')
+    expect(Number(inner[1])).toBeLessThan(10)
+    expect(Number(inner[2])).toBeGreaterThanOrEqual(1)
+    await d.stop()
   })
 })
