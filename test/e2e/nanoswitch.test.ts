@@ -196,7 +196,7 @@ describe.skipIf(!isRoot() || !existsSync(bundle) || !hasCommand('unshare'))('nan
     // as PID 1 would not reap; exec hands PID 1 to node.
     const d = await Daemon.start({
       name: 'nanoswitch --init',
-      argv: ['unshare', '--pid', '--fork', '--mount', '--net', 'sh', '-c', `ip link add p1 type veth peer name p2 && exec ${process.execPath} ${bundle} run --init --socket ${socket}`],
+      argv: ['unshare', '--pid', '--fork', '--kill-child', '--mount', '--net', 'sh', '-c', `ip link add p1 type veth peer name p2 && exec ${process.execPath} ${bundle} run --init --socket ${socket}`],
       ready: /switch healthy/,
     })
     const status = (await readControl(socket)) as SwitchStatus

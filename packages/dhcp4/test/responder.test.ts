@@ -96,3 +96,16 @@ describe('responder (RFC 2131 4.3)', () => {
     expect([...decoded.options.keys()].at(-1)).toBe(82)
   })
 })
+
+describe('point-to-point /31 subnets (RFC 3021)', () => {
+  it('offers the peer address of a /31 with its mask and no broadcast option', () => {
+    const subnet = new Subnet({ subnet: '100.0.0.2/31', range: ['100.0.0.3', '100.0.0.3'], router: '100.0.0.2' })
+    const db = LeaseDatabase.open({ pool: subnet.pool, now: () => 0 })
+    const discover = new DhcpMessage({ op: 1, xid: 7, chaddr: '02:00:00:00:00:0a' }).set(53, 'DISCOVER').set(55, [1, 3, 28])
+    const offer = respond(discover, { subnet, db, serverId: '100.0.0.2' })!
+    expect(offer.reply.yiaddr).toBe('100.0.0.3')
+    expect(offer.reply.get(1)).toBe('255.255.255.254')
+    expect(offer.reply.get(3)).toEqual(['100.0.0.2'])
+    expect(offer.reply.get(28)).toBeUndefined()
+  })
+})

@@ -13,7 +13,8 @@ import { fileURLToPath } from 'node:url'
 const packages = fileURLToPath(new URL('../../', import.meta.url))
 const { Netlink, Netns, UdpSocket, listenTcp, connectTcp } = await import(join(packages, 'netlink-native/dist/index.js'))
 const { DhcpServer, DhcpClient, compose, manageIP, manageRoutes } = await import(join(packages, 'dhcp4/dist/index.js'))
-const { readControl } = await import(join(packages, 'nanoswitch/dist/index.js'))
+const { readControl, clientMacFor } = await import(join(packages, 'nanoswitch/dist/index.js'))
+const routed = process.argv.includes('routed') && process.argv.includes('--mode')
 const { default: pino } = await import('pino')
 const cli = join(packages, 'nanoswitch/dist/cli.js')
 
@@ -75,13 +76,14 @@ async function echo(netns, address, timeoutMs = 2000) {
 }
 
 async function main() {
-  console.log('lab demo: nanoswitch wiring two VMs (namespaces) to an upstream network\n')
+  console.log(routed ? 'lab demo: nanoswitch --mode routed: two VMs on their own /31 links (the address is in the link\'s MAC), routed and NATed to an upstream network\n' : 'lab demo: nanoswitch wiring two VMs (namespaces) to an upstream network\n')
   for (const name of Object.values(ns)) await Netns.create(name)
   const sw = await Netlink.open({ netns: ns.sw })
   closers.push(() => sw.close())
   await sw.link.add({ name: 'uplink0', kind: 'veth', address: UPLINK_MAC, peer: { name: 'u0', netns: ns.up } })
-  await sw.link.add({ name: 'port1', kind: 'veth', peer: { name: 'eth0', netns: ns.c1 } })
-  await sw.link.add({ name: 'port2', kind: 'veth', peer: { name: 'eth0', netns: ns.c2 } })
+  // Routed mode: the router side of each VM's link carries the VM's /31 in its MAC.
+  await sw.link.add({ name: 'port1', kind: 'veth', ...(routed ? { address: clientMacFor('100.0.0.2/31') } : {}), peer: { name: 'eth0', netns: ns.c1 } })
+  await sw.link.add({ name: 'port2', kind: 'veth', ...(routed ? { address: clientMacFor('100.0.0.4/31') } : {}), peer: { name: 'eth0', netns: ns.c2 } })
   for (const name of [ns.up, ns.c1, ns.c2]) {
     const nl = await Netlink.open({ netns: name })
     await nl.link.set('lo', { up: true })
@@ -100,7 +102,8 @@ async function main() {
   const started = performance.now()
   const socket = join(dir, 'control.sock')
   const log = []
-  switchProcess = spawn(process.execPath, [cli, 'run', '--netns', ns.sw, '--lease-file', join(dir, 'leases'), '--forward', '8080:10.1.0.2', '--socket', socket], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const args = routed ? ['--mode', 'routed'] : ['--lease-file', join(dir, 'leases'), '--forward', '8080:10.1.0.2']
+  switchProcess = spawn(process.execPath, [cli, 'run', '--netns', ns.sw, ...args, '--socket', socket], { stdio: ['ignore', 'pipe', 'pipe'] })
   for (const stream of [switchProcess.stdout, switchProcess.stderr]) stream.on('data', (c) => log.push(c.toString()))
   let status
   for (;;) {
@@ -110,7 +113,8 @@ async function main() {
     if (performance.now() - started > 5000) throw new Error(`nanoswitch not healthy within 5 s:\n${log.join('')}`)
     await new Promise((r) => setTimeout(r, 10))
   }
-  console.log(`nanoswitch run: healthy in ${ms(started)} (bridge ${status.bridge.name} ${status.bridge.address}, ports ${status.bridge.ports.join(', ')}, uplink ${status.uplink?.name})`)
+  if (routed) console.log(`nanoswitch run --mode routed: healthy in ${ms(started)} (client links ${status.clients.map((c) => `${c.link} ${c.mac} -> ${c.router}`).join(', ')}; uplinks ${status.uplinks.map((u) => u.name).join(', ')})`)
+  else console.log(`nanoswitch run: healthy in ${ms(started)} (bridge ${status.bridge.name} ${status.bridge.address}, ports ${status.bridge.ports.join(', ')}, uplink ${status.uplink?.name})`)
 
   const leases = {}
   for (const [vm, netns] of [['vm1', ns.c1], ['vm2', ns.c2]]) {
@@ -122,20 +126,21 @@ async function main() {
   }
   for (;;) {
     status = await readControl(socket)
-    if (status.uplink?.address) break
+    if (routed ? status.uplinks?.[0]?.address : status.uplink?.address) break
     if (performance.now() - t0 > 8000) throw new Error('the switch got no uplink lease')
     await new Promise((r) => setTimeout(r, 20))
   }
-  const uplinkAddress = status.uplink.address.split('/')[0]
-  console.log(`switch uplink: ${status.uplink.address} via ${status.uplink.router} (DHCP from upstream)\n`)
+  const uplink = routed ? status.uplinks[0] : status.uplink
+  const uplinkAddress = uplink.address.split('/')[0]
+  console.log(`${routed ? 'router' : 'switch'} uplink: ${uplink.address} via ${uplink.router} (DHCP from upstream)\n`)
 
   console.log('checks:')
   echoServer(ns.c2, 'vm2')
   try {
     const r = await echo(ns.c1, leases.vm2.address)
-    check('vm1 -> vm2 across the bridge (UDP echo)', r.text === `vm2 saw ${leases.vm1.address}`, `"${r.text}" in ${r.rtt.toFixed(2)} ms`)
+    check(`vm1 -> vm2 ${routed ? 'through the router' : 'across the bridge'} (UDP echo)`, r.text === `vm2 saw ${leases.vm1.address}`, `"${r.text}" in ${r.rtt.toFixed(2)} ms`)
   } catch (error) {
-    check('vm1 -> vm2 across the bridge (UDP echo)', false, error.message)
+    check(`vm1 -> vm2 ${routed ? 'through the router' : 'across the bridge'} (UDP echo)`, false, error.message)
   }
   for (const vm of ['vm1', 'vm2']) {
     try {
@@ -145,6 +150,17 @@ async function main() {
       check(`${vm} -> upstream 10.99.0.1 through NAT`, false, error.message)
     }
   }
+  if (!routed) await forwardCheck(uplinkAddress, leases)
+  status = await readControl(socket)
+  if (routed) console.log(`\nnanoswitch status: clients ${status.clients.map((c) => `${c.link} ${c.router} -> ${c.client}`).join(', ')}; supervisor: ${status.supervisor.state}`)
+  else console.log(`\nnanoswitch status: ${status.leases.length} leases (${status.leases.map((l) => `${l.address} ${l.hostname ?? l.mac}`).join(', ')}); supervisor: ${status.supervisor.children.map((c) => `${c.name} ${c.state}`).join(', ')}`)
+  const failed = results.filter((r) => !r.ok).length
+  console.log(`\n${results.length - failed}/${results.length} checks passed in ${ms()} (everything is removed now)`)
+  if (failed) console.log(`--- nanoswitch log ---\n${log.join('')}`)
+  return failed ? 1 : 0
+}
+
+async function forwardCheck(uplinkAddress, leases) {
   const web = await listenTcp({ netns: ns.c1, host: '0.0.0.0', port: 8080 }, (s) => s.end(`hello from vm1 (${leases.vm1.address})\n`))
   closers.push(() => new Promise((r) => web.close(r)))
   try {
@@ -160,13 +176,6 @@ async function main() {
   } catch (error) {
     check(`upstream -> ${uplinkAddress}:8080 forwarded to vm1:8080`, false, error.message)
   }
-
-  status = await readControl(socket)
-  console.log(`\nnanoswitch status: ${status.leases.length} leases (${status.leases.map((l) => `${l.address} ${l.hostname ?? l.mac}`).join(', ')}); supervisor: ${status.supervisor.children.map((c) => `${c.name} ${c.state}`).join(', ')}`)
-  const failed = results.filter((r) => !r.ok).length
-  console.log(`\n${results.length - failed}/${results.length} checks passed in ${ms()} (everything is removed now)`)
-  if (failed) console.log(`--- nanoswitch log ---\n${log.join('')}`)
-  return failed ? 1 : 0
 }
 
 let code = 1

@@ -5,9 +5,12 @@ import pino, { type Logger } from 'pino'
 import { supervisor, type SupervisorHandle } from '@lab/supervisor'
 import { controlSocketPath, listenControl } from './control.js'
 import { formatStatus, switchStatus, type SwitchStatus } from './status.js'
+import { RouterState, routedSwitch, type RouterOptions } from './routed/router.js'
 import { SwitchState, nanoswitch, type SwitchOptions } from './switched/switch.js'
 
-export interface StartOptions extends SwitchOptions {
+export interface StartOptions extends SwitchOptions, RouterOptions {
+  /** switched (seed 000's bridge, the default) or routed (seed 001's router with /31 client links). */
+  mode?: 'switched' | 'routed'
   logger?: Logger
   /** Unix socket for `nanoswitch status`; default /run/nanoswitch/<netns>.sock; false: none. */
   controlSocket?: string | false
@@ -18,26 +21,29 @@ export class RunningSwitch {
     readonly options: StartOptions,
     readonly tree: SupervisorHandle,
     readonly state: SwitchState,
+    readonly router: RouterState,
     readonly control: Server | undefined,
   ) {}
 
   static async start(options: StartOptions = {}): Promise<RunningSwitch> {
     const logger = options.logger ?? pino({ name: 'nanoswitch', level: process.env.LOG_LEVEL ?? 'info' })
     const state = new SwitchState()
-    const tree = supervisor(nanoswitch(options, state), { name: 'nanoswitch', logger, backoff: { baseMs: 100, capMs: 5_000 } })
+    const router = new RouterState()
+    const root = options.mode === 'routed' ? routedSwitch(options, router) : nanoswitch(options, state)
+    const tree = supervisor(root, { name: 'nanoswitch', logger, backoff: { baseMs: 100, capMs: 5_000 } })
     let control: Server | undefined
     try {
       await Promise.race([tree.healthy(), tree.failed.then((e) => Promise.reject(e))])
       if (options.controlSocket !== false) {
         const path = options.controlSocket ?? controlSocketPath(options.netns)
-        const running = { state, tree, options }
+        const running = { state, router, tree, options }
         control = await listenControl(path, () => statusOf(running))
       }
     } catch (error) {
       await tree.stop()
       throw error
     }
-    return new RunningSwitch(options, tree, state, control)
+    return new RunningSwitch(options, tree, state, router, control)
   }
 
   status(): Promise<SwitchStatus> {
@@ -54,6 +60,6 @@ export class RunningSwitch {
   }
 }
 
-function statusOf(s: { state: SwitchState; tree: SupervisorHandle; options: StartOptions }): Promise<SwitchStatus> {
-  return switchStatus(s.state, s.options.bridge ?? 'vmbridge', s.options.netns, s.tree.status())
+function statusOf(s: { state: SwitchState; router: RouterState; tree: SupervisorHandle; options: StartOptions }): Promise<SwitchStatus> {
+  return switchStatus(s.options.mode === 'routed' ? s.router : s.state, s.options.bridge ?? 'vmbridge', s.options.netns, s.tree.status())
 }

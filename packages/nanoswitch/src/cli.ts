@@ -15,6 +15,7 @@ const HELP = `nanoswitch: a tiny top-of-rack switch for VMs and namespaces
 usage:
   nanoswitch run [--netns NS] [--uplink IF | --uplink-mac MAC] [--subnet 10.1.0.1/24] [--dns IP]...
                  [--forward PORT:IP[:PORT]]... [--socks PORT] [--lease-file PATH] [--bridge NAME] [--init]
+  nanoswitch run --mode routed [--netns NS] [--oui 0a:b3:ec] [--no-client-dhcp] [--dns IP]... [--init]
   nanoswitch status [--netns NS | --socket PATH] [--json]
 
 run: bridges every Ethernet link but the uplink (default: the one with MAC 02:72:82:bf:c3:56) into
@@ -24,6 +25,10 @@ bridge subnet out of it. Links that appear later join the bridge. --forward rela
 switch to a VM; --socks opens a SOCKS5 proxy into the bridge subnet. --init runs as a VM's PID 1
 (mounts /proc, /sys, /dev, /dev/pts and reaps orphans). Logs are pino JSON (pretty on a terminal).
 SIGINT/SIGTERM stop it.
+--mode routed: seed 001's router instead: a link whose MAC starts with the client OUI is a client
+link, its MAC's last three bytes encoding the router's address 100.M3.M4.M5/31 (the client gets the
+next address, by DHCP unless --no-client-dhcp); every other Ethernet link is an uplink (DHCP client,
+masquerade). Links are handled as they come and go.
 status: links, bridge ports, leases, the uplink's lease, forwards and the supervision tree of the
 running switch, read from its control socket (/run/nanoswitch/<netns>.sock).
 
@@ -40,7 +45,12 @@ async function run(values: Record<string, string | string[] | boolean | undefine
   const options = { name: 'nanoswitch', level: process.env.LOG_LEVEL ?? 'info' }
   const logger = process.stdout.isTTY ? pino(options, prettyStream()) : pino(options)
   const netns = values.netns as string | undefined
+  const mode = (values.mode as string | undefined) ?? 'switched'
+  if (mode !== 'switched' && mode !== 'routed') throw new UsageError('--mode: switched or routed')
   const sw = await RunningSwitch.start({
+    mode,
+    ...(values.oui ? { oui: values.oui as string } : {}),
+    ...(values['no-client-dhcp'] ? { clientDhcp: false } : {}),
     ...(netns ? { netns } : {}),
     ...(values.bridge ? { bridge: values.bridge as string } : {}),
     ...(values.subnet ? { subnet: values.subnet as string } : {}),
@@ -90,6 +100,9 @@ async function main(argv: string[]): Promise<number> {
       bridge: { type: 'string' },
       socket: { type: 'string' },
       init: { type: 'boolean' },
+      mode: { type: 'string' },
+      oui: { type: 'string' },
+      'no-client-dhcp': { type: 'boolean' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },

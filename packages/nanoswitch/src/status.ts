@@ -2,10 +2,25 @@
 // leases, the uplink's lease, forwards, the SOCKS door and the supervision tree.
 import { Netlink } from '@lab/netlink-native'
 import type { NodeStatus } from '@lab/supervisor'
+import { RouterState } from './routed/router.js'
 import type { SwitchState } from './switched/switch.js'
 
+export interface RoutedUplinkStatus {
+  name: string
+  mac: string
+  state: string | null
+  address: string | null
+  router: string | null
+  server: string | null
+}
+
 export interface SwitchStatus {
+  mode: 'switched' | 'routed'
   netns: string | null
+  /** Routed mode: client links and their /31s, refused links, uplinks with their leases. */
+  clients?: Array<{ link: string; mac: string; router: string; client: string; dhcp: boolean }>
+  refused?: Array<{ link: string; mac: string; reason: string }>
+  uplinks?: RoutedUplinkStatus[]
   bridge: { name: string; address: string; network: string; ports: string[] } | null
   links: Array<{ name: string; kind: string | null; mac: string | null; up: boolean; running: boolean; master: string | null }>
   leases: Array<{ address: string; mac: string; hostname: string | null; expiresAt: string }>
@@ -15,7 +30,8 @@ export interface SwitchStatus {
   supervisor: NodeStatus
 }
 
-export async function switchStatus(state: SwitchState, bridgeName: string, netns: string | undefined, tree: NodeStatus): Promise<SwitchStatus> {
+export async function switchStatus(state: SwitchState | RouterState, bridgeName: string, netns: string | undefined, tree: NodeStatus): Promise<SwitchStatus> {
+  if (state instanceof RouterState) return routedStatus(state, netns, tree)
   const nl = await Netlink.open({ netns })
   let links
   try {
@@ -28,6 +44,7 @@ export async function switchStatus(state: SwitchState, bridgeName: string, netns
   const now = Date.now()
   const lease = state.uplink?.lease
   return {
+    mode: 'switched',
     netns: netns ?? null,
     bridge:
       bridge && state.bridge
@@ -54,13 +71,50 @@ export async function switchStatus(state: SwitchState, bridgeName: string, netns
   }
 }
 
+async function routedStatus(state: RouterState, netns: string | undefined, tree: NodeStatus): Promise<SwitchStatus> {
+  const nl = await Netlink.open({ netns })
+  let links
+  try {
+    links = await nl.link.list()
+  } finally {
+    nl.close()
+  }
+  const byIndex = new Map(links.map((l) => [l.index, l.name]))
+  return {
+    mode: 'routed',
+    netns: netns ?? null,
+    bridge: null,
+    links: links.map((l) => ({ name: l.name, kind: l.kind ?? null, mac: l.address ?? null, up: l.up, running: l.running, master: l.master ? (byIndex.get(l.master) ?? String(l.master)) : null })),
+    clients: [...state.clients.values()].map((c) => ({ link: c.link, mac: c.mac, router: `${c.router}/31`, client: c.client, dhcp: !!c.server })),
+    refused: [...state.refused.values()],
+    uplinks: [...state.uplinks.values()].map((u) => ({
+      name: u.link,
+      mac: u.mac,
+      state: u.state ?? null,
+      address: u.lease ? `${u.lease.address}/${u.lease.prefixLength}` : null,
+      router: u.lease?.router ?? null,
+      server: u.lease?.serverId ?? null,
+    })),
+    leases: [...state.clients.values()].flatMap((c) =>
+      (c.server?.db.list() ?? []).filter((l) => l.state === 'bound' && l.expiresAt > Date.now()).map((l) => ({ address: l.address, mac: l.mac, hostname: l.hostname ?? null, expiresAt: new Date(l.expiresAt).toISOString() })),
+    ),
+    uplink: null,
+    forwards: [],
+    socks: null,
+    supervisor: tree,
+  }
+}
+
 /** Readable status for a terminal. */
 export function formatStatus(s: SwitchStatus): string {
   const lines: string[] = []
-  lines.push(`nanoswitch${s.netns ? ` in ${s.netns}` : ''}`)
+  lines.push(`nanoswitch (${s.mode})${s.netns ? ` in ${s.netns}` : ''}`)
+  for (const c of s.clients ?? []) lines.push(`client ${c.link} ${c.mac}: router ${c.router}, client ${c.client}${c.dhcp ? ' (DHCP)' : ''}`)
+  for (const r of s.refused ?? []) lines.push(`refused ${r.link}: ${r.reason}`)
+  for (const u of s.uplinks ?? []) lines.push(`uplink ${u.name}: ${u.address ?? 'no lease'}${u.router ? ` via ${u.router}` : ''}${u.state ? ` (${u.state})` : ''}`)
   if (s.bridge) lines.push(`bridge ${s.bridge.name} ${s.bridge.address}, ports: ${s.bridge.ports.join(' ') || '(none)'}`)
   if (s.uplink) lines.push(`uplink ${s.uplink.name}: ${s.uplink.address ?? 'no lease'}${s.uplink.router ? ` via ${s.uplink.router}` : ''}${s.uplink.state ? ` (${s.uplink.state})` : ''}`)
-  else lines.push('uplink: none')
+  else if (s.mode === 'switched') lines.push('uplink: none')
   lines.push(`leases (${s.leases.length}):`)
   for (const l of s.leases) lines.push(`  ${l.address.padEnd(15)} ${l.mac} ${l.hostname ?? '-'} until ${l.expiresAt}`)
   for (const f of s.forwards) lines.push(`forward ${f.spec}: ${f.active} open, ${f.total} total, ${f.failed} failed`)

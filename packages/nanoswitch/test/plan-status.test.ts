@@ -21,6 +21,7 @@ describe('bridge plan', () => {
 describe('status and logs for people', () => {
   it('formats the status document', () => {
     const s: SwitchStatus = {
+      mode: 'switched',
       netns: 'sw1',
       bridge: { name: 'vmbridge', address: '10.1.0.1/24', network: '10.1.0.0/24', ports: ['port1'] },
       links: [],
@@ -32,7 +33,7 @@ describe('status and logs for people', () => {
     }
     expect(formatStatus(s)).toBe(
       [
-        'nanoswitch in sw1',
+        'nanoswitch (switched) in sw1',
         'bridge vmbridge 10.1.0.1/24, ports: port1',
         'uplink uplink0: 10.99.0.10/24 via 10.99.0.1 (bound)',
         'leases (1):',

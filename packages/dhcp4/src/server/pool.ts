@@ -33,7 +33,7 @@ export class AddressPool {
   constructor(readonly options: PoolOptions) {
     const [net, len] = options.subnet.split('/')
     this.prefixLength = Number(len)
-    if (!Number.isInteger(this.prefixLength) || this.prefixLength < 8 || this.prefixLength > 30) throw new ArgumentError('subnet', `prefix /${len} (8..30)`)
+    if (!Number.isInteger(this.prefixLength) || this.prefixLength < 8 || this.prefixLength > 31) throw new ArgumentError('subnet', `prefix /${len} (8..31)`)
     const mask = this.prefixLength === 0 ? 0 : (0xffffffff << (32 - this.prefixLength)) >>> 0
     this.network = (ipToNumber(net!, 'subnet') & mask) >>> 0
     this.first = ipToNumber(options.range[0], 'range')
@@ -50,7 +50,9 @@ export class AddressPool {
 
   contains(n: number): boolean {
     const mask = (0xffffffff << (32 - this.prefixLength)) >>> 0
-    return ((n & mask) >>> 0) === this.network && n !== this.network && n !== (this.network | (~mask >>> 0)) >>> 0
+    if (((n & mask) >>> 0) !== this.network) return false
+    // RFC 3021: a /31 is a point-to-point link whose two addresses are both hosts.
+    return this.prefixLength === 31 || (n !== this.network && n !== (this.network | (~mask >>> 0)) >>> 0)
   }
 
   /** Whether the address may be handed to a client that has no reservation for it. */

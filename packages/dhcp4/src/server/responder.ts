@@ -51,7 +51,7 @@ function addOptions(m: DhcpMessage, request: DhcpMessage, ctx: Context, withLeas
     m.set(59, Math.floor((s.leaseTime * 7) / 8))
   }
   m.set(1, s.mask)
-  m.set(28, s.broadcast)
+  if (s.broadcast) m.set(28, s.broadcast)
   const c = s.config
   if (c.router) m.set(3, [c.router])
   if (c.dns?.length) m.set(6, c.dns)

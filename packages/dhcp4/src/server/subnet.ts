@@ -18,7 +18,8 @@ export class Subnet {
   readonly pool: AddressPool
   readonly leaseTime: number
   readonly mask: string
-  readonly broadcast: string
+  /** Undefined on a /31 (RFC 3021: no broadcast address). */
+  readonly broadcast: string | undefined
 
   constructor(readonly config: SubnetConfig) {
     this.pool = new AddressPool(config)
@@ -26,7 +27,7 @@ export class Subnet {
     const bits = this.pool.prefixLength
     const maskNumber = (0xffffffff << (32 - bits)) >>> 0
     this.mask = numberToIp(maskNumber)
-    this.broadcast = numberToIp((this.pool.network | (~maskNumber >>> 0)) >>> 0)
+    this.broadcast = bits === 31 ? undefined : numberToIp((this.pool.network | (~maskNumber >>> 0)) >>> 0)
   }
 
   contains(address: string): boolean {
