@@ -47,6 +47,13 @@ const oursCreate = ms(t0)
 t0 = process.hrtime.bigint()
 for (const s of created) await slots.destroy(s.index)
 const oursDestroy = ms(t0)
+// The same, overlapping: createMany (4 at a time) and destroyMany (8 at a time).
+t0 = process.hrtime.bigint()
+const many = await slots.createMany(COUNT, 4)
+const oursCreateMany = ms(t0)
+t0 = process.hrtime.bigint()
+await slots.destroyMany(many.map((s) => s.index), 8)
+const oursDestroyMany = ms(t0)
 slots.close()
 
 // Seed 003's commands.
@@ -61,6 +68,7 @@ const row = (label, c, d) =>
   `${label.padEnd(30)} ${(c / COUNT).toFixed(2).padStart(8)} ms ${(d / COUNT).toFixed(2).padStart(8)} ms ${((c + d) / COUNT).toFixed(2).padStart(8)} ms`
 console.log(`\n${COUNT} slots, per slot`)
 console.log(`${'variant'.padEnd(30)} ${'create'.padStart(11)} ${'destroy'.padStart(11)} ${'both'.padStart(11)}`)
-console.log(row('ours (netlink + nft)', oursCreate, oursDestroy))
+console.log(row('ours, one after another', oursCreate, oursDestroy))
+console.log(row('ours, createMany/destroyMany', oursCreateMany, oursDestroyMany))
 console.log(row('seed 003 commands (ip/iptables)', seedCreate, seedDestroy))
-console.log(`ours creates ${(seedCreate / oursCreate).toFixed(1)}x faster, create+destroy ${((seedCreate + seedDestroy) / (oursCreate + oursDestroy)).toFixed(1)}x faster`)
+console.log(`ours creates ${(seedCreate / oursCreate).toFixed(1)}x faster one by one (${(seedCreate / oursCreateMany).toFixed(1)}x with createMany), create+destroy ${((seedCreate + seedDestroy) / (oursCreate + oursDestroy)).toFixed(1)}x (${((seedCreate + seedDestroy) / (oursCreateMany + oursDestroyMany)).toFixed(1)}x overlapped)`)

@@ -56,6 +56,12 @@ export class SlotNat {
 
   /** Adds the slot's rules: its own namespace's SNAT/DNAT, and the host's set elements. */
   async add(s: SlotAddressing): Promise<void> {
+    await this.addInside(s)
+    await this.addOnHost(s)
+  }
+
+  /** The slot namespace's SNAT/DNAT (one transaction); needs only the namespace, not its links. */
+  async addInside(s: SlotAddressing): Promise<void> {
     const inner = await Nft.open({ netns: s.netns })
     try {
       await inner.apply((tx) => {
@@ -69,10 +75,30 @@ export class SlotNat {
     } finally {
       inner.close()
     }
-    await this.#host.apply((tx) => {
-      tx.addElements(VETHS, [{ key: s.vethName }])
-      tx.addElements(SOURCES, [{ key: s.peerAddress }])
+  }
+
+  #queued: Array<{ s: SlotAddressing; resolve: () => void; reject: (e: unknown) => void }> = []
+
+  /** The host's set elements for the slot; slots added in the same tick share one transaction. */
+  addOnHost(s: SlotAddressing): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#queued.push({ s, resolve, reject })
+      if (this.#queued.length === 1) setImmediate(() => void this.#flushQueued())
     })
+  }
+
+  async #flushQueued(): Promise<void> {
+    const batch = this.#queued
+    this.#queued = []
+    try {
+      await this.#host.apply((tx) => {
+        tx.addElements(VETHS, batch.map(({ s }) => ({ key: s.vethName })))
+        tx.addElements(SOURCES, batch.map(({ s }) => ({ key: s.peerAddress })))
+      })
+      for (const b of batch) b.resolve()
+    } catch (error) {
+      for (const b of batch) b.reject(error)
+    }
   }
 
   /** Removes the host's elements for the slot (missing ones are fine). The slot table goes with its namespace. */

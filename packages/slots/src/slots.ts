@@ -1,7 +1,7 @@
 // Per-sandbox network slots: allocate an index, build the slot's namespace, veth, TAP, routes and
 // NAT, and tear it all down again. A new Slots re-adopts slots that exist on the system.
 import { readdirSync, existsSync } from 'node:fs'
-import { Netlink, NETNS_RUN_DIR } from '@lab/netlink-native'
+import { Netlink, Netns, NETNS_RUN_DIR } from '@lab/netlink-native'
 import pino, { type Logger } from 'pino'
 import { DEFAULT_RANGES, slotAddressing, validateRanges, type SlotAddressing, type SlotRanges } from './addressing.js'
 import { SlotAllocator } from './allocator.js'
@@ -28,7 +28,7 @@ export class Slots {
   readonly #nat: SlotNat
   readonly #allocator: SlotAllocator
   readonly #logger: Logger
-  #pending = Promise.resolve()
+  readonly #pending = new Map<number, Promise<void>>()
 
   private constructor(options: SlotsOptions, host: Netlink, uplink: string, nat: SlotNat, logger: Logger) {
     this.ranges = { ...DEFAULT_RANGES, ...stripUndefined(options) }
@@ -83,14 +83,23 @@ export class Slots {
     await this.#nat.syncTo(this.#allocator.inUse.map((i) => slotAddressing(this.ranges, i)))
   }
 
-  /** Creates a slot and returns its addressing. Creation is serialized; each takes a few ms. */
+  /**
+   * Creates a slot and returns its addressing. Creations may overlap (each slot has its own
+   * namespace; the host's share is pipelined on one netlink socket and one nft transaction per
+   * tick), so `Promise.all` of many creates finishes sooner than creating them one by one.
+   */
   create(): Promise<Slot> {
-    return this.#serialize(async () => {
-      const index = this.#allocator.allocate()
+    const index = this.#allocator.allocate()
+    return this.#serialize(index, async () => {
       const s = slotAddressing(this.ranges, index)
       try {
-        await createTopology(this.#host, s)
-        await this.#nat.add(s)
+        await Netns.create(s.netns)
+        // The slot's links and its NAT rules are independent: build both at once.
+        const inside = this.#nat.addInside(s)
+        inside.catch(() => undefined)
+        await createTopology(this.#host, s, { createNetns: false })
+        await inside
+        await this.#nat.addOnHost(s)
       } catch (error) {
         await this.#teardown(s).catch((e) => this.#logger.error({ err: e, slot: index }, 'cleanup after a failed create failed'))
         this.#allocator.release(index)
@@ -101,9 +110,23 @@ export class Slots {
     })
   }
 
+  /** Creates `count` slots, `concurrency` at a time (default 4). */
+  async createMany(count: number, concurrency = 4): Promise<Slot[]> {
+    const out: Slot[] = []
+    let next = 0
+    const worker = async () => {
+      while (next < count) {
+        next++
+        out.push(await this.create())
+      }
+    }
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, count)) }, worker))
+    return out.sort((a, b) => a.index - b.index)
+  }
+
   /** Removes a slot and everything it added on the host. Idempotent. */
   destroy(index: number): Promise<void> {
-    return this.#serialize(async () => {
+    return this.#serialize(index, async () => {
       const s = slotAddressing(this.ranges, index)
       await this.#teardown(s)
       this.#allocator.release(index)
@@ -115,9 +138,19 @@ export class Slots {
     return this.#allocator.inUse.map((i) => ({ ...slotAddressing(this.ranges, i), uplink: this.uplink }))
   }
 
+  /** Destroys these slots, `concurrency` at a time (default 8: the kernel's wait for a deleted
+   *  veth to quiesce then overlaps). */
+  async destroyMany(indexes: number[], concurrency = 8): Promise<void> {
+    const queue = [...indexes]
+    const worker = async () => {
+      for (let index = queue.shift(); index !== undefined; index = queue.shift()) await this.destroy(index)
+    }
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, queue.length)) }, worker))
+  }
+
   /** Destroys every slot this instance knows of. */
   async destroyAll(): Promise<void> {
-    for (const index of this.#allocator.inUse) await this.destroy(index)
+    await this.destroyMany(this.#allocator.inUse)
   }
 
   close(): void {
@@ -130,12 +163,18 @@ export class Slots {
     await destroyTopology(this.#host, s)
   }
 
-  #serialize<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.#pending.then(work, work)
-    this.#pending = run.then(
+  /** Work on one slot index runs in order (a destroy waits for the create of the same slot). */
+  #serialize<T>(index: number, work: () => Promise<T>): Promise<T> {
+    const before = this.#pending.get(index) ?? Promise.resolve()
+    const run = before.then(work, work)
+    const settled = run.then(
       () => undefined,
       () => undefined,
     )
+    this.#pending.set(index, settled)
+    void settled.then(() => {
+      if (this.#pending.get(index) === settled) this.#pending.delete(index)
+    })
     return run
   }
 }

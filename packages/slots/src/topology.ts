@@ -9,14 +9,21 @@ export async function createTopology(host: Netlink, s: SlotAddressing, options: 
   if (options.createNetns !== false) await Netns.create(s.netns)
   const inner = await Netlink.open({ netns: s.netns })
   try {
-    // Veth created from the host with its peer born inside the slot namespace: no move needed.
-    await host.link.add({ name: s.vethName, kind: 'veth', peer: { name: s.peerName, netns: s.netns } })
+    // Two sockets, two namespaces, working at once: the host side in one batch (the veth is born
+    // with its peer inside the slot namespace, no move needed), forwarding in the slot meanwhile.
+    const forwarding = inner.sysctl.set('net.ipv4.ip_forward', '1')
+    forwarding.catch(() => undefined)
+    // A TAP is made through /dev/net/tun, not rtnetlink, so it cannot join a batch; it can overlap.
+    const tap = inner.link.add({ name: s.tapName, kind: 'tap' })
+    tap.catch(() => undefined)
     await host.batch((b) => {
+      b.link.add({ name: s.vethName, kind: 'veth', peer: { name: s.peerName, netns: s.netns } })
       b.addr.add(s.vethName, `${s.vethAddress}/31`)
       b.link.set(s.vethName, { up: true })
       b.route.add({ dst: `${s.hostReachableIP}/32`, gateway: s.peerAddress, dev: s.vethName })
     })
-    await inner.link.add({ name: s.tapName, kind: 'tap' })
+    await tap
+    // The peer and the TAP exist inside now: the slot side in one batch.
     await inner.batch((b) => {
       b.link.set('lo', { up: true })
       b.addr.add(s.peerName, `${s.peerAddress}/31`)
@@ -25,7 +32,7 @@ export async function createTopology(host: Netlink, s: SlotAddressing, options: 
       b.link.set(s.tapName, { up: true })
       b.route.add({ dst: 'default', gateway: s.vethAddress, dev: s.peerName })
     })
-    await inner.sysctl.set('net.ipv4.ip_forward', '1')
+    await forwarding
   } finally {
     inner.close()
   }

@@ -127,7 +127,23 @@ describe.skipIf(!isRoot())('sandbox network slots (needs root)', () => {
     expect((await snapshot()).elements).toBe(200)
     for (const i of made) await slots.destroy(i)
     expect(await snapshot()).toEqual(before)
+    // Overlapping: createMany and plain concurrent creates get distinct indexes and whole slots.
+    const many = await slots.createMany(40, 4)
+    const more = await Promise.all(Array.from({ length: 10 }, () => slots.create()))
+    const all = [...many, ...more]
+    expect(new Set(all.map((s) => s.index)).size).toBe(50)
+    const mid = await snapshot()
+    expect(mid.elements).toBe(50)
+    expect(mid.netns.length).toBe(50)
+    for (const s of [all[0]!, all[25]!, all[49]!]) {
+      const inner = await Netlink.open({ netns: s.netns })
+      const addrs = (await inner.addr.list()).map((a) => a.cidr).sort()
+      inner.close()
+      expect(addrs).toEqual(expect.arrayContaining([`${s.peerAddress}/31`, `${s.tapAddress}/${s.tapPrefixLength}`]))
+    }
+    await slots.destroyMany(all.map((s) => s.index))
+    expect(await snapshot()).toEqual(before)
     nl.close()
     nft.close()
-  })
+  }, 120_000)
 })
