@@ -80,7 +80,7 @@ describe.skipIf(!isRoot())('DHCP server with real clients (needs root)', () => {
     const runs: Array<{ name: string; argv: (i: string) => string[]; leased: RegExp; renew?: (d: Daemon) => void; release: (d: Daemon, ns: TestNetns) => Promise<unknown> }> = [
       { name: 'udhcpc', argv: (i) => ['udhcpc', '-f', '-i', i, '-t', '5', '-T', '1'], leased: /lease of (10\.3\.0\.\d+) obtained/, renew: (d) => d.child.kill('SIGUSR1'), release: async (d) => { d.child.kill('SIGUSR2'); await d.waitFor(/releas/i) } },
       { name: 'dhclient', argv: (i) => ['dhclient', '-d', '-v', '-1', '-pf', pf!, '-lf', lf!, i], leased: /bound to (10\.3\.0\.\d+)/, release: (_d, ns) => ns.exec(['dhclient', '-r', '-v', '-pf', pf!, '-lf', lf!, 'eth0']) },
-      { name: 'dhcpcd', argv: (i) => ['sh', '-c', `mkdir -p /var/lib/dhcpcd && mount -t tmpfs tmpfs /var/lib/dhcpcd && exec dhcpcd -B -4 -t 10 -f ${conf} ${i}`], leased: /leased (10\.3\.0\.\d+)/, release: (d) => d.stop(5000) },
+      { name: 'dhcpcd', argv: (i) => ['sh', '-c', `mkdir -p /var/lib/dhcpcd && mount -t tmpfs tmpfs /var/lib/dhcpcd && exec dhcpcd -B -4 -t 10 -f ${conf} ${i}`], leased: /leased (10\.3\.0\.\d+)/, release: (d) => d.stop(15_000) },
     ]
     try {
       await Promise.all(runs.map(async (r) => {
@@ -102,7 +102,7 @@ describe.skipIf(!isRoot())('DHCP server with real clients (needs root)', () => {
       for (const f of [conf, pf!, lf!]) rmSync(f, { force: true })
     }
     expect(dhcp.stats.releases).toBeGreaterThanOrEqual(3)
-  }, 60_000)
+  }, 90_000)
 
   it.skipIf(!hasCommand('udhcpc'))('gives a reserved address by MAC, and a known client its previous address', async () => {
     const { ns } = await clientPort()

@@ -125,5 +125,5 @@ describe.skipIf(!isRoot())('events, sysctl and namespaces (needs root)', () => {
       await Netns.delete(name)
     }
     expect(fds()).toBe(fdBefore)
-  })
+  }, 90_000)
 })
