@@ -24,8 +24,13 @@ const PEERS = {
   ethtool: 'ethtool',
   iptables: 'iptables',
   unshare: 'util-linux',
+  'qemu-system-x86_64': 'qemu-system-x86',
+  lz4: 'lz4',
+  'apt-get': 'apt',
 }
 const SCAPY = { probe: ['/usr/bin/python3', '-c', 'import scapy'], pkg: 'python3-scapy' }
+// microVM images need a statically linked busybox (Debian's busybox is dynamic; busybox-static replaces it).
+const STATIC_BUSYBOX = { probe: ['sh', '-c', 'file -L /bin/busybox 2>/dev/null | grep -q "statically linked" || { [ -x /bin/busybox ] && ! grep -q /lib64/ld-linux /bin/busybox; }'], pkg: 'busybox-static' }
 
 function has(command) {
   return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0
@@ -33,7 +38,9 @@ function has(command) {
 
 function ensurePeers() {
   const missing = [...new Set(Object.entries(PEERS).filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg))]
-  if (spawnSync(SCAPY.probe[0], SCAPY.probe.slice(1), { stdio: 'ignore' }).status !== 0) missing.push(SCAPY.pkg)
+  for (const extra of [SCAPY, STATIC_BUSYBOX]) {
+    if (spawnSync(extra.probe[0], extra.probe.slice(1), { stdio: 'ignore' }).status !== 0) missing.push(extra.pkg)
+  }
   if (missing.length === 0) return
   if (process.getuid?.() !== 0) {
     console.error(`npm test: missing Debian packages: ${missing.join(' ')}\n  install them as root: apt-get install ${missing.join(' ')}`)

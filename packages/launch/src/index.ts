@@ -1,2 +1,18 @@
-// @lab/launch: see README.md for what this package will hold.
-export {}
+// @lab/launch: QEMU VMs and microVMs from Node.js.
+export { qemuOption, parseQemuOption, escapeOptionValue, type OptionValue } from './qemu-option.js'
+export { PortMap, type PortForward } from './port-map.js'
+export { randomMac, isLocalUnicastMac } from './mac.js'
+export { resolveAccel, kvmUsable, hostTscKhz, type Accel, type AccelChoice } from './accel.js'
+export { QemuError } from './qemu-error.js'
+export { QmpClient, QmpError, type QmpEvent } from './qmp.js'
+export { GuestConsole, ConsoleTimeoutError } from './console.js'
+export { FdTable } from './fd-table.js'
+export { VirtualMachine, type ExitStatus, type MachineSpawnOptions } from './machine.js'
+export { nicArgs, type Nic } from './nic.js'
+export { microVM, microVMArgs, type MicroVMOptions, type MicroVMPlan, type ExtraChardev } from './microvm.js'
+export { CpioWriter, type CpioEntry } from './image/cpio.js'
+export { isStaticElf } from './image/elf.js'
+export { initScript, UDHCPC_SCRIPT, MARKERS, type InitScriptOptions, type InterfaceConfig } from './image/init-script.js'
+export { buildInitramfs, writeInitramfs, type InitramfsOptions, type ExtraFile } from './image/initramfs.js'
+export { fetchKernel, defaultCacheDir, VIRTIO_NET_MODULES, type GuestKernel, type FetchKernelOptions } from './image/kernel.js'
+export { extractVmlinux, decodeLz4Legacy } from './image/vmlinux.js'

@@ -31,9 +31,7 @@ export class Daemon {
     child.stdout?.on('data', append)
     child.stderr?.on('data', append)
     this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))))
-    this.undo = deferCleanup(`daemon ${options.name}`, () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    })
+    this.undo = deferCleanup(`daemon ${options.name}`, () => this.killGroup())
     try {
       onTestFailed(() => {
         console.error(`--- ${options.name} (${options.argv.join(' ')}) output ---\n${this.output}--- end ${options.name} ---`)
@@ -45,7 +43,9 @@ export class Daemon {
 
   static async start(options: DaemonOptions): Promise<Daemon> {
     const argv = options.netns ? ['ip', 'netns', 'exec', options.netns, ...options.argv] : options.argv
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env })
+    // A process group of its own: helpers the daemon forks (dhcpcd's privilege-separation proxies)
+    // are killed with it instead of outliving the test.
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env, detached: true })
     const daemon = new Daemon(options, child)
     if (options.ready) await daemon.waitFor(options.ready, options.readyTimeoutMs ?? 10_000)
     return daemon
@@ -79,7 +79,17 @@ export class Daemon {
       await this.exited
       clearTimeout(timer)
     }
+    this.killGroup()
     this.undo()
     return this.exited
+  }
+
+  private killGroup(): void {
+    if (this.child.pid === undefined) return
+    try {
+      process.kill(-this.child.pid, 'SIGKILL')
+    } catch {
+      // The group is already empty.
+    }
   }
 }

@@ -264,13 +264,21 @@ export class ClientMachine extends EventEmitter<{ state: [ClientState]; lease: [
     if (old) await this.#report(old, undefined, 'expire')
   }
 
-  async #report(old: ClientLease | undefined, next: ClientLease | undefined, reason: LeaseChangeReason): Promise<void> {
-    try {
-      await this.options.onLease(old, next, reason)
-    } catch (error) {
-      this.emit('error', error as Error)
+  // Lease changes reach the callbacks one at a time, in the order they happened: a NAK's removal
+  // of the old address and routes must finish before the next lease installs its own.
+  #reporting: Promise<void> = Promise.resolve()
+
+  #report(old: ClientLease | undefined, next: ClientLease | undefined, reason: LeaseChangeReason): Promise<void> {
+    const report = async () => {
+      try {
+        await this.options.onLease(old, next, reason)
+      } catch (error) {
+        this.emit('error', error as Error)
+      }
+      this.emit('lease', { ...(old ? { old } : {}), ...(next ? { next } : {}), reason })
     }
-    this.emit('lease', { ...(old ? { old } : {}), ...(next ? { next } : {}), reason })
+    this.#reporting = this.#reporting.then(report)
+    return this.#reporting
   }
 
   // --- messages ---

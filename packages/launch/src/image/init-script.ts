@@ -1,0 +1,103 @@
+// The /init of a test image: busybox sets up /proc, /sys, /dev, loads the virtio modules, brings
+// each interface up (static address or DHCP via udhcpc), prints markers on the console that tests
+// and callers wait for, runs the caller's commands, then powers off, idles or reads a shell.
+
+export type InterfaceConfig =
+  | { name: string; address: string; gateway?: string; dhcp?: false }
+  | { name: string; dhcp: true }
+
+export interface InitScriptOptions {
+  hostname?: string
+  /** Module names (without .ko) in load order; each is loaded from /lib/modules. */
+  modules?: readonly string[]
+  interfaces?: readonly InterfaceConfig[]
+  /** Shell lines run after the network is up, in order. */
+  commands?: readonly string[]
+  /** What to do at the end: power the VM off (default), read commands from the console, or idle. */
+  then?: 'poweroff' | 'shell' | 'idle'
+}
+
+/** Markers the script prints, one per line, for `console.waitFor()`. */
+export const MARKERS = {
+  booted: 'LAB:booted',
+  ready: 'LAB:ready',
+  lease: 'LAB:lease',
+  poweroff: 'LAB:poweroff',
+} as const
+
+/** The udhcpc event script: configures the address and default route and prints a lease marker. */
+export const UDHCPC_SCRIPT = `#!/bin/sh
+case "$1" in
+  deconfig) ip -4 addr flush dev "$interface"; ip link set "$interface" up ;;
+  bound|renew)
+    ip -4 addr flush dev "$interface"
+    ip addr add "$ip/$mask" dev "$interface"
+    if [ -n "$router" ]; then
+      for r in $router; do ip route replace default via "$r" dev "$interface"; break; done
+    fi
+    : > /etc/resolv.conf
+    for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done
+    echo "${MARKERS.lease} $interface $ip/$mask \${router:-none} \${serverid:-none}"
+    ;;
+esac
+exit 0
+`
+
+const NAME = /^[A-Za-z0-9_.:-]+$/
+
+export function initScript(options: InitScriptOptions = {}): string {
+  const lines = [
+    '#!/bin/busybox sh',
+    '/bin/busybox --install -s /bin',
+    'export PATH=/bin:/sbin:/usr/bin:/usr/sbin',
+    'mkdir -p /proc /sys /dev /tmp /run /etc /var/run',
+    'mount -t proc proc /proc',
+    'mount -t sysfs sysfs /sys',
+    'mount -t devtmpfs devtmpfs /dev 2>/dev/null',
+    'mkdir -p /dev/pts && mount -t devpts devpts /dev/pts',
+  ]
+  for (const module of options.modules ?? []) {
+    check(module, 'module')
+    // Built-in drivers have no .ko file: nothing to load then.
+    lines.push(`[ -f /lib/modules/${module}.ko ] && { insmod /lib/modules/${module}.ko || echo "LAB:insmod-failed ${module}"; }`)
+  }
+  lines.push('ip link set lo up')
+  if (options.hostname) {
+    check(options.hostname, 'hostname')
+    lines.push(`hostname ${options.hostname}`)
+  }
+  lines.push(`echo ${MARKERS.booted}`)
+  for (const iface of options.interfaces ?? []) {
+    check(iface.name, 'interface')
+    lines.push(`ip link set ${iface.name} up`)
+    if (iface.dhcp) {
+      // -t/-T: ten one-second tries, so a late server still answers; -n: give up rather than hang.
+      lines.push(`udhcpc -i ${iface.name} -s /etc/udhcpc.script -q -n -t 10 -T 1 -A 1 >/dev/null 2>&1 || echo "LAB:no-lease ${iface.name}"`)
+    } else {
+      check(iface.address, 'address')
+      lines.push(`ip addr add ${iface.address} dev ${iface.name}`)
+      if (iface.gateway) {
+        check(iface.gateway, 'gateway')
+        lines.push(`ip route add default via ${iface.gateway}`)
+      }
+    }
+  }
+  lines.push(`echo ${MARKERS.ready}`)
+  lines.push(...(options.commands ?? []))
+  switch (options.then ?? 'poweroff') {
+    case 'poweroff':
+      lines.push(`echo ${MARKERS.poweroff}`, 'poweroff -f')
+      break
+    case 'shell':
+      lines.push('exec sh')
+      break
+    case 'idle':
+      lines.push('while :; do sleep 3600; done')
+      break
+  }
+  return `${lines.join('\n')}\n`
+}
+
+function check(value: string, what: string): void {
+  if (!NAME.test(value) && !/^[0-9./]+$/.test(value)) throw new TypeError(`${what} ${JSON.stringify(value)} has characters a shell would interpret`)
+}

@@ -1,0 +1,154 @@
+// A guest kernel for microVMs: Debian's cloud kernel (small, virtio drivers as modules), downloaded
+// once with `apt-get download` and unpacked with `dpkg -x` into a cache directory. Nothing is
+// installed on the host.
+import { execFile } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { promisify } from 'node:util'
+import { extractVmlinux } from './vmlinux.js'
+
+const run = promisify(execFile)
+
+/** The modules a virtio NIC needs, in dependency order (virtio-mmio for microvm, virtio-pci for q35). */
+export const VIRTIO_NET_MODULES = [
+  'virtio_ring',
+  'virtio',
+  'virtio_pci_modern_dev',
+  'virtio_pci_legacy_dev',
+  'virtio_pci',
+  'virtio_mmio',
+  'failover',
+  'net_failover',
+  'virtio_net',
+] as const
+
+export interface GuestKernel {
+  version: string
+  /** The bzImage. */
+  kernel: string
+  /** The same kernel uncompressed (ELF, boots via PVH without decompressing itself), extracted on first use and cached. */
+  vmlinux(): string
+  /** lib/modules/<version> of the unpacked package. */
+  modulesDir: string
+  /** Host paths of the named modules (`-` and `_` are the same, as for modprobe); throws for missing ones. */
+  modulePaths(names: readonly string[]): string[]
+}
+
+export interface FetchKernelOptions {
+  cacheDir?: string
+  /** The Debian package; default: what linux-image-cloud-amd64 depends on. */
+  package?: string
+}
+
+export function defaultCacheDir(): string {
+  return process.env.LAB_LAUNCH_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'lab-launch')
+}
+
+export async function fetchKernel(options: FetchKernelOptions = {}): Promise<GuestKernel> {
+  const cacheDir = options.cacheDir ?? defaultCacheDir()
+  const unpacked = join(cacheDir, 'kernel')
+  const cached = findUnpacked(unpacked, options.package)
+  if (cached) return cached
+  const deb = await findOrDownloadDeb(cacheDir, options.package)
+  const version = /^linux-image-([^_]+)_/.exec(deb.split('/').pop()!)?.[1]
+  if (!version) throw new Error(`cannot tell the kernel version from ${deb}`)
+  mkdirSync(unpacked, { recursive: true })
+  const temporary = join(unpacked, `.${version}.${process.pid}`)
+  rmSync(temporary, { recursive: true, force: true })
+  await run('dpkg', ['-x', deb, temporary])
+  try {
+    renameSync(temporary, join(unpacked, version))
+  } catch (error) {
+    // Another process unpacked the same version first: use theirs.
+    rmSync(temporary, { recursive: true, force: true })
+    if (!existsSync(join(unpacked, version))) throw error
+  }
+  const kernel = findUnpacked(unpacked, `linux-image-${version}`)
+  if (!kernel) throw new Error(`${deb} holds no /boot/vmlinuz-${version}`)
+  return kernel
+}
+
+function findUnpacked(dir: string, pkg?: string): GuestKernel | undefined {
+  if (!existsSync(dir)) return undefined
+  const versions = readdirSync(dir)
+    .filter((v) => !v.startsWith('.'))
+    .filter((v) => pkg === undefined || pkg === `linux-image-${v}`)
+    .sort()
+  for (const version of versions.reverse()) {
+    const kernel = join(dir, version, 'boot', `vmlinuz-${version}`)
+    if (existsSync(kernel)) return guestKernel(version, kernel, join(dir, version, 'lib', 'modules', version))
+  }
+  return undefined
+}
+
+async function findOrDownloadDeb(cacheDir: string, pkg?: string): Promise<string> {
+  // A deb apt already downloaded saves the network round trip.
+  const archives = '/var/cache/apt/archives'
+  const local = (dir: string) =>
+    existsSync(dir)
+      ? readdirSync(dir)
+          .filter((f) => /^linux-image-\d[^_]*-cloud-amd64_.*_amd64\.deb$/.test(f) && (pkg === undefined || f.startsWith(`${pkg}_`)))
+          .sort()
+          .map((f) => join(dir, f))
+      : []
+  const debs = join(cacheDir, 'debs')
+  const found = [...local(debs), ...local(archives)]
+  if (found.length > 0) return found[found.length - 1]!
+  const name = pkg ?? (await cloudKernelPackage())
+  mkdirSync(debs, { recursive: true })
+  try {
+    await run('apt-get', ['download', name], { cwd: debs })
+  } catch (error) {
+    throw new Error(`apt-get download ${name} failed (is the Debian mirror reachable? run apt-get update): ${(error as Error).message}`)
+  }
+  const downloaded = local(debs)
+  if (downloaded.length === 0) throw new Error(`apt-get download ${name} left no .deb in ${debs}`)
+  return downloaded[downloaded.length - 1]!
+}
+
+async function cloudKernelPackage(): Promise<string> {
+  const { stdout } = await run('apt-cache', ['depends', 'linux-image-cloud-amd64'])
+  const match = /Depends:\s*(linux-image-\S+-cloud-amd64)/.exec(stdout)
+  if (!match) throw new Error('apt-cache knows no linux-image-cloud-amd64 (run apt-get update)')
+  return match[1]!
+}
+
+function guestKernel(version: string, kernel: string, modulesDir: string): GuestKernel {
+  let index: Map<string, string> | undefined
+  return {
+    version,
+    kernel,
+    modulesDir,
+    vmlinux() {
+      const path = join(dirname(kernel), `vmlinux-${version}`)
+      if (!existsSync(path)) {
+        const temporary = `${path}.${process.pid}.tmp`
+        writeFileSync(temporary, extractVmlinux(readFileSync(kernel)))
+        renameSync(temporary, path)
+      }
+      return path
+    },
+    modulePaths(names) {
+      index ??= indexModules(modulesDir)
+      return names.map((name) => {
+        const path = index!.get(name.replaceAll('-', '_'))
+        if (!path) throw new Error(`kernel ${version} has no module ${name} (built in? then leave it out)`)
+        return path
+      })
+    },
+  }
+}
+
+function indexModules(dir: string): Map<string, string> {
+  const index = new Map<string, string>()
+  const walk = (d: string) => {
+    for (const entry of readdirSync(d)) {
+      const path = join(d, entry)
+      if (statSync(path).isDirectory()) walk(path)
+      else if (entry.endsWith('.ko')) index.set(entry.slice(0, -3).replaceAll('-', '_'), path)
+    }
+  }
+  walk(join(dir, 'kernel'))
+  return index
+}

@@ -1,0 +1,174 @@
+// A running QEMU: its process, the console on its stdio, the QMP monitor on a socketpair, and the
+// `exited` promise. Start resolves once QMP answers (QEMU accepted every option and built the
+// machine) or rejects with QemuError carrying QEMU's own message.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { closeSync } from 'node:fs'
+import { Socket } from 'node:net'
+import { socketpair } from '@lab/netlink-native'
+import type { Logger } from 'pino'
+import { GuestConsole } from './console.js'
+import type { FdTable } from './fd-table.js'
+import { QemuError } from './qemu-error.js'
+import { QmpClient } from './qmp.js'
+
+export interface MachineSpawnOptions {
+  /** QEMU binary; default qemu-system-x86_64 (or $LAB_QEMU). */
+  qemu?: string
+  args: readonly string[]
+  fds: FdTable
+  /** Run QEMU inside this network namespace (SLIRP forwards and `-netdev tap,ifname=` live there). */
+  netns?: string
+  signal?: AbortSignal
+  logger?: Logger
+  /** Called after QEMU exited, for resources of the VM's own (swtpm, temp dirs). */
+  cleanup?: () => void | Promise<void>
+}
+
+export interface ExitStatus {
+  exitCode: number | null
+  signal: NodeJS.Signals | null
+}
+
+const STDERR_KEEP = 64 * 1024
+
+export class VirtualMachine {
+  readonly console: GuestConsole
+  /** Resolves when QEMU exits normally (guest powered off, quit, or killed by us); rejects with QemuError otherwise. */
+  readonly exited: Promise<ExitStatus>
+  private stderrText = ''
+  private killedByUs = false
+  private exitStatus: ExitStatus | undefined
+
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly qmp: QmpClient,
+    readonly args: readonly string[],
+    exited: Promise<ExitStatus>,
+    console: GuestConsole,
+  ) {
+    this.exited = exited
+    this.console = console
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1
+  }
+
+  /** The end of QEMU's stderr. */
+  get stderr(): string {
+    return this.stderrText
+  }
+
+  get running(): boolean {
+    return this.exitStatus === undefined
+  }
+
+  static async start(options: MachineSpawnOptions): Promise<VirtualMachine> {
+    const qemu = options.qemu ?? process.env.LAB_QEMU ?? 'qemu-system-x86_64'
+    const [ours, theirs] = socketpair('stream')
+    const qmpFd = options.fds.add(theirs)
+    const args = [...options.args, '-chardev', `socket,id=lab-qmp,fd=${qmpFd}`, '-mon', 'chardev=lab-qmp,mode=control']
+    const [command, argv] = options.netns ? ['ip', ['netns', 'exec', options.netns, qemu, ...args]] : [qemu, args]
+    let child: ChildProcess
+    try {
+      child = spawn(command, argv, { stdio: ['pipe', 'pipe', 'pipe', ...options.fds.fds] })
+    } finally {
+      for (const fd of options.fds.fds) closeSync(fd)
+    }
+    const stream = new Socket({ fd: ours, readable: true, writable: true })
+    let stderr = ''
+    child.stderr!.setEncoding('utf8')
+    child.stderr!.on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-STDERR_KEEP)
+      if (vm) vm.stderrText = stderr
+    })
+    const console = new GuestConsole(child.stdout!, child.stdin!)
+    let vm: VirtualMachine | undefined
+    let killedByUs = false
+    const onAbort = () => {
+      killedByUs = true
+      if (vm) vm.killedByUs = true
+      child.kill('SIGKILL')
+    }
+    const exited = new Promise<ExitStatus>((resolve, reject) => {
+      child.on('error', (error) => reject(new QemuError({ exitCode: null, signal: null, stderr, args, reason: `could not start ${qemu}: ${error.message}` })))
+      child.on('close', (exitCode, signal) => {
+        options.signal?.removeEventListener('abort', onAbort)
+        stream.destroy()
+        const status = { exitCode, signal }
+        if (vm) vm.exitStatus = status
+        options.logger?.info({ pid: child.pid, exitCode, signal }, 'qemu exited')
+        const finish = () => {
+          if (exitCode === 0 || killedByUs || vm?.killedByUs) resolve(status)
+          else reject(new QemuError({ exitCode, signal, stderr, args }))
+        }
+        Promise.resolve(options.cleanup?.()).then(finish, finish)
+      })
+    })
+    exited.catch(() => {})
+    if (options.signal?.aborted) onAbort()
+    else options.signal?.addEventListener('abort', onAbort, { once: true })
+    try {
+      const qmp = await Promise.race([
+        QmpClient.connect(stream),
+        exited.then((status) => {
+          throw new QemuError({ exitCode: status.exitCode, signal: status.signal, stderr, args, reason: 'exited during start' })
+        }),
+      ])
+      vm = new VirtualMachine(child, qmp, args, exited, console)
+      vm.stderrText = stderr
+      vm.killedByUs = killedByUs
+      options.logger?.info({ pid: child.pid, qemu: qmp.version?.qemu }, 'qemu started')
+      return vm
+    } catch (error) {
+      if (error instanceof QemuError) throw error
+      // QMP closing first usually means QEMU is exiting on a bad option: give it a moment to say so.
+      const outcome = await Promise.race([exited.then((s) => s, (e: unknown) => e), new Promise<undefined>((r) => setTimeout(r, 2_000))])
+      stream.destroy()
+      if (outcome instanceof QemuError) throw outcome
+      if (outcome) throw new QemuError({ exitCode: (outcome as ExitStatus).exitCode, signal: (outcome as ExitStatus).signal, stderr, args, reason: 'exited during start' })
+      killedByUs = true
+      child.kill('SIGKILL')
+      await exited.catch(() => {})
+      throw new QemuError({ exitCode: null, signal: null, stderr, args, reason: `did not answer on QMP (${(error as Error).message})` })
+    }
+  }
+
+  /** QEMU's run state (running, paused, shutdown, ...). */
+  async status(): Promise<string> {
+    const result = await this.qmp.execute<{ status: string; running: boolean }>('query-status')
+    return result.status
+  }
+
+  /** Presses the power button (ACPI), waits for QEMU to exit, then kills it if the guest ignored it. */
+  async powerdown(timeoutMs = 10_000): Promise<ExitStatus> {
+    if (!this.running) return this.exited
+    await this.qmp.execute('system_powerdown').catch(() => {})
+    const timer = setTimeout(() => this.kill(), timeoutMs)
+    try {
+      return await this.exited
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /** Asks QEMU to quit at once (the guest gets no say). */
+  async quit(): Promise<ExitStatus> {
+    if (!this.running) return this.exited
+    this.killedByUs = true
+    await this.qmp.execute('quit').catch(() => {})
+    return this.exited
+  }
+
+  /** SIGKILL; `exited` then resolves. */
+  kill(): void {
+    if (!this.running) return
+    this.killedByUs = true
+    this.child.kill('SIGKILL')
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.kill()
+    await this.exited.catch(() => {})
+  }
+}

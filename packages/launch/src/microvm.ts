@@ -1,0 +1,101 @@
+// A microVM: QEMU's `microvm` machine with every legacy device off but the serial port, the
+// kernel and initramfs loaded straight into memory, virtio-mmio NICs and serial ports. Boots in
+// about two seconds under TCG here, well under one with KVM.
+import { existsSync, readFileSync } from 'node:fs'
+import type { Logger } from 'pino'
+import { hostTscKhz, resolveAccel, type Accel, type AccelChoice } from './accel.js'
+import { FdTable } from './fd-table.js'
+import { VirtualMachine } from './machine.js'
+import { nicArgs, type Nic } from './nic.js'
+import { qemuOption } from './qemu-option.js'
+
+export interface ExtraChardev {
+  /** A connected socket (e.g. one end of `socketpair('stream')`): the guest sees a virtio serial port. */
+  fd: number
+  /** Port name; the guest finds it in /sys/class/virtio-ports/vport*p*\/name. */
+  name?: string
+}
+
+export interface MicroVMOptions {
+  /** Kernel image: bzImage or an uncompressed vmlinux (PVH). */
+  kernel: string
+  initramfs?: string
+  /** Appended to the defaults (console, reboot=t, panic=-1, quiet). */
+  cmdline?: string
+  memoryMiB?: number
+  cpus?: number
+  accel?: AccelChoice
+  nics?: readonly Nic[]
+  chardevs?: readonly ExtraChardev[]
+  qemu?: string
+  netns?: string
+  signal?: AbortSignal
+  logger?: Logger
+  /** Firmware; default: QEMU's qboot (bios-microvm.bin). */
+  bios?: string
+}
+
+export interface MicroVMPlan {
+  args: string[]
+  fds: FdTable
+  accel: Accel
+  macs: string[]
+}
+
+/** The QEMU command line for a microVM (no process started): for tests, logs and dry runs. */
+export function microVMArgs(options: MicroVMOptions, cpuinfo = readCpuinfo()): MicroVMPlan {
+  const accel = resolveAccel(options.accel)
+  const fds = new FdTable()
+  const cmdline = ['console=ttyS0', 'reboot=t', 'panic=-1', 'quiet']
+  // Without a PIT the guest calibrates the TSC against nothing and, under TCG, may hang there.
+  const khz = accel === 'tcg' ? hostTscKhz(cpuinfo) : undefined
+  if (khz) cmdline.push(`tsc_early_khz=${khz}`)
+  if (options.cmdline) cmdline.push(options.cmdline)
+  const args = [
+    '-nodefaults',
+    '-no-user-config',
+    '-display', 'none',
+    '-no-reboot',
+    '-machine', qemuOption('microvm', { 'x-option-roms': 'off', pit: 'off', pic: 'off', rtc: 'off', 'isa-serial': 'on' }),
+    '-accel', accel,
+    '-cpu', accel === 'kvm' ? 'host' : 'max',
+    '-m', String(options.memoryMiB ?? 256),
+    '-smp', String(options.cpus ?? 1),
+    '-kernel', options.kernel,
+    '-append', cmdline.join(' '),
+    '-chardev', 'stdio,id=con0,signal=off',
+    '-serial', 'chardev:con0',
+  ]
+  if (options.bios) args.push('-bios', options.bios)
+  if (options.initramfs) args.push('-initrd', options.initramfs)
+  const nics = nicArgs(options.nics ?? [], fds, 'virtio-net-device')
+  args.push(...nics.args)
+  if (options.chardevs?.length) {
+    args.push('-device', qemuOption('virtio-serial-device', { max_ports: Math.max(2, options.chardevs.length + 1) }))
+    options.chardevs.forEach((chardev, index) => {
+      const id = `extra${index}`
+      args.push('-chardev', qemuOption('socket', { id, fd: fds.add(chardev.fd) }))
+      args.push('-device', qemuOption('virtserialport', { chardev: id, name: chardev.name }))
+    })
+  }
+  return { args, fds, accel, macs: nics.macs }
+}
+
+export interface MicroVM extends VirtualMachine {}
+
+/** Starts a microVM; resolves once QEMU runs it, rejects with QemuError when QEMU refuses. */
+export async function microVM(options: MicroVMOptions): Promise<VirtualMachine & { macs: string[]; accel: Accel }> {
+  if (!existsSync(options.kernel)) throw new Error(`kernel ${options.kernel} does not exist`)
+  if (options.initramfs && !existsSync(options.initramfs)) throw new Error(`initramfs ${options.initramfs} does not exist`)
+  const plan = microVMArgs(options)
+  const vm = await VirtualMachine.start({ args: plan.args, fds: plan.fds, qemu: options.qemu, netns: options.netns, signal: options.signal, logger: options.logger })
+  return Object.assign(vm, { macs: plan.macs, accel: plan.accel })
+}
+
+function readCpuinfo(): string {
+  try {
+    return readFileSync('/proc/cpuinfo', 'utf8')
+  } catch {
+    return ''
+  }
+}

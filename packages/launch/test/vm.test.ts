@@ -1,0 +1,82 @@
+// Real QEMU microVMs (TCG unless KVM works here): cables, TAPs, QMP, errors.
+import { afterEach, describe, expect, it } from 'vitest'
+import { Tap, socketpair } from '@lab/netlink-native'
+import { TestNetns, cleanupAll, deferCleanup } from '@lab/testkit'
+import { QemuError, microVM, type VirtualMachine } from '../src/index.js'
+import { canBoot, guest } from './helpers/guest.js'
+
+afterEach(() => cleanupAll())
+
+function track<T extends VirtualMachine>(vm: T): T {
+  deferCleanup(`qemu ${vm.pid}`, () => vm.kill())
+  return vm
+}
+
+describe.skipIf(!canBoot)('microVMs under QEMU (needs root, qemu-system-x86, busybox-static)', () => {
+  it('two microVMs joined by a socketpair cable ping each other', async () => {
+    const [a, b] = socketpair('dgram')
+    const ping = (peer: string) => [`ping -c 1 -w 20 ${peer} >/dev/null && echo LAB:ping-ok || echo LAB:ping-failed`]
+    const [imageA, imageB] = await Promise.all([
+      guest({ hostname: 'a', interfaces: [{ name: 'eth0', address: '10.77.0.1/24' }], commands: ping('10.77.0.2'), then: 'idle' }),
+      guest({ hostname: 'b', interfaces: [{ name: 'eth0', address: '10.77.0.2/24' }], commands: ping('10.77.0.1'), then: 'idle' }),
+    ])
+    const vms = await Promise.all([
+      microVM({ ...imageA, nics: [{ type: 'socket', fd: a }] }).then(track),
+      microVM({ ...imageB, nics: [{ type: 'socket', fd: b }] }).then(track),
+    ])
+    const results = await Promise.all(vms.map((vm) => vm.console.waitFor(/LAB:ping-(ok|failed)/, { timeoutMs: 60_000 })))
+    expect(results.map((m) => m[1])).toEqual(['ok', 'ok'])
+    expect(await vms[0]!.status()).toBe('running')
+    await Promise.all(vms.map((vm) => vm.quit()))
+  }, 90_000)
+
+  it('a microVM on a TAP in a namespace pings it, and the namespace pings back', async () => {
+    const ns = await TestNetns.create('launch-tap')
+    const tap = Tap.open({ netns: ns.name, name: 'tap0' })
+    await ns.exec(['ip', 'addr', 'add', '10.78.0.1/24', 'dev', 'tap0'])
+    await ns.exec(['ip', 'link', 'set', 'tap0', 'up'])
+    const image = await guest({ interfaces: [{ name: 'eth0', address: '10.78.0.2/24', gateway: '10.78.0.1' }], commands: ['ping -c 1 -w 20 10.78.0.1 >/dev/null && echo LAB:ping-ok'], then: 'shell' })
+    const vm = track(await microVM({ ...image, nics: [{ type: 'tap', fd: tap.handOff() }] }))
+    await vm.console.waitFor('LAB:ping-ok', { timeoutMs: 60_000 })
+    expect((await ns.exec(['ping', '-c', '1', '-W', '5', '10.78.0.2'], { allowFailure: true })).code).toBe(0)
+    // The console takes commands: the guest sees its own MAC on eth0.
+    const { status, output } = await vm.console.run('cat /sys/class/net/eth0/address')
+    expect(status).toBe(0)
+    expect(output.trim()).toBe(vm.macs[0])
+    expect((await vm.console.run('false')).status).toBe(1)
+    await vm.quit()
+  }, 90_000)
+
+  it('QMP reports the state; quit and abort end QEMU; the exit promise says how', async () => {
+    const image = await guest({ then: 'idle' })
+    const vm = track(await microVM(image))
+    expect(vm.qmp.version?.qemu.major).toBeGreaterThanOrEqual(7)
+    expect(await vm.status()).toBe('running')
+    await vm.qmp.execute('stop')
+    expect(await vm.status()).toBe('paused')
+    await vm.qmp.execute('cont')
+    expect(await vm.quit()).toEqual({ exitCode: 0, signal: null })
+    expect(vm.running).toBe(false)
+
+    const controller = new AbortController()
+    const aborted = track(await microVM({ ...image, signal: controller.signal }))
+    controller.abort()
+    expect(await aborted.exited).toEqual({ exitCode: null, signal: 'SIGKILL' })
+  }, 60_000)
+
+  it('a guest that powers off ends with exit code 0', async () => {
+    const image = await guest({ commands: ['echo LAB:hello'], then: 'poweroff' })
+    const vm = track(await microVM(image))
+    expect(await vm.exited).toEqual({ exitCode: 0, signal: null })
+    expect(vm.console.transcript).toMatch(/LAB:booted[\s\S]*LAB:hello[\s\S]*LAB:poweroff/)
+  }, 60_000)
+
+  it('QemuError carries the exit code and what QEMU said', async () => {
+    const image = await guest({ then: 'poweroff' })
+    const error = await microVM({ ...image, bios: '/nonexistent/bios.bin' }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(QemuError)
+    expect((error as QemuError).exitCode).toBe(1)
+    expect((error as QemuError).message).toMatch(/nonexistent\/bios\.bin/)
+    expect((error as QemuError).args).toContain('-bios')
+  })
+})
