@@ -16,3 +16,5 @@ export { initScript, UDHCPC_SCRIPT, MARKERS, type InitScriptOptions, type Interf
 export { buildInitramfs, writeInitramfs, type InitramfsOptions, type ExtraFile } from './image/initramfs.js'
 export { fetchKernel, defaultCacheDir, VIRTIO_NET_MODULES, type GuestKernel, type FetchKernelOptions } from './image/kernel.js'
 export { extractVmlinux, decodeLz4Legacy } from './image/vmlinux.js'
+export { launch, launchArgs, OVMF, type LaunchOptions, type LaunchPlan, type FwCfgFile } from './launch.js'
+export { startSwtpm, type Swtpm } from './swtpm.js'

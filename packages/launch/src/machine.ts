@@ -123,7 +123,7 @@ export class VirtualMachine {
     } catch (error) {
       if (error instanceof QemuError) throw error
       // QMP closing first usually means QEMU is exiting on a bad option: give it a moment to say so.
-      const outcome = await Promise.race([exited.then((s) => s, (e: unknown) => e), new Promise<undefined>((r) => setTimeout(r, 2_000))])
+      const outcome = await Promise.race([exited.then((s) => s, (e: unknown) => e), new Promise<undefined>((r) => setTimeout(() => r(undefined), 2_000))])
       stream.destroy()
       if (outcome instanceof QemuError) throw outcome
       if (outcome) throw new QemuError({ exitCode: (outcome as ExitStatus).exitCode, signal: (outcome as ExitStatus).signal, stderr, args, reason: 'exited during start' })

@@ -37,7 +37,8 @@ case "$1" in
     fi
     : > /etc/resolv.conf
     for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done
-    echo "${MARKERS.lease} $interface $ip/$mask \${router:-none} \${serverid:-none}"
+    # udhcpc's own output is discarded by /init: the marker goes to the console directly.
+    echo "${MARKERS.lease} $interface $ip/$mask \${router:-none} \${serverid:-none}" > /dev/console
     ;;
 esac
 exit 0
