@@ -18,3 +18,4 @@ export { fetchKernel, defaultCacheDir, VIRTIO_NET_MODULES, type GuestKernel, typ
 export { extractVmlinux, decodeLz4Legacy } from './image/vmlinux.js'
 export { launch, launchArgs, OVMF, type LaunchOptions, type LaunchPlan, type FwCfgFile } from './launch.js'
 export { startSwtpm, type Swtpm } from './swtpm.js'
+export { guestImage, type GuestImage, type GuestImageOptions } from './image/guest-image.js'

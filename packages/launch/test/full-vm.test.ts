@@ -3,8 +3,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { cleanupAll, deferCleanup } from '@lab/testkit'
-import { OVMF, PortMap, launch, VIRTIO_NET_MODULES } from '../src/index.js'
-import { canBoot, guest, guestKernel } from './helpers/guest.js'
+import { OVMF, PortMap, launch } from '../src/index.js'
+import { canBoot, guest } from './helpers/guest.js'
 
 afterEach(() => cleanupAll())
 
@@ -12,9 +12,8 @@ const hasSwtpm = spawnSync('sh', ['-c', 'command -v swtpm']).status === 0
 
 describe.skipIf(!canBoot)('full VM (q35) under QEMU (needs root, qemu-system-x86, busybox-static)', () => {
   it('serves HTTP through a SLIRP port forward and reads its fw_cfg file', async () => {
-    const k = await guestKernel()
     const image = await guest({
-      modulePaths: k.modulePaths([...VIRTIO_NET_MODULES, 'qemu_fw_cfg']),
+      extraModules: ['qemu_fw_cfg'],
       interfaces: [{ name: 'eth0', dhcp: true }],
       commands: [
         'echo "LAB:fwcfg $(cat /sys/firmware/qemu_fw_cfg/by_name/opt/lab/greeting/raw)"',
@@ -36,9 +35,9 @@ describe.skipIf(!canBoot)('full VM (q35) under QEMU (needs root, qemu-system-x86
   }, 120_000)
 
   it.skipIf(!hasSwtpm || !existsSync(OVMF.code))('boots through UEFI with a TPM the guest kernel finds', async () => {
-    const image = await guest({ commands: ['[ -c /dev/tpm0 ] && echo "LAB:tpm-present $(cat /sys/class/tpm/tpm0/tpm_version_major)" || echo LAB:tpm-missing'], then: 'poweroff' })
+    const image = await guest({ kernelFormat: 'bzImage', commands: ['[ -c /dev/tpm0 ] && echo "LAB:tpm-present $(cat /sys/class/tpm/tpm0/tpm_version_major)" || echo LAB:tpm-missing'], then: 'poweroff' })
     // OVMF boots the kernel through its EFI stub: the bzImage, not the bare vmlinux.
-    const vm = await launch({ ...image, kernel: (await guestKernel()).kernel, firmware: 'uefi', tpm: true, nics: [] })
+    const vm = await launch({ ...image, firmware: 'uefi', tpm: true, nics: [] })
     deferCleanup('qemu', () => vm.kill())
     expect(vm.firmware).toBe('uefi')
     const match = await vm.console.waitFor(/LAB:(tpm-present|tpm-missing) ?(\d*)\n/, { timeoutMs: 100_000 })

@@ -1,9 +1,7 @@
-// Guest kernel and initramfs for tests: Debian's cloud kernel (fetched once into the cache) and a
-// busybox image per scenario (content-addressed, so reruns reuse it).
+// What a machine needs to boot test VMs, and the image helper under the names the tests use.
 import { existsSync, readFileSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
-import { join } from 'node:path'
-import { VIRTIO_NET_MODULES, defaultCacheDir, fetchKernel, isStaticElf, writeInitramfs, type GuestKernel, type InitramfsOptions } from '../../src/index.js'
+import { fetchKernel, guestImage, isStaticElf, type GuestKernel, type GuestImageOptions } from '../../src/index.js'
 
 export const qemuAvailable = spawnSync('sh', ['-c', 'command -v qemu-system-x86_64']).status === 0
 export const staticBusybox = (() => {
@@ -22,9 +20,4 @@ export function guestKernel(): Promise<GuestKernel> {
   return kernel
 }
 
-/** Kernel (uncompressed, for a fast PVH boot) and an initramfs made from `options`. */
-export async function guest(options: InitramfsOptions): Promise<{ kernel: string; initramfs: string }> {
-  const k = await guestKernel()
-  const initramfs = writeInitramfs(join(defaultCacheDir(), 'images'), { modulePaths: k.modulePaths(VIRTIO_NET_MODULES), ...options })
-  return { kernel: k.vmlinux(), initramfs }
-}
+export const guest = (options: GuestImageOptions) => guestImage(options)

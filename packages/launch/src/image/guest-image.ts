@@ -1,0 +1,35 @@
+// Kernel + initramfs for a microVM in one call: the cached Debian cloud kernel (uncompressed, for
+// a fast PVH boot, or the bzImage for UEFI), the virtio network modules, busybox and /init from
+// the template. Images are content-addressed in the cache, so a rerun reuses them.
+import { join } from 'node:path'
+import { defaultCacheDir, fetchKernel, VIRTIO_NET_MODULES, type GuestKernel } from './kernel.js'
+import { writeInitramfs, type InitramfsOptions } from './initramfs.js'
+
+export interface GuestImageOptions extends InitramfsOptions {
+  cacheDir?: string
+  /** Extra kernel modules, loaded after the virtio network ones. */
+  extraModules?: readonly string[]
+  /** 'vmlinux' (default) boots fastest on microvm/SeaBIOS; 'bzImage' is what UEFI loads. */
+  kernelFormat?: 'vmlinux' | 'bzImage'
+}
+
+export interface GuestImage {
+  kernel: string
+  initramfs: string
+}
+
+const kernels = new Map<string, Promise<GuestKernel>>()
+
+export async function guestImage(options: GuestImageOptions = {}): Promise<GuestImage> {
+  const cacheDir = options.cacheDir ?? defaultCacheDir()
+  let kernel = kernels.get(cacheDir)
+  if (!kernel) {
+    kernel = fetchKernel({ cacheDir })
+    kernels.set(cacheDir, kernel)
+    kernel.catch(() => kernels.delete(cacheDir))
+  }
+  const k = await kernel
+  const modulePaths = options.modulePaths ?? k.modulePaths([...VIRTIO_NET_MODULES, ...(options.extraModules ?? [])])
+  const initramfs = writeInitramfs(join(cacheDir, 'images'), { ...options, modulePaths })
+  return { kernel: options.kernelFormat === 'bzImage' ? k.kernel : k.vmlinux(), initramfs }
+}
