@@ -1,6 +1,6 @@
 // A microVM: QEMU's `microvm` machine with every legacy device off but the serial port, the
 // kernel and initramfs loaded straight into memory, virtio-mmio NICs and serial ports. Boots in
-// about two seconds under TCG here, well under one with KVM.
+// about 1.5 s under TCG here, well under one with KVM.
 import { existsSync, readFileSync } from 'node:fs'
 import type { Logger } from 'pino'
 import { hostTscKhz, resolveAccel, type Accel, type AccelChoice } from './accel.js'
@@ -56,7 +56,8 @@ export function microVMArgs(options: MicroVMOptions, cpuinfo = readCpuinfo()): M
     '-no-user-config',
     '-display', 'none',
     '-no-reboot',
-    '-machine', qemuOption('microvm', { 'x-option-roms': 'off', pit: 'off', pic: 'off', rtc: 'off', 'isa-serial': 'on' }),
+    // The RTC stays: without it the guest waits a second probing rtc_cmos (and qboot starts slower).
+    '-machine', qemuOption('microvm', { 'x-option-roms': 'off', pit: 'off', pic: 'off', rtc: 'on', 'isa-serial': 'on' }),
     '-accel', accel,
     '-cpu', accel === 'kvm' ? 'host' : 'max',
     '-m', String(options.memoryMiB ?? 256),

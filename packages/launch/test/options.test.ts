@@ -86,7 +86,7 @@ describe('command lines', () => {
     const plan = microVMArgs({ kernel: '/k', initramfs: '/i', accel: 'tcg', cmdline: 'foo=1', chardevs: [{ fd: 50, name: 'agent' }] }, 'cpu MHz\t\t: 2599.998\n')
     expect(plan.accel).toBe('tcg')
     const at = (flag: string) => plan.args[plan.args.indexOf(flag) + 1]
-    expect(at('-machine')).toBe('microvm,x-option-roms=off,pit=off,pic=off,rtc=off,isa-serial=on')
+    expect(at('-machine')).toBe('microvm,x-option-roms=off,pit=off,pic=off,rtc=on,isa-serial=on')
     expect(at('-append')).toBe('console=ttyS0 reboot=t panic=-1 quiet tsc_early_khz=2599998 foo=1')
     expect(at('-initrd')).toBe('/i')
     expect(plan.args).toContain('socket,id=extra0,fd=3')
