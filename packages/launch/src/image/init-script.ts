@@ -13,8 +13,11 @@ export interface InitScriptOptions {
   interfaces?: readonly InterfaceConfig[]
   /** Shell lines run after the network is up, in order. */
   commands?: readonly string[]
-  /** What to do at the end: power the VM off (default), read commands from the console, or idle. */
-  then?: 'poweroff' | 'shell' | 'idle'
+  /**
+   * What to do at the end: power the VM off (default), read commands from the console, idle, or
+   * `{ exec }`: replace the script with a program that becomes PID 1 (e.g. nanoswitch --init).
+   */
+  then?: 'poweroff' | 'shell' | 'idle' | { exec: string }
 }
 
 /** Markers the script prints, one per line, for `console.waitFor()`. */
@@ -85,7 +88,12 @@ export function initScript(options: InitScriptOptions = {}): string {
   }
   lines.push(`echo ${MARKERS.ready}`)
   lines.push(...(options.commands ?? []))
-  switch (options.then ?? 'poweroff') {
+  const then = options.then ?? 'poweroff'
+  if (typeof then === 'object') {
+    lines.push(`exec ${then.exec}`)
+    return `${lines.join('\n')}\n`
+  }
+  switch (then) {
     case 'poweroff':
       lines.push(`echo ${MARKERS.poweroff}`, 'poweroff -f')
       break

@@ -7,6 +7,7 @@ import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
 import { extractVmlinux } from './vmlinux.js'
+import { moduleInfo } from './elf.js'
 
 const run = promisify(execFile)
 
@@ -31,7 +32,11 @@ export interface GuestKernel {
   vmlinux(): string
   /** lib/modules/<version> of the unpacked package. */
   modulesDir: string
-  /** Host paths of the named modules (`-` and `_` are the same, as for modprobe); throws for missing ones. */
+  /**
+   * Host paths of the named modules and the modules they depend on (read from each module's
+   * .modinfo, as depmod would), dependencies first; `-` and `_` are the same, as for modprobe.
+   * Throws for a module the kernel has neither as a file nor built in.
+   */
   modulePaths(names: readonly string[]): string[]
 }
 
@@ -131,13 +136,31 @@ function guestKernel(version: string, kernel: string, modulesDir: string): Guest
     },
     modulePaths(names) {
       index ??= indexModules(modulesDir)
-      return names.map((name) => {
-        const path = index!.get(name.replaceAll('-', '_'))
-        if (!path) throw new Error(`kernel ${version} has no module ${name} (built in? then leave it out)`)
-        return path
-      })
+      const builtin = builtinModules(modulesDir)
+      const ordered: string[] = []
+      const visiting = new Set<string>()
+      const visit = (raw: string) => {
+        const name = raw.replaceAll('-', '_')
+        const path = index!.get(name)
+        if (!path) {
+          if (builtin.has(name)) return
+          throw new Error(`kernel ${version} has no module ${raw}`)
+        }
+        if (ordered.includes(path) || visiting.has(name)) return
+        visiting.add(name)
+        for (const dep of (moduleInfo(readFileSync(path)).get('depends') ?? []).flatMap((d) => d.split(',')).filter(Boolean)) visit(dep)
+        ordered.push(path)
+      }
+      for (const name of names) visit(name)
+      return ordered
     },
   }
+}
+
+function builtinModules(dir: string): Set<string> {
+  const file = join(dir, 'modules.builtin')
+  if (!existsSync(file)) return new Set()
+  return new Set(readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => line.split('/').pop()!.replace(/\.ko$/, '').replaceAll('-', '_')))
 }
 
 function indexModules(dir: string): Map<string, string> {
