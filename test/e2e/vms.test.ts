@@ -10,7 +10,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { Daemon, TestNetns, cleanupAll, deferCleanup, hasCommand, isRoot } from '@lab/testkit'
 import { Netlink, Tap, connectTcp } from '@lab/netlink-native'
 import { readControl, type SwitchStatus } from '@lab/nanoswitch'
-import { guestImage, isStaticElf, microVM, type VirtualMachine } from '@lab/launch'
+import { guestImage, isStaticElf, microVM } from '@lab/launch'
 
 const cli = fileURLToPath(new URL('../../packages/nanoswitch/dist/cli.js', import.meta.url))
 const UPLINK_MAC = '02:72:82:bf:c3:56'
@@ -53,7 +53,7 @@ describe.skipIf(!isRoot() || !existsSync(cli) || !hasCommand('dnsmasq') || !qemu
     const nanoswitch = await Daemon.start({ name: 'nanoswitch', argv: [process.execPath, cli, 'run', '--netns', sw.name, '--socket', socket, '--lease-file', join(dir, 'leases'), '--forward', '8080:10.1.0.2:80'], ready: /switch healthy/ })
 
     // Each VM: a TAP in the switch's namespace (a new port the switch bridges), DHCP, a web page with its name, then a shell.
-    const vms: VirtualMachine[] = []
+    const vms: Array<Awaited<ReturnType<typeof microVM>>> = []
     await Promise.all(['vm1', 'vm2'].map(async (name) => {
       const tap = Tap.open({ netns: sw.name, name })
       const image = await guestImage({ hostname: name, interfaces: [{ name: 'eth0', dhcp: true }], commands: [`mkdir -p /www && echo ${name} > /www/index.html && httpd -p 80 -h /www`], then: 'shell' })
