@@ -100,13 +100,25 @@ async function findOrDownloadDeb(cacheDir: string, pkg?: string): Promise<string
   const debs = join(cacheDir, 'debs')
   const found = [...local(debs), ...local(archives)]
   if (found.length > 0) return found[found.length - 1]!
-  const name = pkg ?? (await cloudKernelPackage())
   mkdirSync(debs, { recursive: true })
-  try {
-    await run('apt-get', ['download', name], { cwd: debs })
-  } catch (error) {
-    throw new Error(`apt-get download ${name} failed (is the Debian mirror reachable? run apt-get update): ${(error as Error).message}`)
+  const download = async () => {
+    const name = pkg ?? (await cloudKernelPackage())
+    await run('apt-get', ['-o', 'Acquire::Retries=3', 'download', name], { cwd: debs })
+    return name
   }
+  try {
+    await download()
+  } catch (first) {
+    // A fresh machine may have no package lists yet: refresh them once (as root) and retry.
+    if (process.getuid?.() !== 0) throw new Error(`could not download the guest kernel (run apt-get update?): ${(first as Error).message}`)
+    try {
+      await run('apt-get', ['update', '-qq'])
+      await download()
+    } catch (error) {
+      throw new Error(`could not download the guest kernel after apt-get update (is the Debian mirror reachable?): ${(error as Error).message}`)
+    }
+  }
+  const name = pkg ?? 'linux-image-*-cloud-amd64'
   const downloaded = local(debs)
   if (downloaded.length === 0) throw new Error(`apt-get download ${name} left no .deb in ${debs}`)
   return downloaded[downloaded.length - 1]!
