@@ -17,6 +17,10 @@ export interface NativeBinding {
   read(fd: number, buf: Buffer, offset?: number, length?: number): number
   write(fd: number, buf: Buffer, offset?: number, length?: number): number
   socketpair(type: number): [number, number]
+  pipe(size?: number): [number, number, number]
+  splice(fdIn: number, fdOut: number, length: number): number
+  dup(fd: number): number
+  shutdown(fd: number, how: number): void
 
   bind(fd: number, addr: Buffer): void
   connect(fd: number, addr: Buffer): void

@@ -5,6 +5,7 @@
 namespace lab {
 void InitNetns(Napi::Env env, Napi::Object exports);
 void InitFdIo(Napi::Env env, Napi::Object exports);
+void InitSpliceIo(Napi::Env env, Napi::Object exports);
 void InitSocketIo(Napi::Env env, Napi::Object exports);
 void InitMmsgIo(Napi::Env env, Napi::Object exports);
 void InitPoller(Napi::Env env, Napi::Object exports);
@@ -14,6 +15,7 @@ void InitProcess(Napi::Env env, Napi::Object exports);
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   lab::InitNetns(env, exports);
   lab::InitFdIo(env, exports);
+  lab::InitSpliceIo(env, exports);
   lab::InitSocketIo(env, exports);
   lab::InitMmsgIo(env, exports);
   lab::InitPoller(env, exports);

@@ -52,6 +52,8 @@ export interface TcpListenOptions {
   host?: string
   port: number
   backlog?: number
+  /** Hand connections over without reading from them (net's pauseOnConnect), e.g. for spliceSockets. */
+  pauseOnConnect?: boolean
 }
 
 /**
@@ -71,7 +73,7 @@ export function listenTcp(options: TcpListenOptions, onConnection?: (socket: net
     native.close(fd)
     return Promise.reject(error)
   }
-  const server = net.createServer(onConnection)
+  const server = net.createServer({ pauseOnConnect: options.pauseOnConnect ?? false }, onConnection)
   return new Promise((resolve, reject) => {
     server.once('error', reject)
     server.listen({ fd, backlog: options.backlog ?? 511 }, () => {
@@ -85,6 +87,8 @@ export interface TcpConnectOptions {
   netns?: string
   host: string
   port: number
+  /** Leave the connected socket unread (paused) until the caller reads or hands it on. */
+  pauseOnConnect?: boolean
 }
 
 /** A net.Socket connected from inside `netns`; resolves once connected. */
@@ -100,6 +104,8 @@ export function connectTcp(options: TcpConnectOptions): Promise<net.Socket> {
   // Node adopts the unconnected socket and connects it with libuv; the namespace stays the one
   // the socket was created in.
   const socket = new net.Socket({ fd, readable: true, writable: true })
+  // Paused before connecting, Node does not start reading when the connection comes up.
+  if (options.pauseOnConnect) socket.pause()
   return new Promise((resolve, reject) => {
     socket.once('error', reject)
     socket.connect(options.port, options.host, () => {
