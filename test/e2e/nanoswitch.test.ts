@@ -132,7 +132,7 @@ describe.skipIf(!isRoot() || !existsSync(cli) || !peers)('nanoswitch end to end 
     web.close()
     expect(text).toBe('vm1 here\n')
     status = await t.status()
-    expect(status.forwards).toMatchObject([{ spec: '8080:10.1.0.2:8080', total: 1, failed: 0 }])
+    expect(status.forwards).toEqual([{ spec: '8080:10.1.0.2:8080', mode: 'kernel', total: 1 }])
     // nftables as nft sees it: the masquerade rule in the switch's namespace.
     const { stdout } = await t.sw.exec(['nft', '-j', 'list', 'table', 'ip', 'nanoswitch'])
     expect(stdout).toContain('"masquerade"')
@@ -169,14 +169,26 @@ describe.skipIf(!isRoot() || !existsSync(cli) || !peers)('nanoswitch end to end 
     await sw.stop()
   })
 
-  it('without an uplink still serves its bridge, and says so in its status', async () => {
+  it('without an uplink still serves its bridge, and says so in its status; a proxy forward works from the bridge side', async () => {
     const t = await scenario({ uplink: false })
-    const sw = await t.startSwitch()
+    const sw = await t.startSwitch(['--forward-mode', 'proxy', '--forward', '8081:10.1.0.2:9000'])
     const v = await t.vm('dhcpcd')
-    expect(v.address).toMatch(/^10\.1\.0\.\d+$/)
+    expect(v.address).toBe('10.1.0.2')
+    // The VM dials the switch's bridge address; the switch's relay dials the VM back.
+    const web = await listenTcp({ netns: v.ns.name, host: '0.0.0.0', port: 9000 }, (s) => s.end('through the proxy\n'))
+    const conn = await connectTcp({ netns: v.ns.name, host: '10.1.0.1', port: 8081 })
+    const text = await new Promise<string>((resolve, reject) => {
+      let data = ''
+      conn.on('data', (c) => (data += c))
+      conn.on('end', () => resolve(data))
+      conn.on('error', reject)
+    })
+    web.close()
+    expect(text).toBe('through the proxy\n')
+    expect((await t.status()).forwards).toMatchObject([{ spec: '8081:10.1.0.2:9000', mode: 'proxy', total: 1, failed: 0 }])
     const status = await t.status()
     expect(status.uplink).toBeNull()
-    expect(status.supervisor.children.map((c) => c.name).sort()).toEqual(['dhcp-server', 'ports'])
+    expect(status.supervisor.children.map((c) => c.name).sort()).toEqual(['dhcp-server', 'forward-8081', 'ports'])
     expect(status.supervisor.children.every((c) => c.state === 'healthy')).toBe(true)
     const { stdout } = await run([process.execPath, cli, 'status', '--socket', join(t.dir, 'control.sock')])
     expect(stdout).toContain('uplink: none')

@@ -2,7 +2,7 @@
 // `npm run bench -w @lab/nanoswitch`: (1) start to healthy, no uplink, two ports: `nanoswitch run`
 // (a fresh process), the switch started in a running process, and the shell way (ip commands for
 // the bridge and ports, then dnsmasq until it serves); (2) TCP throughput from an upstream
-// namespace to a VM namespace through `nanoswitch run --forward` vs the same two namespaces
+// namespace to a VM namespace through `nanoswitch run --forward` (kernel DNAT, and the proxy) vs the same two namespaces
 // routed directly through the switch namespace by the kernel. Same run, throwaway namespaces.
 // Usage: nanoswitch.bench.mjs [startRuns=7] [megabytes=512]
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
@@ -161,13 +161,6 @@ const vm = await namespace(`${tag}-vm`)
   v.close()
   await new Sysctl(sw).set('net.ipv4.ip_forward', 1)
 }
-const sw1 = spawn(process.execPath, [cli, 'run', '--netns', sw, '--uplink', 'uplink0', '--forward', '9000:10.1.0.2', '--socket', join(dir, 'fwd.sock')], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, LOG_LEVEL: 'warn' } })
-children.add(sw1)
-for (let i = 0; !(await readControl(join(dir, 'fwd.sock'), 500).catch(() => undefined)); i++) {
-  if (i > 200) throw new Error('nanoswitch did not come up')
-  await new Promise((r) => setTimeout(r, 20))
-}
-
 let received = 0
 const sink = await listenTcp({ netns: vm, host: '0.0.0.0', port: 9000 }, (s) => {
   s.on('data', (c) => (received += c.length))
@@ -201,14 +194,29 @@ async function transfer(host) {
   conn.destroy()
   return (received * 8) / seconds / 1e9
 }
-const rates = { forward: [], direct: [] }
-for (let round = 0; round < 3; round++) {
-  rates.forward.push(await transfer('10.99.0.2'))
-  rates.direct.push(await transfer('10.1.0.2'))
+async function startSwitch(mode) {
+  const socket = join(dir, `fwd-${mode}.sock`)
+  const child = spawn(process.execPath, [cli, 'run', '--netns', sw, '--uplink', 'uplink0', '--forward', '9000:10.1.0.2', '--forward-mode', mode, '--socket', socket], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, LOG_LEVEL: 'warn' } })
+  children.add(child)
+  for (let i = 0; !(await readControl(socket, 500).catch(() => undefined)); i++) {
+    if (i > 200) throw new Error('nanoswitch did not come up')
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  return async () => {
+    child.kill('SIGTERM')
+    await new Promise((r) => child.once('exit', r))
+  }
+}
+const rates = { kernel: [], proxy: [], direct: [] }
+for (const mode of ['kernel', 'proxy']) {
+  const stop = await startSwitch(mode)
+  for (let round = 0; round < 3; round++) {
+    rates[mode].push(await transfer('10.99.0.2'))
+    rates.direct.push(await transfer('10.1.0.2'))
+  }
+  await stop()
 }
 sink.close()
-sw1.kill('SIGTERM')
-await new Promise((r) => sw1.once('exit', r))
 
 console.log(`\nnanoswitch: start to healthy, no uplink, 2 ports; median of ${startRuns} runs, interleaved`)
 console.log('how'.padEnd(42) + 'median ms'.padStart(12))
@@ -217,6 +225,9 @@ const shell = startTimes.get('shell: ip (bridge, ports) + dnsmasq')
 if (shell) {
   console.log(`nanoswitch run vs shell: ${(median(shell) / median(startTimes.get('nanoswitch run (new process)'))).toFixed(2)}x as fast; in a process: ${(median(shell) / median(startTimes.get('RunningSwitch.start() (in a process)'))).toFixed(2)}x`)
 }
-console.log(`\nTCP ${megabytes} MiB upstream -> VM, median of 3 rounds (Gbit/s)`)
-console.log(`through nanoswitch --forward: ${median(rates.forward).toFixed(2)}   routed by the kernel: ${median(rates.direct).toFixed(2)}   forward/direct: ${(100 * median(rates.forward) / median(rates.direct)).toFixed(0)}%`)
+console.log(`\nTCP ${megabytes} MiB upstream -> VM, median of 3 rounds each (Gbit/s), interleaved with direct`)
+const pct = (xs) => `${((100 * median(xs)) / median(rates.direct)).toFixed(0)}%`
+console.log(`routed by the kernel (direct): ${median(rates.direct).toFixed(2)}`)
+console.log(`--forward (kernel DNAT, default): ${median(rates.kernel).toFixed(2)}   of direct: ${pct(rates.kernel)}`)
+console.log(`--forward-mode proxy (splice relay): ${median(rates.proxy).toFixed(2)}   of direct: ${pct(rates.proxy)}`)
 await cleanup()

@@ -14,15 +14,17 @@ const HELP = `nanoswitch: a tiny top-of-rack switch for VMs and namespaces
 
 usage:
   nanoswitch run [--netns NS] [--uplink IF | --uplink-mac MAC] [--subnet 10.1.0.1/24] [--dns IP]...
-                 [--forward PORT:IP[:PORT]]... [--socks PORT] [--lease-file PATH] [--bridge NAME] [--init]
+                 [--forward PORT:IP[:PORT]]... [--forward-mode kernel|proxy] [--socks PORT] [--lease-file PATH]
+                 [--bridge NAME] [--init]
   nanoswitch run --mode routed [--netns NS] [--oui 0a:b3:ec] [--no-client-dhcp] [--dns IP]... [--init]
   nanoswitch status [--netns NS | --socket PATH] [--json]
 
 run: bridges every Ethernet link but the uplink (default: the one with MAC 02:72:82:bf:c3:56) into
 vmbridge with the switch address, serves DHCP there (pool from .2, router the switch, DNS 10.42.0.3,
 12 h leases), and with an uplink takes a DHCP lease on it, announces it by ARP and masquerades the
-bridge subnet out of it. Links that appear later join the bridge. --forward relays a TCP port of the
-switch to a VM; --socks opens a SOCKS5 proxy into the bridge subnet. --init runs as a VM's PID 1
+bridge subnet out of it. Links that appear later join the bridge. --forward sends a TCP port of the
+switch to a VM: by kernel DNAT for connections from outside the bridge (default), or with
+--forward-mode proxy by a relay in the switch on all its addresses; --socks opens a SOCKS5 proxy into the bridge subnet. --init runs as a VM's PID 1
 (mounts /proc, /sys, /dev, /dev/pts and reaps orphans). Logs are pino JSON (pretty on a terminal).
 SIGINT/SIGTERM stop it.
 --mode routed: seed 001's router instead: a link whose MAC starts with the client OUI is a client
@@ -45,6 +47,8 @@ async function run(values: Record<string, string | string[] | boolean | undefine
   const options = { name: 'nanoswitch', level: process.env.LOG_LEVEL ?? 'info' }
   const logger = process.stdout.isTTY ? pino(options, prettyStream()) : pino(options)
   const netns = values.netns as string | undefined
+  const forwardMode = (values['forward-mode'] as string | undefined) ?? 'kernel'
+  if (forwardMode !== 'kernel' && forwardMode !== 'proxy') throw new UsageError('--forward-mode: kernel or proxy')
   const mode = (values.mode as string | undefined) ?? 'switched'
   if (mode !== 'switched' && mode !== 'routed') throw new UsageError('--mode: switched or routed')
   const sw = await RunningSwitch.start({
@@ -57,6 +61,7 @@ async function run(values: Record<string, string | string[] | boolean | undefine
     ...(values.dns ? { dns: values.dns as string[] } : {}),
     uplink: values.uplink ? { name: values.uplink as string } : values['uplink-mac'] ? { mac: values['uplink-mac'] as string } : {},
     forwards,
+    forwardMode,
     ...(socks ? { socks } : {}),
     ...(values['lease-file'] ? { leaseFile: values['lease-file'] as string } : {}),
     ...(values.socket ? { controlSocket: values.socket as string } : {}),
@@ -95,6 +100,7 @@ async function main(argv: string[]): Promise<number> {
       subnet: { type: 'string' },
       dns: { type: 'string', multiple: true },
       forward: { type: 'string', multiple: true },
+      'forward-mode': { type: 'string' },
       socks: { type: 'string' },
       'lease-file': { type: 'string' },
       bridge: { type: 'string' },

@@ -25,7 +25,8 @@ export interface SwitchStatus {
   links: Array<{ name: string; kind: string | null; mac: string | null; up: boolean; running: boolean; master: string | null }>
   leases: Array<{ address: string; mac: string; hostname: string | null; expiresAt: string }>
   uplink: { name: string; mac: string | null; state: string | null; address: string | null; router: string | null; server: string | null; expiresAt: string | null } | null
-  forwards: Array<{ spec: string; active: number; total: number; failed: number }>
+  /** Kernel forwards count connections; proxy forwards also know the open and failed ones. */
+  forwards: Array<{ spec: string; mode: 'kernel' | 'proxy'; total: number; active?: number; failed?: number }>
   socks: { port: number; connections: number } | null
   supervisor: NodeStatus
 }
@@ -65,7 +66,7 @@ export async function switchStatus(state: SwitchState | RouterState, bridgeName:
           expiresAt: lease && lease.leaseTime !== 0xffffffff ? new Date(lease.acquiredAt + lease.leaseTime * 1000).toISOString() : null,
         }
       : null,
-    forwards: [...state.forwards].map(([spec, f]) => ({ spec, ...f.stats })),
+    forwards: await Promise.all([...state.forwards].map(async ([spec, f]) => ({ spec, mode: f.mode, ...(await f.stats()) }))),
     socks: state.socks ? { port: state.socks.options.port, connections: state.socks.connections } : null,
     supervisor: tree,
   }
@@ -117,7 +118,9 @@ export function formatStatus(s: SwitchStatus): string {
   else if (s.mode === 'switched') lines.push('uplink: none')
   lines.push(`leases (${s.leases.length}):`)
   for (const l of s.leases) lines.push(`  ${l.address.padEnd(15)} ${l.mac} ${l.hostname ?? '-'} until ${l.expiresAt}`)
-  for (const f of s.forwards) lines.push(`forward ${f.spec}: ${f.active} open, ${f.total} total, ${f.failed} failed`)
+  for (const f of s.forwards) {
+    lines.push(f.mode === 'kernel' ? `forward ${f.spec}: kernel DNAT, ${f.total} connections` : `forward ${f.spec}: proxy, ${f.active ?? 0} open, ${f.total} total, ${f.failed ?? 0} failed`)
+  }
   if (s.socks) lines.push(`socks5 :${s.socks.port}: ${s.socks.connections} connections`)
   const walk = (n: NodeStatus, depth: number) => {
     lines.push(`${'  '.repeat(depth)}${n.name}: ${n.state}${n.restarts ? `, ${n.restarts} restarts` : ''}${n.lastError ? ` (${n.lastError})` : ''}`)

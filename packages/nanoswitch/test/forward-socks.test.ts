@@ -5,6 +5,7 @@ import { TestNetns, cleanupAll, isRoot, vethPair } from '@lab/testkit'
 import { connectTcp, listenTcp } from '@lab/netlink-native'
 import { parseForward } from '../src/forward/forward-spec.js'
 import { TcpForward } from '../src/forward/tcp-forward.js'
+import { KernelForwards } from '../src/forward/kernel-forwards.js'
 import { REPLY, encodeReply, parseGreeting, parseRequest } from '../src/socks/socks5-codec.js'
 import { SocksServer } from '../src/socks/socks5-server.js'
 
@@ -71,6 +72,35 @@ describe.skipIf(!isRoot())('forwards and SOCKS between namespaces (needs root)',
     expect(forward.stats).toMatchObject({ active: 1, total: 1, failed: 0 })
     client.destroy()
     await forward.stop()
+    echo.close()
+  })
+
+  it('forwards by kernel DNAT from the uplink side: the VM sees the real client, connections are counted', async () => {
+    await vm.exec(['ip', 'route', 'replace', 'default', 'via', '10.1.0.1'])
+    await sw.exec(['sysctl', '-qw', 'net.ipv4.ip_forward=1'])
+    const peers: string[] = []
+    const echo = await listenTcp({ netns: vm.name, host: '10.1.0.2', port: 7002 }, (s) => {
+      peers.push(s.remoteAddress!)
+      s.pipe(s)
+    })
+    const kernel = new KernelForwards([parseForward('17002:10.1.0.2:7002')], sw.name, 'br1')
+    await kernel.apply()
+    for (let i = 0; i < 2; i++) {
+      const client = await connectTcp({ netns: outside.name, host: '192.0.2.1', port: 17002 })
+      const payload = Buffer.alloc(256 << 10, i + 1)
+      const back = read(client, payload.length)
+      client.write(payload)
+      expect((await back).equals(payload)).toBe(true)
+      client.destroy()
+    }
+    expect(peers).toEqual(['192.0.2.2', '192.0.2.2'])
+    expect((await kernel.stats()).get('17002:10.1.0.2:7002')).toEqual({ total: 2 })
+    const { stdout } = await sw.exec(['nft', '-j', 'list', 'table', 'ip', 'nanoswitch-forwards'])
+    expect(stdout).toContain('"dnat"')
+    expect(stdout).toContain('17002:10.1.0.2:7002')
+    await kernel.remove()
+    await kernel.remove() // idempotent
+    expect((await sw.exec(['nft', 'list', 'tables'])).stdout).not.toContain('nanoswitch-forwards')
     echo.close()
   })
 

@@ -7,6 +7,7 @@ import { DhcpClient, DhcpServer, compose, manageIP, manageRoutes, type ClientLea
 import { arpAnnounce } from '@lab/arp'
 import type { Context, Runnable } from '@lab/supervisor'
 import { TcpForward } from '../forward/tcp-forward.js'
+import { KernelForwards } from '../forward/kernel-forwards.js'
 import { formatForward, type ForwardSpec } from '../forward/forward-spec.js'
 import { SocksServer } from '../socks/socks5-server.js'
 import { attachPresentPorts, ensureBridge, followHotplug, type BridgeOptions } from './bridge.js'
@@ -26,6 +27,12 @@ export interface SwitchOptions {
   leaseTime?: number
   uplink?: UplinkSelector
   forwards?: ForwardSpec[]
+  /**
+   * How forwards work: 'kernel' (default) DNATs connections that arrive from outside the bridge
+   * (the uplink side); 'proxy' accepts them in this process on every address of the switch and
+   * dials the VM (also from the bridge side; bytes moved by splice in the kernel).
+   */
+  forwardMode?: 'kernel' | 'proxy'
   /** Port of a SOCKS5 proxy into the bridge subnet. */
   socks?: number
   /** Where leases are kept (a journal); without one they live in memory only. */
@@ -38,7 +45,8 @@ export class SwitchState {
   uplink: { name: string; mac?: string; lease?: ClientLease; state?: string } | undefined
   ports = new Map<string, { name: string; mac?: string }>()
   server: DhcpServer | undefined
-  forwards = new Map<string, TcpForward>()
+  /** Per forward (by its spec text): how it is done and its connection counts. */
+  forwards = new Map<string, { mode: 'kernel' | 'proxy'; stats: () => Promise<{ total: number; active?: number; failed?: number }> }>()
   socks: SocksServer | undefined
 }
 
@@ -124,13 +132,33 @@ export function nanoswitch(options: SwitchOptions, state = new SwitchState()): R
       })
     }
 
-    for (const spec of options.forwards ?? []) {
+    const forwards = options.forwards ?? []
+    if (forwards.length > 0 && (options.forwardMode ?? 'kernel') === 'kernel') {
+      ctx.run('forwards', async (c) => {
+        const kernel = new KernelForwards(forwards, netns, bridge.name)
+        await new Sysctl(netns).set('net.ipv4.ip_forward', 1)
+        await kernel.apply()
+        for (const spec of forwards) {
+          const key = formatForward(spec)
+          state.forwards.set(key, { mode: 'kernel', stats: async () => (await kernel.stats()).get(key) ?? { total: 0 } })
+        }
+        c.logger.info({ forwards: forwards.map(formatForward) }, 'forwarding (kernel DNAT)')
+        try {
+          c.healthy()
+          await aborted(c.signal)
+        } finally {
+          for (const spec of forwards) state.forwards.delete(formatForward(spec))
+          await kernel.remove()
+        }
+      })
+    }
+    for (const spec of options.forwardMode === 'proxy' ? forwards : []) {
       const name = `forward-${spec.listenPort}`
       ctx.run(name, async (c) => {
         const forward = new TcpForward(spec, netns, c.logger)
         await forward.start()
-        state.forwards.set(formatForward(spec), forward)
-        c.logger.info({ forward: formatForward(spec) }, 'forwarding')
+        state.forwards.set(formatForward(spec), { mode: 'proxy', stats: async () => ({ ...forward.stats }) })
+        c.logger.info({ forward: formatForward(spec) }, 'forwarding (proxy)')
         try {
           c.healthy()
           await aborted(c.signal)

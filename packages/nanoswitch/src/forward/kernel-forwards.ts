@@ -1,0 +1,67 @@
+// Port forwards done by the kernel: one DNAT rule per forward in the switch's namespace, all in one
+// nftables table written in one transaction. Connections arriving on any link but the bridge (the
+// uplink side) to the forward's port are rewritten to the VM and routed there; replies are
+// un-NATed by conntrack. Nothing in this process touches the bytes, so throughput is the kernel's
+// routing throughput. Each rule counts the connections it rewrote (a nat chain sees only the
+// first packet of a connection).
+import { Counter, Nft, rule, type TableRef } from '@lab/nft'
+import { formatForward, type ForwardSpec } from './forward-spec.js'
+
+export const FORWARD_TABLE: TableRef = { family: 'ip', name: 'nanoswitch-forwards' }
+
+export interface KernelForwardStats {
+  /** Connections rewritten so far. */
+  total: number
+}
+
+export class KernelForwards {
+  constructor(
+    readonly specs: readonly ForwardSpec[],
+    readonly netns: string | undefined,
+    readonly bridge: string,
+  ) {}
+
+  async apply(): Promise<void> {
+    await this.#withNft((nft) =>
+      nft.apply((tx) => {
+        tx.addTable(FORWARD_TABLE)
+        tx.addChain({ table: FORWARD_TABLE, name: 'prerouting', type: 'nat', hook: 'prerouting', priority: 'dstnat', policy: 'accept' })
+        tx.flushTable(FORWARD_TABLE)
+        for (const spec of this.specs) {
+          tx.addRule({
+            table: FORWARD_TABLE,
+            chain: 'prerouting',
+            comment: formatForward(spec),
+            exprs: rule().iifname(this.bridge, '!=').tcp('dport', spec.listenPort).counter().dnat(spec.targetHost, spec.targetPort),
+          })
+        }
+      }),
+    )
+  }
+
+  /** Connections per forward (by its spec text), read from the rules' counters. */
+  async stats(): Promise<Map<string, KernelForwardStats>> {
+    const rules = await this.#withNft((nft) => nft.rules({ table: FORWARD_TABLE, chain: 'prerouting' }))
+    const stats = new Map<string, KernelForwardStats>()
+    for (const r of rules) {
+      const counter = r.exprs.find((e): e is Counter => e instanceof Counter)
+      if (r.comment && counter) stats.set(r.comment, { total: Number(counter.packets) })
+    }
+    return stats
+  }
+
+  async remove(): Promise<void> {
+    await this.#withNft((nft) => nft.apply((tx) => tx.deleteTable(FORWARD_TABLE))).catch((error: { code?: string }) => {
+      if (error.code !== 'ENOENT') throw error
+    })
+  }
+
+  async #withNft<T>(work: (nft: Nft) => Promise<T>): Promise<T> {
+    const nft = await Nft.open({ netns: this.netns })
+    try {
+      return await work(nft)
+    } finally {
+      nft.close()
+    }
+  }
+}
