@@ -56,7 +56,7 @@ const servers = [
       const leaseFile = join(dir, `lab-${round}.leases`)
       const config = join(dir, 'lab.json')
       writeFileSync(config, JSON.stringify({ interfaces: ['s0'], leaseFile, subnets: [{ subnet: SUBNET, range: [FIRST, LAST], router: '10.201.0.1', leaseTime: 3600 }] }))
-      return spawn(process.execPath, [...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROFILE] : []), join(dist, 'cli.js'), 'server', '--config', config, '--netns', srv], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, LOG_LEVEL: 'warn' } })
+      return spawn(process.execPath, [...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []), ...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROFILE] : []), join(dist, 'cli.js'), 'server', '--config', config, '--netns', srv], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, LOG_LEVEL: 'warn' } })
     },
   },
   {
