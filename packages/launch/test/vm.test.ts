@@ -1,6 +1,6 @@
 // Real QEMU microVMs (TCG unless KVM works here): cables, TAPs, QMP, errors.
 import { afterEach, describe, expect, it } from 'vitest'
-import { Tap, socketpair } from '@lab/netlink-native'
+import { SocketPairEnd, Tap, socketpair } from '@lab/netlink-native'
 import { TestNetns, cleanupAll, deferCleanup } from '@lab/testkit'
 import { QemuError, microVM, type VirtualMachine } from '../src/index.js'
 import { canBoot, guest } from './helpers/guest.js'
@@ -62,6 +62,36 @@ describe.skipIf(!canBoot)('microVMs under QEMU (needs root, qemu-system-x86, bus
     const aborted = track(await microVM({ ...image, signal: controller.signal }))
     controller.abort()
     expect(await aborted.exited).toEqual({ exitCode: null, signal: 'SIGKILL' })
+  }, 60_000)
+
+  it('the power button (QMP system_powerdown) makes the guest power off', async () => {
+    const image = await guest({ then: 'idle' })
+    const vm = track(await microVM(image))
+    await vm.console.waitFor('LAB:ready', { timeoutMs: 30_000 })
+    // A short fallback: if the guest ignored the button, powerdown() would kill it (signal SIGKILL).
+    expect(await vm.powerdown(20_000)).toEqual({ exitCode: 0, signal: null })
+    expect(vm.console.transcript).toContain('LAB:power-button')
+  }, 60_000)
+
+  it('an extra chardev on a socketpair is a named virtio serial port the guest writes to', async () => {
+    const [ours, theirs] = socketpair('stream')
+    const host = new SocketPairEnd(ours, 'stream')
+    let received = ''
+    const heard = new Promise<string>((resolve) => {
+      host.on('message', (chunk) => {
+        received += chunk.toString()
+        if (received.includes('\n')) resolve(received)
+      })
+    })
+    const image = await guest({
+      extraModules: ['virtio_console'],
+      commands: ['for p in /sys/class/virtio-ports/*; do [ "$(cat $p/name)" = agent ] && echo "hello from $(basename $p)" > /dev/$(basename $p); done'],
+      then: 'idle',
+    })
+    const vm = track(await microVM({ ...image, chardevs: [{ fd: theirs, name: 'agent' }] }))
+    expect(await heard).toMatch(/^hello from vport\d+p\d+\n$/)
+    host.close()
+    await vm.quit()
   }, 60_000)
 
   it('a guest that powers off ends with exit code 0', async () => {

@@ -1,8 +1,8 @@
 // Kernel + initramfs for a microVM in one call: the cached Debian cloud kernel (uncompressed, for
-// a fast PVH boot, or the bzImage for UEFI), the virtio network modules, busybox and /init from
+// a fast PVH boot, or the bzImage for UEFI), the virtio network and power button modules, busybox and /init from
 // the template. Images are content-addressed in the cache, so a rerun reuses them.
 import { join } from 'node:path'
-import { defaultCacheDir, fetchKernel, VIRTIO_NET_MODULES, type GuestKernel } from './kernel.js'
+import { defaultCacheDir, fetchKernel, POWER_BUTTON_MODULES, VIRTIO_NET_MODULES, type GuestKernel } from './kernel.js'
 import { writeInitramfs, type InitramfsOptions } from './initramfs.js'
 
 export interface GuestImageOptions extends InitramfsOptions {
@@ -29,7 +29,7 @@ export async function guestImage(options: GuestImageOptions = {}): Promise<Guest
     kernel.catch(() => kernels.delete(cacheDir))
   }
   const k = await kernel
-  const modulePaths = options.modulePaths ?? k.modulePaths([...VIRTIO_NET_MODULES, ...(options.extraModules ?? [])])
+  const modulePaths = options.modulePaths ?? k.modulePaths([...VIRTIO_NET_MODULES, ...POWER_BUTTON_MODULES, ...(options.extraModules ?? [])])
   const initramfs = writeInitramfs(join(cacheDir, 'images'), { ...options, modulePaths })
   return { kernel: options.kernelFormat === 'bzImage' ? k.kernel : k.vmlinux(), initramfs }
 }

@@ -23,6 +23,7 @@ export interface InitScriptOptions {
 /** Markers the script prints, one per line, for `console.waitFor()`. */
 export const MARKERS = {
   booted: 'LAB:booted',
+  powerButton: 'LAB:power-button',
   ready: 'LAB:ready',
   lease: 'LAB:lease',
   poweroff: 'LAB:poweroff',
@@ -47,6 +48,12 @@ esac
 exit 0
 `
 
+/** What busybox acpid runs when the power button is pressed. */
+export const POWER_BUTTON_SCRIPT = `#!/bin/sh
+echo ${MARKERS.powerButton} > /dev/console
+poweroff -f
+`
+
 const NAME = /^[A-Za-z0-9_.:-]+$/
 
 export function initScript(options: InitScriptOptions = {}): string {
@@ -65,6 +72,9 @@ export function initScript(options: InitScriptOptions = {}): string {
     // Built-in drivers have no .ko file: nothing to load then.
     lines.push(`[ -f /lib/modules/${module}.ko ] && { insmod /lib/modules/${module}.ko || echo "LAB:insmod-failed ${module}"; }`)
   }
+  // The power button (QMP system_powerdown) powers the guest off: busybox acpid runs
+  // /etc/acpi/PWRF/00000080 for it. Only where the kernel has an input device for the button.
+  lines.push('[ -e /dev/input/event0 ] && acpid -l /dev/null')
   lines.push('ip link set lo up')
   if (options.hostname) {
     check(options.hostname, 'hostname')

@@ -6,7 +6,7 @@ import { dirname } from 'node:path'
 import { createHash } from 'node:crypto'
 import { CpioWriter } from './cpio.js'
 import { isStaticElf } from './elf.js'
-import { initScript, UDHCPC_SCRIPT, type InitScriptOptions } from './init-script.js'
+import { initScript, POWER_BUTTON_SCRIPT, UDHCPC_SCRIPT, type InitScriptOptions } from './init-script.js'
 
 export interface ExtraFile {
   /** Path inside the image. */
@@ -42,6 +42,8 @@ export function buildInitramfs(options: InitramfsOptions = {}): Buffer {
   cpio.add({ type: 'file', path: 'bin/busybox', data: busybox, mode: 0o755 })
   cpio.add({ type: 'symlink', path: 'bin/sh', target: 'busybox' })
   cpio.add({ type: 'file', path: 'etc/udhcpc.script', data: UDHCPC_SCRIPT, mode: 0o755 })
+  cpio.addParents('etc/acpi/PWRF/00000080')
+  cpio.add({ type: 'file', path: 'etc/acpi/PWRF/00000080', data: POWER_BUTTON_SCRIPT, mode: 0o755 })
   const modules: string[] = []
   for (const path of options.modulePaths ?? []) {
     const name = path.split('/').pop()!

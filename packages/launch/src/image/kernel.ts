@@ -24,6 +24,9 @@ export const VIRTIO_NET_MODULES = [
   'virtio_net',
 ] as const
 
+/** The ACPI power button as an input device, so the guest can act on QMP's system_powerdown. */
+export const POWER_BUTTON_MODULES = ['button', 'evdev'] as const
+
 export interface GuestKernel {
   version: string
   /** The bzImage. */
