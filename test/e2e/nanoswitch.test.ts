@@ -27,7 +27,7 @@ const CLIENTS: Record<ClientKind, { argv: (dir: string) => string[]; leased: Reg
   udhcpc: { argv: () => ['udhcpc', '-f', '-i', 'eth0', '-t', '10', '-T', '1'], leased: /lease of (10\.1\.0\.\d+) obtained/ },
   dhclient: { argv: (dir) => ['dhclient', '-d', '-v', '-pf', join(dir, 'dhclient.pid'), '-lf', join(dir, 'dhclient.leases'), 'eth0'], leased: /bound to (10\.1\.0\.\d+)/ },
   // dhcpcd keeps its state under /var/lib/dhcpcd: a private tmpfs there (ip netns exec has its own mounts).
-  dhcpcd: { argv: () => ['sh', '-c', 'mkdir -p /var/lib/dhcpcd && mount -t tmpfs tmpfs /var/lib/dhcpcd && exec dhcpcd -B -4 -A -t 20 eth0'], leased: /leased (10\.1\.0\.\d+)/ },
+  dhcpcd: { argv: () => ['sh', '-c', 'mkdir -p /var/lib/dhcpcd /run/dhcpcd && mount -t tmpfs tmpfs /var/lib/dhcpcd && mount -t tmpfs tmpfs /run/dhcpcd && exec dhcpcd -B -4 -A -t 20 eth0'], leased: /leased (10\.1\.0\.\d+)/ },
 }
 
 async function scenario(options: { uplink?: boolean } = {}) {

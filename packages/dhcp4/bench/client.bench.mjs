@@ -113,7 +113,7 @@ const clients = [
     name: 'dhcpcd (-A)',
     needs: 'dhcpcd',
     start() {
-      const c = spawnTracked(inNs(['sh', '-c', 'mkdir -p /var/lib/dhcpcd && mount -t tmpfs tmpfs /var/lib/dhcpcd && exec dhcpcd -B -1 -4 -A -t 10 -f /dev/null c0']))
+      const c = spawnTracked(inNs(['sh', '-c', 'mkdir -p /var/lib/dhcpcd /run/dhcpcd && mount -t tmpfs tmpfs /var/lib/dhcpcd && mount -t tmpfs tmpfs /run/dhcpcd && exec dhcpcd -B -1 -4 -A -t 10 -f /dev/null c0']))
       return () => killed(c)
     },
   },
