@@ -17,7 +17,7 @@ usage:
                    [--module NAME]... [--hostname H] [--cache DIR] [--json]
   lab-launch microvm [--kernel FILE --initramfs FILE] [image options] [--tap NAME[@NETNS]]...
                    [--user-net] [--forward HOSTPORT:GUESTPORT]... [--accel kvm|tcg|auto] [--memory MIB]
-                   [--cmdline ARGS] [--netns NS] [--json]
+                   [--cmdline ARGS] [--console serial|virtio] [--netns NS] [--json]
 
   image    fetches the guest kernel once (apt-get download + dpkg -x, cached), builds a busybox
            initramfs and prints their paths
@@ -51,6 +51,7 @@ async function main(argv: string[]): Promise<number> {
       accel: { type: 'string' },
       memory: { type: 'string' },
       cmdline: { type: 'string' },
+      console: { type: 'string' },
       netns: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -72,7 +73,9 @@ async function main(argv: string[]): Promise<number> {
       return { name: match[1]!, address: match[2]!, ...(match[3] ? { gateway: match[3] } : {}) }
     }),
   ]
-  const imageOptions = { interfaces, commands: values.command ?? [], then, extraModules: values.module ?? [], ...(values.hostname ? { hostname: values.hostname } : {}), ...(values.cache ? { cacheDir: values.cache } : {}) } as const
+  const consoleKind = values.console ?? 'serial'
+  if (consoleKind !== 'serial' && consoleKind !== 'virtio') throw new UsageError(`--console must be serial or virtio, got ${consoleKind}`)
+  const imageOptions = { ...(consoleKind === 'virtio' ? { console: 'hvc0' as const } : {}), interfaces, commands: values.command ?? [], then, extraModules: values.module ?? [], ...(values.hostname ? { hostname: values.hostname } : {}), ...(values.cache ? { cacheDir: values.cache } : {}) } as const
   if (command === 'image') {
     const image = await guestImage(imageOptions)
     console.log(values.json ? JSON.stringify(image) : `kernel    ${image.kernel}\ninitramfs ${image.initramfs}`)
@@ -97,7 +100,7 @@ async function main(argv: string[]): Promise<number> {
   if (!['kvm', 'tcg', 'auto'].includes(accel)) throw new UsageError(`--accel must be kvm, tcg or auto`)
   const memory = values.memory === undefined ? undefined : Number(values.memory)
   if (memory !== undefined && !(Number.isInteger(memory) && memory >= 32)) throw new UsageError(`--memory ${values.memory}: whole MiB, at least 32`)
-  const vm = await microVM({ ...image, nics, accel, ...(memory ? { memoryMiB: memory } : {}), ...(values.cmdline ? { cmdline: values.cmdline } : {}), ...(values.netns ? { netns: values.netns } : {}) })
+  const vm = await microVM({ ...image, nics, accel, console: consoleKind, ...(memory ? { memoryMiB: memory } : {}), ...(values.cmdline ? { cmdline: values.cmdline } : {}), ...(values.netns ? { netns: values.netns } : {}) })
   if (values.json) console.log(JSON.stringify({ pid: vm.pid, accel: vm.accel, macs: vm.macs, ...image }))
   vm.console.on('output', (chunk: string) => process.stdout.write(chunk))
   process.stdin.on('data', (chunk) => vm.console.write(chunk.toString()))

@@ -22,6 +22,11 @@ export interface MicroVMOptions {
   initramfs?: string
   /** Appended to the defaults (console, reboot=t, panic=-1, quiet). */
   cmdline?: string
+  /**
+   * The console on QEMU's stdio: 'serial' (default, ttyS0, also shows the kernel's messages) or
+   * 'virtio' (virtconsole, hvc0; no ISA serial port at all).
+   */
+  console?: 'serial' | 'virtio'
   memoryMiB?: number
   cpus?: number
   accel?: AccelChoice
@@ -46,7 +51,8 @@ export interface MicroVMPlan {
 export function microVMArgs(options: MicroVMOptions, cpuinfo = readCpuinfo()): MicroVMPlan {
   const accel = resolveAccel(options.accel)
   const fds = new FdTable()
-  const cmdline = ['console=ttyS0', 'reboot=t', 'panic=-1', 'quiet']
+  const virtioConsole = options.console === 'virtio'
+  const cmdline = [virtioConsole ? 'console=hvc0' : 'console=ttyS0', 'reboot=t', 'panic=-1', 'quiet']
   // Without a PIT the guest calibrates the TSC against nothing and, under TCG, may hang there.
   const khz = accel === 'tcg' ? hostTscKhz(cpuinfo) : undefined
   if (khz) cmdline.push(`tsc_early_khz=${khz}`)
@@ -57,7 +63,7 @@ export function microVMArgs(options: MicroVMOptions, cpuinfo = readCpuinfo()): M
     '-display', 'none',
     '-no-reboot',
     // The RTC stays: without it the guest waits a second probing rtc_cmos (and qboot starts slower).
-    '-machine', qemuOption('microvm', { 'x-option-roms': 'off', pit: 'off', pic: 'off', rtc: 'on', 'isa-serial': 'on' }),
+    '-machine', qemuOption('microvm', { 'x-option-roms': 'off', pit: 'off', pic: 'off', rtc: 'on', 'isa-serial': virtioConsole ? 'off' : 'on' }),
     '-accel', accel,
     '-cpu', accel === 'kvm' ? 'host' : 'max',
     '-m', String(options.memoryMiB ?? 256),
@@ -65,14 +71,17 @@ export function microVMArgs(options: MicroVMOptions, cpuinfo = readCpuinfo()): M
     '-kernel', options.kernel,
     '-append', cmdline.join(' '),
     '-chardev', 'stdio,id=con0,signal=off',
-    '-serial', 'chardev:con0',
+    ...(virtioConsole ? [] : ['-serial', 'chardev:con0']),
   ]
   if (options.bios) args.push('-bios', options.bios)
   if (options.initramfs) args.push('-initrd', options.initramfs)
   const nics = nicArgs(options.nics ?? [], fds, 'virtio-net-device')
   args.push(...nics.args)
+  if (virtioConsole || options.chardevs?.length) {
+    args.push('-device', qemuOption('virtio-serial-device', { max_ports: Math.max(2, (options.chardevs?.length ?? 0) + 1) }))
+  }
+  if (virtioConsole) args.push('-device', 'virtconsole,chardev=con0')
   if (options.chardevs?.length) {
-    args.push('-device', qemuOption('virtio-serial-device', { max_ports: Math.max(2, options.chardevs.length + 1) }))
     options.chardevs.forEach((chardev, index) => {
       const id = `extra${index}`
       args.push('-chardev', qemuOption('socket', { id, fd: fds.add(chardev.fd) }))

@@ -94,6 +94,15 @@ describe('command lines', () => {
     expect(plan.fds.fds).toEqual([50])
   })
 
+  it('a virtio console replaces the ISA serial port', () => {
+    const plan = microVMArgs({ kernel: '/k', accel: 'tcg', console: 'virtio' }, '')
+    const at = (flag: string) => plan.args[plan.args.indexOf(flag) + 1]
+    expect(at('-machine')).toContain('isa-serial=off')
+    expect(at('-append')).toMatch(/^console=hvc0 /)
+    expect(plan.args).not.toContain('-serial')
+    expect(plan.args).toContain('virtconsole,chardev=con0')
+  })
+
   it('reads the TSC rate from cpuinfo', () => {
     expect(hostTscKhz('model name\t: x\ncpu MHz\t\t: 3000.5\n')).toBe(3000500)
     expect(hostTscKhz('')).toBeUndefined()

@@ -94,6 +94,16 @@ describe.skipIf(!canBoot)('microVMs under QEMU (needs root, qemu-system-x86, bus
     await vm.quit()
   }, 60_000)
 
+  it('runs with a virtio console (hvc0) instead of the serial port', async () => {
+    const image = await guest({ console: 'hvc0', then: 'shell' })
+    const vm = track(await microVM({ ...image, console: 'virtio' }))
+    await vm.console.waitFor('LAB:ready', { timeoutMs: 30_000 })
+    const { status, output } = await vm.console.run("tty; cut -d ' ' -f1 /proc/consoles")
+    expect(status).toBe(0)
+    expect(output.trim().split('\n')).toEqual(['/dev/hvc0', 'hvc0'])
+    await vm.quit()
+  }, 60_000)
+
   it('a guest that powers off ends with exit code 0', async () => {
     const image = await guest({ commands: ['echo LAB:hello'], then: 'poweroff' })
     const vm = track(await microVM(image))

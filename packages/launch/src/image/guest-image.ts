@@ -29,7 +29,7 @@ export async function guestImage(options: GuestImageOptions = {}): Promise<Guest
     kernel.catch(() => kernels.delete(cacheDir))
   }
   const k = await kernel
-  const modulePaths = options.modulePaths ?? k.modulePaths([...VIRTIO_NET_MODULES, ...POWER_BUTTON_MODULES, ...(options.extraModules ?? [])])
+  const modulePaths = options.modulePaths ?? k.modulePaths([...VIRTIO_NET_MODULES, ...POWER_BUTTON_MODULES, ...(options.console === 'hvc0' ? ['virtio_console'] : []), ...(options.extraModules ?? [])])
   const initramfs = writeInitramfs(join(cacheDir, 'images'), { ...options, modulePaths })
   return { kernel: options.kernelFormat === 'bzImage' ? k.kernel : k.vmlinux(), initramfs }
 }

@@ -8,6 +8,11 @@ export type InterfaceConfig =
 
 export interface InitScriptOptions {
   hostname?: string
+  /**
+   * Where /init talks: 'ttyS0' (default) is the kernel's console; 'hvc0' is a virtio console,
+   * which Debian's kernel has as a module, so /init moves its stdio there once it is loaded.
+   */
+  console?: 'ttyS0' | 'hvc0'
   /** Module names (without .ko) in load order; each is loaded from /lib/modules. */
   modules?: readonly string[]
   interfaces?: readonly InterfaceConfig[]
@@ -71,6 +76,10 @@ export function initScript(options: InitScriptOptions = {}): string {
     check(module, 'module')
     // Built-in drivers have no .ko file: nothing to load then.
     lines.push(`[ -f /lib/modules/${module}.ko ] && { insmod /lib/modules/${module}.ko || echo "LAB:insmod-failed ${module}"; }`)
+  }
+  if (options.console === 'hvc0') {
+    // The port appears shortly after the module loads.
+    lines.push('for i in $(seq 100); do [ -c /dev/hvc0 ] && break; sleep 0.02; done', 'exec </dev/hvc0 >/dev/hvc0 2>&1')
   }
   // The power button (QMP system_powerdown) powers the guest off: busybox acpid runs
   // /etc/acpi/PWRF/00000080 for it. Only where the kernel has an input device for the button.
