@@ -4,7 +4,8 @@
 // the same run. The load generator (lab-dhcp4's relayLoad) simulates clients behind a relay in
 // one namespace; each server runs alone in another. Everything lives in namespaces made here and
 // removed at exit. Usage: dhcp.bench.mjs [clients=10000] [rounds=3] [window=64]
-// BENCH_NODE_FLAGS (e.g. --trace-gc) go to our server's node; BENCH_STDOUT=1 shows its stdout.
+// BENCH_NODE_FLAGS (e.g. --trace-gc) go to our server's node; BENCH_STDOUT=1 shows its stdout;
+// BENCH_NO_JOURNAL=1 runs ours without a lease file (not durable: an ablation, not a result).
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -56,7 +57,7 @@ const servers = [
     start(round) {
       const leaseFile = join(dir, `lab-${round}.leases`)
       const config = join(dir, 'lab.json')
-      writeFileSync(config, JSON.stringify({ interfaces: ['s0'], leaseFile, subnets: [{ subnet: SUBNET, range: [FIRST, LAST], router: '10.201.0.1', leaseTime: 3600 }] }))
+      writeFileSync(config, JSON.stringify({ interfaces: ['s0'], ...(process.env.BENCH_NO_JOURNAL ? {} : { leaseFile }), subnets: [{ subnet: SUBNET, range: [FIRST, LAST], router: '10.201.0.1', leaseTime: 3600 }] }))
       return spawn(process.execPath, [...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []), ...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROFILE] : []), join(dist, 'cli.js'), 'server', '--config', config, '--netns', srv], { stdio: ['ignore', process.env.BENCH_STDOUT ? 'inherit' : 'ignore', 'inherit'], env: { ...process.env, LOG_LEVEL: 'warn' } })
     },
   },
