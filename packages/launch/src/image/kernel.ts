@@ -2,7 +2,7 @@
 // once with `apt-get download` and unpacked with `dpkg -x` into a cache directory. Nothing is
 // installed on the host.
 import { execFile } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
@@ -104,9 +104,17 @@ async function findOrDownloadDeb(cacheDir: string, pkg?: string): Promise<string
   const found = [...local(debs), ...local(archives)]
   if (found.length > 0) return found[found.length - 1]!
   mkdirSync(debs, { recursive: true })
+  // Each process downloads into a directory of its own and moves the finished .deb in (rename is
+  // atomic), so concurrent first runs never see half a file.
   const download = async () => {
     const name = pkg ?? (await cloudKernelPackage())
-    await run('apt-get', ['-o', 'Acquire::Retries=3', 'download', name], { cwd: debs })
+    const own = mkdtempSync(join(debs, '.download-'))
+    try {
+      await run('apt-get', ['-o', 'Acquire::Retries=3', 'download', name], { cwd: own })
+      for (const file of local(own)) renameSync(file, join(debs, file.split('/').pop()!))
+    } finally {
+      rmSync(own, { recursive: true, force: true })
+    }
     return name
   }
   try {
