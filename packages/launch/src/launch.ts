@@ -42,6 +42,8 @@ export interface LaunchOptions {
   fwCfg?: readonly FwCfgFile[]
   allowReboot?: boolean
   qemu?: string
+  /** A unix socket path where QEMU also serves QMP (the VM's own QMP client stays on a socketpair). */
+  qmpSocket?: string
   netns?: string
   signal?: AbortSignal
   logger?: Logger
@@ -103,7 +105,7 @@ export async function launch(options: LaunchOptions): Promise<VirtualMachine & {
   const tpm = options.tpm ? await startSwtpm(typeof options.tpm === 'object' ? { stateFrom: options.tpm.stateFrom } : {}) : undefined
   if (tpm) plan.args.push('-chardev', qemuOption('socket', { id: 'chrtpm', path: tpm.socket }), '-tpmdev', 'emulator,id=tpm0,chardev=chrtpm', '-device', 'tpm-tis,tpmdev=tpm0')
   try {
-    const vm = await VirtualMachine.start({ args: plan.args, fds: plan.fds, qemu: options.qemu, netns: options.netns, signal: options.signal, logger: options.logger, cleanup: () => tpm?.stop() })
+    const vm = await VirtualMachine.start({ args: plan.args, fds: plan.fds, qemu: options.qemu, ...(options.qmpSocket ? { qmpSocket: options.qmpSocket } : {}), netns: options.netns, signal: options.signal, logger: options.logger, cleanup: () => tpm?.stop() })
     return Object.assign(vm, { macs: plan.macs, accel: plan.accel, firmware: plan.firmware })
   } catch (error) {
     await tpm?.stop()

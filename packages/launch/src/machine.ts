@@ -10,6 +10,7 @@ import { GuestConsole } from './console.js'
 import type { FdTable } from './fd-table.js'
 import { QemuError } from './qemu-error.js'
 import { QmpClient } from './qmp.js'
+import { qemuOption } from './qemu-option.js'
 
 export interface MachineSpawnOptions {
   /** QEMU binary; default qemu-system-x86_64 (or $LAB_QEMU). */
@@ -20,6 +21,8 @@ export interface MachineSpawnOptions {
   netns?: string
   signal?: AbortSignal
   logger?: Logger
+  /** Also serve QMP on this unix socket path, for other tools (qmp-shell, socat, a second client). */
+  qmpSocket?: string
   /** Called after QEMU exited, for resources of the VM's own (swtpm, temp dirs). */
   cleanup?: () => void | Promise<void>
 }
@@ -68,6 +71,7 @@ export class VirtualMachine {
     const [ours, theirs] = socketpair('stream')
     const qmpFd = options.fds.add(theirs)
     const args = [...options.args, '-chardev', `socket,id=lab-qmp,fd=${qmpFd}`, '-mon', 'chardev=lab-qmp,mode=control']
+    if (options.qmpSocket) args.push('-chardev', qemuOption('socket', { id: 'user-qmp', path: options.qmpSocket, server: true, wait: 'off' }), '-mon', 'chardev=user-qmp,mode=control')
     const [command, argv] = options.netns ? ['ip', ['netns', 'exec', options.netns, qemu, ...args]] : [qemu, args]
     let child: ChildProcess
     try {

@@ -33,6 +33,8 @@ export interface MicroVMOptions {
   nics?: readonly Nic[]
   chardevs?: readonly ExtraChardev[]
   qemu?: string
+  /** A unix socket path where QEMU also serves QMP (the VM's own QMP client stays on a socketpair). */
+  qmpSocket?: string
   netns?: string
   signal?: AbortSignal
   logger?: Logger
@@ -98,7 +100,7 @@ export async function microVM(options: MicroVMOptions): Promise<VirtualMachine &
   if (!existsSync(options.kernel)) throw new Error(`kernel ${options.kernel} does not exist`)
   if (options.initramfs && !existsSync(options.initramfs)) throw new Error(`initramfs ${options.initramfs} does not exist`)
   const plan = microVMArgs(options)
-  const vm = await VirtualMachine.start({ args: plan.args, fds: plan.fds, qemu: options.qemu, netns: options.netns, signal: options.signal, logger: options.logger })
+  const vm = await VirtualMachine.start({ args: plan.args, fds: plan.fds, qemu: options.qemu, ...(options.qmpSocket ? { qmpSocket: options.qmpSocket } : {}), netns: options.netns, signal: options.signal, logger: options.logger })
   return Object.assign(vm, { macs: plan.macs, accel: plan.accel })
 }
 

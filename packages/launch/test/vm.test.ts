@@ -2,7 +2,11 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { SocketPairEnd, Tap, socketpair } from '@lab/netlink-native'
 import { TestNetns, cleanupAll, deferCleanup } from '@lab/testkit'
-import { QemuError, microVM, type VirtualMachine } from '../src/index.js'
+import { QemuError, QmpClient, microVM, type VirtualMachine } from '../src/index.js'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { canBoot, guest } from './helpers/guest.js'
 
 afterEach(() => cleanupAll())
@@ -49,8 +53,14 @@ describe.skipIf(!canBoot)('microVMs under QEMU (needs root, qemu-system-x86, bus
 
   it('QMP reports the state; quit and abort end QEMU; the exit promise says how', async () => {
     const image = await guest({ then: 'idle' })
-    const vm = track(await microVM(image))
+    const dir = mkdtempSync(join(tmpdir(), 'lab-qmp-'))
+    deferCleanup(`rm ${dir}`, () => rmSync(dir, { recursive: true, force: true }))
+    const vm = track(await microVM({ ...image, qmpSocket: join(dir, 'qmp.sock') }))
     expect(vm.qmp.version?.qemu.major).toBeGreaterThanOrEqual(7)
+    // A second client on the socket path sees the same machine.
+    const other = await QmpClient.connect(connect(join(dir, 'qmp.sock')))
+    expect(await other.execute('query-status')).toMatchObject({ status: 'running', running: true })
+    other.close()
     expect(await vm.status()).toBe('running')
     await vm.qmp.execute('stop')
     expect(await vm.status()).toBe('paused')
