@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { CpioWriter, buildInitramfs, decodeLz4Legacy, initScript, isStaticElf } from '../src/index.js'
+import { CpioWriter, buildInitramfs, decodeLz4Legacy, initScript, isStaticElf, writeInitramfs } from '../src/index.js'
 
 /** Reads a newc archive back: name -> { mode, data, rdev }. */
 function readCpio(archive: Buffer): Map<string, { mode: number; data: Buffer; rdev: [number, number] }> {
@@ -56,6 +56,23 @@ describe('initramfs', () => {
     expect(entries.get('init')!.data.toString()).toContain('udhcpc -i eth0')
     expect(entries.has('opt/app')).toBe(true)
     expect(entries.get('opt/app/config.json')!.data.toString()).toBe('{}')
+  })
+
+  it.skipIf(!isStatic('/bin/busybox'))('a cache directory keeps the 24 most recently used images', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lab-images-'))
+    try {
+      const first = writeInitramfs(dir, { commands: ['echo 0'] })
+      for (let i = 1; i < 26; i++) {
+        writeInitramfs(dir, { commands: [`echo ${i}`] })
+        // Reusing the first image marks it as used, so it survives the pruning.
+        expect(writeInitramfs(dir, { commands: ['echo 0'] })).toBe(first)
+      }
+      const kept = readdirSync(dir)
+      expect(kept).toHaveLength(24)
+      expect(kept).toContain(first.split('/').pop())
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it('refuses a dynamically linked busybox with the package to install', () => {

@@ -1,7 +1,7 @@
 // A busybox initramfs: static busybox as /bin/busybox, kernel modules in /lib/modules, /init from
 // the template (or the caller's), extra files. Written as an uncompressed newc cpio: the kernel
 // unpacks it faster than it would decompress one, and it is built in milliseconds.
-import { readFileSync, writeFileSync, mkdirSync, existsSync, renameSync } from 'node:fs'
+import { readFileSync, writeFileSync, mkdirSync, existsSync, renameSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { createHash } from 'node:crypto'
 import { CpioWriter } from './cpio.js'
@@ -62,16 +62,35 @@ export function buildInitramfs(options: InitramfsOptions = {}): Buffer {
   return cpio.finish()
 }
 
-/** Writes the image under `dir`, named by its content hash, unless that file exists already. */
+/** How many images a cache directory keeps (the least recently used go first). */
+const KEEP_IMAGES = 24
+
+/**
+ * Writes the image under `dir`, named by its content hash, unless that file exists already (then
+ * it is marked as used). The directory keeps the KEEP_IMAGES most recently used images.
+ */
 export function writeInitramfs(dir: string, options: InitramfsOptions = {}): string {
   const image = buildInitramfs(options)
   const path = `${dir}/initramfs-${createHash('sha256').update(image).digest('hex').slice(0, 16)}.cpio`
-  if (!existsSync(path)) {
+  if (existsSync(path)) {
+    const now = new Date()
+    utimesSync(path, now, now)
+  } else {
     mkdirSync(dirname(path), { recursive: true })
     const temporary = `${path}.${process.pid}.tmp`
     writeFileSync(temporary, image)
     // rename is atomic: a concurrent reader never sees half an image.
     renameSync(temporary, path)
+    pruneImages(dir)
   }
   return path
+}
+
+function pruneImages(dir: string): void {
+  const images = readdirSync(dir)
+    .filter((f) => /^initramfs-[0-9a-f]{16}\.cpio$/.test(f))
+    .map((f) => ({ path: `${dir}/${f}`, used: statSync(`${dir}/${f}`).mtimeMs }))
+    .sort((a, b) => b.used - a.used)
+  // A VM that already opened an image keeps reading it after the unlink.
+  for (const old of images.slice(KEEP_IMAGES)) rmSync(old.path, { force: true })
 }
