@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { Daemon, TestNetns, cleanupAll, deferCleanup, hasCommand, isRoot, run } from '@lab/testkit'
+import { Daemon, TestNetns, cleanupAll, deferCleanup, hasCommand, isRoot, readToEnd, run } from '@lab/testkit'
 import { Netlink, PacketSocket, connectTcp, listenTcp } from '@lab/netlink-native'
 import { readControl, type SwitchStatus } from '@lab/nanoswitch'
 
@@ -123,12 +123,7 @@ describe.skipIf(!isRoot() || !existsSync(cli) || !peers)('nanoswitch end to end 
     // The forward: upstream connects to the switch's uplink address, VM 1 answers.
     const web = await listenTcp({ netns: vm1.ns.name, host: '0.0.0.0', port: 8080 }, (s) => s.end('vm1 here\n'))
     const conn = await connectTcp({ netns: t.up.name, host: uplink, port: 8080 })
-    const text = await new Promise<string>((resolve, reject) => {
-      let data = ''
-      conn.on('data', (c) => (data += c))
-      conn.on('end', () => resolve(data))
-      conn.on('error', reject)
-    })
+    const text = await readToEnd(conn)
     web.close()
     expect(text).toBe('vm1 here\n')
     status = await t.status()
@@ -177,12 +172,7 @@ describe.skipIf(!isRoot() || !existsSync(cli) || !peers)('nanoswitch end to end 
     // The VM dials the switch's bridge address; the switch's relay dials the VM back.
     const web = await listenTcp({ netns: v.ns.name, host: '0.0.0.0', port: 9000 }, (s) => s.end('through the proxy\n'))
     const conn = await connectTcp({ netns: v.ns.name, host: '10.1.0.1', port: 8081 })
-    const text = await new Promise<string>((resolve, reject) => {
-      let data = ''
-      conn.on('data', (c) => (data += c))
-      conn.on('end', () => resolve(data))
-      conn.on('error', reject)
-    })
+    const text = await readToEnd(conn)
     web.close()
     expect(text).toBe('through the proxy\n')
     expect((await t.status()).forwards).toMatchObject([{ spec: '8081:10.1.0.2:9000', mode: 'proxy', total: 1, failed: 0 }])

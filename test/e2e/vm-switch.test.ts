@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { TestNetns, cleanupAll, deferCleanup, isRoot } from '@lab/testkit'
+import { TestNetns, cleanupAll, deferCleanup, isRoot, readToEnd } from '@lab/testkit'
 import { connectTcp, socketpair } from '@lab/netlink-native'
 import { PortMap, guestImage, hostProgramFiles, isStaticElf, microVM, type VirtualMachine } from '@lab/launch'
 
@@ -63,12 +63,7 @@ describe.skipIf(!isRoot() || !existsSync(`${bundleDir}nanoswitch.mjs`) || !qemu 
     await vms[holder]!.console.run(`echo vm${holder + 1} > /www/index.html`)
     const conn = await connectTcp({ netns: slirp.name, host: '127.0.0.1', port: 18080 })
     conn.write('GET / HTTP/1.0\r\n\r\n')
-    const page = await new Promise<string>((resolve, reject) => {
-      let data = ''
-      conn.on('data', (c) => (data += c))
-      conn.on('end', () => resolve(data))
-      conn.on('error', reject)
-    })
+    const page = await readToEnd(conn)
     expect(page).toMatch(/^HTTP\/1\.[01] 200/)
     expect(page.trim().endsWith(`vm${holder + 1}`)).toBe(true)
     console.log(`nanoswitch microVM healthy after ${healthyAt} ms, both VMs leased after ${leasedAt} ms, test done after ${Date.now() - t0} ms`)

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { Daemon, TestNetns, cleanupAll, deferCleanup, hasCommand, isRoot } from '@lab/testkit'
+import { Daemon, TestNetns, cleanupAll, deferCleanup, hasCommand, isRoot, readToEnd } from '@lab/testkit'
 import { Netlink, Tap, connectTcp } from '@lab/netlink-native'
 import { readControl, type SwitchStatus } from '@lab/nanoswitch'
 import { guestImage, isStaticElf, microVM } from '@lab/launch'
@@ -23,12 +23,7 @@ afterAll(() => cleanupAll())
 async function get(netns: string, host: string, port: number): Promise<string> {
   const conn = await connectTcp({ netns, host, port })
   conn.write(`GET / HTTP/1.0\r\nHost: ${host}\r\n\r\n`)
-  return new Promise<string>((resolve, reject) => {
-    let data = ''
-    conn.on('data', (c) => (data += c))
-    conn.on('end', () => resolve(data))
-    conn.on('error', reject)
-  })
+  return readToEnd(conn)
 }
 
 describe.skipIf(!isRoot() || !existsSync(cli) || !hasCommand('dnsmasq') || !qemu || !staticBusybox)('two microVMs behind nanoswitch (needs root, a build, dnsmasq, qemu-system-x86, busybox-static)', () => {

@@ -31,11 +31,11 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const fmt = (xs) => `median ${median(xs).toFixed(0)} ms (min ${Math.min(...xs).toFixed(0)}, max ${Math.max(...xs).toFixed(0)})`
 
 const image = await guestImage({ then: 'poweroff' })
-const q35Image = await guestImage({ then: 'poweroff' })
 
-async function ours() {
+/** Launch to the guest's first console marker, then wait for it to power off. */
+async function toFirstMarker(start) {
   const t0 = performance.now()
-  const vm = await microVM(image)
+  const vm = await start()
   vms.add(vm)
   await vm.console.waitFor('LAB:booted', { timeoutMs: 60_000 })
   const elapsed = performance.now() - t0
@@ -43,6 +43,8 @@ async function ours() {
   vms.delete(vm)
   return elapsed
 }
+const ours = () => toFirstMarker(() => microVM(image))
+const q35 = () => toFirstMarker(() => launch({ ...image, firmware: 'bios', nics: [] }))
 
 async function bare() {
   // The same machine, started the way a shell script would: qemu on a pipe, grep for the marker.
@@ -59,17 +61,6 @@ async function bare() {
   })
   const elapsed = performance.now() - t0
   await new Promise((r) => child.once('close', r))
-  return elapsed
-}
-
-async function q35() {
-  const t0 = performance.now()
-  const vm = await launch({ ...q35Image, firmware: 'bios', nics: [] })
-  vms.add(vm)
-  await vm.console.waitFor('LAB:booted', { timeoutMs: 60_000 })
-  const elapsed = performance.now() - t0
-  await vm.exited
-  vms.delete(vm)
   return elapsed
 }
 

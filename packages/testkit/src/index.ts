@@ -14,3 +14,4 @@ export {
 export { Daemon, type DaemonOptions } from './daemon.js'
 export { takeSnapshot, compareSnapshots, type HostSnapshot, type Section } from './host-guard.js'
 export { rootOnly } from './skip.js'
+export { readToEnd } from './stream.js'
