@@ -34,16 +34,21 @@ export interface ExitStatus {
 
 const STDERR_KEEP = 64 * 1024
 
+/** What the process watchers learn, shared with the VirtualMachine once it exists. */
+interface ProcessState {
+  stderr: string
+  killedByUs: boolean
+  exit: ExitStatus | undefined
+}
+
 export class VirtualMachine {
   readonly console: GuestConsole
   /** Resolves when QEMU exits normally (guest powered off, quit, or killed by us); rejects with QemuError otherwise. */
   readonly exited: Promise<ExitStatus>
-  private stderrText = ''
-  private killedByUs = false
-  private exitStatus: ExitStatus | undefined
 
   private constructor(
     private readonly child: ChildProcess,
+    private readonly state: ProcessState,
     readonly qmp: QmpClient,
     readonly args: readonly string[],
     exited: Promise<ExitStatus>,
@@ -59,11 +64,11 @@ export class VirtualMachine {
 
   /** The end of QEMU's stderr. */
   get stderr(): string {
-    return this.stderrText
+    return this.state.stderr
   }
 
   get running(): boolean {
-    return this.exitStatus === undefined
+    return this.state.exit === undefined
   }
 
   static async start(options: MachineSpawnOptions): Promise<VirtualMachine> {
@@ -80,61 +85,50 @@ export class VirtualMachine {
       for (const fd of options.fds.fds) closeSync(fd)
     }
     const stream = new Socket({ fd: ours, readable: true, writable: true })
-    let stderr = ''
+    const state: ProcessState = { stderr: '', killedByUs: false, exit: undefined }
     child.stderr!.setEncoding('utf8')
-    child.stderr!.on('data', (chunk: string) => {
-      stderr = (stderr + chunk).slice(-STDERR_KEEP)
-      if (vm) vm.stderrText = stderr
-    })
+    child.stderr!.on('data', (chunk: string) => (state.stderr = (state.stderr + chunk).slice(-STDERR_KEEP)))
     const console = new GuestConsole(child.stdout!, child.stdin!)
-    let vm: VirtualMachine | undefined
-    let killedByUs = false
-    const onAbort = () => {
-      killedByUs = true
-      if (vm) vm.killedByUs = true
+    const kill = () => {
+      state.killedByUs = true
       child.kill('SIGKILL')
     }
     const exited = new Promise<ExitStatus>((resolve, reject) => {
-      child.on('error', (error) => reject(new QemuError({ exitCode: null, signal: null, stderr, args, reason: `could not start ${qemu}: ${error.message}` })))
+      child.on('error', (error) => reject(new QemuError({ exitCode: null, signal: null, stderr: state.stderr, args, reason: `could not start ${qemu}: ${error.message}` })))
       child.on('close', (exitCode, signal) => {
-        options.signal?.removeEventListener('abort', onAbort)
+        options.signal?.removeEventListener('abort', kill)
         stream.destroy()
-        const status = { exitCode, signal }
-        if (vm) vm.exitStatus = status
+        state.exit = { exitCode, signal }
         options.logger?.info({ pid: child.pid, exitCode, signal }, 'qemu exited')
         const finish = () => {
-          if (exitCode === 0 || killedByUs || vm?.killedByUs) resolve(status)
-          else reject(new QemuError({ exitCode, signal, stderr, args }))
+          if (exitCode === 0 || state.killedByUs) resolve(state.exit!)
+          else reject(new QemuError({ exitCode, signal, stderr: state.stderr, args }))
         }
         Promise.resolve(options.cleanup?.()).then(finish, finish)
       })
     })
     exited.catch(() => {})
-    if (options.signal?.aborted) onAbort()
-    else options.signal?.addEventListener('abort', onAbort, { once: true })
+    if (options.signal?.aborted) kill()
+    else options.signal?.addEventListener('abort', kill, { once: true })
     try {
       const qmp = await Promise.race([
         QmpClient.connect(stream),
         exited.then((status) => {
-          throw new QemuError({ exitCode: status.exitCode, signal: status.signal, stderr, args, reason: 'exited during start' })
+          throw new QemuError({ exitCode: status.exitCode, signal: status.signal, stderr: state.stderr, args, reason: 'exited during start' })
         }),
       ])
-      vm = new VirtualMachine(child, qmp, args, exited, console)
-      vm.stderrText = stderr
-      vm.killedByUs = killedByUs
       options.logger?.info({ pid: child.pid, qemu: qmp.version?.qemu }, 'qemu started')
-      return vm
+      return new VirtualMachine(child, state, qmp, args, exited, console)
     } catch (error) {
       if (error instanceof QemuError) throw error
       // QMP closing first usually means QEMU is exiting on a bad option: give it a moment to say so.
       const outcome = await Promise.race([exited.then((s) => s, (e: unknown) => e), new Promise<undefined>((r) => setTimeout(() => r(undefined), 2_000))])
       stream.destroy()
       if (outcome instanceof QemuError) throw outcome
-      if (outcome) throw new QemuError({ exitCode: (outcome as ExitStatus).exitCode, signal: (outcome as ExitStatus).signal, stderr, args, reason: 'exited during start' })
-      killedByUs = true
-      child.kill('SIGKILL')
+      if (outcome) throw new QemuError({ exitCode: (outcome as ExitStatus).exitCode, signal: (outcome as ExitStatus).signal, stderr: state.stderr, args, reason: 'exited during start' })
+      kill()
       await exited.catch(() => {})
-      throw new QemuError({ exitCode: null, signal: null, stderr, args, reason: `did not answer on QMP (${(error as Error).message})` })
+      throw new QemuError({ exitCode: null, signal: null, stderr: state.stderr, args, reason: `did not answer on QMP (${(error as Error).message})` })
     }
   }
 
@@ -159,7 +153,7 @@ export class VirtualMachine {
   /** Asks QEMU to quit at once (the guest gets no say). */
   async quit(): Promise<ExitStatus> {
     if (!this.running) return this.exited
-    this.killedByUs = true
+    this.state.killedByUs = true
     await this.qmp.execute('quit').catch(() => {})
     return this.exited
   }
@@ -167,7 +161,7 @@ export class VirtualMachine {
   /** SIGKILL; `exited` then resolves. */
   kill(): void {
     if (!this.running) return
-    this.killedByUs = true
+    this.state.killedByUs = true
     this.child.kill('SIGKILL')
   }
 
