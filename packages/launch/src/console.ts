@@ -95,7 +95,8 @@ export class GuestConsole extends EventEmitter {
     const from = this.text.length
     // Markers are split by quotes so the terminal's echo of this line never matches them.
     this.write(`echo "LAB:begin:""${id}"; ${command}; echo "LAB:end:""${id}:$?"\n`)
-    const match = await this.waitFor(new RegExp(`${escapeRegex(begin)}\\n([\\s\\S]*?)${escapeRegex(end)}(\\d+)`), { ...options, from })
+    // The status ends with its newline: output can arrive in pieces, even inside a number.
+    const match = await this.waitFor(new RegExp(`${escapeRegex(begin)}\\n([\\s\\S]*?)${escapeRegex(end)}(\\d+)\\n`), { ...options, from })
     return { status: Number(match[2]), output: match[1]! }
   }
 }

@@ -27,7 +27,7 @@ describe.skipIf(!canBoot)('full VM (q35) under QEMU (needs root, qemu-system-x86
     expect(vm.firmware).toBe('bios')
     // SLIRP's DHCP server hands out 10.0.2.15 by default.
     await vm.console.waitFor(/LAB:lease eth0 10\.0\.2\.15\/24 10\.0\.2\.2/, { timeoutMs: 60_000 })
-    expect((await vm.console.waitFor(/LAB:fwcfg (.*)/, { timeoutMs: 30_000 }))[1]).toBe('hi, there')
+    expect((await vm.console.waitFor(/LAB:fwcfg (.*)\n/, { timeoutMs: 30_000 }))[1]).toBe('hi, there')
     await vm.console.waitFor('LAB:httpd', { timeoutMs: 30_000 })
     const response = await fetch(`http://127.0.0.1:${ports.hostPort(80)}/`)
     expect(await response.text()).toBe('hello from the guest\n')

@@ -70,6 +70,49 @@ describe.skipIf(!isRoot())('spliceSockets: kernel relay between two TCP connecti
     expect(result).toEqual({ forward: data.length, backward: 64 })
   })
 
+  it('echoes 16 MiB both ways at once (each side waits on the other) without stalling', async () => {
+    const port = await service((s) => s.pipe(s))
+    const r = await relay(port)
+    const client = await connectTcp({ netns: ns.name, host: '127.0.0.1', port: r.port })
+    const data = Buffer.alloc(16 << 20)
+    for (let i = 0; i < data.length; i += 4) data.writeUInt32LE((i * 2246822519) >>> 0, i)
+    const chunks: Buffer[] = []
+    let received = 0
+    const echoed = new Promise<Buffer>((resolve) =>
+      client.on('data', (c: Buffer) => {
+        chunks.push(c)
+        received += c.length
+        if (received >= data.length) resolve(Buffer.concat(chunks))
+      }),
+    )
+    client.write(data)
+    expect((await echoed).equals(data)).toBe(true)
+    client.end()
+    expect(await r.results[0]!).toEqual({ forward: data.length, backward: data.length })
+  })
+
+  it('delivers the last bytes held in its pipe when the receiver catches up later', async () => {
+    // More than the socket buffers and the pipe hold: the relay blocks on the receiver, which
+    // reads only after 300 ms; the client then waits (no more data, no end), so the relay must
+    // finish sending when the receiver becomes writable, with nothing new to read.
+    const size = 16 << 20
+    const port = await service((s) => {
+      s.pause()
+      let got = 0
+      s.on('data', (c: Buffer) => {
+        got += c.length
+        if (got === size) s.write(`got ${got}`)
+      })
+      setTimeout(() => s.resume(), 300).unref()
+    })
+    const r = await relay(port)
+    const client = await connectTcp({ netns: ns.name, host: '127.0.0.1', port: r.port })
+    const answer = new Promise<string>((resolve) => client.once('data', (c: Buffer) => resolve(c.toString())))
+    client.write(Buffer.alloc(size, 1))
+    expect(await answer).toBe(`got ${size}`)
+    client.destroy()
+  })
+
   it('delivers what Node had already read from a socket before the hand-over', async () => {
     const port = await service((s) => answerAtEnd(s, (got) => `got ${got.toString()}`))
     const r = await relay(port, { pause: false, delayMs: 100 })

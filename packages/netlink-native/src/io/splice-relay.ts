@@ -92,6 +92,9 @@ class Pump {
           () => {
             if (this.#stopped) return
             this.src.resumeReading(() => this.#pump())
+            // The pipe still holds bytes: send them now, not at src's next readable event,
+            // which may never come (the peer may be waiting for exactly those bytes).
+            this.#pump()
           },
           (error: unknown) => this.#fail(error),
         )
