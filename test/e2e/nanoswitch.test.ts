@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { Daemon, TestNetns, cleanupAll, deferCleanup, hasCommand, isRoot, readToEnd, run } from '@lab/testkit'
+import { Daemon, TestNetns, cleanupAll, deferCleanup, dhcpcdArgv, hasCommand, isRoot, readToEnd, run } from '@lab/testkit'
 import { Netlink, PacketSocket, connectTcp, listenTcp } from '@lab/netlink-native'
 import { readControl, type SwitchStatus } from '@lab/nanoswitch'
 
@@ -26,8 +26,8 @@ type ClientKind = 'udhcpc' | 'dhclient' | 'dhcpcd'
 const CLIENTS: Record<ClientKind, { argv: (dir: string) => string[]; leased: RegExp }> = {
   udhcpc: { argv: () => ['udhcpc', '-f', '-i', 'eth0', '-t', '10', '-T', '1'], leased: /lease of (10\.1\.0\.\d+) obtained/ },
   dhclient: { argv: (dir) => ['dhclient', '-d', '-v', '-pf', join(dir, 'dhclient.pid'), '-lf', join(dir, 'dhclient.leases'), 'eth0'], leased: /bound to (10\.1\.0\.\d+)/ },
-  // dhcpcd keeps its state under /var/lib/dhcpcd: a private tmpfs there (ip netns exec has its own mounts).
-  dhcpcd: { argv: () => ['sh', '-c', 'mkdir -p /var/lib/dhcpcd /run/dhcpcd && mount -t tmpfs tmpfs /var/lib/dhcpcd && mount -t tmpfs tmpfs /run/dhcpcd && exec dhcpcd -B -4 -A -t 20 eth0'], leased: /leased (10\.1\.0\.\d+)/ },
+  // dhcpcd with private state and run directories, without privilege separation (see dhcpcdArgv).
+  dhcpcd: { argv: () => dhcpcdArgv(['-B', '-4', '-A', '-t', '20', 'eth0']), leased: /leased (10\.1\.0\.\d+)/ },
 }
 
 async function scenario(options: { uplink?: boolean } = {}) {

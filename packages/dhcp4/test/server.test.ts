@@ -1,7 +1,7 @@
 import { rmSync, writeFileSync } from 'node:fs'
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Daemon, TestNetns, cleanupAll, hasCommand, isRoot, vethPair } from '@lab/testkit'
+import { Daemon, TestNetns, cleanupAll, dhcpcdArgv, hasCommand, isRoot, vethPair } from '@lab/testkit'
 import { UdpSocket } from '@lab/netlink-native'
 import { DhcpServer } from '../src/index.js'
 
@@ -50,7 +50,7 @@ describe.skipIf(!isRoot())('DHCP server with real clients (needs root)', () => {
     ['dhclient', (i) => ['dhclient', '-d', '-v', '-1', '-pf', files('dhclient')[0]!, '-lf', files('dhclient')[1]!, i], /bound to (10\.1\.0\.\d+)/],
     // dhcpcd keeps leases under /var/lib/dhcpcd: give it a private tmpfs there (ip netns exec runs
     // it in its own mount namespace, so nothing is left on the machine).
-    ['dhcpcd', (i) => ['sh', '-c', `mkdir -p /var/lib/dhcpcd /run/dhcpcd && mount -t tmpfs tmpfs /var/lib/dhcpcd && mount -t tmpfs tmpfs /run/dhcpcd && exec dhcpcd -B -1 -4 -t 10 ${i}`], /leased (10\.1\.0\.\d+)/],
+    ['dhcpcd', (i) => dhcpcdArgv(['-B', '-1', '-4', '-t', '10', i]), /leased (10\.1\.0\.\d+)/],
   ]
 
   for (const [name, argv, leased] of clients) {
@@ -80,7 +80,7 @@ describe.skipIf(!isRoot())('DHCP server with real clients (needs root)', () => {
     const runs: Array<{ name: string; argv: (i: string) => string[]; leased: RegExp; renew?: (d: Daemon) => void; release: (d: Daemon, ns: TestNetns) => Promise<unknown> }> = [
       { name: 'udhcpc', argv: (i) => ['udhcpc', '-f', '-i', i, '-t', '5', '-T', '1'], leased: /lease of (10\.3\.0\.\d+) obtained/, renew: (d) => d.child.kill('SIGUSR1'), release: async (d) => { d.child.kill('SIGUSR2'); await d.waitFor(/releas/i) } },
       { name: 'dhclient', argv: (i) => ['dhclient', '-d', '-v', '-1', '-pf', pf!, '-lf', lf!, i], leased: /bound to (10\.3\.0\.\d+)/, release: (_d, ns) => ns.exec(['dhclient', '-r', '-v', '-pf', pf!, '-lf', lf!, 'eth0']) },
-      { name: 'dhcpcd', argv: (i) => ['sh', '-c', `mkdir -p /var/lib/dhcpcd /run/dhcpcd && mount -t tmpfs tmpfs /var/lib/dhcpcd && mount -t tmpfs tmpfs /run/dhcpcd && exec dhcpcd -B -4 -t 10 -f ${conf} ${i}`], leased: /leased (10\.3\.0\.\d+)/, // SIGTERM with `release` in its config: dhcpcd releases, then exits.
+      { name: 'dhcpcd', argv: (i) => dhcpcdArgv(['-B', '-4', '-t', '10', '-f', conf, i]), leased: /leased (10\.3\.0\.\d+)/, // SIGTERM with `release` in its config: dhcpcd releases, then exits.
         release: (d) => d.stop(15_000) },
     ]
     try {
