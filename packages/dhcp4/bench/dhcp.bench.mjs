@@ -5,7 +5,8 @@
 // one namespace; each server runs alone in another. Everything lives in namespaces made here and
 // removed at exit. Usage: dhcp.bench.mjs [clients=10000] [rounds=3] [window=64]
 // BENCH_NODE_FLAGS (e.g. --trace-gc) go to our server's node; BENCH_STDOUT=1 shows its stdout;
-// BENCH_NO_JOURNAL=1 runs ours without a lease file (not durable: an ablation, not a result).
+// BENCH_NO_JOURNAL=1 runs ours without a lease file (not durable: an ablation, not a result);
+// BENCH_TRACE=prefix writes each exchange's start, latency and offer time per server and round.
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -114,7 +115,9 @@ for (const server of servers) {
     child = server.start(round)
     try {
       await ready(round)
-      const r = await relayLoad({ netns: rel, server: '10.200.0.1', giaddr: '10.201.0.1', clients, window, macBase: round + 1, timeoutMs: 1000, retries: 3, durationMs: 120_000 })
+      const trace = process.env.BENCH_TRACE ? [] : undefined
+      const r = await relayLoad({ netns: rel, server: '10.200.0.1', giaddr: '10.201.0.1', clients, window, macBase: round + 1, timeoutMs: 1000, retries: 3, durationMs: 120_000, ...(trace ? { onExchange: (x) => trace.push(x) } : {}) })
+      if (trace) writeFileSync(`${process.env.BENCH_TRACE}-${server.name.split(' ')[0].replace(/\W/g, '')}-${round}.json`, JSON.stringify(trace))
       runs.push(r)
     } finally {
       child.kill('SIGTERM')

@@ -39,8 +39,13 @@ describe.skipIf(!isRoot())('relayed requests (needs root)', () => {
   it('gives addresses from the giaddr subnet, replies to the relay, and echoes option 82', async () => {
     const circuit = new Map([[1, Buffer.from('port-7')], [2, Buffer.from('rack-3')]])
     const acks: Array<{ address: string; echoed: unknown; router: unknown; serverId: unknown }> = []
-    const result = await relayLoad({ netns: net.relay.name, server: '10.200.0.1', giaddr: '10.201.0.1', clients: 40, window: 8, agentInformation: circuit, onAck: ({ address, reply }) => acks.push({ address, echoed: reply.get(82), router: reply.get(3), serverId: reply.get(54) }) })
+    const exchanges: Array<{ startedMs: number; latencyMs: number; offerMs: number }> = []
+    const result = await relayLoad({ netns: net.relay.name, server: '10.200.0.1', giaddr: '10.201.0.1', clients: 40, window: 8, agentInformation: circuit, onAck: ({ address, reply }) => acks.push({ address, echoed: reply.get(82), router: reply.get(3), serverId: reply.get(54) }), onExchange: (x) => exchanges.push(x) })
     expect(result).toMatchObject({ completed: 40, failed: 0, naks: 0 })
+    // Each exchange is reported with its timing: the offer comes before the whole exchange ends.
+    expect(exchanges).toHaveLength(40)
+    for (const x of exchanges) expect(x.offerMs).toBeLessThanOrEqual(x.latencyMs)
+    expect(Math.max(...exchanges.map((x) => x.latencyMs))).toBe(result.latencyMs.max)
     expect(new Set(acks.map((a) => a.address)).size).toBe(40)
     for (const a of acks) {
       expect(a.address).toMatch(/^10\.201\.\d+\.\d+$/)

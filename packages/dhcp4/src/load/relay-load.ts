@@ -28,6 +28,8 @@ export interface RelayLoadOptions {
   agentInformation?: Map<number, Buffer>
   /** Called for each acknowledged lease, when the ACK arrives. */
   onAck?: (ack: { mac: string; address: string; reply: DhcpMessage }) => void
+  /** Called for each completed exchange with when it started (ms since the run began) and how long it took. */
+  onExchange?: (exchange: { startedMs: number; latencyMs: number; offerMs: number }) => void
   signal?: AbortSignal
 }
 
@@ -165,7 +167,9 @@ export async function relayLoad(options: RelayLoadOptions): Promise<RelayLoadRes
     } else if (e.phase === 'request' && type === ACK) {
       byXid.delete(e.xid)
       result.completed++
-      latencies.push(performance.now() - e.startedAt)
+      const latency = performance.now() - e.startedAt
+      latencies.push(latency)
+      options.onExchange?.({ startedMs: e.startedAt - started, latencyMs: latency, offerMs: e.sentAt - e.startedAt })
       if (options.onAck) {
         const reply = DhcpMessage.decode(b)
         options.onAck({ mac: reply.chaddr, address: reply.yiaddr, reply })
