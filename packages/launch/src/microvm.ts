@@ -93,8 +93,6 @@ export function microVMArgs(options: MicroVMOptions, cpuinfo = readCpuinfo()): M
   return { args, fds, accel, macs: nics.macs }
 }
 
-export interface MicroVM extends VirtualMachine {}
-
 /** Starts a microVM; resolves once QEMU runs it, rejects with QemuError when QEMU refuses. */
 export async function microVM(options: MicroVMOptions): Promise<VirtualMachine & { macs: string[]; accel: Accel }> {
   if (!existsSync(options.kernel)) throw new Error(`kernel ${options.kernel} does not exist`)

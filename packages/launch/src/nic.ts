@@ -25,7 +25,7 @@ export function nicArgs(nics: readonly Nic[], fds: FdTable, device: 'virtio-net-
         args.push('-netdev', qemuOption('socket', { id, fd: fds.add(nic.fd) }))
         break
       case 'tap':
-        args.push('-netdev', qemuOption('tap', { id, fd: fds.add(nic.fd), vhost: false, ...(nic.vnetHdr === false ? { vnet_hdr: 'off' } : {}) }))
+        args.push('-netdev', qemuOption('tap', { id, fd: fds.add(nic.fd), ...(nic.vnetHdr === false ? { vnet_hdr: 'off' } : {}) }))
         break
       case 'user':
         args.push('-netdev', qemuOption('user', { id, net: nic.net, dhcpstart: nic.dhcpStart, hostfwd: nic.ports?.toHostForwards() }))

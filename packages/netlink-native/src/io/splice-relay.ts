@@ -150,9 +150,7 @@ export async function spliceSockets(a: Socket, b: Socket, options: { signal?: Ab
       [forward, backward].map((pump) =>
         pump.run().catch((e: unknown) => {
           error ??= e instanceof Error ? e : new Error(String(e))
-          forward.stop()
-          backward.stop()
-          for (const h of handles) h.close()
+          abort()
         }),
       ),
     )
