@@ -6,7 +6,8 @@
 // removed at exit. Usage: dhcp.bench.mjs [clients=10000] [rounds=3] [window=64]
 // BENCH_NODE_FLAGS (e.g. --trace-gc) go to our server's node; BENCH_STDOUT=1 shows its stdout;
 // BENCH_NO_JOURNAL=1 runs ours without a lease file (not durable: an ablation, not a result);
-// BENCH_TRACE=prefix writes each exchange's start, latency and offer time per server and round.
+// BENCH_TRACE=prefix writes each exchange's start, latency and offer time per server and round;
+// BENCH_ONLY=lab (or kea, dnsmasq) runs only the servers whose name starts so.
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -106,6 +107,7 @@ async function ready(round) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const results = []
 for (const server of servers) {
+  if (process.env.BENCH_ONLY && !server.name.replace(/\W/g, '').startsWith(process.env.BENCH_ONLY)) continue
   if (server.needs && !has(server.needs)) {
     console.log(`${server.name}: not installed, skipped`)
     continue
@@ -137,7 +139,7 @@ for (const server of servers) {
 console.log(`\nDHCPv4 DORA exchanges, relayed, ${clients} clients per round after ${WARMUP} warm-up clients, ${window} in flight, median of ${rounds} rounds (a fresh server and lease file per round)`)
 console.log('server'.padEnd(40) + 'DORA/s'.padStart(10) + 'p50 ms'.padStart(10) + 'p99 ms'.padStart(10) + 'failed'.padStart(8))
 for (const r of results) console.log(r.name.padEnd(40) + String(Math.round(r.rate)).padStart(10) + r.p50.toFixed(2).padStart(10) + r.p99.toFixed(2).padStart(10) + String(r.failed).padStart(8))
-const ours = results[0]
-for (const other of results.slice(1)) {
+const ours = results.find((r) => r.name.startsWith('@lab/'))
+for (const other of ours ? results.filter((r) => r !== ours) : []) {
   console.log(`ours vs ${other.name}: ${(ours.rate / other.rate).toFixed(2)}x DORA/s, p99 ${ours.p99.toFixed(2)} vs ${other.p99.toFixed(2)} ms`)
 }
