@@ -2,7 +2,7 @@
 // uplink to an upstream network served by dnsmasq, and VMs (namespaces) on its ports running
 // udhcpc, dhclient and dhcpcd. Checked with ping, `ip -j`, packets seen upstream, the status
 // socket, and a kill -9 of the switch.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -61,12 +61,8 @@ async function scenario(options: { uplink?: boolean } = {}) {
 
   /** A VM: a namespace on a new switch port, running a DHCP client, once it has its lease. */
   const vm = async (kind: ClientKind): Promise<Vm> => {
+    // Its own resolv.conf (TestNetns) takes what the client's script writes.
     const ns = await TestNetns.create('e2e-vm')
-    // Client scripts write resolv.conf: `ip netns exec` puts this file there instead of the host's.
-    const etc = `/etc/netns/${ns.name}`
-    mkdirSync(etc, { recursive: true })
-    writeFileSync(join(etc, 'resolv.conf'), '')
-    deferCleanup(`rm ${etc}`, () => rmSync(etc, { recursive: true, force: true }))
     await nl.link.add({ name: `port${++ports}`, kind: 'veth', peer: { name: 'eth0', netns: ns.name } })
     const vmDir = mkdtempSync(join(dir, `${kind}-`))
     const client = await Daemon.start({ name: kind, netns: ns.name, argv: CLIENTS[kind].argv(vmDir) })

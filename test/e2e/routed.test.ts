@@ -1,6 +1,6 @@
 // Routed mode (seed 001): `nanoswitch run --mode routed` with two uplinks to two dnsmasq upstreams,
 // client VMs on point-to-point links whose MACs carry their /31s, attached before and after start.
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -52,10 +52,7 @@ describe.skipIf(!isRoot() || !existsSync(cli) || !['dnsmasq', 'udhcpc', 'ping'].
     const router = await Daemon.start({ name: 'nanoswitch routed', argv: [process.execPath, cli, 'run', '--mode', 'routed', '--netns', rt.name, '--socket', socket], ready: /switch healthy/ })
     const status = () => readControl(socket) as Promise<SwitchStatus>
 
-    // udhcpc's script writes resolv.conf: `ip netns exec` puts this file there instead of the host's.
-    mkdirSync(`/etc/netns/${vmA.name}`, { recursive: true })
-    writeFileSync(`/etc/netns/${vmA.name}/resolv.conf`, '')
-    deferCleanup('netns etc', () => rmSync(`/etc/netns/${vmA.name}`, { recursive: true, force: true }))
+    // udhcpc's script writes resolv.conf: into vmA's own (TestNetns), not the host's.
     const udhcpc = await Daemon.start({ name: 'udhcpc A', netns: vmA.name, argv: ['udhcpc', '-f', '-i', 'eth0', '-t', '10', '-T', '1', '-s', '/etc/udhcpc/default.script'] })
     expect((await udhcpc.waitFor(/lease of (100\.\d+\.\d+\.\d+) obtained/, 15_000))[1]).toBe('100.0.0.3')
 

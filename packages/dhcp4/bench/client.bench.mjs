@@ -5,7 +5,7 @@
 // Rounds interleave the clients; the address appearing is seen through a netlink address watch.
 // Everything lives in namespaces made here and removed at exit. Usage: client.bench.mjs [runs=15]
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -29,15 +29,21 @@ const srv = `labb-${process.pid}-dcs`
 const cli = `labb-${process.pid}-dcc`
 const dir = mkdtempSync(join(tmpdir(), 'lab-dhcp-client-bench-'))
 const children = new Set()
+// The clients' scripts rewrite resolv.conf from the lease: `ip netns exec` mounts this one over
+// /etc/resolv.conf, so that they do not rewrite the host's.
+const cliEtc = `/etc/netns/${cli}`
 function cleanup() {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL')
   for (const ns of [srv, cli]) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' })
   rmSync(dir, { recursive: true, force: true })
+  rmSync(cliEtc, { recursive: true, force: true })
 }
 process.on('exit', cleanup)
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130))
 
 const ip = (...args) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'inherit'] })
+mkdirSync(cliEtc, { recursive: true })
+writeFileSync(`${cliEtc}/resolv.conf`, '')
 ip('netns', 'add', srv)
 ip('netns', 'add', cli)
 ip('link', 'add', 's0', 'netns', srv, 'type', 'veth', 'peer', 'name', 'c0', 'netns', cli)

@@ -1,9 +1,11 @@
 // The host guard: a snapshot of the host namespace's network state before the tests, compared with
 // one taken after. Volatile fields (address lifetimes, route expiry) are left out of the comparison.
+// The host's resolver and name files count too: DHCP clients' scripts rewrite them.
 import { readFileSync } from 'node:fs'
+import { hostname } from 'node:os'
 import { run } from './run.js'
 
-export type Section = 'link' | 'addr' | 'route' | 'rule' | 'nft' | 'sysctl'
+export type Section = 'link' | 'addr' | 'route' | 'rule' | 'nft' | 'sysctl' | 'file'
 export type HostSnapshot = Record<Section, Record<string, string>>
 
 const VOLATILE = new Set(['valid_life_time', 'preferred_life_time', 'expires', 'metainfo', 'stats', 'stats64'])
@@ -30,7 +32,7 @@ export async function takeSnapshot(): Promise<HostSnapshot> {
     json(['ip', '-6', '-j', 'rule', 'show']),
     json(['nft', '-j', 'list', 'ruleset']).then((r) => ((r as unknown as Obj).nftables as unknown[]) ?? []),
   ])
-  const snapshot: HostSnapshot = { link: {}, addr: {}, route: {}, rule: {}, nft: {}, sysctl: {} }
+  const snapshot: HostSnapshot = { link: {}, addr: {}, route: {}, rule: {}, nft: {}, sysctl: {}, file: {} }
   for (const l of links as Obj[]) snapshot.link[String(l.ifname)] = canonical(l)
   for (const l of addrs as Obj[]) {
     for (const a of (l.addr_info as Obj[]) ?? []) snapshot.addr[`${l.ifname} ${a.local}/${a.prefixlen}`] = canonical(a)
@@ -54,6 +56,14 @@ export async function takeSnapshot(): Promise<HostSnapshot> {
       // IPv6 disabled: nothing to compare.
     }
   }
+  for (const path of ['/etc/resolv.conf', '/etc/hosts', '/etc/hostname']) {
+    try {
+      snapshot.file[path] = JSON.stringify(readFileSync(path, 'utf8'))
+    } catch {
+      snapshot.file[path] = 'missing'
+    }
+  }
+  snapshot.file.hostname = hostname()
   return snapshot
 }
 

@@ -9,6 +9,7 @@ export {
   sweepStaleNetns,
   processAlive,
   NETNS_PREFIX,
+  netnsEtc,
   type VethEnd,
 } from './netns.js'
 export { Daemon, type DaemonOptions } from './daemon.js'

@@ -1,6 +1,10 @@
 // Throwaway network namespaces with unique names (prefix + pid + counter), veth pairs between them,
 // and commands run inside. Every namespace is registered for cleanup the moment it exists.
-import { existsSync, readdirSync } from 'node:fs'
+//
+// Each gets its own /etc/netns/NAME/resolv.conf, which `ip netns exec` mounts over /etc/resolv.conf:
+// DHCP clients' scripts (udhcpc's default script, dhclient-script, dhcpcd's hooks) rewrite
+// resolv.conf from the lease, and without it they would rewrite the host's.
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { deferCleanup } from './cleanup.js'
 import { ipJson, run, runSync, type RunResult } from './run.js'
 
@@ -25,11 +29,13 @@ export class TestNetns {
     this.undo = deferCleanup(`netns ${name}`, () => deleteNetnsSync(name))
   }
 
-  /** Creates a namespace with loopback up. */
+  /** Creates a namespace with loopback up and a resolv.conf of its own. */
   static async create(tag?: string): Promise<TestNetns> {
     const name = uniqueName(tag)
-    await run(['ip', 'netns', 'add', name])
     const ns = new TestNetns(name)
+    mkdirSync(netnsEtc(name), { recursive: true })
+    writeFileSync(`${netnsEtc(name)}/resolv.conf`, '')
+    await run(['ip', 'netns', 'add', name])
     await ns.exec(['ip', 'link', 'set', 'lo', 'up'])
     return ns
   }
@@ -53,7 +59,13 @@ export class TestNetns {
   }
 }
 
+/** Where `ip netns exec` finds files to mount over /etc's for namespace `name`. */
+export function netnsEtc(name: string): string {
+  return `/etc/netns/${name}`
+}
+
 function deleteNetnsSync(name: string): void {
+  rmSync(netnsEtc(name), { recursive: true, force: true })
   if (!existsSync(`/run/netns/${name}`)) return
   runSync(['ip', 'netns', 'del', name])
 }
@@ -76,10 +88,11 @@ export async function vethPair(a: VethEnd, b: VethEnd): Promise<void> {
   }
 }
 
-/** Lists namespaces under /run/netns with our prefix whose owning process is gone. */
+/** Lists namespaces (under /run/netns, or their /etc/netns files) with our prefix whose owning process is gone. */
 export function staleNetns(): string[] {
-  if (!existsSync('/run/netns')) return []
-  return readdirSync('/run/netns').filter((name) => {
+  const names = new Set<string>()
+  for (const dir of ['/run/netns', '/etc/netns']) if (existsSync(dir)) for (const name of readdirSync(dir)) names.add(name)
+  return [...names].filter((name) => {
     const match = new RegExp(`^${NETNS_PREFIX}-(\\d+)-`).exec(name)
     return match !== null && !processAlive(Number(match[1]))
   })

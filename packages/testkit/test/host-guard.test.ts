@@ -35,6 +35,14 @@ describe.skipIf(!isRoot())('host guard', () => {
     expect(diff).toContain('nft added: {"table":{"family":"inet","name":"leak"}}')
   })
 
+  it('names a rewritten resolv.conf (crafted snapshot, host untouched)', async () => {
+    const before = await takeSnapshot()
+    expect(before.file['/etc/resolv.conf']).toBeDefined()
+    const after = clone(before)
+    after.file['/etc/resolv.conf'] = JSON.stringify('\n')
+    expect(compareSnapshots(before, after)).toEqual([`file changed: /etc/resolv.conf: ${before.file['/etc/resolv.conf']} -> "\\n"`])
+  })
+
   it('ignores address lifetimes, which count down on their own', async () => {
     const before = await takeSnapshot()
     const after = clone(before)

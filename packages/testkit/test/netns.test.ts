@@ -1,8 +1,8 @@
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { cleanupAll, deferCleanup } from '../src/cleanup.js'
 import { Daemon } from '../src/daemon.js'
-import { NETNS_PREFIX, TestNetns, staleNetns, uniqueIfname, uniqueName, vethPair } from '../src/netns.js'
+import { NETNS_PREFIX, TestNetns, netnsEtc, staleNetns, uniqueIfname, uniqueName, vethPair } from '../src/netns.js'
 import { isRoot, run } from '../src/run.js'
 
 describe('names', () => {
@@ -63,6 +63,17 @@ describe.skipIf(!isRoot())('namespaces (needs root)', () => {
       await run(['ip', 'netns', 'del', orphan])
       await mine.delete()
     }
+  })
+
+  it('gives each namespace its own resolv.conf, so that what a DHCP client script writes stays out of the host’s', async () => {
+    const host = readFileSync('/etc/resolv.conf', 'utf8')
+    const ns = await TestNetns.create('r')
+    // What udhcpc's default script does with a lease that names no DNS server.
+    await ns.exec(['sh', '-c', 'echo "nameserver 10.9.9.9" > /etc/resolv.conf'])
+    expect(readFileSync(`${netnsEtc(ns.name)}/resolv.conf`, 'utf8')).toBe('nameserver 10.9.9.9\n')
+    expect(readFileSync('/etc/resolv.conf', 'utf8')).toBe(host)
+    await ns.delete()
+    expect(existsSync(netnsEtc(ns.name))).toBe(false)
   })
 
   it('captures a daemon’s output and kills it at stop', async () => {
