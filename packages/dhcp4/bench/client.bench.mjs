@@ -28,12 +28,21 @@ if (!has('dnsmasq')) {
 const srv = `labb-${process.pid}-dcs`
 const cli = `labb-${process.pid}-dcc`
 const dir = mkdtempSync(join(tmpdir(), 'lab-dhcp-client-bench-'))
-const children = new Set()
+// Each client runs in a process group of its own, killed whole: dhcpcd's privilege-separation
+// helpers outlive a killed dhcpcd otherwise.
+const groups = new Set()
+const killGroup = (pid) => {
+  try {
+    process.kill(-pid, 'SIGKILL')
+  } catch {
+    // already gone
+  }
+}
 // The clients' scripts rewrite resolv.conf from the lease: `ip netns exec` mounts this one over
 // /etc/resolv.conf, so that they do not rewrite the host's.
 const cliEtc = `/etc/netns/${cli}`
 function cleanup() {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL')
+  for (const pid of groups) killGroup(pid)
   for (const ns of [srv, cli]) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' })
   rmSync(dir, { recursive: true, force: true })
   rmSync(cliEtc, { recursive: true, force: true })
@@ -51,9 +60,8 @@ ip('-n', srv, 'addr', 'add', '10.1.0.1/24', 'dev', 's0')
 for (const [ns, dev] of [[srv, 's0'], [cli, 'c0'], [srv, 'lo'], [cli, 'lo']]) ip('-n', ns, 'link', 'set', dev, 'up')
 
 const spawnTracked = (argv, options = {}) => {
-  const c = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'ignore'], ...options })
-  children.add(c)
-  c.once('exit', () => children.delete(c))
+  const c = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'ignore'], detached: true, ...options })
+  groups.add(c.pid)
   return c
 }
 const dnsmasq = spawnTracked(['ip', 'netns', 'exec', srv, 'dnsmasq', '--keep-in-foreground', '--port=0', '--interface=s0', '--bind-interfaces', '--no-ping', '--conf-file=/dev/null',
@@ -80,7 +88,12 @@ const addressSeen = (timeoutMs) =>
     }
   })
 
-const killed = (c) => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => { c.once('exit', r); c.kill('SIGKILL') }))
+const killed = (c) => {
+  const exited = c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', r))
+  // The group stays listed: the exit cleanup kills it again, catching a helper forked meanwhile.
+  killGroup(c.pid)
+  return exited
+}
 const inNs = (argv) => ['ip', 'netns', 'exec', cli, ...argv]
 
 const clients = [
