@@ -9,7 +9,6 @@ export {
   sweepStaleNetns,
   processAlive,
   NETNS_PREFIX,
-  netnsEtc,
   type VethEnd,
 } from './netns.js'
 export { Daemon, type DaemonOptions } from './daemon.js'
