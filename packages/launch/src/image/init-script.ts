@@ -78,8 +78,10 @@ export function initScript(options: InitScriptOptions = {}): string {
     lines.push(`[ -f /lib/modules/${module}.ko ] && { insmod /lib/modules/${module}.ko || echo "LAB:insmod-failed ${module}"; }`)
   }
   if (options.console === 'hvc0') {
-    // The port appears shortly after the module loads.
-    lines.push('for i in $(seq 100); do [ -c /dev/hvc0 ] && break; sleep 0.02; done', 'exec </dev/hvc0 >/dev/hvc0 2>&1')
+    // The port appears shortly after the module loads, and its node can exist a moment before it
+    // opens. The open is tried in a subshell: a failed redirection of `exec` would end /init, and
+    // with it the guest (a kernel panic, seen once under load).
+    lines.push('for i in $(seq 250); do (true </dev/hvc0) 2>/dev/null && break; sleep 0.02; done', 'exec </dev/hvc0 >/dev/hvc0 2>&1')
   }
   // The power button (QMP system_powerdown) powers the guest off: busybox acpid runs
   // /etc/acpi/PWRF/00000080 for it. Only where the kernel has an input device for the button.
