@@ -34,8 +34,21 @@ export interface SystemErrorDetails {
   cause?: unknown
 }
 
-export class SystemError extends Error {
+/**
+ * The root of every error the `@lab/*` packages throw on purpose: a stable `code` to branch on
+ * (as undici's `UndiciError`). Each package extends it once (`NftError`, `DhcpError`, ...).
+ */
+export class LabError extends Error {
   readonly code: string
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'LabError'
+    this.code = code
+  }
+}
+
+/** A failed system call or kernel request; `code` is the errno name (`EEXIST`). */
+export class SystemError extends LabError {
   readonly errno: number
   readonly op: string
   readonly object: string | undefined
@@ -44,9 +57,8 @@ export class SystemError extends Error {
   constructor(details: SystemErrorDetails) {
     const code = errnoName(details.errno)
     const what = details.object ? `${details.op} ${details.object}` : details.op
-    super(`${code}: ${what}${details.detail ? ` (${details.detail})` : ''}`, { cause: details.cause })
+    super(code, `${code}: ${what}${details.detail ? ` (${details.detail})` : ''}`, { cause: details.cause })
     this.name = 'SystemError'
-    this.code = code
     this.errno = Math.abs(details.errno)
     this.op = details.op
     this.object = details.object
@@ -70,12 +82,48 @@ export function sys<T>(op: string, object: string | undefined, call: () => T): T
   }
 }
 
-/** Raised for invalid arguments before anything reaches the kernel. */
-export class ArgumentError extends TypeError {
+/** Raised for invalid arguments before anything reaches the kernel; `field` names the argument. */
+export class ArgumentError extends LabError {
   readonly field: string
   constructor(field: string, message: string) {
-    super(`${field}: ${message}`)
+    super('LAB_ERR_ARGUMENT', `${field}: ${message}`)
     this.name = 'ArgumentError'
     this.field = field
   }
+}
+
+const NOT_FOUND = new Set(['ENOENT', 'ENODEV', 'ESRCH', 'EADDRNOTAVAIL'])
+
+/**
+ * True when an error only says that the object was already gone: ENOENT, ENODEV, ESRCH or
+ * EADDRNOTAVAIL, including an error that aggregates several (an nftables TransactionError whose
+ * every failed message was such). Cleanup code uses it to tolerate what is already removed.
+ */
+export function isNotFound(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false
+  const nested = (error as { errors?: unknown }).errors
+  if (Array.isArray(nested) && nested.length > 0) return nested.every(isNotFound)
+  const code = (error as { code?: unknown }).code
+  return typeof code === 'string' && NOT_FOUND.has(code)
+}
+
+/**
+ * What a library logs to when given a `logger` option: pino's shape, so a pino logger (or a
+ * child of one) fits. Libraries log nothing without one.
+ */
+export interface Logger {
+  debug(obj: unknown, msg?: string, ...args: unknown[]): void
+  info(obj: unknown, msg?: string, ...args: unknown[]): void
+  warn(obj: unknown, msg?: string, ...args: unknown[]): void
+  error(obj: unknown, msg?: string, ...args: unknown[]): void
+  child?(bindings: Record<string, unknown>): Logger
+}
+
+/** The logger used when none is given: it drops everything. */
+export const silentLogger: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  child: () => silentLogger,
 }

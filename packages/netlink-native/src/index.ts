@@ -1,4 +1,4 @@
-export { SystemError, ArgumentError, errnoName, errnoNumber } from './errors.js'
+export { LabError, SystemError, ArgumentError, isNotFound, silentLogger, errnoName, errnoNumber, type Logger } from './errors.js'
 export { Netns } from './netns/netns.js'
 export { resolveNetnsPath, NETNS_RUN_DIR } from './netns/path.js'
 export { Netlink, BatchBuilder, BatchError, type BatchResult, type DumpList, type NetlinkOpenOptions } from './netlink.js'
