@@ -1,18 +1,12 @@
 import { copyFileSync, mkdirSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { defineConfig } from 'tsup'
+import { packageBuild } from '../../tsup.shared.js'
 
 const ADDON = 'lab_netlink_native.node'
 
 export default defineConfig([
-  {
-    entry: ['src/index.ts', 'src/cli.ts'],
-    format: ['esm', 'cjs'],
-    dts: true,
-    sourcemap: true,
-    clean: true,
-    target: 'node20',
-  },
+  packageBuild(['src/index.ts', 'src/cli.ts']),
   {
     // The self-contained switch for a VM image: bundle/nanoswitch.mjs plus the addon beside it,
     // run with `node nanoswitch.mjs run ...`; nothing else needed.

@@ -1,13 +1,10 @@
 import { defineConfig } from 'tsup'
+import { packageBuild } from '../../tsup.shared.js'
 
-export default defineConfig({
-  entry: ['src/index.ts', 'src/cli.ts'],
-  format: ['esm', 'cjs'],
-  dts: true,
-  shims: true,
-  sourcemap: true,
-  clean: true,
-  target: 'node20',
-  // The addon loader stays a CommonJS file beside dist/ so node-gyp-build resolves prebuilds/ from it.
-  external: [/binding\.cjs$/],
-})
+export default defineConfig(
+  packageBuild(['src/index.ts', 'src/cli.ts'], {
+    shims: true,
+    // The addon loader stays a CommonJS file beside dist/ so node-gyp-build resolves prebuilds/ from it.
+    external: [/binding\.cjs$/],
+  }),
+)
