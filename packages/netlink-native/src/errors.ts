@@ -92,6 +92,26 @@ export class ArgumentError extends LabError {
   }
 }
 
+/**
+ * Raised by decoders when bytes do not have the shape their format requires: an attribute whose
+ * length is not its type's size, a message shorter than its fixed header, a length that overruns
+ * its buffer. `attribute` is the attribute type when one is at fault, `length` the size found and
+ * `offset` where in the buffer, when known. Receivers count and drop such input; nothing else
+ * escapes a decoder.
+ */
+export class DecodeError extends LabError {
+  readonly attribute: number | undefined
+  readonly length: number | undefined
+  readonly offset: number | undefined
+  constructor(message: string, details: { attribute?: number; length?: number; offset?: number } = {}) {
+    super('LAB_ERR_DECODE', message)
+    this.name = 'DecodeError'
+    this.attribute = details.attribute
+    this.length = details.length
+    this.offset = details.offset
+  }
+}
+
 const NOT_FOUND = new Set(['ENOENT', 'ENODEV', 'ESRCH', 'EADDRNOTAVAIL'])
 
 /**

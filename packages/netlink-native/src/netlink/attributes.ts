@@ -1,15 +1,18 @@
 // Netlink attributes (struct nlattr: u16 length, u16 type, value, padded to 4 bytes), read and
 // written in host byte order unless a helper says otherwise. Nesting is just an attribute whose
 // value is more attributes.
+import { DecodeError } from '../errors.js'
 import { NLA_F_NESTED, NLA_F_NET_BYTEORDER, NLA_HDRLEN, NLA_TYPE_MASK } from './constants.js'
 
 export const align4 = (n: number): number => (n + 3) & ~3
 
-export class AttributeError extends Error {
-  constructor(message: string) {
-    super(message)
-    this.name = 'AttributeError'
-  }
+/**
+ * Checks that a message payload holds its fixed header (struct ifinfomsg, rtmsg, ...) before a
+ * decoder reads it: a short one is a DecodeError naming the header, not a RangeError.
+ */
+export function fixedHeader(payload: Buffer, size: number, what: string): Buffer {
+  if (payload.length < size) throw new DecodeError(`${what}: needs ${size} bytes, got ${payload.length}`, { length: payload.length })
+  return payload
 }
 
 /** A parsed attribute set: values are views into the received buffer (copy to keep them). */
@@ -17,13 +20,17 @@ export class Attributes {
   readonly list: ReadonlyArray<{ type: number; nested: boolean; netByteOrder: boolean; value: Buffer }>
 
   constructor(buf: Buffer, offset = 0, end = buf.length) {
+    if (end > buf.length || offset < 0) {
+      throw new DecodeError(`attributes at ${offset}..${end} overrun a buffer of ${buf.length} bytes`, { offset, length: buf.length })
+    }
     const list: Array<{ type: number; nested: boolean; netByteOrder: boolean; value: Buffer }> = []
     let at = offset
     while (at + NLA_HDRLEN <= end) {
       const len = buf.readUInt16LE(at)
       const rawType = buf.readUInt16LE(at + 2)
       if (len < NLA_HDRLEN || at + len > end) {
-        throw new AttributeError(`attribute ${rawType & NLA_TYPE_MASK} at ${at}: length ${len} overruns ${end - at} bytes`)
+        const attribute = rawType & NLA_TYPE_MASK
+        throw new DecodeError(`attribute ${attribute} at ${at}: length ${len} overruns ${end - at} bytes`, { attribute, length: len, offset: at })
       }
       list.push({
         type: rawType & NLA_TYPE_MASK,
@@ -49,44 +56,48 @@ export class Attributes {
     return this.list.filter((a) => a.type === type).map((a) => a.value)
   }
 
-  u8(type: number): number | undefined {
+  /**
+   * The value of an integer attribute, which must be exactly `size` bytes: a longer or shorter one
+   * is a DecodeError, not a truncated or partial read (as mdlayher/netlink's AttributeDecoder).
+   */
+  #sized(type: number, size: number, what: string): Buffer | undefined {
     const v = this.get(type)
-    return v && v.length >= 1 ? v.readUInt8(0) : undefined
+    if (v !== undefined && v.length !== size) {
+      throw new DecodeError(`attribute ${type} is not a ${what}: length ${v.length}`, { attribute: type, length: v.length })
+    }
+    return v
+  }
+
+  u8(type: number): number | undefined {
+    return this.#sized(type, 1, 'u8')?.readUInt8(0)
   }
 
   u16(type: number): number | undefined {
-    const v = this.get(type)
-    return v && v.length >= 2 ? v.readUInt16LE(0) : undefined
+    return this.#sized(type, 2, 'u16')?.readUInt16LE(0)
   }
 
   u32(type: number): number | undefined {
-    const v = this.get(type)
-    return v && v.length >= 4 ? v.readUInt32LE(0) : undefined
+    return this.#sized(type, 4, 'u32')?.readUInt32LE(0)
   }
 
   s32(type: number): number | undefined {
-    const v = this.get(type)
-    return v && v.length >= 4 ? v.readInt32LE(0) : undefined
+    return this.#sized(type, 4, 's32')?.readInt32LE(0)
   }
 
   u64(type: number): bigint | undefined {
-    const v = this.get(type)
-    return v && v.length >= 8 ? v.readBigUInt64LE(0) : undefined
+    return this.#sized(type, 8, 'u64')?.readBigUInt64LE(0)
   }
 
   be16(type: number): number | undefined {
-    const v = this.get(type)
-    return v && v.length >= 2 ? v.readUInt16BE(0) : undefined
+    return this.#sized(type, 2, 'be16')?.readUInt16BE(0)
   }
 
   be32(type: number): number | undefined {
-    const v = this.get(type)
-    return v && v.length >= 4 ? v.readUInt32BE(0) : undefined
+    return this.#sized(type, 4, 'be32')?.readUInt32BE(0)
   }
 
   be64(type: number): bigint | undefined {
-    const v = this.get(type)
-    return v && v.length >= 8 ? v.readBigUInt64BE(0) : undefined
+    return this.#sized(type, 8, 'be64')?.readBigUInt64BE(0)
   }
 
   /** A NUL-terminated string attribute. */

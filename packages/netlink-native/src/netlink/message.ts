@@ -1,4 +1,5 @@
 // Netlink message framing (struct nlmsghdr: u32 len, u16 type, u16 flags, u32 seq, u32 pid).
+import { DecodeError } from '../errors.js'
 import { AttributeWriter, align4 } from './attributes.js'
 import { NLMSG_HDRLEN } from './constants.js'
 
@@ -11,13 +12,6 @@ export interface NetlinkMessage {
   payload: Buffer
 }
 
-export class MessageError extends Error {
-  constructor(message: string) {
-    super(message)
-    this.name = 'MessageError'
-  }
-}
-
 /** Splits a datagram into its messages. */
 export function parseMessages(buf: Buffer, length = buf.length): NetlinkMessage[] {
   const out: NetlinkMessage[] = []
@@ -25,7 +19,7 @@ export function parseMessages(buf: Buffer, length = buf.length): NetlinkMessage[
   while (at + NLMSG_HDRLEN <= length) {
     const len = buf.readUInt32LE(at)
     if (len < NLMSG_HDRLEN || at + len > length) {
-      throw new MessageError(`netlink message at ${at}: length ${len} overruns ${length - at} bytes`)
+      throw new DecodeError(`netlink message at ${at}: length ${len} overruns ${length - at} bytes`, { length: len, offset: at })
     }
     out.push({
       type: buf.readUInt16LE(at + 4),

@@ -1,6 +1,6 @@
 // Addresses (RTM_*ADDR), IPv4 and IPv6.
-import { ArgumentError } from '../errors.js'
-import { Attributes } from '../netlink/attributes.js'
+import { ArgumentError, DecodeError } from '../errors.js'
+import { Attributes, fixedHeader } from '../netlink/attributes.js'
 import { NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE } from '../netlink/constants.js'
 import type { MessageWriter, NetlinkMessage } from '../netlink/message.js'
 import { checkRef, refsOf, type LinkRef, type Operation } from './context.js'
@@ -48,7 +48,7 @@ export interface AddressOptions {
 }
 
 export function decodeAddress(message: NetlinkMessage): Address {
-  const p = message.payload
+  const p = fixedHeader(message.payload, 8, 'struct ifaddrmsg')
   const family = familyOf(p.readUInt8(0)) ?? 4
   const prefixLength = p.readUInt8(1)
   const scope = p.readUInt8(3)
@@ -57,7 +57,9 @@ export function decodeAddress(message: NetlinkMessage): Address {
   const flags = a.u32(C.IFA_FLAGS) ?? p.readUInt8(2)
   const local = a.get(C.IFA_LOCAL)
   const addressAttr = a.get(C.IFA_ADDRESS)
-  const address = formatIp((local ?? addressAttr)!)
+  const own = local ?? addressAttr
+  if (own === undefined) throw new DecodeError(`address on ifindex ${index}: no IFA_LOCAL or IFA_ADDRESS`, { attribute: C.IFA_ADDRESS })
+  const address = formatIp(own)
   const out: Address = {
     family,
     index,

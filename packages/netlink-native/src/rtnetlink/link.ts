@@ -1,7 +1,7 @@
 // Links (RTM_*LINK): typed values, their encoding for add/set/del/get, and decoding of what the
 // kernel reports for any kind.
 import { ArgumentError } from '../errors.js'
-import { Attributes } from '../netlink/attributes.js'
+import { Attributes, fixedHeader } from '../netlink/attributes.js'
 import { NLM_F_CREATE, NLM_F_EXCL } from '../netlink/constants.js'
 import type { MessageWriter, NetlinkMessage } from '../netlink/message.js'
 import { checkRef, refsOf, type LinkRef, type Operation, type RequestContext } from './context.js'
@@ -101,7 +101,7 @@ function flagsOf(f: number): Pick<Link, 'up' | 'running' | 'lowerUp'> {
 }
 
 export function decodeLink(message: NetlinkMessage): Link {
-  const p = message.payload
+  const p = fixedHeader(message.payload, 16, 'struct ifinfomsg')
   const type = p.readUInt16LE(2)
   const index = p.readInt32LE(4)
   const flags = p.readUInt32LE(8)

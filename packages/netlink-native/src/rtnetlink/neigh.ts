@@ -1,6 +1,6 @@
 // Neighbours (RTM_*NEIGH): ARP and NDP entries, and bridge FDB entries (family bridge).
 import { ArgumentError } from '../errors.js'
-import { Attributes } from '../netlink/attributes.js'
+import { Attributes, fixedHeader } from '../netlink/attributes.js'
 import { NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE } from '../netlink/constants.js'
 import type { MessageWriter, NetlinkMessage } from '../netlink/message.js'
 import { checkRef, refsOf, type LinkRef, type Operation } from './context.js'
@@ -37,7 +37,7 @@ function stateNames(state: number): string[] {
 }
 
 export function decodeNeighbour(message: NetlinkMessage): Neighbour {
-  const p = message.payload
+  const p = fixedHeader(message.payload, 12, 'struct ndmsg')
   const af = p.readUInt8(0)
   const flags = p.readUInt8(10)
   const a = new Attributes(p, 12)

@@ -1,7 +1,7 @@
 // Routes (RTM_*ROUTE), IPv4 and IPv6, with tables, scope, protocol, metric, preferred source and
 // multipath next hops.
 import { ArgumentError } from '../errors.js'
-import { Attributes } from '../netlink/attributes.js'
+import { Attributes, fixedHeader } from '../netlink/attributes.js'
 import { NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE } from '../netlink/constants.js'
 import type { MessageWriter, NetlinkMessage } from '../netlink/message.js'
 import { checkRef, refsOf, type LinkRef, type Operation, type RequestContext } from './context.js'
@@ -58,7 +58,7 @@ export interface RouteOptions {
 }
 
 export function decodeRoute(message: NetlinkMessage): Route {
-  const p = message.payload
+  const p = fixedHeader(message.payload, 12, 'struct rtmsg')
   const af = p.readUInt8(0)
   const family = familyOf(af) ?? 4
   const dstLen = p.readUInt8(1)

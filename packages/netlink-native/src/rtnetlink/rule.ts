@@ -1,6 +1,6 @@
 // Policy routing rules (RTM_*RULE).
 import { ArgumentError } from '../errors.js'
-import { Attributes } from '../netlink/attributes.js'
+import { Attributes, fixedHeader } from '../netlink/attributes.js'
 import { NLM_F_CREATE, NLM_F_EXCL } from '../netlink/constants.js'
 import type { MessageWriter, NetlinkMessage } from '../netlink/message.js'
 import type { Operation } from './context.js'
@@ -37,7 +37,7 @@ export interface RuleOptions {
 }
 
 export function decodeRule(message: NetlinkMessage): Rule {
-  const p = message.payload
+  const p = fixedHeader(message.payload, 12, 'struct fib_rule_hdr')
   const family = familyOf(p.readUInt8(0)) ?? 4
   const a = new Attributes(p, 12)
   const rule: Rule = {
