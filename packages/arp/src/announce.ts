@@ -1,7 +1,7 @@
 // Gratuitous ARP announcements of an address on a link, over an AF_PACKET socket.
 import { Netlink, PacketSocket } from '@lab/netlink-native'
 import { announcement, encodeArp, type AnnouncementForm } from './codec.js'
-import { realClock, sleep, type Clock } from './clock.js'
+import { realClock, sleep, type Clock } from '@lab/clock'
 
 export interface AnnounceOptions {
   netns?: string

@@ -5,7 +5,7 @@ import { Netlink, type Address, type Link } from '@lab/netlink-native'
 import type { Logger } from 'pino'
 import { announce } from './announce.js'
 import type { AnnouncementForm } from './codec.js'
-import { realClock, type Clock } from './clock.js'
+import { realClock, type Clock } from '@lab/clock'
 
 const RT_SCOPE_UNIVERSE = 0
 const RT_SCOPE_LINK = 253

@@ -2,5 +2,5 @@ export { encodeArp, decodeArp, arpToString, announcement, probe as probePacket, 
 export { announce, linkMac, type AnnounceOptions } from './announce.js'
 export { probe, Defender, RFC5227, type ProbeOptions, type ProbeResult, type ProbeTiming } from './probe.js'
 export { announcer, qualifies, type AnnouncerOptions } from './announcer.js'
-export { realClock, type Clock } from './clock.js'
+export { realClock, type Clock } from '@lab/clock'
 export { arpAnnounce, arpConflictCheck, type ArpAnnounceOptions, type ArpConflictCheckOptions, type LeaseLike } from './lease-callback.js'

@@ -1,7 +1,7 @@
 // RFC 5227 address conflict detection: probe before using an address, and tell who holds it.
 import { PacketSocket } from '@lab/netlink-native'
 import { ARP_REPLY, ARP_REQUEST, decodeArp, encodeArp, probe as probePacket, announcement } from './codec.js'
-import { realClock, sleep, type Clock } from './clock.js'
+import { realClock, sleep, type Clock } from '@lab/clock'
 import { linkMac } from './announce.js'
 
 /** RFC 5227 section 1.1 constants, in ms; tests shorten them. */

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Daemon, TestNetns, cleanupAll, isRoot, vethPair } from '@lab/testkit'
 import { PacketSocket } from '@lab/netlink-native'
-import { FakeClock } from '@lab/supervisor'
+import { FakeClock } from '@lab/clock'
 import { ArpDecodeError, announce, announcement, announcer, arpToString, decodeArp, encodeArp, linkMac, probe, type ArpPacket } from '../src/index.js'
 
 describe('ARP codec', () => {

@@ -16,5 +16,5 @@ export { ClientMachine, DEFAULT_PARAMETERS, RFC2131_RETRANSMIT, type ClientState
 export { compose, manageIP, manageRoutes, manageDNS, type ManageOptions } from './client/callbacks.js'
 export { leaseFromAck, networkOf, expiresAt, sameConfiguration, INFINITE, type ClientLease } from './client/lease.js'
 export { defaultClientId } from './client/client-id.js'
-export { realClock, type Clock, type TimerHandle } from './client/clock.js'
+export { realClock, type Clock, type TimerHandle } from '@lab/clock'
 export { PacketTransport } from './client/transport.js'

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { ClientMachine, DhcpMessage, LeaseDatabase, Subnet, respond, type ClientLease, type LeaseChangeReason, type MachineOptions } from '../src/index.js'
-import { FakeClock, settle } from './helpers/fake-clock.js'
+import { FakeClock } from '@lab/clock'
 
 const MAC = '02:00:00:00:00:0a'
 const SERVER = '10.1.0.1'
@@ -12,7 +12,7 @@ interface Sent {
 }
 
 function setup(options: Partial<MachineOptions> = {}) {
-  const clock = new FakeClock()
+  const clock = new FakeClock(1_000_000)
   const sent: Sent[] = []
   const changes: Array<{ old?: ClientLease; next?: ClientLease; reason: LeaseChangeReason }> = []
   const machine = new ClientMachine(
@@ -55,7 +55,7 @@ async function bind(t: ReturnType<typeof setup>, ackOptions: Parameters<typeof r
   t.machine.start()
   t.machine.receive(reply(t.last().m, 'OFFER', ackOptions))
   t.machine.receive(reply(t.last().m, 'ACK', ackOptions))
-  await settle()
+  await t.clock.settle()
   expect(t.machine.state).toBe('bound')
 }
 
@@ -83,10 +83,10 @@ describe('ClientMachine (RFC 2131 4.4, fake clock)', () => {
     const draws = [0.3, 0, 1, 0.999]
     const t = setup({ random: () => draws[i++ % draws.length]! })
     t.machine.start() // xid takes the 1st draw
-    const waits = t.clock.pending()
+    const waits = t.clock.pendingDelays()
     expect(waits).toEqual([4000 - 1000]) // draw 0 → -1 s
     await t.clock.advance(3000)
-    expect(t.clock.pending()).toEqual([8000 + 1000]) // draw 1 → +1 s
+    expect(t.clock.pendingDelays()).toEqual([8000 + 1000]) // draw 1 → +1 s
   })
 
   it('selects the offer, requests it from that server, and reports the acquired lease (121 wins over 3)', async () => {
@@ -101,7 +101,7 @@ describe('ClientMachine (RFC 2131 4.4, fake clock)', () => {
     const r = t.last().m
     expect([r.messageType, r.get(50), r.get(54), r.ciaddr, t.last().how]).toEqual(['REQUEST', '10.1.0.10', SERVER, '0.0.0.0', 'broadcast'])
     t.machine.receive(reply(r, 'ACK', { options: [[121, routes], [15, 'lab.test'], [26, 1400]] }))
-    await settle()
+    await t.clock.settle()
     expect(t.machine.state).toBe('bound')
     expect(t.changes).toHaveLength(1)
     const { next, reason } = t.changes[0]!
@@ -122,7 +122,7 @@ describe('ClientMachine (RFC 2131 4.4, fake clock)', () => {
     noServer.options.delete(54)
     t.machine.receive(noServer)
     t.machine.receive(reply(d, 'ACK')) // an ACK while selecting
-    await settle()
+    await t.clock.settle()
     expect(t.machine.state).toBe('selecting')
     expect(t.sent).toHaveLength(1)
   })
@@ -193,16 +193,16 @@ describe('ClientMachine (RFC 2131 4.4, fake clock)', () => {
     await bind(t, { lease: 100 })
     await t.clock.advance(50_000)
     t.machine.receive(reply(t.last().m, 'ACK', { lease: 100 }))
-    await settle()
+    await t.clock.settle()
     expect(t.machine.state).toBe('bound')
     expect(t.changes.map((c) => c.reason)).toEqual(['acquire'])
     expect(events).toEqual(['acquire', 'renew'])
     expect(t.machine.lease!.acquiredAt).toBe(t.clock.now())
     // T1 counts from the renewal now.
-    expect(t.clock.pending()[0]).toBe(50_000)
+    expect(t.clock.pendingDelays()[0]).toBe(50_000)
     await t.clock.advance(50_000)
     t.machine.receive(reply(t.last().m, 'ACK', { lease: 100, options: [[6, ['10.1.0.54']]] }))
-    await settle()
+    await t.clock.settle()
     expect(t.changes.map((c) => c.reason)).toEqual(['acquire', 'renew'])
     expect(t.changes[1]!.next!.dns).toEqual(['10.1.0.54'])
   })
@@ -212,7 +212,7 @@ describe('ClientMachine (RFC 2131 4.4, fake clock)', () => {
     await bind(t, { lease: 100 })
     await t.clock.advance(50_000)
     t.machine.receive(reply(t.last().m, 'NAK'))
-    await settle()
+    await t.clock.settle()
     expect(t.changes.map((c) => c.reason)).toEqual(['acquire', 'nak'])
     expect(t.machine.state).toBe('selecting')
     expect(t.last().m.messageType).toBe('DISCOVER')
@@ -226,7 +226,7 @@ describe('ClientMachine (RFC 2131 4.4, fake clock)', () => {
     t.machine.start()
     t.machine.receive(reply(t.last().m, 'OFFER'))
     t.machine.receive(reply(t.last().m, 'ACK'))
-    await settle()
+    await t.clock.settle()
     const decline = t.last().m
     expect([decline.messageType, decline.get(50), decline.get(54), decline.ciaddr]).toEqual(['DECLINE', '10.1.0.10', SERVER, '0.0.0.0'])
     expect(declined).toEqual(['10.1.0.10'])
@@ -236,7 +236,7 @@ describe('ClientMachine (RFC 2131 4.4, fake clock)', () => {
     await t.clock.advance(1)
     t.machine.receive(reply(t.last().m, 'OFFER', { yiaddr: '10.1.0.11' }))
     t.machine.receive(reply(t.last().m, 'ACK', { yiaddr: '10.1.0.11' }))
-    await settle()
+    await t.clock.settle()
     expect(checked).toEqual(['10.1.0.10', '10.1.0.11'])
     expect(t.machine.lease!.address).toBe('10.1.0.11')
   })
@@ -249,7 +249,7 @@ describe('ClientMachine (RFC 2131 4.4, fake clock)', () => {
     expect([r.how, r.m.messageType, r.m.ciaddr, r.m.get(54)]).toEqual(['unicast', 'RELEASE', '10.1.0.10', SERVER])
     expect(t.changes.map((c) => c.reason)).toEqual(['acquire', 'release'])
     expect(t.machine.state).toBe('stopped')
-    expect(t.clock.pending()).toEqual([])
+    expect(t.clock.pendingDelays()).toEqual([])
   })
 
   it('INIT-REBOOT: asks for the previous lease without a server id, falls back to INIT when nobody answers', async () => {
@@ -274,7 +274,7 @@ describe('ClientMachine (RFC 2131 4.4, fake clock)', () => {
     const t = setup()
     t.machine.start(previous)
     t.machine.receive(reply(t.last().m, 'ACK'))
-    await settle()
+    await t.clock.settle()
     expect(t.machine.state).toBe('bound')
     expect(t.changes.map((c) => c.reason)).toEqual(['acquire'])
     const late = setup()
@@ -290,13 +290,13 @@ describe('ClientMachine (RFC 2131 4.4, fake clock)', () => {
     const t = setup()
     t.machine.start(previous)
     t.machine.receive(reply(t.last().m, 'NAK'))
-    await settle()
+    await t.clock.settle()
     expect(t.changes).toEqual([{ old: previous, reason: 'nak' }])
     expect(t.machine.state).toBe('selecting')
   })
 
   it('gets and keeps a lease from our own responder through DORA and renewals', async () => {
-    const clock = new FakeClock()
+    const clock = new FakeClock(1_000_000)
     const subnet = new Subnet({ subnet: '10.1.0.0/24', range: ['10.1.0.10', '10.1.0.20'], router: '10.1.0.1', dns: ['10.1.0.1'], leaseTime: 60 })
     const db = LeaseDatabase.open({ pool: subnet.pool, now: () => clock.now() })
     const changes: LeaseChangeReason[] = []
@@ -307,7 +307,7 @@ describe('ClientMachine (RFC 2131 4.4, fake clock)', () => {
     }
     machine = new ClientMachine({ interface: 'eth0', mac: MAC, clientId: Buffer.from([1, 2, 0, 0, 0, 0, 0, 10]), clock, onLease: (_o, _n, r) => void changes.push(r) }, { broadcast: serve, unicast: serve })
     machine.start()
-    await settle()
+    await clock.settle()
     expect(machine.lease!.address).toBe('10.1.0.10')
     for (let i = 0; i < 10; i++) await clock.advance(30_000)
     expect(machine.state).toBe('bound')

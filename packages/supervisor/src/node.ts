@@ -3,7 +3,7 @@
 // Cancelling a node cancels its children first, then aborts its own signal and waits for it.
 import type { Logger } from 'pino'
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from './backoff.js'
-import type { Clock, TimerHandle } from './clock.js'
+import type { Clock, TimerHandle } from '@lab/clock'
 import type { Context, Intensity, NodeOptions, NodeState, NodeStatus, Runnable, Strategy } from './types.js'
 
 export interface Tree {

@@ -2,7 +2,7 @@
 // read status and stop it.
 import pino from 'pino'
 import { DEFAULT_BACKOFF } from './backoff.js'
-import { realClock } from './clock.js'
+import { realClock } from '@lab/clock'
 import { SupervisedNode, type Tree } from './node.js'
 import type { NodeStatus, Runnable, SupervisorOptions } from './types.js'
 

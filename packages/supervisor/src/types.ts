@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import type { BackoffOptions } from './backoff.js'
-import type { Clock } from './clock.js'
+import type { Clock } from '@lab/clock'
 
 /** A unit of work under supervision: runs until its signal aborts, or calls done() and returns. */
 export type Runnable = (ctx: Context) => Promise<void>

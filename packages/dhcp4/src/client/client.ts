@@ -4,7 +4,7 @@ import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node
 import { dirname } from 'node:path'
 import type { Logger } from 'pino'
 import { defaultClientId } from './client-id.js'
-import { realClock, type Clock } from './clock.js'
+import { realClock, type Clock } from '@lab/clock'
 import { expiresAt, type ClientLease } from './lease.js'
 import { ClientMachine, type ClientState, type LeaseCallback, type LeaseChangeReason, type RetransmitPolicy } from './machine.js'
 import { PacketTransport } from './transport.js'

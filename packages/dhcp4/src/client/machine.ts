@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events'
 import { DhcpMessage } from '../codec/message.js'
 import type { MessageType } from '../codec/options.js'
-import type { Clock, TimerHandle } from './clock.js'
+import type { Clock, TimerHandle } from '@lab/clock'
 import { INFINITE, expiresAt, leaseFromAck, sameConfiguration, type ClientLease } from './lease.js'
 
 export type ClientState = 'init' | 'selecting' | 'requesting' | 'bound' | 'renewing' | 'rebinding' | 'rebooting' | 'stopped'
