@@ -5,7 +5,7 @@ import { Netlink, SystemError } from '@lab/netlink-native'
 import { DEFAULT_RANGES, slotAddressing, validateRanges, type SlotAddressing, type SlotRanges } from './addressing.js'
 import { IndexStore } from './index-store.js'
 import { SlotNat } from './nat.js'
-import { createTopology, destroyTopology } from './topology.js'
+import { createTopology, destroyTopology, readInside, restoreInside, type InsideState } from './topology.js'
 
 export const SUPPORTED_VERSIONS = ['0.4.0', '1.0.0']
 
@@ -112,24 +112,63 @@ function invocation(config: CniConfig, env: CniInvocation['env']) {
   return { owner: { containerId, ifname }, ifname, ranges, store }
 }
 
+/** Notes in the index store <-> what ADD found in the runtime's namespace. */
+function toNotes(state: InsideState): Record<string, string> {
+  return { forwarding: state.forwarding, loopback: state.loopbackUp ? 'up' : 'down' }
+}
+
+function fromNotes(notes: Record<string, string>): Partial<InsideState> {
+  return {
+    ...(notes.forwarding !== undefined ? { forwarding: notes.forwarding } : {}),
+    ...(notes.loopback !== undefined ? { loopbackUp: notes.loopback === 'up' } : {}),
+  }
+}
+
+/**
+ * Removes everything ADD made, on the host (veth, route, set elements) and, when the namespace is
+ * still there, inside it (TAP, slot table, ip_forward and lo as ADD found them). Each piece that
+ * is gone already is skipped, so a DEL after a half-done ADD or DEL finishes the job.
+ */
+async function removeSlot(config: CniConfig, host: Netlink, ranges: SlotRanges, s: SlotAddressing, inside: Partial<InsideState> | undefined): Promise<void> {
+  const nat = await SlotNat.open(config.hostNetns, config.uplink, ranges)
+  try {
+    await nat.del(s)
+  } finally {
+    await nat.close()
+  }
+  await destroyTopology(host, s, { deleteNetns: false })
+  if (inside === undefined) return
+  await SlotNat.delInside(s)
+  await restoreInside(s, inside)
+}
+
 async function add(config: CniConfig, env: CniInvocation['env']): Promise<unknown> {
   const netnsPath = need(env, 'CNI_NETNS')
   const { owner, ifname, ranges, store } = invocation(config, env)
   const index = store.claim(owner)
   const s = slotIn(ranges, index, netnsPath)
   return withHost(config, async (host) => {
-    const nat = await SlotNat.open(config.hostNetns, config.uplink, ranges)
     try {
+      // What ADD changes in the runtime's namespace is noted first, so DEL can put it back. A
+      // repeated ADD keeps the first notes: by then the namespace holds our own changes.
+      if (Object.keys(store.notes(index)).length === 0) store.setNotes(index, toNotes(await readInside(netnsPath)))
       await host.sysctl.set('net.ipv4.ip_forward', '1')
-      await createTopology(host, s, { createNetns: false })
-      await nat.add(s)
+      const nat = await SlotNat.open(config.hostNetns, config.uplink, ranges)
+      try {
+        await createTopology(host, s, { createNetns: false })
+        await nat.add(s)
+      } finally {
+        await nat.close()
+      }
     } catch (error) {
-      await nat.remove(s).catch(() => undefined)
-      await destroyTopology(host, s, { deleteNetns: false }).catch(() => undefined)
-      store.release(index)
+      try {
+        await removeSlot(config, host, ranges, s, fromNotes(store.notes(index)))
+        store.release(index)
+      } catch {
+        // The ADD's own error is what the runtime needs to see. The index stays recorded, so the
+        // DEL that runtimes send after a failed ADD (CNI spec, "ADD" failure) finishes the cleanup.
+      }
       throw error
-    } finally {
-      nat.close()
     }
     const inner = await Netlink.open({ netns: netnsPath })
     try {
@@ -161,16 +200,11 @@ async function del(config: CniConfig, env: CniInvocation['env']): Promise<void> 
   const index = store.find(owner)
   // The spec asks DEL to succeed when there is nothing (left) to delete.
   if (index === undefined) return
-  const s = slotIn(ranges, index, env.CNI_NETNS ?? '')
-  await withHost(config, async (host) => {
-    const nat = await SlotNat.open(config.hostNetns, config.uplink, ranges)
-    try {
-      await nat.remove({ ...s, netns: env.CNI_NETNS ? s.netns : '' })
-    } finally {
-      nat.close()
-    }
-    await destroyTopology(host, s, { deleteNetns: false })
-  })
+  // CNI_NETNS may be absent on DEL (the runtime lost or removed the namespace): then only the
+  // host's side is left to remove.
+  const netnsPath = env.CNI_NETNS || undefined
+  const s = slotIn(ranges, index, netnsPath ?? '')
+  await withHost(config, (host) => removeSlot(config, host, ranges, s, netnsPath === undefined ? undefined : fromNotes(store.notes(index))))
   store.release(index)
 }
 

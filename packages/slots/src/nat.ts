@@ -3,7 +3,8 @@
 // removing a slot is one transaction that adds or removes two set elements (the seed adds three
 // iptables rules per slot, each a full table replace). Slot side: SNAT guest -> slot address and
 // DNAT host-reachable address -> guest, one transaction in the slot's namespace.
-import { Nft, TransactionError, rule, type SetSpec, type TableRef } from '@lab/nft'
+import { isNotFound } from '@lab/netlink-native'
+import { Nft, rule, type SetSpec, type TableRef } from '@lab/nft'
 import type { SlotAddressing, SlotRanges } from './addressing.js'
 
 export const HOST_TABLE: TableRef = { family: 'ip', name: 'lab-slots' }
@@ -11,11 +12,9 @@ export const SLOT_TABLE: TableRef = { family: 'ip', name: 'lab-slot' }
 const VETHS: SetSpec = { table: HOST_TABLE, name: 'slot_veths', type: 'ifname' }
 const SOURCES: SetSpec = { table: HOST_TABLE, name: 'slot_sources', type: 'ipv4_addr' }
 
-function ignoring(codes: string[]) {
-  return (error: unknown) => {
-    if (error instanceof TransactionError && error.failed.every((f) => codes.includes(f.error.code))) return
-    throw error
-  }
+/** For removals: an object that is gone already is what removal wants. */
+function unlessGone(error: unknown): void {
+  if (!isNotFound(error)) throw error
 }
 
 export class SlotNat {
@@ -48,7 +47,7 @@ export class SlotNat {
         tx.addRule({ table: HOST_TABLE, chain: 'postrouting', exprs: rule().ip('saddr', `@${SOURCES.name}`).oifname(uplink).masquerade() })
       })
     } catch (error) {
-      host.close()
+      await host.close()
       throw error
     }
     return new SlotNat(host, uplink, ranges)
@@ -73,7 +72,7 @@ export class SlotNat {
         tx.addRule({ table: SLOT_TABLE, chain: 'prerouting', exprs: rule().iifname(s.peerName).ip('daddr', s.hostReachableIP).dnat(s.guestIP) })
       })
     } finally {
-      inner.close()
+      await inner.close()
     }
   }
 
@@ -101,10 +100,29 @@ export class SlotNat {
     }
   }
 
-  /** Removes the host's elements for the slot (missing ones are fine). The slot table goes with its namespace. */
-  async remove(s: SlotAddressing): Promise<void> {
-    await this.#host.apply((tx) => tx.deleteElements(VETHS, [{ key: s.vethName }])).catch(ignoring(['ENOENT']))
-    await this.#host.apply((tx) => tx.deleteElements(SOURCES, [{ key: s.peerAddress }])).catch(ignoring(['ENOENT']))
+  /**
+   * Removes the host's elements for the slot (missing ones are fine). The slot's own table goes
+   * with its namespace, or with `delInside` where the namespace stays (CNI).
+   */
+  async del(s: SlotAddressing): Promise<void> {
+    await this.#host.apply((tx) => tx.deleteElements(VETHS, [{ key: s.vethName }])).catch(unlessGone)
+    await this.#host.apply((tx) => tx.deleteElements(SOURCES, [{ key: s.peerAddress }])).catch(unlessGone)
+  }
+
+  /** Removes the slot table from the slot's namespace; a missing table or namespace is fine. */
+  static async delInside(s: SlotAddressing): Promise<void> {
+    let inner: Nft
+    try {
+      inner = await Nft.open({ netns: s.netns })
+    } catch (error) {
+      unlessGone(error)
+      return
+    }
+    try {
+      await inner.apply((tx) => tx.deleteTable(SLOT_TABLE)).catch(unlessGone)
+    } finally {
+      await inner.close()
+    }
   }
 
   /** Makes the host sets hold exactly these slots (after a restart re-adopted them). */
@@ -117,7 +135,7 @@ export class SlotNat {
     })
   }
 
-  close(): void {
-    this.#host.close()
+  async close(): Promise<void> {
+    await this.#host.close()
   }
 }

@@ -159,7 +159,7 @@ export class Slots {
   }
 
   async #teardown(s: SlotAddressing): Promise<void> {
-    await this.#nat.remove(s)
+    await this.#nat.del(s)
     await destroyTopology(this.#host, s)
   }
 

@@ -1,6 +1,6 @@
 // The links, addresses, routes and sysctls of one slot, through netlink: a namespace, a veth whose
 // host side stays in the host namespace, a persistent TAP for the guest, and the routes between.
-import { Netlink, Netns, NetlinkError, type BatchResult } from '@lab/netlink-native'
+import { Netlink, Netns, isNotFound, type BatchResult } from '@lab/netlink-native'
 import type { SlotAddressing } from './addressing.js'
 
 /** Builds the slot's links and routes. The host handle is the (host) namespace the slot hangs off. */
@@ -38,8 +38,6 @@ export async function createTopology(host: Netlink, s: SlotAddressing, options: 
   }
 }
 
-const ignorable = new Set(['ENODEV', 'ESRCH', 'ENOENT', 'EADDRNOTAVAIL'])
-
 /** Removes what createTopology made; missing pieces are fine (teardown is idempotent). */
 export async function destroyTopology(host: Netlink, s: SlotAddressing, options: { deleteNetns?: boolean } = {}): Promise<void> {
   const results: BatchResult[] = await host.batch(
@@ -50,11 +48,51 @@ export async function destroyTopology(host: Netlink, s: SlotAddressing, options:
     },
     { throwOnError: false },
   )
-  for (const r of results) if (!r.ok && !ignorable.has(r.error.code)) throw r.error
+  for (const r of results) if (!r.ok && !isNotFound(r.error)) throw r.error
   if (options.deleteNetns === false) return
+  await Netns.delete(s.netns).catch((error: unknown) => {
+    // Gone already: a teardown that ran before, or `ip netns del` by hand.
+    if (!isNotFound(error)) throw error
+  })
+}
+
+/** What a slot changes in a namespace it does not own (CNI's), read before ADD, put back by DEL. */
+export interface InsideState {
+  /** net.ipv4.ip_forward before: '0' or '1'. */
+  forwarding: string
+  loopbackUp: boolean
+}
+
+export async function readInside(netns: string): Promise<InsideState> {
+  const inner = await Netlink.open({ netns })
   try {
-    await Netns.delete(s.netns)
+    return { forwarding: await inner.sysctl.get('net.ipv4.ip_forward'), loopbackUp: (await inner.link.get('lo')).up }
+  } finally {
+    inner.close()
+  }
+}
+
+/**
+ * Undoes the slot's side in a namespace that stays (CNI DEL): deletes the TAP (the veth peer went
+ * with the host end, its addresses and routes with it) and puts back what `before` recorded.
+ * A namespace that is gone already has nothing left to undo.
+ */
+export async function restoreInside(s: SlotAddressing, before: Partial<InsideState>): Promise<void> {
+  let inner: Netlink
+  try {
+    inner = await Netlink.open({ netns: s.netns })
   } catch (error) {
-    if ((error as NetlinkError).code !== 'ENOENT') throw error
+    if (isNotFound(error)) return
+    throw error
+  }
+  try {
+    await inner.link.del(s.tapName).catch((error: unknown) => {
+      // Deleted already (an earlier DEL that failed later on): nothing to do.
+      if (!isNotFound(error)) throw error
+    })
+    if (before.forwarding !== undefined) await inner.sysctl.set('net.ipv4.ip_forward', before.forwarding)
+    if (before.loopbackUp === false) await inner.link.set('lo', { up: false })
+  } finally {
+    inner.close()
   }
 }

@@ -98,4 +98,36 @@ describe.skipIf(!isRoot())('CNI plugin driving slots (needs root)', () => {
     const version = spawnSync(process.execPath, [executable], { env: { ...process.env, CNI_COMMAND: 'VERSION' }, encoding: 'utf8' })
     expect(JSON.parse(version.stdout).supportedVersions).toContain('1.0.0')
   })
+  it.skipIf(!existsSync(executable))('DEL removes what ADD made in both namespaces, so ADD, DEL, ADD into one namespace works', async () => {
+    const container = await TestNetns.create('cni-again')
+    const call = (command: string) =>
+      spawnSync(process.execPath, [executable], { env: { ...process.env, ...env(command, 'again', container.name) }, input: JSON.stringify(config), encoding: 'utf8' })
+    // What the runtime's namespace looks like before any ADD, to compare with after each DEL.
+    const inside = async () => ({
+      links: (await container.ip<Array<{ ifname: string }>>(['link', 'show'])).map((l) => l.ifname).sort(),
+      tables: (await container.exec(['nft', 'list', 'tables'])).stdout.trim(),
+      forwarding: (await container.exec(['sysctl', '-n', 'net.ipv4.ip_forward'])).stdout.trim(),
+      lo: (await container.ip<Array<{ flags: string[] }>>(['link', 'show', 'lo']))[0]!.flags.includes('UP'),
+    })
+    const onHost = async () => ({
+      links: (await host.ip<Array<{ ifname: string }>>(['link', 'show'])).map((l) => l.ifname).filter((n) => n.startsWith('cv')),
+      routes: (await host.ip<Array<{ dst: string }>>(['route', 'show'])).map((r) => r.dst).filter((d) => d.startsWith('10.11.')),
+      elements: (await host.exec(['nft', 'list', 'set', 'ip', 'lab-slots', 'slot_sources'])).stdout.includes('10.12.'),
+    })
+    const pristine = await inside()
+    for (let round = 1; round <= 2; round++) {
+      const add = call('ADD')
+      expect(add.status, `ADD #${round}: ${add.stdout}${add.stderr}`).toBe(0)
+      expect((await inside()).links).toContain('tap0')
+      expect(call('CHECK').status).toBe(0)
+      const del = call('DEL')
+      expect(del.status, `DEL #${round}: ${del.stdout}${del.stderr}`).toBe(0)
+      expect(await inside()).toEqual(pristine)
+      expect(await onHost()).toEqual({ links: [], routes: [], elements: false })
+      // CNI: CHECK of a container that has no attachment (any more) is an error.
+      const check = call('CHECK')
+      expect(check.status).toBe(1)
+      expect(JSON.parse(check.stdout).code).toBe(CNI_ERRORS.unknownContainer)
+    }
+  })
 })
