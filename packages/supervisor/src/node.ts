@@ -1,10 +1,14 @@
 // One supervised runnable and its children. A failing child is restarted by its parent according
 // to the parent's strategy, with backoff; too many restarts in a window fail the parent instead.
 // Cancelling a node cancels its children first, then aborts its own signal and waits for it.
+import { channel } from 'node:diagnostics_channel'
 import type { Logger } from 'pino'
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from './backoff.js'
 import type { Clock, TimerHandle } from '@lab/clock'
 import type { Context, Intensity, NodeOptions, NodeState, NodeStatus, Runnable, Strategy } from './types.js'
+
+/** Every state change of every runnable: `{ path, from, to, restarts }`. */
+const stateChannel = channel('lab:supervisor:state')
 
 export interface Tree {
   clock: Clock
@@ -55,8 +59,10 @@ export class SupervisedNode {
 
   #setState(state: NodeState): void {
     if (this.state === state) return
+    const from = this.state
     this.state = state
     this.since = this.tree.clock.now()
+    if (stateChannel.hasSubscribers) stateChannel.publish({ path: this.path, from, to: state, restarts: this.restarts })
     this.tree.changed()
   }
 

@@ -28,7 +28,8 @@ export function supervisor(root: Runnable, options: SupervisorOptions & { name?:
 
   const tree: Tree = {
     clock: options.clock ?? realClock,
-    logger: options.logger ?? pino({ name: 'supervisor', level: process.env.LOG_LEVEL ?? 'info' }),
+    // A library is silent unless given a logger: the default one is disabled.
+    logger: options.logger ?? pino({ enabled: false }),
     graceMs: options.graceMs ?? 5_000,
     random: options.random ?? Math.random,
     defaults: { backoff: { ...DEFAULT_BACKOFF, ...options.backoff }, intensity, strategy: options.strategy ?? 'one-for-one' },

@@ -38,6 +38,7 @@ export interface NodeOptions {
 }
 
 export interface SupervisorOptions extends NodeOptions {
+  /** A pino logger; each runnable logs through a child of it. Default: nothing is logged. */
   logger?: Logger
   clock?: Clock
   /** How long a cancelled runnable may take to return before it is reported stuck. */

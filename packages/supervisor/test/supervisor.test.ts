@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module'
 import { Writable } from 'node:stream'
 import pino from 'pino'
 import { describe, expect, it } from 'vitest'
@@ -252,5 +253,46 @@ describe('supervisor', () => {
     expect(signals.every((s) => s.aborted)).toBe(true)
     const status = handle.status()
     expect([status.state, ...status.children.map((c) => c.state)].every((s) => s === 'stopped')).toBe(true)
+  })
+})
+
+describe('quiet by default', () => {
+  it('writes nothing without a logger, and publishes every state change on lab:supervisor:state', async () => {
+    const { subscribe, unsubscribe } = await import('node:diagnostics_channel')
+    const clock = new FakeClock()
+    const changes: Array<{ path: string; from: string; to: string }> = []
+    const onChange = (message: unknown) => void changes.push(message as { path: string; from: string; to: string })
+    subscribe('lab:supervisor:state', onChange)
+    // pino writes to fd 1 with fs.writeSync (through sonic-boom), not through process.stdout.
+    const fs = createRequire(import.meta.url)('node:fs') as typeof import('node:fs')
+    const written: string[] = []
+    const writeSync = fs.writeSync
+    fs.writeSync = ((fd: number, data: unknown, ...rest: unknown[]) => {
+      if (fd === 1 || fd === 2) written.push(String(data))
+      return (writeSync as (...a: unknown[]) => number)(fd, data, ...rest)
+    }) as typeof fs.writeSync
+    try {
+      const handle = supervisor(
+        async (ctx) => {
+          ctx.run('fails-once', async (c) => {
+            if (changes.filter((x) => x.path === 'quiet.fails-once' && x.to === 'backoff').length === 0) throw new Error('first try fails')
+            c.healthy()
+            await untilAborted(c)
+          })
+          ctx.healthy()
+          await untilAborted(ctx)
+        },
+        { name: 'quiet', clock, random: () => 0.5, backoff: { baseMs: 10, jitter: 0 } },
+      )
+      await clock.advance(100)
+      await handle.healthy()
+      await handle.stop()
+    } finally {
+      fs.writeSync = writeSync
+      unsubscribe('lab:supervisor:state', onChange)
+    }
+    expect(written).toEqual([])
+    const child = changes.filter((x) => x.path === 'quiet.fails-once').map((x) => x.to)
+    expect(child.slice(0, 4)).toEqual(['running', 'backoff', 'running', 'healthy'])
   })
 })
