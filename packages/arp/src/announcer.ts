@@ -45,7 +45,7 @@ export function announcer(options: AnnouncerOptions = {}): (ctx: RunnableContext
       const addresses = (await nl.addr.list({ link: link.index })).filter(qualifies).map((a) => a.address)
       for (const address of addresses) {
         try {
-          await announce(link.name, address, { netns: options.netns, form: options.form })
+          await announce({ interface: link.name, address, netns: options.netns, form: options.form })
         } catch (error) {
           ctx.logger?.warn({ link: link.name, address, err: error }, 'announcement failed')
         }

@@ -1,5 +1,6 @@
 // Ethernet + ARP (RFC 826) frames for IPv4 over Ethernet, as typed values.
-import { formatMac, parseMac } from '@lab/netlink-native'
+import { formatMac, ipv4ToNumber, parseMac } from '@lab/netlink-native'
+import { ArpError } from './errors.js'
 
 export const ETHERTYPE_ARP = 0x0806
 export const ARP_REQUEST = 1
@@ -21,20 +22,21 @@ export interface ArpPacket {
 
 export type ArpDecodeReason = 'short-frame' | 'not-arp' | 'not-ethernet-ipv4' | 'bad-op'
 
-export class ArpDecodeError extends Error {
+/** A frame that is not ARP for IPv4 over Ethernet; `reason` says which check failed. */
+export class ArpDecodeError extends ArpError {
   constructor(
     readonly reason: ArpDecodeReason,
     detail: string,
   ) {
-    super(`${reason}: ${detail}`)
+    super('LAB_ARP_DECODE', `${reason}: ${detail}`)
     this.name = 'ArpDecodeError'
   }
 }
 
 function ip(text: string, field: string): Buffer {
-  const parts = text.split('.')
-  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) throw new TypeError(`${field}: invalid IPv4 address ${JSON.stringify(text)}`)
-  return Buffer.from(parts.map(Number))
+  const b = Buffer.alloc(4)
+  b.writeUInt32BE(ipv4ToNumber(text, field))
+  return b
 }
 
 export function encodeArp(p: ArpPacket): Buffer {

@@ -31,7 +31,7 @@ export function arpAnnounce(options: ArpAnnounceOptions = {}): (old: LeaseLike |
   return async (old, next) => {
     if (!next || (old && old.address === next.address && old.interface === next.interface) || !announceable(next.address)) return
     try {
-      await announce(next.interface, next.address, { ...(options.netns ? { netns: options.netns } : {}), ...(options.form ? { form: options.form } : {}), count: options.count ?? 1, interval: options.interval ?? 1000 })
+      await announce({ interface: next.interface, address: next.address, ...(options.netns ? { netns: options.netns } : {}), ...(options.form ? { form: options.form } : {}), count: options.count ?? 1, interval: options.interval ?? 1000 })
     } catch (error) {
       options.onError?.(error, next)
     }
@@ -48,7 +48,7 @@ export interface ArpConflictCheckOptions {
 /** A DHCP client's conflict hook: an RFC 5227 probe of the offered address on `link`. */
 export function arpConflictCheck(link: string, options: ArpConflictCheckOptions = {}): (address: string) => Promise<boolean> {
   return async (address) => {
-    const result = await probe(link, address, { ...(options.netns ? { netns: options.netns } : {}), ...(options.timing ? { timing: options.timing } : {}) })
+    const result = await probe({ interface: link, address, ...(options.netns ? { netns: options.netns } : {}), ...(options.timing ? { timing: options.timing } : {}) })
     if (result.conflict) options.onConflict?.(address, result.holder)
     return result.conflict
   }

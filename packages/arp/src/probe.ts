@@ -1,8 +1,8 @@
 // RFC 5227 address conflict detection: probe before using an address, and tell who holds it.
 import { PacketSocket } from '@lab/netlink-native'
-import { ARP_REPLY, ARP_REQUEST, decodeArp, encodeArp, probe as probePacket, announcement } from './codec.js'
+import { ARP_REPLY, ARP_REQUEST, decodeArp, encodeArp, probe as probePacket } from './codec.js'
 import { realClock, sleep, type Clock } from '@lab/clock'
-import { linkMac } from './announce.js'
+import { announce, linkMac } from './announce.js'
 
 /** RFC 5227 section 1.1 constants, in ms; tests shorten them. */
 export interface ProbeTiming {
@@ -19,9 +19,16 @@ export interface ProbeResult {
   conflict: boolean
   /** The MAC that claimed the address. */
   holder?: string
+  /** Frames heard on the ARP socket that did not decode as ARP for IPv4 (counted and dropped). */
+  malformed: number
 }
 
 export interface ProbeOptions {
+  /** The link to probe on. */
+  interface: string
+  /** The IPv4 address to probe for. */
+  address: string
+  /** The network namespace (a name under /run/netns or a path); default: this process's. */
   netns?: string
   timing?: Partial<ProbeTiming>
   clock?: Clock
@@ -34,13 +41,15 @@ export interface ProbeOptions {
  * ANNOUNCE_WAIT of listening. A conflict is any ARP from another host with the address as sender,
  * or another host's probe for the same address (RFC 5227 2.1.1).
  */
-export async function probe(link: string, address: string, options: ProbeOptions = {}): Promise<ProbeResult> {
+export async function probe(options: ProbeOptions): Promise<ProbeResult> {
+  const { interface: link, address } = options
   const t = { ...RFC5227, ...options.timing }
   const clock = options.clock ?? realClock
   const random = options.random ?? Math.random
   const mac = await linkMac(link, options.netns)
-  const socket = PacketSocket.open({ netns: options.netns, interface: link, protocol: 'arp', outgoing: false })
-  let result: ProbeResult = { conflict: false }
+  const probeFrame = encodeArp(probePacket(mac, address))
+  const socket = await PacketSocket.open({ netns: options.netns, interface: link, protocol: 'arp', outgoing: false })
+  let result: ProbeResult = { conflict: false, malformed: 0 }
   const stop = new AbortController()
   const onAbort = () => stop.abort(options.signal!.reason)
   options.signal?.addEventListener('abort', onAbort, { once: true })
@@ -49,29 +58,30 @@ export async function probe(link: string, address: string, options: ProbeOptions
     try {
       p = decodeArp(frame.data)
     } catch {
+      result.malformed++
       return
     }
     if (p.senderMac === mac) return
     const claims = p.senderIp === address && (p.op === ARP_REPLY || p.op === ARP_REQUEST)
     const racingProbe = p.op === ARP_REQUEST && p.senderIp === '0.0.0.0' && p.targetIp === address
     if (claims || racingProbe) {
-      result = { conflict: true, holder: p.senderMac }
+      result = { ...result, conflict: true, holder: p.senderMac }
       stop.abort(new Error('conflict'))
     }
   })
   try {
     await sleep(clock, random() * t.probeWait, stop.signal)
-    const frame = encodeArp(probePacket(mac, address))
     for (let i = 0; i < t.probeNum; i++) {
-      await socket.send(frame)
+      await socket.send(probeFrame)
       const wait = i < t.probeNum - 1 ? t.probeMin + random() * (t.probeMax - t.probeMin) : t.announceWait
       await sleep(clock, wait, stop.signal)
     }
   } catch (error) {
+    // A conflict ends the wait by aborting it; any other reason (the caller's abort) is the caller's.
     if (!result.conflict) throw error
   } finally {
     options.signal?.removeEventListener('abort', onAbort)
-    socket.close()
+    await socket.close()
   }
   return result
 }
@@ -83,24 +93,14 @@ export async function probe(link: string, address: string, options: ProbeOptions
 export class Defender {
   #lastDefence = -Infinity
 
-  constructor(
-    readonly link: string,
-    readonly address: string,
-    readonly options: { netns?: string; defendIntervalMs?: number; clock?: Clock } = {},
-  ) {}
+  constructor(readonly options: { interface: string; address: string; netns?: string; defendIntervalMs?: number; clock?: Clock }) {}
 
   async conflict(): Promise<boolean> {
     const clock = this.options.clock ?? realClock
     const now = clock.now()
     if (now - this.#lastDefence < (this.options.defendIntervalMs ?? 10_000)) return false
     this.#lastDefence = now
-    const mac = await linkMac(this.link, this.options.netns)
-    const socket = PacketSocket.open({ netns: this.options.netns, interface: this.link, protocol: 'arp' })
-    try {
-      await socket.send(encodeArp(announcement(mac, this.address)))
-    } finally {
-      socket.close()
-    }
+    await announce({ interface: this.options.interface, address: this.options.address, ...(this.options.netns ? { netns: this.options.netns } : {}) })
     return true
   }
 }

@@ -62,7 +62,7 @@ describe.skipIf(!isRoot())('ARP on the wire (needs root)', () => {
 
   it('puts exactly the seed frame on the wire, as tcpdump on the far side sees it', async () => {
     const dump = await Daemon.start({ name: 'tcpdump', netns: b.name, argv: ['tcpdump', '-i', 'b0', '-n', '-xx', '-l', '-c', '1', 'arp'], ready: /listening on/ })
-    await announce('a0', '10.7.0.1', { netns: a.name })
+    await announce({ interface: 'a0', address: '10.7.0.1', netns: a.name })
     await dump.waitFor(/\n\s+0x0020:[^\n]+/)
     await dump.stop()
     const hex = [...dump.log.matchAll(/0x[0-9a-f]{4}:\s+([0-9a-f ]+)/g)].map((m) => m[1]!.replace(/\s+/g, '')).join('')
@@ -115,9 +115,9 @@ describe.skipIf(!isRoot())('ARP on the wire (needs root)', () => {
 
   it('finds a real host holding the address, and none when it is free (RFC 5227)', async () => {
     const timing = { probeWait: 10, probeNum: 3, probeMin: 30, probeMax: 60, announceWait: 200 }
-    const taken = await probe('a0', '10.7.0.2', { netns: a.name, timing })
+    const taken = await probe({ interface: 'a0', address: '10.7.0.2', netns: a.name, timing })
     expect(taken).toEqual({ conflict: true, holder: macB })
-    const free = await probe('a0', '10.7.0.99', { netns: a.name, timing })
+    const free = await probe({ interface: 'a0', address: '10.7.0.99', netns: a.name, timing })
     expect(free).toEqual({ conflict: false })
   })
 })
