@@ -16,3 +16,4 @@ export { takeSnapshot, compareSnapshots, type HostSnapshot, type Section } from 
 export { rootOnly } from './skip.js'
 export { readToEnd } from './stream.js'
 export { dhcpcdArgv } from './dhcpcd.js'
+export { readmeBlocks, runExample, type CodeBlock, type ExampleOptions } from './readme.js'
