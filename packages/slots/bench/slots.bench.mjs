@@ -39,22 +39,22 @@ const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6
 
 // Ours.
 const slots = await Slots.open({ hostNetns: host, uplink: 'up0', netnsPrefix: `${tag}-ns-`, vethPrefix: `${tag}v` })
-await slots.destroy((await slots.create()).index) // warm-up
+await slots.del((await slots.add()).index) // warm-up
 let t0 = process.hrtime.bigint()
 const created = []
-for (let i = 0; i < COUNT; i++) created.push(await slots.create())
+for (let i = 0; i < COUNT; i++) created.push(await slots.add())
 const oursCreate = ms(t0)
 t0 = process.hrtime.bigint()
-for (const s of created) await slots.destroy(s.index)
+for (const s of created) await slots.del(s.index)
 const oursDestroy = ms(t0)
-// The same, overlapping: createMany (4 at a time) and destroyMany (8 at a time).
+// The same, overlapping: addMany (4 at a time) and destroyMany (8 at a time).
 t0 = process.hrtime.bigint()
-const many = await slots.createMany(COUNT, 4)
+const many = await slots.addMany(COUNT, 4)
 const oursCreateMany = ms(t0)
 t0 = process.hrtime.bigint()
 await slots.destroyMany(many.map((s) => s.index), 8)
 const oursDestroyMany = ms(t0)
-slots.close()
+await slots.close()
 
 // Seed 003's commands.
 t0 = process.hrtime.bigint()
@@ -69,6 +69,6 @@ const row = (label, c, d) =>
 console.log(`\n${COUNT} slots, per slot`)
 console.log(`${'variant'.padEnd(30)} ${'create'.padStart(11)} ${'destroy'.padStart(11)} ${'both'.padStart(11)}`)
 console.log(row('ours, one after another', oursCreate, oursDestroy))
-console.log(row('ours, createMany/destroyMany', oursCreateMany, oursDestroyMany))
+console.log(row('ours, addMany/destroyMany', oursCreateMany, oursDestroyMany))
 console.log(row('seed 003 commands (ip/iptables)', seedCreate, seedDestroy))
-console.log(`ours creates ${(seedCreate / oursCreate).toFixed(1)}x faster one by one (${(seedCreate / oursCreateMany).toFixed(1)}x with createMany), create+destroy ${((seedCreate + seedDestroy) / (oursCreate + oursDestroy)).toFixed(1)}x (${((seedCreate + seedDestroy) / (oursCreateMany + oursDestroyMany)).toFixed(1)}x overlapped)`)
+console.log(`ours creates ${(seedCreate / oursCreate).toFixed(1)}x faster one by one (${(seedCreate / oursCreateMany).toFixed(1)}x with addMany), create+destroy ${((seedCreate + seedDestroy) / (oursCreate + oursDestroy)).toFixed(1)}x (${((seedCreate + seedDestroy) / (oursCreateMany + oursDestroyMany)).toFixed(1)}x overlapped)`)

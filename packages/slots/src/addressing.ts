@@ -1,5 +1,5 @@
 // The addresses and names of slot i, derived from configurable ranges (seed 003's topology):
-//   host side veth-{i} = vethBase + 2i /31, namespace side eth0 = vethBase + 2i + 1 /31,
+//   namespace lab-slot-{i}; host side veth-{i} = vethBase + 2i /31, namespace side eth0 = vethBase + 2i + 1 /31,
 //   host-reachable address = hostBase + i, and in every namespace the same tap0 169.254.0.22/30 with
 //   the guest at 169.254.0.21 and MAC 02:fc:00:00:00:05, so a snapshot restores in any slot.
 import { ArgumentError, parseIp } from '@lab/netlink-native'
@@ -32,7 +32,7 @@ export const DEFAULT_RANGES: SlotRanges = {
   guestAddress: '169.254.0.21',
   guestMac: '02:fc:00:00:00:05',
   tapName: 'tap0',
-  netnsPrefix: 'ns-',
+  netnsPrefix: 'lab-slot-',
   vethPrefix: 'veth-',
   peerName: 'eth0',
   maxSlots: 4000,

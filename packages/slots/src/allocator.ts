@@ -1,5 +1,7 @@
 // Slot numbers: the lowest free index is handed out; indexes of slots found on the system (after a
 // restart) are taken as in use, so nothing is leaked or handed out twice.
+import { SLOTS_ERROR_CODES, SlotsError } from './errors.js'
+
 export class SlotAllocator {
   readonly #used = new Set<number>()
 
@@ -16,7 +18,7 @@ export class SlotAllocator {
         return i
       }
     }
-    throw new Error(`all ${this.max} slots are in use`)
+    throw new SlotsError(SLOTS_ERROR_CODES.full, `all ${this.max} slots are in use`)
   }
 
   release(index: number): void {

@@ -1,92 +1,91 @@
 #!/usr/bin/env node
-// lab-slots: create, destroy and list sandbox network slots.
-import { parseArgs } from 'node:util'
-import { ArgumentError, SystemError } from '@lab/netlink-native'
-import { Slots } from './slots.js'
+// lab-slots: add, remove and list sandbox network slots.
+import { integerFlag, runProgram, UsageError, type Options, type Program, type Values } from '@lab/cli-kit'
+import pino from 'pino'
+import { Slots, type Slot } from './slots.js'
 
-const HELP = `lab-slots: per-sandbox network slots (namespace + veth + TAP + NAT)
-
-usage: lab-slots [options] create | destroy INDEX... | destroy --all | list
-
-options:
-  --uplink IF         host interface towards the world (default: the IPv4 default route's)
-  --host-netns NS     namespace that plays the host (default: this process's own)
-  --netns-prefix P    slot namespaces are named P<index> (default ns-)
-  --veth-prefix P     host-side veths are named P<index> (default veth-)
-  --host-base IP      host-reachable addresses start here (default 10.11.0.0)
-  --veth-base IP      veth /31s start here (default 10.12.0.0)
-  --json              machine-readable output
-  -h, --help          this text
-
-examples:
-  lab-slots create --json
-  lab-slots list
-  lab-slots destroy 3
-
-exit status: 0 success, 1 the kernel refused or no slot was free, 2 usage error`
-
-async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      uplink: { type: 'string' },
-      'host-netns': { type: 'string' },
-      'netns-prefix': { type: 'string' },
-      'veth-prefix': { type: 'string' },
-      'host-base': { type: 'string' },
-      'veth-base': { type: 'string' },
-      all: { type: 'boolean' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  })
-  if (values.help) {
-    console.log(HELP)
-    return 0
-  }
-  const [command, ...rest] = positionals
-  if (!command || !['create', 'destroy', 'list'].includes(command)) {
-    console.error(`lab-slots: ${command ? `unknown command ${command}` : 'missing command'} (see lab-slots --help)`)
-    return 2
-  }
-  const slots = await Slots.open({
-    uplink: values.uplink,
-    hostNetns: values['host-netns'],
-    netnsPrefix: values['netns-prefix'],
-    vethPrefix: values['veth-prefix'],
-    hostBase: values['host-base'],
-    vethBase: values['veth-base'],
-  })
-  try {
-    if (command === 'create') {
-      const slot = await slots.create()
-      console.log(values.json ? JSON.stringify(slot) : `slot ${slot.index}: netns ${slot.netns}, guest ${slot.guestIP} (${slot.guestMAC}) on ${slot.tapName}, reachable from the host at ${slot.hostReachableIP}`)
-    } else if (command === 'destroy') {
-      const indexes = values.all ? slots.list().map((s) => s.index) : rest.map(Number)
-      if (indexes.length === 0 || indexes.some((i) => !Number.isInteger(i) || i < 1)) {
-        console.error('lab-slots: destroy needs slot indexes or --all')
-        return 2
-      }
-      for (const i of indexes) await slots.destroy(i)
-    } else {
-      const list = slots.list()
-      console.log(values.json ? JSON.stringify(list) : list.map((s) => `${s.index}\t${s.netns}\t${s.vethName}\t${s.hostReachableIP} -> ${s.guestIP}`).join('\n'))
-    }
-  } finally {
-    slots.close()
-  }
-  return 0
+const hostOptions: Options = {
+  'host-netns': { type: 'string', value: 'NS', description: 'namespace that plays the host (name or path); without it, this machine\'s own namespace gets the veths, routes, nftables table and ip_forward' },
+  uplink: { type: 'string', value: 'IF', description: 'host interface towards the world (default: the IPv4 default route\'s)' },
+  'netns-prefix': { type: 'string', value: 'P', description: 'slot namespaces are named P<index> (default lab-slot-)' },
+  'veth-prefix': { type: 'string', value: 'P', description: 'host-side veths are named P<index> (default veth-)' },
+  'host-base': { type: 'string', value: 'IP', description: 'host-reachable addresses start here (default 10.11.0.0)' },
+  'veth-base': { type: 'string', value: 'IP', description: 'veth /31s start here (default 10.12.0.0)' },
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    if (error instanceof ArgumentError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      console.error(`lab-slots: ${(error as Error).message} (see lab-slots --help)`)
-      process.exit(2)
-    }
-    console.error(`lab-slots: ${error instanceof SystemError ? error.message : (error as Error).message ?? String(error)}`)
-    process.exit(1)
+async function open(values: Values): Promise<Slots> {
+  const level = process.env.LOG_LEVEL ?? 'warn'
+  return Slots.open({
+    uplink: values.uplink as string | undefined,
+    hostNetns: values['host-netns'] as string | undefined,
+    netnsPrefix: values['netns-prefix'] as string | undefined,
+    vethPrefix: values['veth-prefix'] as string | undefined,
+    hostBase: values['host-base'] as string | undefined,
+    vethBase: values['veth-base'] as string | undefined,
+    // Logs go to stderr: stdout carries the command's output (JSON with --json).
+    logger: pino({ name: 'lab-slots', level }, pino.destination(2)),
+  })
+}
+
+function indexes(positionals: string[]): number[] {
+  if (positionals.length === 0) throw new UsageError('give one or more slot indexes')
+  return positionals.map((p) => integerFlag('index', p, { min: 1 })!)
+}
+
+const describeSlot = (s: Slot) => `slot ${s.index}: netns ${s.netns}, guest ${s.guestIP} (${s.guestMAC}) on ${s.tapName}, reachable from the host at ${s.hostReachableIP}`
+
+const program: Program = {
+  name: 'lab-slots',
+  summary: 'per-sandbox network slots (namespace + veth + TAP + NAT)',
+  globalOptions: hostOptions,
+  notes: 'Without --host-netns the slots hang off this machine\'s own network namespace.',
+  commands: {
+    add: {
+      summary: 'add a slot (the lowest free index) and print it',
+      usage: '[--host-netns NS] [--uplink IF] [--json]',
+      example: 'lab-slots add --host-netns lab-host --uplink uplink0 --json',
+      async run({ values, print }) {
+        await using slots = await open(values)
+        const slot = await slots.add()
+        print(slot, describeSlot(slot))
+      },
+    },
+    list: {
+      summary: 'list the slots that exist',
+      usage: '[--host-netns NS] [--json]',
+      example: 'lab-slots list --host-netns lab-host --uplink uplink0',
+      async run({ values, print }) {
+        await using slots = await open(values)
+        const list = slots.list()
+        print(list, list.map((s) => `${s.index}\t${s.netns}\t${s.vethName}\t${s.hostReachableIP} -> ${s.guestIP}`).join('\n'))
+      },
+    },
+    del: {
+      summary: 'remove slots; fails (exit 1) for one that does not exist',
+      usage: 'INDEX... [--host-netns NS]',
+      positionals: true,
+      example: 'lab-slots del 1 --host-netns lab-host --uplink uplink0',
+      async run({ values, positionals }) {
+        const wanted = indexes(positionals)
+        await using slots = await open(values)
+        for (const i of wanted) await slots.del(i)
+      },
+    },
+    destroy: {
+      summary: 'remove slots, or all with --all; ones already gone are fine',
+      usage: 'INDEX... | --all [--host-netns NS]',
+      positionals: true,
+      options: { all: { type: 'boolean', description: 'every slot' } },
+      example: 'lab-slots destroy --all --host-netns lab-host --uplink uplink0',
+      async run({ values, positionals }) {
+        if (values.all && positionals.length > 0) throw new UsageError('give slot indexes or --all, not both')
+        const wanted = values.all ? undefined : indexes(positionals)
+        await using slots = await open(values)
+        if (wanted === undefined) await slots.flush()
+        else for (const i of wanted) await slots.destroy(i)
+      },
+    },
   },
-)
+}
+
+runProgram(program)

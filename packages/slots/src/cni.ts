@@ -1,7 +1,8 @@
 // A CNI 1.0 plugin (https://www.cni.dev/docs/spec/): the runtime passes the command and the
 // container's namespace in the environment and the network configuration on stdin; the plugin
 // sets up one slot in that namespace and prints the result, or a CNI error, as JSON on stdout.
-import { Netlink, SystemError } from '@lab/netlink-native'
+import { Netlink, SystemError, isNotFound } from '@lab/netlink-native'
+import { SLOTS_ERROR_CODES, SlotsError } from './errors.js'
 import { DEFAULT_RANGES, slotAddressing, validateRanges, type SlotAddressing, type SlotRanges } from './addressing.js'
 import { IndexStore } from './index-store.js'
 import { SlotNat } from './nat.js'
@@ -22,13 +23,14 @@ export const CNI_ERRORS = {
   kernelRefused: 100,
 } as const
 
-export class CniError extends Error {
+/** A CNI error object: `cniCode` is the spec's code (CNI_ERRORS), printed as the object's `code`. */
+export class CniError extends SlotsError {
   constructor(
-    readonly code: number,
+    readonly cniCode: number,
     message: string,
     readonly details?: string,
   ) {
-    super(message)
+    super(SLOTS_ERROR_CODES.cni, message)
     this.name = 'CniError'
   }
 }
@@ -95,7 +97,7 @@ async function withHost<T>(config: CniConfig, fn: (host: Netlink) => Promise<T>)
   try {
     return await fn(host)
   } finally {
-    host.close()
+    await host.close()
   }
 }
 
@@ -190,7 +192,7 @@ async function add(config: CniConfig, env: CniInvocation['env']): Promise<unknow
         dns: {},
       }
     } finally {
-      inner.close()
+      await inner.close()
     }
   })
 }
@@ -218,17 +220,22 @@ async function check(config: CniConfig, env: CniInvocation['env']): Promise<void
     const inner = await Netlink.open({ netns: netnsPath })
     try {
       const problems: string[] = []
-      const hostAddrs = await host.addr.list({ link: s.vethName }).catch(() => [])
+      // A missing link is one of the problems CHECK reports, not a failure of CHECK itself.
+      const orGone = <T>(fallback: T) => (error: unknown): T => {
+        if (isNotFound(error)) return fallback
+        throw error
+      }
+      const hostAddrs = await host.addr.list({ link: s.vethName }).catch(orGone([]))
       if (!hostAddrs.some((a) => a.cidr === `${s.vethAddress}/31`)) problems.push(`${s.vethName} lacks ${s.vethAddress}/31`)
-      const innerAddrs = await inner.addr.list({ link: ifname }).catch(() => [])
+      const innerAddrs = await inner.addr.list({ link: ifname }).catch(orGone([]))
       if (!innerAddrs.some((a) => a.cidr === `${s.peerAddress}/31`)) problems.push(`${ifname} lacks ${s.peerAddress}/31`)
-      const tap = await inner.link.get(s.tapName).catch(() => undefined)
+      const tap = await inner.link.get(s.tapName).catch(orGone(undefined))
       if (!tap?.up) problems.push(`${s.tapName} is missing or down`)
       const routes = await inner.route.list()
       if (!routes.some((r) => r.dst === 'default' && r.gateway === s.vethAddress)) problems.push('default route via the host veth is missing')
       if (problems.length > 0) throw new CniError(CNI_ERRORS.kernelRefused, 'slot is not as ADD left it', problems.join('; '))
     } finally {
-      inner.close()
+      await inner.close()
     }
   })
 }
@@ -261,9 +268,11 @@ export async function runCni(invocation: CniInvocation): Promise<CniOutcome> {
         ? error
         : error instanceof SystemError
           ? new CniError(CNI_ERRORS.kernelRefused, error.message, `${error.code} during ${error.op}`)
-          : new CniError(CNI_ERRORS.ioFailure, (error as Error).message ?? String(error))
+          : error instanceof SlotsError && error.code === SLOTS_ERROR_CODES.full
+            ? new CniError(CNI_ERRORS.tryAgainLater, error.message)
+            : new CniError(CNI_ERRORS.ioFailure, (error as Error).message ?? String(error))
     return {
-      stdout: JSON.stringify({ cniVersion, code: cni.code, msg: cni.message, ...(cni.details ? { details: cni.details } : {}) }),
+      stdout: JSON.stringify({ cniVersion, code: cni.cniCode, msg: cni.message, ...(cni.details ? { details: cni.details } : {}) }),
       exitCode: 1,
     }
   }

@@ -4,6 +4,7 @@
 // ADD changed that DEL must put back (`key=value` lines after the owner).
 import { mkdirSync, openSync, closeSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
+import { SLOTS_ERROR_CODES, SlotsError } from './errors.js'
 
 export interface IndexOwner {
   containerId: string
@@ -47,7 +48,7 @@ export class IndexStore {
       }
       return i
     }
-    throw new Error(`all ${this.max} slot indexes are in use (${this.dir})`)
+    throw new SlotsError(SLOTS_ERROR_CODES.full, `all ${this.max} slot indexes are in use (${this.dir})`)
   }
 
   /** Notes kept with the index (e.g. a sysctl's value before ADD changed it); empty if none. */

@@ -1,4 +1,6 @@
 export { Slots, type Slot, type SlotsOptions } from './slots.js'
+export { SlotsError, SLOTS_ERROR_CODES } from './errors.js'
+export { CHANNELS, type SlotEvent } from './events.js'
 export { DEFAULT_RANGES, slotAddressing, validateRanges, type SlotAddressing, type SlotRanges } from './addressing.js'
 export { SlotAllocator } from './allocator.js'
 export { IndexStore, type IndexOwner } from './index-store.js'

@@ -105,8 +105,8 @@ export class SlotNat {
    * with its namespace, or with `delInside` where the namespace stays (CNI).
    */
   async del(s: SlotAddressing): Promise<void> {
-    await this.#host.apply((tx) => tx.deleteElements(VETHS, [{ key: s.vethName }])).catch(unlessGone)
-    await this.#host.apply((tx) => tx.deleteElements(SOURCES, [{ key: s.peerAddress }])).catch(unlessGone)
+    await this.#host.apply((tx) => tx.delElements(VETHS, [{ key: s.vethName }])).catch(unlessGone)
+    await this.#host.apply((tx) => tx.delElements(SOURCES, [{ key: s.peerAddress }])).catch(unlessGone)
   }
 
   /** Removes the slot table from the slot's namespace; a missing table or namespace is fine. */
@@ -119,7 +119,7 @@ export class SlotNat {
       return
     }
     try {
-      await inner.apply((tx) => tx.deleteTable(SLOT_TABLE)).catch(unlessGone)
+      await inner.apply((tx) => tx.delTable(SLOT_TABLE)).catch(unlessGone)
     } finally {
       await inner.close()
     }

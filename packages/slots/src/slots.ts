@@ -1,18 +1,24 @@
 // Per-sandbox network slots: allocate an index, build the slot's namespace, veth, TAP, routes and
 // NAT, and tear it all down again. A new Slots re-adopts slots that exist on the system.
 import { readdirSync, existsSync } from 'node:fs'
-import { Netlink, Netns, NETNS_RUN_DIR } from '@lab/netlink-native'
-import pino, { type Logger } from 'pino'
+import { Netlink, Netns, NETNS_RUN_DIR, silentLogger, type Logger } from '@lab/netlink-native'
 import { DEFAULT_RANGES, slotAddressing, validateRanges, type SlotAddressing, type SlotRanges } from './addressing.js'
 import { SlotAllocator } from './allocator.js'
+import { SLOTS_ERROR_CODES, SlotsError } from './errors.js'
+import { publishSlot } from './events.js'
 import { SlotNat } from './nat.js'
 import { createTopology, destroyTopology } from './topology.js'
 
 export interface SlotsOptions extends Partial<SlotRanges> {
-  /** The namespace playing "host" (name or path); omitted: this process's own namespace. */
+  /**
+   * The namespace playing "host" (a name under /run/netns or a path). Omitted: this process's own
+   * namespace, which then gets the slot veths and routes, the `ip lab-slots` nftables table and
+   * net.ipv4.ip_forward=1.
+   */
   hostNetns?: string
   /** The host's uplink interface; omitted: the interface of the host's IPv4 default route. */
   uplink?: string
+  /** pino-shaped; omitted: nothing is logged. */
   logger?: Logger
 }
 
@@ -29,6 +35,7 @@ export class Slots {
   readonly #allocator: SlotAllocator
   readonly #logger: Logger
   readonly #pending = new Map<number, Promise<void>>()
+  #closed = false
 
   private constructor(options: SlotsOptions, host: Netlink, uplink: string, nat: SlotNat, logger: Logger) {
     this.ranges = { ...DEFAULT_RANGES, ...stripUndefined(options) }
@@ -40,21 +47,29 @@ export class Slots {
     this.#allocator = new SlotAllocator(this.ranges.maxSlots)
   }
 
+  /**
+   * Opens the slots of a host: ensures the host's nftables table and ip_forward, re-adopts the
+   * slots that exist (namespaces with the prefix whose host veth exists) and finishes tearing down
+   * half-made ones. Throws ArgumentError for bad ranges, SlotsError `LAB_ERR_SLOTS_NO_UPLINK`, or
+   * the kernel's SystemError (`ENODEV: link get eth9` for a missing uplink).
+   */
   static async open(options: SlotsOptions = {}): Promise<Slots> {
     const ranges = { ...DEFAULT_RANGES, ...stripUndefined(options) }
     validateRanges(ranges)
-    const logger = options.logger ?? pino({ name: 'lab-slots', level: process.env.LOG_LEVEL ?? 'warn' })
+    const logger = options.logger ?? silentLogger
     const host = await Netlink.open({ netns: options.hostNetns })
+    let nat: SlotNat | undefined
     try {
       const uplink = options.uplink ?? (await defaultUplink(host))
       await host.link.get(uplink)
       await host.sysctl.set('net.ipv4.ip_forward', '1')
-      const nat = await SlotNat.open(options.hostNetns, uplink, ranges)
+      nat = await SlotNat.open(options.hostNetns, uplink, ranges)
       const slots = new Slots(options, host, uplink, nat, logger)
       await slots.#adopt()
       return slots
     } catch (error) {
-      host.close()
+      await nat?.close()
+      await host.close()
       throw error
     }
   }
@@ -75,7 +90,7 @@ export class Slots {
         this.#allocator.adopt(index)
         this.#logger.info({ slot: index }, 'adopted existing slot')
       } else {
-        // Half-made (the process died while creating it): finish the teardown instead of leaking.
+        // Half-made (the process died while adding it): finish the teardown instead of leaking.
         await this.#teardown(s)
         this.#logger.warn({ slot: index }, 'removed a half-made slot')
       }
@@ -84,58 +99,87 @@ export class Slots {
   }
 
   /**
-   * Creates a slot and returns its addressing. Creations may overlap (each slot has its own
-   * namespace; the host's share is pipelined on one netlink socket and one nft transaction per
-   * tick), so `Promise.all` of many creates finishes sooner than creating them one by one.
+   * Adds a slot (the lowest free index) and returns its addressing. Adds may overlap (each slot
+   * has its own namespace; the host's share is pipelined on one netlink socket and one nft
+   * transaction per tick), so `Promise.all` of many adds finishes sooner than one by one.
+   * Throws SlotsError `LAB_ERR_SLOTS_FULL` when every index is in use.
    */
-  create(): Promise<Slot> {
+  add(): Promise<Slot> {
+    this.#checkOpen()
     const index = this.#allocator.allocate()
     return this.#serialize(index, async () => {
       const s = slotAddressing(this.ranges, index)
       try {
-        await Netns.create(s.netns)
-        // The slot's links and its NAT rules are independent: build both at once.
+        await Netns.add(s.netns)
+        // The slot's links and its NAT rules are independent: build both at once. The catch only
+        // marks `inside` handled while the links are built (it is awaited just below); when the
+        // links fail first, its outcome is moot: the teardown removes its namespace.
         const inside = this.#nat.addInside(s)
         inside.catch(() => undefined)
         await createTopology(this.#host, s, { createNetns: false })
         await inside
         await this.#nat.addOnHost(s)
       } catch (error) {
-        await this.#teardown(s).catch((e) => this.#logger.error({ err: e, slot: index }, 'cleanup after a failed create failed'))
+        await this.#teardown(s).catch((e: unknown) => this.#logger.error({ err: e, slot: index }, 'cleanup after a failed add failed'))
         this.#allocator.release(index)
         throw error
       }
-      this.#logger.info({ slot: index, netns: s.netns }, 'slot created')
-      return { ...s, uplink: this.uplink }
+      const slot = { ...s, uplink: this.uplink }
+      this.#logger.info({ slot: index, netns: s.netns }, 'slot added')
+      publishSlot({ action: 'added', hostNetns: this.hostNetns, slot })
+      return slot
     })
   }
 
-  /** Creates `count` slots, `concurrency` at a time (default 4). */
-  async createMany(count: number, concurrency = 4): Promise<Slot[]> {
+  /** Adds `count` slots, `concurrency` at a time (default 4). */
+  async addMany(count: number, concurrency = 4): Promise<Slot[]> {
     const out: Slot[] = []
     let next = 0
     const worker = async () => {
       while (next < count) {
         next++
-        out.push(await this.create())
+        out.push(await this.add())
       }
     }
     await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, count)) }, worker))
     return out.sort((a, b) => a.index - b.index)
   }
 
-  /** Removes a slot and everything it added on the host. Idempotent. */
-  destroy(index: number): Promise<void> {
-    return this.#serialize(index, async () => {
-      const s = slotAddressing(this.ranges, index)
-      await this.#teardown(s)
-      this.#allocator.release(index)
-      this.#logger.info({ slot: index }, 'slot destroyed')
-    })
+  /** The slot with this index, if this instance has it. */
+  get(index: number): Slot | undefined {
+    return this.#allocator.has(index) ? { ...slotAddressing(this.ranges, index), uplink: this.uplink } : undefined
   }
 
   list(): Slot[] {
     return this.#allocator.inUse.map((i) => ({ ...slotAddressing(this.ranges, i), uplink: this.uplink }))
+  }
+
+  /**
+   * Removes a slot and everything it added on the host. Fails with SlotsError `ENOENT`
+   * (`isNotFound(err)` is true) when there is no such slot; `destroy` does not.
+   */
+  del(index: number): Promise<void> {
+    return this.#remove(index, true)
+  }
+
+  /** Removes a slot and whatever is left of it; nothing to remove is fine. */
+  destroy(index: number): Promise<void> {
+    return this.#remove(index, false)
+  }
+
+  #remove(index: number, mustExist: boolean): Promise<void> {
+    this.#checkOpen()
+    const s = slotAddressing(this.ranges, index)
+    // In order with an add of the same index still under way, so the check sees its outcome.
+    return this.#serialize(index, async () => {
+      const existed = this.#allocator.has(index)
+      if (mustExist && !existed) throw new SlotsError(SLOTS_ERROR_CODES.notFound, `ENOENT: slot del ${index} (no such slot)`)
+      await this.#teardown(s)
+      this.#allocator.release(index)
+      if (!existed) return
+      this.#logger.info({ slot: index }, 'slot removed')
+      publishSlot({ action: 'removed', hostNetns: this.hostNetns, slot: { ...s, uplink: this.uplink } })
+    })
   }
 
   /** Destroys these slots, `concurrency` at a time (default 8: the kernel's wait for a deleted
@@ -148,14 +192,25 @@ export class Slots {
     await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, queue.length)) }, worker))
   }
 
-  /** Destroys every slot this instance knows of. */
-  async destroyAll(): Promise<void> {
+  /** Removes every slot this instance has; the host's table and the instance stay. */
+  async flush(): Promise<void> {
     await this.destroyMany(this.#allocator.inUse)
   }
 
-  close(): void {
-    this.#nat.close()
-    this.#host.close()
+  /** Closes the netlink and nftables handles; the slots stay (a later open re-adopts them). Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await this.#nat.close()
+    await this.#host.close()
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new SlotsError(SLOTS_ERROR_CODES.closed, 'slots: used after close()')
   }
 
   async #teardown(s: SlotAddressing): Promise<void> {
@@ -163,10 +218,11 @@ export class Slots {
     await destroyTopology(this.#host, s)
   }
 
-  /** Work on one slot index runs in order (a destroy waits for the create of the same slot). */
+  /** Work on one slot index runs in order (a removal waits for the add of the same slot). */
   #serialize<T>(index: number, work: () => Promise<T>): Promise<T> {
     const before = this.#pending.get(index) ?? Promise.resolve()
     const run = before.then(work, work)
+    // Only the order is tracked here; each caller gets `run` and its outcome.
     const settled = run.then(
       () => undefined,
       () => undefined,
@@ -181,9 +237,9 @@ export class Slots {
 
 async function defaultUplink(host: Netlink): Promise<string> {
   const routes = await host.route.list({ family: 4 })
-  const def = routes.find((r) => r.dst === 'default' && r.dev !== undefined)
-  if (!def) throw new Error('no IPv4 default route in the host namespace: pass { uplink }')
-  return (await host.link.get(def.dev!)).name
+  const def = routes.find((r) => r.dst === 'default' && r.index !== undefined)
+  if (!def) throw new SlotsError(SLOTS_ERROR_CODES.noUplink, 'no IPv4 default route in the host namespace: pass { uplink }')
+  return (await host.link.get(def.index!)).name
 }
 
 function stripUndefined<T extends object>(o: T): Partial<SlotRanges> {

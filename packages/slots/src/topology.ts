@@ -6,11 +6,13 @@ import type { SlotAddressing } from './addressing.js'
 /** Builds the slot's links and routes. The host handle is the (host) namespace the slot hangs off. */
 export async function createTopology(host: Netlink, s: SlotAddressing, options: { createNetns?: boolean } = {}): Promise<void> {
   // Under CNI the runtime owns the namespace; standalone slots make their own.
-  if (options.createNetns !== false) await Netns.create(s.netns)
+  if (options.createNetns !== false) await Netns.add(s.netns)
   const inner = await Netlink.open({ netns: s.netns })
   try {
     // Two sockets, two namespaces, working at once: the host side in one batch (the veth is born
     // with its peer inside the slot namespace, no move needed), forwarding in the slot meanwhile.
+    // Both are awaited below; the catches only mark them handled while the batch runs (if the
+    // batch fails first, the caller's teardown removes what they made).
     const forwarding = inner.sysctl.set('net.ipv4.ip_forward', '1')
     forwarding.catch(() => undefined)
     // A TAP is made through /dev/net/tun, not rtnetlink, so it cannot join a batch; it can overlap.
@@ -20,7 +22,7 @@ export async function createTopology(host: Netlink, s: SlotAddressing, options: 
       b.link.add({ name: s.vethName, kind: 'veth', peer: { name: s.peerName, netns: s.netns } })
       b.addr.add(s.vethName, `${s.vethAddress}/31`)
       b.link.set(s.vethName, { up: true })
-      b.route.add({ dst: `${s.hostReachableIP}/32`, gateway: s.peerAddress, dev: s.vethName })
+      b.route.add({ dst: `${s.hostReachableIP}/32`, gateway: s.peerAddress, interface: s.vethName })
     })
     await tap
     // The peer and the TAP exist inside now: the slot side in one batch.
@@ -30,11 +32,11 @@ export async function createTopology(host: Netlink, s: SlotAddressing, options: 
       b.link.set(s.peerName, { up: true })
       b.addr.add(s.tapName, `${s.tapAddress}/${s.tapPrefixLength}`)
       b.link.set(s.tapName, { up: true })
-      b.route.add({ dst: 'default', gateway: s.vethAddress, dev: s.peerName })
+      b.route.add({ dst: 'default', gateway: s.vethAddress, interface: s.peerName })
     })
     await forwarding
   } finally {
-    inner.close()
+    await inner.close()
   }
 }
 
@@ -50,10 +52,8 @@ export async function destroyTopology(host: Netlink, s: SlotAddressing, options:
   )
   for (const r of results) if (!r.ok && !isNotFound(r.error)) throw r.error
   if (options.deleteNetns === false) return
-  await Netns.delete(s.netns).catch((error: unknown) => {
-    // Gone already: a teardown that ran before, or `ip netns del` by hand.
-    if (!isNotFound(error)) throw error
-  })
+  // Gone already (a teardown that ran before, `ip netns del` by hand) is fine.
+  await Netns.destroy(s.netns)
 }
 
 /** What a slot changes in a namespace it does not own (CNI's), read before ADD, put back by DEL. */
@@ -68,7 +68,7 @@ export async function readInside(netns: string): Promise<InsideState> {
   try {
     return { forwarding: await inner.sysctl.get('net.ipv4.ip_forward'), loopbackUp: (await inner.link.get('lo')).up }
   } finally {
-    inner.close()
+    await inner.close()
   }
 }
 
@@ -93,6 +93,6 @@ export async function restoreInside(s: SlotAddressing, before: Partial<InsideSta
     if (before.forwarding !== undefined) await inner.sysctl.set('net.ipv4.ip_forward', before.forwarding)
     if (before.loopbackUp === false) await inner.link.set('lo', { up: false })
   } finally {
-    inner.close()
+    await inner.close()
   }
 }

@@ -15,7 +15,7 @@ describe('slot addressing (seed 003 topology)', () => {
     [300, '10.12.2.88', '10.12.2.89', '10.11.1.44'],
   ])('slot %i: veth %s/31, peer %s/31, host-reachable %s', (i, veth, peer, reachable) => {
     const s = slotAddressing(DEFAULT_RANGES, i)
-    expect(s).toMatchObject({ vethAddress: veth, peerAddress: peer, hostReachableIP: reachable, netns: `ns-${i}`, vethName: `veth-${i}` })
+    expect(s).toMatchObject({ vethAddress: veth, peerAddress: peer, hostReachableIP: reachable, netns: `lab-slot-${i}`, vethName: `veth-${i}` })
     expect(s).toMatchObject({ tapName: 'tap0', tapAddress: '169.254.0.22', tapPrefixLength: 30, guestIP: '169.254.0.21', guestMAC: '02:fc:00:00:00:05' })
   })
 

@@ -17,14 +17,14 @@ export async function attachGuest(slot: Slot): Promise<Guest> {
     b.addr.add('eth0', `${slot.guestIP}/${slot.tapPrefixLength}`)
     b.link.set('eth0', { up: true })
     b.link.set('relay0', { up: true })
-    b.route.add({ dst: 'default', gateway: slot.tapAddress, dev: 'eth0' })
+    b.route.add({ dst: 'default', gateway: slot.tapAddress, interface: 'eth0' })
   })
   nl.close()
   // A VM finishes its own checksums; a veth leaves TCP's to offload, which the relay would copy
   // unfinished into the TAP. Make this stand-in behave like the VM.
   await netns.exec(['ethtool', '-K', 'eth0', 'tx', 'off'])
-  const tap = Tap.open({ netns: slot.netns, name: slot.tapName })
-  const wire = PacketSocket.open({ netns: netns.name, interface: 'relay0', outgoing: false })
+  const tap = await Tap.open({ netns: slot.netns, interface: slot.tapName })
+  const wire = await PacketSocket.open({ netns: netns.name, interface: 'relay0', outgoing: false })
   tap.on('message', (frame) => void wire.send(frame).catch(() => undefined))
   wire.on('message', (frame) => void tap.write(frame.data).catch(() => undefined))
   return {

@@ -1,13 +1,20 @@
 import { existsSync, readdirSync } from 'node:fs'
-import pino from 'pino'
+import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TestNetns, cleanupAll, deferCleanup, isRoot, runSync, vethPair } from '@lab/testkit'
-import { Netlink, Netns, connectTcp, listenTcp } from '@lab/netlink-native'
+import { LabError, Netlink, Netns, connectTcp, isNotFound, listenTcp, type Logger } from '@lab/netlink-native'
 import { Nft } from '@lab/nft'
-import { Slots, type Slot } from '../src/index.js'
+import { CHANNELS, SlotsError, Slots, type Slot, type SlotEvent } from '../src/index.js'
 import { attachGuest, type Guest } from './guest.js'
 
-const logger = pino({ level: 'silent' })
+/** A logger that keeps what it is given, to check what the library reports. */
+function recordingLogger() {
+  const records: Array<{ level: string; obj: unknown; msg?: string }> = []
+  const at = (level: string) => (obj: unknown, msg?: string) => void records.push({ level, obj, msg })
+  const logger: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
+  return { logger, records }
+}
+const { logger } = recordingLogger()
 
 /** Whether a TCP connection gets through within 3 s (a dropped SYN would otherwise hang for minutes). */
 async function reaches(netns: string, host: string, port: number): Promise<boolean> {
@@ -42,9 +49,9 @@ describe.skipIf(!isRoot())('sandbox network slots (needs root)', () => {
     })
     slots = await Slots.open({ hostNetns: host.name, netnsPrefix: prefix, vethPrefix: 'sv', logger })
   })
-  afterAll(() => {
+  afterAll(async () => {
     for (const g of guests) g.stop()
-    slots?.close()
+    await slots?.close()
     cleanupAll()
   })
 
@@ -53,8 +60,8 @@ describe.skipIf(!isRoot())('sandbox network slots (needs root)', () => {
 
   it('finds the uplink from the default route and creates slots with the seed topology', async () => {
     expect(slots.uplink).toBe('up0')
-    one = await slots.create()
-    two = await slots.create()
+    one = await slots.add()
+    two = await slots.add()
     expect(one).toMatchObject({ index: 1, netns: `${prefix}1`, vethName: 'sv1', vethAddress: '10.12.0.2', peerAddress: '10.12.0.3', hostReachableIP: '10.11.0.1', guestIP: '169.254.0.21', guestMAC: '02:fc:00:00:00:05', tapName: 'tap0' })
     expect(two.index).toBe(2)
     const inner = await Netlink.open({ netns: one.netns })
@@ -99,23 +106,59 @@ describe.skipIf(!isRoot())('sandbox network slots (needs root)', () => {
   })
 
   it('adopts existing slots after a restart instead of leaking them', async () => {
-    slots.close()
+    await slots.close()
+    await slots.close() // idempotent
+    await expect(slots.add()).rejects.toMatchObject({ code: 'LAB_ERR_SLOTS_CLOSED' })
     slots = await Slots.open({ hostNetns: host.name, netnsPrefix: prefix, vethPrefix: 'sv', logger })
     expect(slots.list().map((s) => s.index)).toEqual([1, 2])
-    expect((await slots.create()).index).toBe(3)
-    await slots.destroy(3)
+    expect((await slots.add()).index).toBe(3)
+    await slots.del(3)
   })
 
-  it('destroys slots completely and idempotently, also 200 of them, leaving nothing behind', async () => {
+  it('del fails for a slot that does not exist (isNotFound), destroy does not; both publish on lab:slots:slot', async () => {
+    const events: SlotEvent[] = []
+    const listener = (message: unknown) => void events.push(message as SlotEvent)
+    subscribe(CHANNELS.slot, listener)
+    try {
+      const added = await slots.add()
+      await slots.del(added.index)
+      const error = await slots.del(added.index).catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(SlotsError)
+      expect(error).toBeInstanceOf(LabError)
+      expect(isNotFound(error)).toBe(true)
+      expect((error as Error).message).toBe(`ENOENT: slot del ${added.index} (no such slot)`)
+      await slots.destroy(added.index)
+      expect(events).toEqual([
+        { action: 'added', hostNetns: host.name, slot: added },
+        { action: 'removed', hostNetns: host.name, slot: added },
+      ])
+    } finally {
+      unsubscribe(CHANNELS.slot, listener)
+    }
+  })
+
+  it('works with await using and logs to the logger it is given', async () => {
+    const { logger: recorder, records } = recordingLogger()
+    let index: number
+    {
+      await using scoped = await Slots.open({ hostNetns: host.name, netnsPrefix: prefix, vethPrefix: 'sv', logger: recorder })
+      index = (await scoped.add()).index
+      await scoped.del(index)
+    }
+    expect(records).toContainEqual({ level: 'info', obj: { slot: index, netns: `${prefix}${index}` }, msg: 'slot added' })
+  })
+
+  it('removes slots completely, also 200 of them, leaving nothing behind', async () => {
     for (const g of guests.splice(0)) g.stop()
-    await slots.destroy(one.index)
+    await slots.del(one.index)
     await slots.destroy(two.index)
     await slots.destroy(two.index)
     const nl = await Netlink.open({ netns: host.name })
     const nft = await Nft.open({ netns: host.name })
     const snapshot = async () => ({
       links: (await nl.link.list()).map((l) => l.name).sort(),
-      routes: (await nl.route.list({ table: 'all' })).map((r) => `${r.dst} ${r.gateway ?? ''} ${r.table}`).sort(),
+      // IPv4: the uplink's IPv6 link-local route appears whenever its DAD ends, slots or not.
+      routes: (await nl.route.list({ table: 'all', family: 4 })).map((r) => `${r.dst} ${r.gateway ?? ''} ${r.table}`).sort(),
       rules: (await nl.rule.list()).length,
       netns: (await Netns.list()).filter((n) => n.startsWith(prefix)),
       elements: (await nft.elements({ table: { family: 'ip', name: 'lab-slots' }, name: 'slot_sources', type: 'ipv4_addr' })).length,
@@ -123,13 +166,13 @@ describe.skipIf(!isRoot())('sandbox network slots (needs root)', () => {
     const before = await snapshot()
     expect(before.netns).toEqual([])
     const made: number[] = []
-    for (let i = 0; i < 200; i++) made.push((await slots.create()).index)
+    for (let i = 0; i < 200; i++) made.push((await slots.add()).index)
     expect((await snapshot()).elements).toBe(200)
-    for (const i of made) await slots.destroy(i)
+    for (const i of made) await slots.del(i)
     expect(await snapshot()).toEqual(before)
-    // Overlapping: createMany and plain concurrent creates get distinct indexes and whole slots.
-    const many = await slots.createMany(40, 4)
-    const more = await Promise.all(Array.from({ length: 10 }, () => slots.create()))
+    // Overlapping: addMany and plain concurrent adds get distinct indexes and whole slots.
+    const many = await slots.addMany(40, 4)
+    const more = await Promise.all(Array.from({ length: 10 }, () => slots.add()))
     const all = [...many, ...more]
     expect(new Set(all.map((s) => s.index)).size).toBe(50)
     const mid = await snapshot()
@@ -141,9 +184,11 @@ describe.skipIf(!isRoot())('sandbox network slots (needs root)', () => {
       inner.close()
       expect(addrs).toEqual(expect.arrayContaining([`${s.peerAddress}/31`, `${s.tapAddress}/${s.tapPrefixLength}`]))
     }
-    await slots.destroyMany(all.map((s) => s.index))
+    await slots.destroyMany(all.slice(0, 25).map((s) => s.index))
+    await slots.flush()
+    expect(slots.list()).toEqual([])
     expect(await snapshot()).toEqual(before)
-    nl.close()
-    nft.close()
+    await nl.close()
+    await nft.close()
   }, 120_000)
 })
