@@ -67,7 +67,7 @@ const seedDestroy = ms(t0)
 const row = (label, c, d) =>
   `${label.padEnd(30)} ${(c / COUNT).toFixed(2).padStart(8)} ms ${(d / COUNT).toFixed(2).padStart(8)} ms ${((c + d) / COUNT).toFixed(2).padStart(8)} ms`
 console.log(`\n${COUNT} slots, per slot`)
-console.log(`${'variant'.padEnd(30)} ${'create'.padStart(11)} ${'destroy'.padStart(11)} ${'both'.padStart(11)}`)
+console.log(`${'variant'.padEnd(30)} ${'add'.padStart(11)} ${'remove'.padStart(11)} ${'both'.padStart(11)}`)
 console.log(row('ours, one after another', oursCreate, oursDestroy))
 console.log(row('ours, addMany/destroyMany', oursCreateMany, oursDestroyMany))
 console.log(row('seed 003 commands (ip/iptables)', seedCreate, seedDestroy))
