@@ -3,5 +3,5 @@ import { sharedTest, sourceAlias } from '../vitest.shared.js'
 
 export default defineProject({
   resolve: { alias: sourceAlias },
-  test: { ...sharedTest, name: 'e2e', include: ['e2e/**/*.test.ts'] },
+  test: { ...sharedTest, name: 'e2e', include: ['e2e/**/*.test.ts', 'repo/**/*.test.ts'] },
 })

@@ -65,17 +65,24 @@ const BUILTIN: Options = {
 
 /** Runs a program on argv and returns its exit code; never throws. */
 export async function execute(program: Program, argv: string[], io: Io = processIo, signal: AbortSignal = new AbortController().signal): Promise<number> {
-  const [first, ...rest] = argv
-  if (first === undefined || first.startsWith('-')) {
-    const wantsHelp = first === '--help' || first === '-h'
-    if (wantsHelp) {
+  const global = { ...BUILTIN, ...program.globalOptions }
+  const at = commandIndex(argv, global)
+  if (at === -1) {
+    if (argv.includes('--help') || argv.includes('-h')) {
       io.stdout(formatProgramHelp(program, BUILTIN))
       return EXIT.ok
+    }
+    if (argv.length > 0) {
+      io.stderr(errorLine(program.name, new UsageError(`missing command (one of ${Object.keys(program.commands).join(', ')})`)))
+      return EXIT.usage
     }
     // No command: help goes to stderr and the run is a usage error, as with `ip` and `git`.
     io.stderr(formatProgramHelp(program, BUILTIN))
     return EXIT.usage
   }
+  const first = argv[at]!
+  // Global options may come before the command (`lab-ip --json link`), as with ip(8).
+  const rest = [...argv.slice(0, at), ...argv.slice(at + 1)]
   if (first === 'help') {
     const about = rest[0] !== undefined ? program.commands[rest[0]] : undefined
     io.stdout(about ? formatCommandHelp(program, rest[0]!, about, BUILTIN) : formatProgramHelp(program, BUILTIN))
@@ -119,6 +126,18 @@ export async function execute(program: Program, argv: string[], io: Io = process
     if (process.env.LAB_DEBUG && error instanceof Error && error.stack) io.stderr(error.stack)
     return isUsageError(error) ? EXIT.usage : EXIT.failed
   }
+}
+
+/** Where the command word is: the first argument that is neither an option nor a global option's value. */
+function commandIndex(argv: string[], global: Options): number {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg === '--') return i + 1 < argv.length ? i + 1 : -1
+    if (!arg.startsWith('-') || arg === '-') return i
+    const name = arg.startsWith('--') ? arg.slice(2) : Object.entries(global).find(([, spec]) => spec.short === arg.slice(1))?.[0]
+    if (name !== undefined && !name.includes('=') && global[name]?.type === 'string') i++
+  }
+  return -1
 }
 
 /** Runs a program on process.argv, stops on SIGINT/SIGTERM through its signal, and exits. */

@@ -96,3 +96,20 @@ describe('execute', () => {
     expect(await execute(p, ['x'], capture().io)).toBe(2)
   })
 })
+
+describe('global options before the command', () => {
+  it('are taken as with ip(8), values included', async () => {
+    const c = capture()
+    expect(await execute(program, ['--netns', 'send', 'send', '--count', '2'], c.io)).toBe(0)
+    expect(c.out).toEqual(['sent 2'])
+    const json = capture()
+    expect(await execute(program, ['--json', 'send'], json.io)).toBe(0)
+    expect(JSON.parse(json.out[0]!)).toEqual({ sent: 1 })
+  })
+
+  it('an option without a command is one usage line, exit 2', async () => {
+    const c = capture()
+    expect(await execute(program, ['--bogus'], c.io)).toBe(2)
+    expect(c.err).toEqual(['lab-demo: missing command (one of send, fail, need) (see lab-demo --help)'])
+  })
+})
