@@ -1,6 +1,7 @@
 // Seed 002's DHCP lease callback: announce each newly acquired address, so switches and EVPN
 // fabrics learn where it lives now. Typed by shape, not by @lab/dhcp4, so any client's leases fit:
 // `compose(manageIP(), arpAnnounce(), manageRoutes())`.
+import type { Logger } from '@lab/netlink-native'
 import { announce } from './announce.js'
 import type { AnnouncementForm } from './codec.js'
 import { probe, type ProbeTiming } from './probe.js'
@@ -17,8 +18,15 @@ export interface ArpAnnounceOptions {
   /** Announcements per new address (default 1, as seed 002), `interval` ms apart. */
   count?: number
   interval?: number
-  /** Failures are reported here and never thrown: an announcement is best effort. */
+  /**
+   * Where a failed announcement goes: `onError` if given, else `logger` (as a warning). With
+   * neither, the callback rejects, so the caller (a DHCP client's onLease, which reports callback
+   * failures to its own logger; `compose()` still runs the other callbacks) sees it. A failure
+   * is never dropped.
+   */
   onError?: (error: unknown, lease: LeaseLike) => void
+  /** Pino-shaped; failed announcements are logged here when no `onError` is given. */
+  logger?: Logger
 }
 
 /** Global unicast or link-local (169.254/16), as seed 002: not unspecified, loopback, multicast or broadcast. */
@@ -33,7 +41,11 @@ export function arpAnnounce(options: ArpAnnounceOptions = {}): (old: LeaseLike |
     try {
       await announce({ interface: next.interface, address: next.address, ...(options.netns ? { netns: options.netns } : {}), ...(options.form ? { form: options.form } : {}), count: options.count ?? 1, interval: options.interval ?? 1000 })
     } catch (error) {
-      options.onError?.(error, next)
+      // Best effort: a lost announcement only delays what switches learn, so it is reported,
+      // not retried.
+      if (options.onError) options.onError(error, next)
+      else if (options.logger) options.logger.warn({ err: error, interface: next.interface, address: next.address }, 'ARP announcement failed')
+      else throw error
     }
   }
 }
