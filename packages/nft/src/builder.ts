@@ -19,20 +19,26 @@ import { Limit, type LimitUnit } from './expr/limit.js'
 import { Log, type LogLevel } from './expr/log.js'
 import { Notrack } from './expr/notrack.js'
 import { Reject, type RejectType } from './expr/reject.js'
-import type { ElementValue, SetType } from './objects/set.js'
-import { renderExpressions } from './render.js'
+import { elementsText, parseInterval, specElements, type ElementValue, type SetType } from './objects/set.js'
+import { renderExpressions } from './expr/render.js'
+import type { RuleText } from './expr/rule-text.js'
+import { NFT_ERROR_CODES, NftError } from './errors.js'
 
-/** An inline set (`{ 22, 80, 443 }`): created with the rule, in the same transaction. */
+/** An inline set (`{ 22, 80, 443 }`, `{ 10.0.0.0/8, 192.0.2.1 }`): created with the rule, in the same transaction. */
 export interface AnonymousSet {
   name: string
+  /**
+   * The builder's own id for it; the transaction that adds the rule gives the set an id of its
+   * connection and points the rule's lookup at that.
+   */
   id: number
   type: SetType
   elements: ElementValue[]
+  /** Some element is a prefix or a range: the set needs the interval flag. */
+  interval: boolean
   /** Inline verdict maps: the verdict of each element, in order. */
   verdicts?: Array<{ verdict: VerdictName; chain?: string }>
 }
-
-let anonymousIds = 1 << 20
 
 const FIELD_SET_TYPES: Partial<Record<FieldName, SetType>> = {
   'ip saddr': 'ipv4_addr',
@@ -78,20 +84,38 @@ export class NetworkDependency implements Expression {
   readonly kind = 'dependency'
   constructor(readonly family: 4 | 6) {}
   encode(): void {
-    throw new Error('a protocol dependency is expanded by the transaction, never sent')
+    throw new NftError(NFT_ERROR_CODES.internal, 'a protocol dependency is expanded by the transaction, never sent')
   }
+
+  /** Prints nothing: expanded for the table's family first, it becomes the check nft leaves out. */
+  render(_r: RuleText): void {}
+
+  toString(): string {
+    return `[ dependency ipv${this.family} ]`
+  }
+}
+
+/** Whether inline elements hold a prefix or range (checking each on the way, before anything is sent). */
+function needsInterval(type: SetType, elements: ElementValue[]): boolean {
+  let interval = false
+  for (const e of elements) {
+    const { from, to } = parseInterval(type, e, true)
+    if (!from.equals(to)) interval = true
+  }
+  return interval
 }
 
 export class RuleBuilder {
   readonly exprs: Expression[] = []
   readonly anonymousSets: AnonymousSet[] = []
+  #nextId = 1
 
-  #anonymous(type: SetType, elements: ElementValue[], register = NFT_REG_1): Lookup {
+  #anonymous(type: SetType, elements: ElementValue[], invert: boolean, register = NFT_REG_1): Lookup {
     if (elements.length === 0) throw new ArgumentError('set', 'an inline set needs elements')
-    const id = anonymousIds++
-    const set: AnonymousSet = { name: '__set%d', id, type, elements }
+    const id = this.#nextId++
+    const set: AnonymousSet = { name: '__set%d', id, type, elements, interval: needsInterval(type, elements) }
     this.anonymousSets.push(set)
-    return new Lookup(set.name, register, false, id)
+    return new Lookup(set.name, register, invert, id)
   }
 
   #push(...e: Expression[]): this {
@@ -141,33 +165,38 @@ export class RuleBuilder {
     return this.#push(Payload.field(field), mask, new Cmp(op, net))
   }
 
-  /** `ip saddr 10.0.0.1`, `ip daddr 10.0.0.0/8`, `ip saddr @set`, `ip saddr { a, b }` (an array) */
+  /**
+   * `ip saddr 10.0.0.1`, `ip daddr 10.0.0.0/8`, `ip saddr @set`, and with an array an inline set
+   * `ip saddr { 10.0.0.0/8, 192.0.2.1, 192.0.2.10-192.0.2.20 }`.
+   */
   ip(field: 'saddr' | 'daddr', value: string | string[], op: CmpOp = '=='): this {
-    if (Array.isArray(value)) return this.#push(new NetworkDependency(4), Payload.field(`ip ${field}`), this.#anonymous('ipv4_addr', value))
+    if (Array.isArray(value)) return this.#push(new NetworkDependency(4), Payload.field(`ip ${field}`), this.#anonymous('ipv4_addr', value, op === '!='))
     return this.#address(`ip ${field}`, value, op, 4)
   }
 
-  ip6(field: 'saddr' | 'daddr', value: string, op: CmpOp = '=='): this {
+  /** As ip(), for IPv6: `ip6 saddr fd00::/64`, `ip6 saddr @set`, `ip6 daddr { fd00::1, fd01::/64 }`. */
+  ip6(field: 'saddr' | 'daddr', value: string | string[], op: CmpOp = '=='): this {
+    if (Array.isArray(value)) return this.#push(new NetworkDependency(6), Payload.field(`ip6 ${field}`), this.#anonymous('ipv6_addr', value, op === '!='))
     return this.#address(`ip6 ${field}`, value, op, 6)
   }
 
-  #port(proto: 'tcp' | 'udp', field: 'sport' | 'dport', value: number | string | number[], op: CmpOp): this {
+  #port(proto: 'tcp' | 'udp', field: 'sport' | 'dport', value: number | string | Array<number | string>, op: CmpOp): this {
     // `tcp dport 22` implies the protocol match nft adds itself.
     this.l4proto(proto)
     const load = Payload.field(`${proto} ${field}`)
-    if (Array.isArray(value)) return this.#push(load, this.#anonymous('inet_service', value))
+    if (Array.isArray(value)) return this.#push(load, this.#anonymous('inet_service', value, op === '!='))
     if (typeof value === 'string' && value.startsWith('@')) return this.#push(load, new Lookup(value.slice(1), NFT_REG_1, op === '!='))
     const range = typeof value === 'string' ? /^(\d+)-(\d+)$/.exec(value) : null
     if (range) return this.#push(load, new Range(be16(Number(range[1]), `${proto} ${field}`), be16(Number(range[2]), `${proto} ${field}`), op === '!='))
     return this.#push(load, new Cmp(op, be16(Number(value), `${proto} ${field}`)))
   }
 
-  /** `tcp dport 22`, `tcp dport 1024-2048` (a string range), `tcp dport { 22, 80 }` (an array), `tcp dport @ports` */
-  tcp(field: 'sport' | 'dport', port: number | string | number[], op: CmpOp = '=='): this {
+  /** `tcp dport 22`, `tcp dport 1024-2048` (a string range), `tcp dport { 22, 80, 8000-8080 }` (an array), `tcp dport @ports` */
+  tcp(field: 'sport' | 'dport', port: number | string | Array<number | string>, op: CmpOp = '=='): this {
     return this.#port('tcp', field, port, op)
   }
 
-  udp(field: 'sport' | 'dport', port: number | string | number[], op: CmpOp = '=='): this {
+  udp(field: 'sport' | 'dport', port: number | string | Array<number | string>, op: CmpOp = '=='): this {
     return this.#port('udp', field, port, op)
   }
 
@@ -181,8 +210,9 @@ export class RuleBuilder {
       const type = FIELD_SET_TYPES[field]
       if (!type) throw new ArgumentError('field', `no inline map type for ${field}`)
       if (map.length === 0) throw new ArgumentError('map', 'an inline map needs elements')
-      const id = anonymousIds++
-      this.anonymousSets.push({ name: '__map%d', id, type, elements: map.map(([k]) => k), verdicts: map.map(([, v]) => (typeof v === 'string' ? { verdict: v } : v)) })
+      const id = this.#nextId++
+      const elements = map.map(([k]) => k)
+      this.anonymousSets.push({ name: '__map%d', id, type, elements, interval: needsInterval(type, elements), verdicts: map.map(([, v]) => (typeof v === 'string' ? { verdict: v } : v)) })
       return this.#push(Payload.field(field), new Lookup('__map%d', NFT_REG_1, false, id, 0))
     }
     if (!map.startsWith('@')) throw new ArgumentError('map', 'name the map as @name')
@@ -312,17 +342,10 @@ export class RuleBuilder {
   }
 }
 
+/** An inline set as nft prints it in a rule: the same element text as read back. */
 function inlineText(set: AnonymousSet): string {
-  const pairs = set.elements.map((e, i) => ({ e, v: set.verdicts?.[i] }))
-  pairs.sort((a, b) => compareElements(a.e, b.e))
-  return `{ ${pairs.map(({ e, v }) => (v ? `${e} : ${v.chain ? `${v.verdict} ${v.chain}` : v.verdict}` : String(e))).join(', ')} }`
-}
-
-function compareElements(a: ElementValue, b: ElementValue): number {
-  if (typeof a === 'number' && typeof b === 'number') return a - b
-  const ip = (x: string) => (/^\d+\.\d+\.\d+\.\d+$/.test(x) ? x.split('.').reduce((n, o) => n * 256 + Number(o), 0) : NaN)
-  const [na, nb] = [ip(String(a)), ip(String(b))]
-  return Number.isNaN(na) || Number.isNaN(nb) ? String(a).localeCompare(String(b)) : na - nb
+  const specs = set.elements.map((key, i) => ({ key, ...(set.verdicts ? { value: set.verdicts[i]! } : {}) }))
+  return elementsText({ type: set.type, ...(set.verdicts ? { dataType: 'verdict' as const } : {}) }, specElements(set.type, specs, set.interval), { anonymous: true })
 }
 
 /** In inet tables a protocol check (`meta nfproto ipv4`) guards IP header matches, as nft adds it. */

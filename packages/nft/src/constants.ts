@@ -1,4 +1,5 @@
 // nf_tables constants from linux/netfilter/nf_tables.h and nfnetlink.h.
+import { NFT_ERROR_CODES, NftError } from './errors.js'
 
 export const NFNL_SUBSYS_NFTABLES = 10
 export const NFNL_MSG_BATCH_BEGIN = 0x10
@@ -23,6 +24,12 @@ export const MSG = {
   DELSETELEM: 14,
   NEWGEN: 15,
   GETGEN: 16,
+  // Linux 6.3+: as DEL*, but an object that is not there is no error.
+  DESTROYTABLE: 26,
+  DESTROYCHAIN: 27,
+  DESTROYRULE: 28,
+  DESTROYSET: 29,
+  DESTROYSETELEM: 30,
 } as const
 
 export const msgType = (msg: number): number => (NFNL_SUBSYS_NFTABLES << 8) | msg
@@ -31,7 +38,7 @@ export const FAMILIES = { unspec: 0, inet: 1, ip: 2, arp: 3, netdev: 5, bridge: 
 export type Family = Exclude<keyof typeof FAMILIES, 'unspec'>
 export function familyName(value: number): Family {
   const name = (Object.keys(FAMILIES) as Array<keyof typeof FAMILIES>).find((k) => FAMILIES[k] === value)
-  if (!name || name === 'unspec') throw new Error(`unknown nftables family ${value}`)
+  if (!name || name === 'unspec') throw new NftError(NFT_ERROR_CODES.decode, `unknown nftables family ${value}`)
   return name
 }
 

@@ -1,13 +1,26 @@
-export { Nft, type Ruleset } from './nft.js'
-export { Transaction, TransactionError } from './transaction.js'
+export { Nft, type NftOpenOptions, type Ruleset } from './nft.js'
+export { Transaction, TransactionIds } from './transaction.js'
+export { NftError, TransactionError, NFT_ERROR_CODES, type FailedMessage } from './errors.js'
 export { type NftEvent, decodeNftEvent } from './monitor.js'
 export { rule, RuleBuilder, type AnonymousSet } from './builder.js'
-export { renderExpressions } from './render.js'
 export { renderRuleset, renderRule, renderChain, renderTable, renderSet } from './ruleset.js'
 export { FAMILIES, HOOKS, PRIORITIES, VERDICTS, type Family, type HookName, type VerdictName } from './constants.js'
 export { type Table } from './objects/table.js'
 export { type Chain, type ChainSpec, priorityOf } from './objects/chain.js'
 export { type Rule, type RuleSpec } from './objects/rule.js'
-export { type NftSet, type SetSpec, type SetType, type ElementSpec, type Element, SET_TYPES, encodeKey, formatKey } from './objects/set.js'
+export {
+  type NftSet,
+  type SetSpec,
+  type SetType,
+  type SetFlag,
+  type ElementSpec,
+  type ElementValue,
+  type Element,
+  SET_TYPES,
+  encodeKey,
+  formatKey,
+  formatInterval,
+  parseInterval,
+} from './objects/set.js'
 export { type TableRef } from './objects/header.js'
 export * from './expr/index.js'

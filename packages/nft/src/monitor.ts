@@ -48,7 +48,11 @@ export function decodeNftEvent(m: NetlinkMessage): NftEvent | undefined {
   }
 }
 
-export function monitorEvents(netns: string | undefined, signal?: AbortSignal): AsyncIterableIterator<NftEvent> {
-  const socket = NetlinkSocket.open(NETLINK_NETFILTER, { netns, groups: [NFNLGRP_NFTABLES] })
+/**
+ * Subscribes, then resolves: the socket has joined the group when this returns, so every change
+ * committed after it is seen (the kernel queues events until the stream reads them).
+ */
+export async function monitorEvents(netns: string | undefined, signal?: AbortSignal): Promise<AsyncIterableIterator<NftEvent>> {
+  const socket = await NetlinkSocket.open({ protocol: NETLINK_NETFILTER, netns, groups: [NFNLGRP_NFTABLES] })
   return eventStream<NftEvent>(socket, { decode: decodeNftEvent, signal, onOverrun: (sink) => sink.push({ kind: 'overrun' }) })
 }

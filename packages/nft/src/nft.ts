@@ -6,11 +6,12 @@ import { MSG, RULE, msgType, type Family } from './constants.js'
 import { decodeChain, type Chain } from './objects/chain.js'
 import { nfgenmsg, type TableRef } from './objects/header.js'
 import { decodeRule, type Rule } from './objects/rule.js'
-import { decodeElements, decodeSet, type Element, type NftSet } from './objects/set.js'
+import { decodeSet, decodeWireElements, joinElements, type Element, type NftSet } from './objects/set.js'
 import { decodeTable, type Table } from './objects/table.js'
 import { renderRuleset } from './ruleset.js'
-import { Transaction } from './transaction.js'
+import { Transaction, TransactionIds } from './transaction.js'
 import { monitorEvents, type NftEvent } from './monitor.js'
+import { NFT_ERROR_CODES, NftError } from './errors.js'
 
 export interface Ruleset {
   tables: Table[]
@@ -19,26 +20,54 @@ export interface Ruleset {
   sets: Array<NftSet & { elements: Element[] }>
 }
 
+export interface NftOpenOptions {
+  /**
+   * The network namespace: a name under /run/netns (`sw1`, as `ip netns` makes) or a path
+   * (`/proc/1234/ns/net`). Omitted: the caller's own. The socket stays bound to it.
+   */
+  netns?: string
+}
+
+/**
+ * A handle on one namespace's nf_tables: one netlink socket, and the ids its transactions give
+ * new sets. A resource: `Nft.open()` … `close()`, or `await using nft = await Nft.open()`.
+ */
 export class Nft {
   readonly netns: string | undefined
   readonly #socket: NetlinkSocket
+  readonly #ids = new TransactionIds()
 
   private constructor(netns: string | undefined, socket: NetlinkSocket) {
     this.netns = netns
     this.#socket = socket
   }
 
-  /** Opens nf_tables in a namespace (name under /run/netns or a path); omitted: your own. */
-  static async open(options: { netns?: string } = {}): Promise<Nft> {
-    return new Nft(options.netns, NetlinkSocket.open(NETLINK_NETFILTER, { netns: options.netns }))
+  /** Opens nf_tables in a namespace; throws a SystemError (ENOENT) when the namespace does not exist. */
+  static async open(options: NftOpenOptions = {}): Promise<Nft> {
+    return new Nft(options.netns, await NetlinkSocket.open({ protocol: NETLINK_NETFILTER, netns: options.netns }))
   }
 
-  close(): void {
-    this.#socket.close()
+  get closed(): boolean {
+    return this.#socket.closed
   }
 
+  /** Closes the socket; calling it again does nothing. Transactions not committed are dropped. */
+  async close(): Promise<void> {
+    if (!this.#socket.closed) await this.#socket.close()
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+
+  #open(): NetlinkSocket {
+    if (this.#socket.closed) throw new NftError(NFT_ERROR_CODES.closed, `nft handle${this.netns ? ` for netns ${this.netns}` : ''} is closed`)
+    return this.#socket
+  }
+
+  /** A new transaction on this connection: queue changes, then commit() them as one batch. */
   transaction(): Transaction {
-    return new Transaction(this.#socket)
+    return new Transaction(this.#open(), this.#ids)
   }
 
   /** Builds and commits a transaction in one call. */
@@ -49,7 +78,7 @@ export class Nft {
   }
 
   async #dump(msg: number, family: Family | 'unspec', op: string, extra?: (w: import('@lab/netlink-native').AttributeWriter) => void): Promise<NetlinkMessage[]> {
-    const reply = await this.#socket.dump({
+    const reply = await this.#open().dump({
       type: msgType(msg),
       op: `nft list ${op}`,
       object: this.netns,
@@ -87,12 +116,21 @@ export class Nft {
     return table ? all.filter((s) => s.table.name === table.name && s.table.family === table.family) : all
   }
 
-  async elements(set: Pick<NftSet, 'table' | 'name' | 'type' | 'dataType'>): Promise<Element[]> {
+  /**
+   * The elements of a set, in key order. In interval sets each element is one interval, as nft
+   * prints it: a value, a prefix (`10.0.0.0/24`) or a range (`10.1.0.0-10.1.0.9`); pass the set's
+   * `flags` (as sets() returns them), else an interval set is recognised by its interval ends.
+   * What reads back can be given to addElements() as it is.
+   */
+  async elements(set: Pick<NftSet, 'table' | 'name' | 'type' | 'dataType' | 'flags'>): Promise<Element[]> {
     const messages = await this.#dump(MSG.GETSETELEM, set.table.family, `set ${set.name}`, (w) => {
       w.str(1, set.table.name)
       w.str(2, set.name)
     })
-    return messages.flatMap((m) => decodeElements(m, set.type, set.dataType))
+    return joinElements(
+      messages.flatMap((m) => decodeWireElements(m, set.dataType)),
+      set,
+    )
   }
 
   /** Everything, as typed values. */
@@ -102,8 +140,12 @@ export class Nft {
     return { tables, chains, rules, sets: withElements }
   }
 
-  /** Ruleset changes as they are committed (like `nft monitor`), until the signal aborts. */
-  monitor(options: { signal?: AbortSignal } = {}): AsyncIterableIterator<NftEvent> {
+  /**
+   * Ruleset changes as they are committed (like `nft monitor`), until the signal aborts. Resolves
+   * once subscribed: every change committed after that is seen. Its own socket, in this netns.
+   */
+  async monitor(options: { signal?: AbortSignal } = {}): Promise<AsyncIterableIterator<NftEvent>> {
+    this.#open()
     return monitorEvents(this.netns, options.signal)
   }
 

@@ -1,10 +1,11 @@
-// A whole ruleset as `nft list ruleset` prints it.
+// A whole ruleset as `nft list ruleset` prints it (nft 1.0.6): tables one after the other; in a
+// table its named sets, then its chains, each block apart from the next by a blank line.
 import { PRIORITIES } from './constants.js'
+import { renderExpressions } from './expr/render.js'
 import { priorityOf, type Chain } from './objects/chain.js'
 import type { Rule } from './objects/rule.js'
-import type { Element, NftSet } from './objects/set.js'
+import { durationText, elementsText, type Element, type NftSet } from './objects/set.js'
 import type { Table } from './objects/table.js'
-import { renderExpressions } from './render.js'
 
 function priorityText(c: Chain): string {
   const value = priorityOf(c.priority)
@@ -17,23 +18,17 @@ function priorityText(c: Chain): string {
   return String(value)
 }
 
+/** One rule's statements (and comment) as nft prints them; inline sets by their kernel name. */
 export function renderRule(r: Rule, inlineByName?: Map<string, string>): string {
   const text = renderExpressions(r.exprs, { family: r.table.family, ...(inlineByName ? { inlineByName } : {}) })
   return r.comment !== undefined ? `${text} comment ${JSON.stringify(r.comment)}` : text
 }
 
-function renderElements(elements: Element[]): string {
-  // nft prints elements in key order, whatever order the kernel keeps them in.
-  const keys = elements
-    .filter((e) => !e.intervalEnd)
-    .sort((a, b) => Buffer.compare(a.bytes, b.bytes))
-    .map((e) => (e.value === undefined ? e.key : `${e.key} : ${typeof e.value === 'string' ? e.value : e.value.chain ? `${e.value.verdict} ${e.value.chain}` : e.value.verdict}`))
-  return keys.join(', ')
-}
-
-type RulesetParts = { tables: Table[]; chains: Chain[]; rules: Rule[]; sets: Array<NftSet & { elements: Element[] }> }
+type SetWithElements = NftSet & { elements: Element[] }
+type RulesetParts = { tables: Table[]; chains: Chain[]; rules: Rule[]; sets: SetWithElements[] }
 
 const sameTable = (a: { family: string; name: string }, b: { family: string; name: string }) => a.family === b.family && a.name === b.name
+const isAnonymous = (s: NftSet) => (s.flags ?? []).includes('anonymous')
 
 /** A chain and its rules, as `nft list chain` prints it (one tab deeper inside a table). */
 export function renderChain(c: Chain, rules: Rule[], inline?: Map<string, string>, indent = '\t'): string {
@@ -44,12 +39,18 @@ export function renderChain(c: Chain, rules: Rule[], inline?: Map<string, string
   return out.join('\n')
 }
 
-/** A set with its elements, as nft prints it inside a table. */
-export function renderSet(s: NftSet & { elements: Element[] }, indent = '\t'): string {
+/**
+ * A set with its elements, as nft prints it inside a table. nft leaves the timeout flag out of
+ * `flags` when the set has a default timeout (it prints `timeout 1m` instead), and calls the
+ * eval flag `dynamic`.
+ */
+export function renderSet(s: SetWithElements, indent = '\t'): string {
   const out = [`${indent}${s.dataType ? 'map' : 'set'} ${s.name} {`, `${indent}\ttype ${s.type}${s.dataType ? ` : ${s.dataType}` : ''}`]
-  const flags = (s.flags ?? []).filter((f) => f !== 'anonymous')
+  const names: Record<string, string> = { constant: 'constant', interval: 'interval', timeout: 'timeout', eval: 'dynamic' }
+  const flags = (s.flags ?? []).filter((f) => f !== 'anonymous' && !(f === 'timeout' && s.timeoutMs !== undefined)).map((f) => names[f] ?? f)
   if (flags.length) out.push(`${indent}\tflags ${flags.join(',')}`)
-  if (s.elements.length) out.push(`${indent}\telements = { ${renderElements(s.elements)} }`)
+  if (s.timeoutMs !== undefined) out.push(`${indent}\ttimeout ${durationText(s.timeoutMs)}`)
+  if (s.elements.length) out.push(`${indent}\telements = ${elementsText(s, s.elements)}`)
   out.push(`${indent}}`)
   return out.join('\n')
 }
@@ -57,12 +58,10 @@ export function renderSet(s: NftSet & { elements: Element[] }, indent = '\t'): s
 /** A table with its sets and chains, as `nft list table` prints it. */
 export function renderTable(t: Table, r: Omit<RulesetParts, 'tables'>): string {
   const sets = r.sets.filter((x) => sameTable(x.table, t))
-  const inline = new Map(sets.filter((x) => (x.flags ?? []).includes('anonymous')).map((x) => [x.name, `{ ${renderElements(x.elements)} }`]))
-  const out = [`table ${t.family} ${t.name} {`]
-  for (const s of sets.filter((x) => !(x.flags ?? []).includes('anonymous'))) out.push(renderSet(s))
-  for (const c of r.chains.filter((x) => sameTable(x.table, t))) out.push(renderChain(c, r.rules, inline))
-  out.push('}')
-  return out.join('\n')
+  const inline = new Map(sets.filter(isAnonymous).map((x) => [x.name, elementsText(x, x.elements, { anonymous: true })]))
+  const blocks = [...sets.filter((x) => !isAnonymous(x)).map((s) => renderSet(s)), ...r.chains.filter((x) => sameTable(x.table, t)).map((c) => renderChain(c, r.rules, inline))]
+  // nft separates the blocks of a table with a blank line (none before the first or after the last).
+  return [`table ${t.family} ${t.name} {`, blocks.join('\n\n'), '}'].filter((l) => l !== '').join('\n')
 }
 
 export function renderRuleset(r: RulesetParts): string {

@@ -1,28 +1,36 @@
 // One transaction = one nfnetlink batch (BATCH_BEGIN, messages, BATCH_END) sent in one sendmsg:
-// the kernel applies all of it or none. Every message asks for an ack, so a failure names the
-// message that caused it.
+// the kernel applies all of it or none. Only the last message asks for an ack: nfnetlink answers
+// every message it refuses with its error whether or not that message asked for one, and those
+// errors arrive before the last ack, so a failure still names each message that caused it while a
+// 20,000-rule batch waits for one ack, not 20,000.
+import { release } from 'node:os'
 import { NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NetlinkError, type NetlinkRequest, type NetlinkSocket } from './netlink.js'
 import type { AttributeWriter } from '@lab/netlink-native'
 import { MSG, NFNL_MSG_BATCH_BEGIN, NFNL_MSG_BATCH_END, NFNL_SUBSYS_NFTABLES, SET, SET_ELEM_LIST, msgType } from './constants.js'
 import { RuleBuilder, expandDependencies } from './builder.js'
+import { NFT_ERROR_CODES, NftError, TransactionError } from './errors.js'
 import type { Expression } from './expr/expression.js'
+import { Lookup } from './expr/lookup.js'
 import { validateChain, writeChain, type ChainSpec } from './objects/chain.js'
 import { nfgenmsg, type TableRef } from './objects/header.js'
 import { writeRule, type RuleSpec } from './objects/rule.js'
 import { writeElements, writeSet, type ElementSpec, type SetSpec } from './objects/set.js'
 import { writeTable } from './objects/table.js'
 
-export class TransactionError extends Error {
-  constructor(
-    readonly failed: Array<{ index: number; description: string; error: NetlinkError }>,
-  ) {
-    const first = failed[0]!
-    super(`nftables transaction rolled back: ${first.error.code}: ${first.description}${first.error.extack.message ? ` (${first.error.extack.message})` : ''}`)
-    this.name = 'TransactionError'
-  }
+export { TransactionError } from './errors.js'
 
-  get code(): string {
-    return this.failed[0]!.error.code
+/**
+ * The ids one connection hands out to the sets its transactions create (NFTA_SET_ID), so rules in
+ * the same batch can refer to a set the kernel has not named yet. They only need to be unique
+ * within a batch; keeping them per connection keeps two handles (or two processes) independent.
+ */
+export class TransactionIds {
+  #next = 1
+
+  next(): number {
+    const id = this.#next
+    this.#next = this.#next >= 0xffffffff ? 1 : this.#next + 1
+    return id
   }
 }
 
@@ -31,17 +39,36 @@ interface Queued {
   describe: () => string
 }
 
-let nextSetId = 1
 /** Elements are at most ~60 bytes each when encoded: 512 keep a message's nest under 64 KiB. */
 const ELEMENTS_PER_MESSAGE = 512
 
+/**
+ * NFT_MSG_DESTROY* exist from Linux 6.3 on; older kernels refuse them. No emulation: an "add then
+ * delete" pair does not exist for rules and needs the set's type for sets, so on older kernels
+ * destroy* throws before anything is sent, and callers use del* with isNotFound().
+ */
+function requireDestroy(description: string): void {
+  const [major = 0, minor = 0] = release().split(/[.-]/).map(Number)
+  if (major > 6 || (major === 6 && minor >= 3)) return
+  throw new NftError(NFT_ERROR_CODES.unsupported, `${description}: needs Linux 6.3 or later (NFT_MSG_DESTROY*), this is ${release()}; use del* and isNotFound() instead`)
+}
+
+type RuleInput = Omit<RuleSpec, 'exprs'> & { exprs: Expression[] | RuleBuilder }
+
+/**
+ * A batch of changes, queued by the add/insert/del/destroy/flush calls and sent by commit().
+ * Verbs as google/nftables' API conventions: `add` creates (and keeps what exists), `create`
+ * fails if it exists, `del` fails if absent, `destroy` does not, `flush` empties and keeps.
+ */
 export class Transaction {
   readonly #socket: NetlinkSocket
+  readonly #ids: TransactionIds
   readonly #queued: Queued[] = []
   #committed = false
 
-  constructor(socket: NetlinkSocket) {
+  constructor(socket: NetlinkSocket, ids: TransactionIds = new TransactionIds()) {
     this.#socket = socket
+    this.#ids = ids
   }
 
   get size(): number {
@@ -49,7 +76,7 @@ export class Transaction {
   }
 
   #add(msg: number, family: TableRef['family'], flags: number, description: string | (() => string), body: (w: AttributeWriter) => void): this {
-    if (this.#committed) throw new Error('transaction already committed')
+    if (this.#committed) throw new NftError(NFT_ERROR_CODES.committed, 'transaction already committed')
     // Descriptions are only needed when the kernel refuses a message: build them lazily.
     const describe = typeof description === 'string' ? () => description : description
     const request: NetlinkRequest = {
@@ -68,6 +95,12 @@ export class Transaction {
     return this
   }
 
+  #destroy(msg: number, family: TableRef['family'], description: string, body: (w: AttributeWriter) => void): this {
+    requireDestroy(description)
+    return this.#add(msg, family, 0, description, body)
+  }
+
+  /** Creates the table, or keeps it as it is (`nft add table`). */
   addTable(t: TableRef & { flags?: number }): this {
     return this.#add(MSG.NEWTABLE, t.family, NLM_F_CREATE, `add table ${t.family} ${t.name}`, (w) => writeTable(w, t))
   }
@@ -77,22 +110,38 @@ export class Transaction {
     return this.#add(MSG.NEWTABLE, t.family, NLM_F_CREATE | NLM_F_EXCL, `create table ${t.family} ${t.name}`, (w) => writeTable(w, t))
   }
 
-  deleteTable(t: TableRef): this {
+  /** Deletes the table and all in it; fails (ENOENT) if it is not there (`nft delete table`). */
+  delTable(t: TableRef): this {
     return this.#add(MSG.DELTABLE, t.family, 0, `delete table ${t.family} ${t.name}`, (w) => writeTable(w, t))
   }
 
-  /** Removes every chain, rule and set in the table but keeps the table (`nft flush table`). */
+  /** Deletes the table and all in it if it is there (`nft destroy table`; Linux 6.3+). */
+  destroyTable(t: TableRef): this {
+    return this.#destroy(MSG.DESTROYTABLE, t.family, `destroy table ${t.family} ${t.name}`, (w) => writeTable(w, t))
+  }
+
+  /**
+   * Removes the rules of every chain in the table, keeping its chains and sets and their elements
+   * (`nft flush table`: one DELRULE naming only the table).
+   */
   flushTable(t: TableRef): this {
     return this.#add(MSG.DELRULE, t.family, 0, `flush table ${t.family} ${t.name}`, (w) => writeTable(w, t))
   }
 
+  /** Creates the chain, or keeps it (`nft add chain`). */
   addChain(c: ChainSpec): this {
     validateChain(c)
     return this.#add(MSG.NEWCHAIN, c.table.family, NLM_F_CREATE, `add chain ${c.table.family} ${c.table.name} ${c.name}`, (w) => writeChain(w, c))
   }
 
-  deleteChain(c: Pick<ChainSpec, 'table' | 'name'>): this {
+  /** Deletes an empty, unreferenced chain; fails (ENOENT) if it is not there (`nft delete chain`). */
+  delChain(c: Pick<ChainSpec, 'table' | 'name'>): this {
     return this.#add(MSG.DELCHAIN, c.table.family, 0, `delete chain ${c.table.family} ${c.table.name} ${c.name}`, (w) => writeChain(w, c))
+  }
+
+  /** Deletes the chain if it is there (`nft destroy chain`; Linux 6.3+). */
+  destroyChain(c: Pick<ChainSpec, 'table' | 'name'>): this {
+    return this.#destroy(MSG.DESTROYCHAIN, c.table.family, `destroy chain ${c.table.family} ${c.table.name} ${c.name}`, (w) => writeChain(w, c))
   }
 
   /** Removes the rules of a chain (`nft flush chain`). */
@@ -101,45 +150,65 @@ export class Transaction {
   }
 
   /** Appends a rule to a chain (`nft add rule`); with `position`, after that rule. */
-  addRule(r: Omit<RuleSpec, 'exprs'> & { exprs: Expression[] | RuleBuilder }): this {
+  addRule(r: RuleInput): this {
     return this.#rule('add', NLM_F_CREATE | NLM_F_APPEND, r)
   }
 
   /** Prepends a rule (`nft insert rule`); with `position`, before that rule. */
-  insertRule(r: Omit<RuleSpec, 'exprs'> & { exprs: Expression[] | RuleBuilder }): this {
+  insertRule(r: RuleInput): this {
     return this.#rule('insert', NLM_F_CREATE, r)
   }
 
-  #rule(verb: string, flags: number, r: Omit<RuleSpec, 'exprs'> & { exprs: Expression[] | RuleBuilder }): this {
-    const exprs = expandDependencies(r.exprs instanceof RuleBuilder ? r.exprs.exprs : r.exprs, r.table.family)
-    // Inline sets go in first: the rule finds them by their transaction id.
-    if (r.exprs instanceof RuleBuilder) {
+  #rule(verb: string, flags: number, r: RuleInput): this {
+    let exprs = expandDependencies(r.exprs instanceof RuleBuilder ? r.exprs.exprs : r.exprs, r.table.family)
+    // Inline sets go in first, with ids of this connection; the rule's lookups find them by id.
+    if (r.exprs instanceof RuleBuilder && r.exprs.anonymousSets.length > 0) {
+      const ids = new Map<number, number>()
       for (const set of r.exprs.anonymousSets) {
-        const spec: SetSpec = { table: r.table, name: set.name, type: set.type, flags: ['anonymous', 'constant'], id: set.id, ...(set.verdicts ? { dataType: 'verdict' as const } : {}) }
+        const id = this.#ids.next()
+        ids.set(set.id, id)
+        const spec: SetSpec = {
+          table: r.table,
+          name: set.name,
+          type: set.type,
+          flags: set.interval ? ['anonymous', 'constant', 'interval'] : ['anonymous', 'constant'],
+          id,
+          ...(set.verdicts ? { dataType: 'verdict' as const } : {}),
+        }
         this.#add(MSG.NEWSET, r.table.family, NLM_F_CREATE, `add set ${r.table.family} ${r.table.name} (inline)`, (w) => writeSet(w, spec))
         this.addElements(spec, set.elements.map((key, i) => ({ key, ...(set.verdicts ? { value: set.verdicts[i]! } : {}) })))
       }
+      exprs = exprs.map((e) => (e instanceof Lookup && e.setId !== undefined && ids.has(e.setId) ? new Lookup(e.set, e.register, e.invert, ids.get(e.setId), e.destRegister) : e))
     }
     const spec = { ...r, exprs }
     return this.#add(MSG.NEWRULE, r.table.family, flags, () => `${verb} rule ${r.table.family} ${r.table.name} ${r.chain}`, (w) => writeRule(w, spec))
   }
 
-  deleteRule(r: { table: TableRef; chain: string; handle: bigint }): this {
+  /** Deletes a rule by handle; fails (ENOENT) if it is not there (`nft delete rule ... handle N`). */
+  delRule(r: { table: TableRef; chain: string; handle: bigint }): this {
     return this.#add(MSG.DELRULE, r.table.family, 0, `delete rule ${r.table.family} ${r.table.name} ${r.chain} handle ${r.handle}`, (w) => writeRule(w, { ...r, exprs: [] }))
   }
 
-  /** Adds a named set; returns it with the transaction id rules in this transaction can use. */
+  /** Deletes a rule by handle if it is there (`nft destroy rule`; Linux 6.3+). */
+  destroyRule(r: { table: TableRef; chain: string; handle: bigint }): this {
+    return this.#destroy(MSG.DESTROYRULE, r.table.family, `destroy rule ${r.table.family} ${r.table.name} ${r.chain} handle ${r.handle}`, (w) => writeRule(w, { ...r, exprs: [] }))
+  }
+
+  /** Adds a named set (or keeps it); returns it with the id rules in this transaction can use. */
   addSet(s: SetSpec): SetSpec {
-    const spec = { ...s, id: s.id ?? nextSetId++ }
+    const spec = { ...s, id: s.id ?? this.#ids.next() }
     this.#add(MSG.NEWSET, s.table.family, NLM_F_CREATE, `add set ${s.table.family} ${s.table.name} ${s.name}`, (w) => writeSet(w, spec))
     return spec
   }
 
-  deleteSet(s: Pick<SetSpec, 'table' | 'name'>): this {
-    return this.#add(MSG.DELSET, s.table.family, 0, `delete set ${s.table.family} ${s.table.name} ${s.name}`, (w) => {
-      w.str(SET.TABLE, s.table.name)
-      w.str(SET.NAME, s.name)
-    })
+  /** Deletes an unreferenced set; fails (ENOENT) if it is not there (`nft delete set`). */
+  delSet(s: Pick<SetSpec, 'table' | 'name'>): this {
+    return this.#add(MSG.DELSET, s.table.family, 0, `delete set ${s.table.family} ${s.table.name} ${s.name}`, (w) => writeSetName(w, s))
+  }
+
+  /** Deletes the set if it is there (`nft destroy set`; Linux 6.3+). */
+  destroySet(s: Pick<SetSpec, 'table' | 'name'>): this {
+    return this.#destroy(MSG.DESTROYSET, s.table.family, `destroy set ${s.table.family} ${s.table.name} ${s.name}`, (w) => writeSetName(w, s))
   }
 
   /** Removes every element of a set (`nft flush set`). */
@@ -150,26 +219,34 @@ export class Transaction {
     })
   }
 
+  /** Adds elements (`nft add element`); in interval sets keys may be prefixes and ranges. */
   addElements(s: SetSpec, elements: ElementSpec[]): this {
+    return this.#elements(MSG.NEWSETELEM, NLM_F_CREATE, 'add element', s, elements)
+  }
+
+  /** Deletes elements; fails (ENOENT) if one is not there (`nft delete element`). */
+  delElements(s: SetSpec, elements: ElementSpec[]): this {
+    return this.#elements(MSG.DELSETELEM, 0, 'delete element', { ...s, id: undefined }, elements)
+  }
+
+  /** Deletes those of the elements that are there; the set must exist (`nft destroy element`; Linux 6.3+). */
+  destroyElements(s: SetSpec, elements: ElementSpec[]): this {
+    requireDestroy(`destroy element ${s.table.family} ${s.table.name} ${s.name}`)
+    return this.#elements(MSG.DESTROYSETELEM, 0, 'destroy element', { ...s, id: undefined }, elements)
+  }
+
+  #elements(msg: number, flags: number, verb: string, s: SetSpec, elements: ElementSpec[]): this {
     // An attribute holds at most 64 KiB: long element lists go in several messages.
     for (let at = 0; at < elements.length; at += ELEMENTS_PER_MESSAGE) {
       const chunk = elements.slice(at, at + ELEMENTS_PER_MESSAGE)
-      this.#add(MSG.NEWSETELEM, s.table.family, NLM_F_CREATE, `add element ${s.table.family} ${s.table.name} ${s.name}`, (w) => writeElements(w, s, chunk))
-    }
-    return this
-  }
-
-  deleteElements(s: SetSpec, elements: ElementSpec[]): this {
-    for (let at = 0; at < elements.length; at += ELEMENTS_PER_MESSAGE) {
-      const chunk = elements.slice(at, at + ELEMENTS_PER_MESSAGE)
-      this.#add(MSG.DELSETELEM, s.table.family, 0, `delete element ${s.table.family} ${s.table.name} ${s.name}`, (w) => writeElements(w, { ...s, id: undefined }, chunk))
+      this.#add(msg, s.table.family, flags, `${verb} ${s.table.family} ${s.table.name} ${s.name}`, (w) => writeElements(w, s, chunk))
     }
     return this
   }
 
   /** Sends the batch; resolves when the kernel committed it, rejects with TransactionError otherwise. */
   async commit(): Promise<void> {
-    if (this.#committed) throw new Error('transaction already committed')
+    if (this.#committed) throw new NftError(NFT_ERROR_CODES.committed, 'transaction already committed')
     this.#committed = true
     if (this.#queued.length === 0) return
     const delimiter = (type: number): NetlinkRequest => ({
@@ -183,4 +260,9 @@ export class Transaction {
     const failed = results.slice(1, -1).flatMap((r, index) => (r instanceof NetlinkError ? [{ index, description: this.#queued[index]!.describe(), error: r }] : []))
     if (failed.length > 0) throw new TransactionError(failed)
   }
+}
+
+function writeSetName(w: AttributeWriter, s: Pick<SetSpec, 'table' | 'name'>): void {
+  w.str(SET.TABLE, s.table.name)
+  w.str(SET.NAME, s.name)
 }

@@ -13,8 +13,8 @@ describe.skipIf(!isRoot())('nftables round trips and scale (needs root)', () => 
     ns = await TestNetns.create('nft2')
     nft = await Nft.open({ netns: ns.name })
   })
-  afterAll(() => {
-    nft?.close()
+  afterAll(async () => {
+    await nft?.close()
     cleanupAll()
   })
 
@@ -95,7 +95,7 @@ describe.skipIf(!isRoot())('nftables round trips and scale (needs root)', () => 
     expect(verdicts.map((e) => [e.key, e.value])).toEqual(expect.arrayContaining([['22', { verdict: 'accept' }], ['23', { verdict: 'drop' }]]))
     expect(theirs).toContain('map backends {')
     expect(ours).toContain('map backends {\n\t\ttype inet_service : ipv4_addr')
-    await nft.apply((tx) => tx.deleteTable(m))
+    await nft.apply((tx) => tx.delTable(m))
   })
 
   it('stores ranges in interval sets and elements with timeouts', async () => {
@@ -117,7 +117,7 @@ describe.skipIf(!isRoot())('nftables round trips and scale (needs root)', () => 
     // An element on the set's default timeout shows none of its own; the other shows its 5 s.
     const timeouts = seen.elem.map((e: any) => (typeof e === 'string' ? [e, undefined] : [e.elem.val, e.elem.timeout]))
     expect(timeouts).toEqual(expect.arrayContaining([['10.1.1.1', undefined], ['10.1.1.2', 5]]))
-    await nft.apply((tx) => tx.deleteTable(s))
+    await nft.apply((tx) => tx.delTable(s))
   })
 
   it('leaves the ruleset exactly as it was when one message of a transaction fails', async () => {
@@ -163,12 +163,12 @@ describe.skipIf(!isRoot())('nftables round trips and scale (needs root)', () => 
     expect((await nft.elements({ table: big, name: 'many', type: 'ipv4_addr' })).length).toBe(5000)
     expect((await nft.rules({ table: big, chain: 'c' })).length).toBe(20_000)
     expect((await nft.rules({ table: big })).length).toBe(20_000)
-    await nft.apply((tx) => tx.deleteTable(big))
+    await nft.apply((tx) => tx.delTable(big))
   })
 
   it('reports ruleset changes as they are committed (monitor)', async () => {
     const controller = new AbortController()
-    const events = nft.monitor({ signal: controller.signal })
+    const events = await nft.monitor({ signal: controller.signal })
     const first = events.next()
     const m: TableRef = { family: 'ip', name: 'mon' }
     await nft.apply((tx) => {
@@ -183,7 +183,7 @@ describe.skipIf(!isRoot())('nftables round trips and scale (needs root)', () => 
     expect(r && r.kind === 'rule' && r.rule.chain).toBe('c')
     controller.abort()
     expect((await events.next()).done).toBe(true)
-    await nft.apply((tx) => tx.deleteTable(m))
+    await nft.apply((tx) => tx.delTable(m))
   })
 })
 
@@ -208,7 +208,7 @@ describe.skipIf(!isRoot())('DNAT and drop on real traffic (needs root)', () => {
       tx.addRule({ table: t, chain: 'pre', exprs: rule().iifname('wan').tcp('dport', 8081).dnat('10.1.0.2', 81) })
       tx.addRule({ table: t, chain: 'fwd', exprs: rule().tcp('dport', 81).drop() })
     })
-    nft.close()
+    await nft.close()
     const servers = await Promise.all([80, 81].map((port) => listenTcp({ netns: inner.name, host: '10.1.0.2', port }, (s) => s.end('hello'))))
     const client = await connectTcp({ netns: outside.name, host: '192.0.2.1', port: 8080 })
     const reply = await new Promise<string>((resolve) => client.once('data', (d) => resolve(d.toString())))

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TestNetns, cleanupAll, isRoot, vethPair } from '@lab/testkit'
-import { connectTcp, listenTcp } from '@lab/netlink-native'
-import { Nft, TransactionError, rule, type TableRef } from '../src/index.js'
+import { connectTcp, isNotFound, listenTcp } from '@lab/netlink-native'
+import { Nft, NftError, TransactionError, rule, type TableRef } from '../src/index.js'
 import { chainLines } from './helpers.js'
 
 type NftJson = { nftables: Array<Record<string, any>> }
@@ -39,8 +39,8 @@ describe.skipIf(!isRoot())('nftables in a namespace (needs root)', () => {
     ns = await TestNetns.create('nft')
     nft = await Nft.open({ netns: ns.name })
   })
-  afterAll(() => {
-    nft?.close()
+  afterAll(async () => {
+    await nft?.close()
     cleanupAll()
   })
 
@@ -100,8 +100,8 @@ describe.skipIf(!isRoot())('nftables in a namespace (needs root)', () => {
   it('deletes a rule by handle and set elements, each in one transaction', async () => {
     const [first] = await nft.rules({ table: t, chain: 'forward' })
     await nft.apply((tx) => {
-      tx.deleteRule({ table: t, chain: 'forward', handle: first!.handle! })
-      tx.deleteElements({ table: t, name: 'sources', type: 'ipv4_addr' }, [{ key: '10.12.0.3' }])
+      tx.delRule({ table: t, chain: 'forward', handle: first!.handle! })
+      tx.delElements({ table: t, name: 'sources', type: 'ipv4_addr' }, [{ key: '10.12.0.3' }])
     })
     expect((await nft.rules({ table: t, chain: 'forward' })).length).toBe(2)
     expect((await nft.elements({ table: t, name: 'sources', type: 'ipv4_addr' })).map((e) => e.key)).toEqual(['10.12.0.5'])
@@ -115,14 +115,17 @@ describe.skipIf(!isRoot())('nftables in a namespace (needs root)', () => {
     tx.addRule({ table: other, chain: 'missing', exprs: rule().accept() })
     const err = (await tx.commit().catch((e) => e)) as TransactionError
     expect(err).toBeInstanceOf(TransactionError)
-    expect(err.code).toBe('ENOENT')
+    expect(err).toBeInstanceOf(NftError)
+    expect(err.code).toBe('LAB_ERR_NFT_TRANSACTION')
+    expect(err.errors.map((e) => e.code)).toEqual(['ENOENT'])
+    expect(isNotFound(err)).toBe(true)
     expect(err.failed.map((f) => f.index)).toEqual([2])
     expect(err.message).toMatch(/^nftables transaction rolled back: ENOENT: add rule inet half missing/)
     expect((await nft.tables()).map((x) => x.name)).toEqual(['lab'])
   })
 
   it('deletes the table and everything in it', async () => {
-    await nft.apply((tx) => tx.deleteTable(t))
+    await nft.apply((tx) => tx.delTable(t))
     expect(await nft.tables()).toEqual([])
     expect((await nftJson()).nftables.filter((o) => !o.metainfo)).toEqual([])
   })
@@ -146,7 +149,7 @@ describe.skipIf(!isRoot())('NAT on real traffic (needs root)', () => {
       tx.addChain({ table: t, name: 'postrouting', type: 'nat', hook: 'postrouting', priority: 'srcnat' })
       tx.addRule({ table: t, chain: 'postrouting', exprs: rule().oifname('up0').masquerade() })
     })
-    nft.close()
+    await nft.close()
     const seen = new Promise<string>((resolve) => {
       void listenTcp({ netns: server.name, host: '192.0.2.2', port: 8000 }, (s) => {
         resolve(s.remoteAddress ?? '')

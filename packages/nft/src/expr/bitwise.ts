@@ -3,6 +3,7 @@ import type { AttributeWriter } from '@lab/netlink-native'
 import { NFT_REG_1 } from '../constants.js'
 import { readData, writeValue } from './data.js'
 import { registerDecoder, type Expression } from './expression.js'
+import { hexWords, maskedField, type RuleText } from './rule-text.js'
 
 const A = { SREG: 1, DREG: 2, LEN: 3, MASK: 4, XOR: 5 } as const
 
@@ -28,6 +29,17 @@ export class Bitwise implements Expression {
     w.be32(A.LEN, this.mask.length)
     writeValue(w, A.MASK, this.mask)
     writeValue(w, A.XOR, this.xor)
+  }
+
+  /** Masks the field in the register: the comparison that follows prints it (as a prefix, ct state bits, or `& mask`). */
+  render(r: RuleText): void {
+    const field = r.field(this.sourceRegister)
+    if (!field) return r.emit(this.toString())
+    r.load(this.destRegister, field.masked?.(this.mask, this.xor) ?? maskedField(field, this.mask, this.xor))
+  }
+
+  toString(): string {
+    return `[ bitwise reg ${this.destRegister} = ( reg ${this.sourceRegister} & ${hexWords(this.mask)} ) ^ ${hexWords(this.xor)} ]`
   }
 }
 

@@ -3,10 +3,12 @@ import type { AttributeWriter } from '@lab/netlink-native'
 import { NFT_REG_1 } from '../constants.js'
 import { readData, writeValue } from './data.js'
 import { registerDecoder, type Expression } from './expression.js'
+import { hexWords, opText, type RuleText } from './rule-text.js'
 
 const A = { SREG: 1, OP: 2, DATA: 3 } as const
 export const CMP_OPS = { '==': 0, '!=': 1, '<': 2, '<=': 3, '>': 4, '>=': 5 } as const
 export type CmpOp = keyof typeof CMP_OPS
+const DEBUG_OPS: Record<CmpOp, string> = { '==': 'eq', '!=': 'neq', '<': 'lt', '<=': 'lte', '>': 'gt', '>=': 'gte' }
 
 export class Cmp implements Expression {
   readonly kind = 'cmp'
@@ -20,6 +22,21 @@ export class Cmp implements Expression {
     w.be32(A.SREG, this.register)
     w.be32(A.OP, CMP_OPS[this.op])
     writeValue(w, A.DATA, this.data)
+  }
+
+  /** The statement: the register's field, the operator, the constant (`ip saddr != 10.0.0.1`). */
+  render(r: RuleText): void {
+    const field = r.field(this.register)
+    if (!field) return r.emit(this.toString())
+    if (field.compare) return r.emit(field.compare(this.op, this.data), field.needs)
+    const text = `${field.name} ${opText(this.op)}${field.value(this.data)}`
+    const provided = this.op === '==' ? field.provides?.(this.data) : undefined
+    if (provided !== undefined) r.emitDependency(text, provided)
+    else r.emit(text, field.needs)
+  }
+
+  toString(): string {
+    return `[ cmp ${DEBUG_OPS[this.op]} reg ${this.register} ${hexWords(this.data)} ]`
   }
 }
 

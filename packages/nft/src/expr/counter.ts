@@ -1,6 +1,7 @@
 // counter: counts packets and bytes that reach it.
 import type { AttributeWriter } from '@lab/netlink-native'
 import { registerDecoder, type Expression } from './expression.js'
+import type { RuleText } from './rule-text.js'
 
 const A = { BYTES: 1, PACKETS: 2 } as const
 
@@ -14,6 +15,14 @@ export class Counter implements Expression {
   encode(w: AttributeWriter): void {
     w.be64(A.BYTES, this.bytes)
     w.be64(A.PACKETS, this.packets)
+  }
+
+  render(r: RuleText): void {
+    r.emit(`counter packets ${this.packets} bytes ${this.bytes}`)
+  }
+
+  toString(): string {
+    return `[ counter pkts ${this.packets} bytes ${this.bytes} ]`
   }
 }
 

@@ -1,4 +1,5 @@
 export { type Expression, UnknownExpression, decodeExpression, registerDecoder } from './expression.js'
+export { RuleText, renderExpressions, type Field, type RegisterValue, type RenderOptions } from './render.js'
 export { Meta, META_KEYS, type MetaKey } from './meta.js'
 export { Payload, FIELDS, PAYLOAD_BASES, type FieldName, type PayloadBase } from './payload.js'
 export { Cmp, CMP_OPS, type CmpOp } from './cmp.js'

@@ -1,6 +1,7 @@
 // limit: matches while under a rate (`limit rate 10/second burst 5 packets`).
 import type { AttributeWriter } from '@lab/netlink-native'
 import { registerDecoder, type Expression } from './expression.js'
+import type { RuleText } from './rule-text.js'
 
 const A = { RATE: 1, UNIT: 2, BURST: 3, TYPE: 4, FLAGS: 5 } as const
 export const LIMIT_UNITS = { second: 1, minute: 60, hour: 3600, day: 86400, week: 604800 } as const
@@ -25,6 +26,16 @@ export class Limit implements Expression {
     w.be32(A.BURST, this.burst)
     w.be32(A.TYPE, this.bytes ? NFT_LIMIT_PKT_BYTES : NFT_LIMIT_PKTS)
     w.be32(A.FLAGS, this.over ? NFT_LIMIT_F_INV : 0)
+  }
+
+  /** nft leaves out the default burst of 5 packets. */
+  render(r: RuleText): void {
+    const unit = this.bytes ? 'bytes' : 'packets'
+    r.emit(`limit rate ${this.over ? 'over ' : ''}${this.rate}/${this.per}${this.burst !== 5 || this.bytes ? ` burst ${this.burst} ${unit}` : ''}`)
+  }
+
+  toString(): string {
+    return `[ limit rate ${this.rate}/${this.per} burst ${this.burst} type ${this.bytes ? 'bytes' : 'packets'} flags 0x${(this.over ? NFT_LIMIT_F_INV : 0).toString(16)} ]`
   }
 }
 

@@ -2,6 +2,7 @@
 // redir: destination NAT to the local machine (`redirect to :port`).
 import type { AttributeWriter } from '@lab/netlink-native'
 import { registerDecoder, type Expression } from './expression.js'
+import type { RuleText } from './rule-text.js'
 
 const A = { FLAGS: 1, REG_PROTO_MIN: 2, REG_PROTO_MAX: 3 } as const
 
@@ -17,6 +18,25 @@ class PortNat implements Expression {
     if (this.flags) w.be32(A.FLAGS, this.flags)
     if (this.protoMin !== undefined) w.be32(A.REG_PROTO_MIN, this.protoMin)
     if (this.protoMax !== undefined) w.be32(A.REG_PROTO_MAX, this.protoMax)
+  }
+
+  /** `masquerade`, `masquerade to :1024-65535`, `redirect to :80`: ports from the registers' constants. */
+  render(r: RuleText): void {
+    const word = this.kind === 'masq' ? 'masquerade' : 'redirect'
+    const min = r.constant(this.protoMin)
+    const max = r.constant(this.protoMax)
+    if (this.protoMin !== undefined && !min) return r.emit(this.toString())
+    if (!min) r.emit(word)
+    else if (max && !max.equals(min)) r.emit(`${word} to :${min.readUInt16BE(0)}-${max.readUInt16BE(0)}`)
+    else r.emit(`${word} to :${min.readUInt16BE(0)}`)
+  }
+
+  toString(): string {
+    const parts: string[] = [this.kind]
+    if (this.protoMin !== undefined) parts.push(`proto_min reg ${this.protoMin}`)
+    if (this.protoMax !== undefined) parts.push(`proto_max reg ${this.protoMax}`)
+    if (this.flags) parts.push(`flags 0x${this.flags.toString(16)}`)
+    return `[ ${parts.join(' ')} ]`
   }
 }
 

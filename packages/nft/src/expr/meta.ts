@@ -1,7 +1,10 @@
-// meta: loads packet metadata (interface, mark, protocol, ...) into a register.
+// meta: loads packet metadata (interface, mark, protocol, ...) into a register, or sets it
+// from one (`meta mark set 0x10`).
 import type { AttributeWriter } from '@lab/netlink-native'
 import { NFT_REG_1 } from '../constants.js'
 import { registerDecoder, type Expression } from './expression.js'
+import { l4Name } from './protocols.js'
+import { maskedField, type Field, type RuleText } from './rule-text.js'
 
 const A = { DREG: 1, KEY: 2, SREG: 3 } as const
 
@@ -28,6 +31,42 @@ export const META_KEYS = {
 } as const
 export type MetaKey = keyof typeof META_KEYS
 
+const ETHERTYPES: Record<number, string> = { 0x0800: 'ip', 0x86dd: 'ip6', 0x0806: 'arp', 0x8100: 'vlan' }
+
+/** A meta value as nft prints it: names in quotes, protocols by name, marks in hex. */
+function metaValue(key: MetaKey, data: Buffer): string {
+  if (key === 'iifname' || key === 'oifname') return JSON.stringify(data.toString('utf8').replace(/\0.*$/s, ''))
+  if (key === 'l4proto') return l4Name(data[0]!)
+  if (key === 'mark') return `0x${data.readUInt32LE(0).toString(16).padStart(8, '0')}`
+  if (key === 'nfproto') return data[0] === 2 ? 'ipv4' : data[0] === 10 ? 'ipv6' : String(data[0])
+  if (key === 'protocol' && data.length === 2) return ETHERTYPES[data.readUInt16BE(0)] ?? `0x${data.toString('hex')}`
+  if (data.length === 4) return String(data.readUInt32LE(0))
+  return `0x${data.toString('hex')}`
+}
+
+/** The protocol a `meta l4proto|nfproto|protocol` match stands for, when nft adds it itself. */
+function provides(key: MetaKey, data: Buffer): string | undefined {
+  if (key === 'l4proto' && (data[0] === 6 || data[0] === 17)) return l4Name(data[0])
+  if (key === 'nfproto' && (data[0] === 2 || data[0] === 10)) return data[0] === 2 ? 'ip' : 'ip6'
+  if (key === 'protocol' && data.length === 2) {
+    const type = data.readUInt16BE(0)
+    if (type === 0x0800 || type === 0x86dd) return ETHERTYPES[type]
+  }
+  return undefined
+}
+
+/** The field a meta load puts in its register; nft writes the interface keys bare. */
+export function metaField(key: MetaKey): Field {
+  const bare = key === 'iifname' || key === 'oifname' || key === 'iif' || key === 'oif'
+  const field: Field = {
+    name: bare ? key : `meta ${key}`,
+    value: (data) => metaValue(key, data),
+    provides: (data) => provides(key, data),
+    masked: (mask, xor) => maskedField(field, mask, xor),
+  }
+  return field
+}
+
 export class Meta implements Expression {
   readonly kind = 'meta'
   constructor(
@@ -41,6 +80,17 @@ export class Meta implements Expression {
     w.be32(A.KEY, META_KEYS[this.key])
     if (this.sourceRegister !== undefined) w.be32(A.SREG, this.sourceRegister)
     else w.be32(A.DREG, this.register)
+  }
+
+  render(r: RuleText): void {
+    if (this.sourceRegister === undefined) return r.load(this.register, metaField(this.key))
+    const value = r.constant(this.sourceRegister)
+    r.emit(value ? `meta ${this.key} set ${metaValue(this.key, value)}` : this.toString())
+  }
+
+  toString(): string {
+    if (this.sourceRegister !== undefined) return `[ meta set ${this.key} with reg ${this.sourceRegister} ]`
+    return `[ meta load ${this.key} => reg ${this.register} ]`
   }
 }
 

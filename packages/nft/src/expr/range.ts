@@ -3,6 +3,7 @@ import type { AttributeWriter } from '@lab/netlink-native'
 import { NFT_REG_1 } from '../constants.js'
 import { readData, writeValue } from './data.js'
 import { registerDecoder, type Expression } from './expression.js'
+import { hexWords, type RuleText } from './rule-text.js'
 
 const A = { SREG: 1, OP: 2, FROM: 3, TO: 4 } as const
 
@@ -20,6 +21,17 @@ export class Range implements Expression {
     w.be32(A.OP, this.invert ? 1 : 0)
     writeValue(w, A.FROM, this.from)
     writeValue(w, A.TO, this.to)
+  }
+
+  /** `tcp dport 1024-2048`, `tcp dport != 1024-2048` */
+  render(r: RuleText): void {
+    const field = r.field(this.register)
+    if (!field) return r.emit(this.toString())
+    r.emit(`${field.name} ${this.invert ? '!= ' : ''}${field.value(this.from)}-${field.value(this.to)}`, field.needs)
+  }
+
+  toString(): string {
+    return `[ range ${this.invert ? 'neq' : 'eq'} reg ${this.register} ${hexWords(this.from)} ${hexWords(this.to)} ]`
   }
 }
 

@@ -1,19 +1,29 @@
+// Named sets and maps, and their elements: keys as the values nft takes (`10.0.0.1`,
+// `10.0.0.0/24`, `10.1.0.0-10.1.0.9`, `80`, `1024-2047`, `eth0`), in both directions, so what
+// reads back can be applied again unchanged.
 import { Attributes, ArgumentError, formatIp, formatMac, parseCidr, parseIp, parseMac, type AttributeWriter, type NetlinkMessage } from '@lab/netlink-native'
 import { DATA, NFTA_LIST_ELEM, SET, SET_ELEM, SET_ELEM_INTERVAL_END, SET_ELEM_LIST, SET_FLAGS, familyName } from '../constants.js'
 import type { TableRef } from './header.js'
 import { writeValue, writeVerdict, readData, type Verdict } from '../expr/data.js'
+import { L4_NUMBERS, l4Name } from '../expr/protocols.js'
 
-/** Key types: nft's datatype numbers and lengths. */
-// order: the key byte order nft records in the set's userdata (1 host, 2 big endian); without it
-// `nft list` cannot print host-order keys such as interface names.
+/**
+ * Key types: nft's datatype numbers and lengths.
+ * - order: the key byte order nft records in the set's userdata (1 host, 2 big endian); without
+ *   it `nft list` cannot print host-order keys such as interface names.
+ * - prefix: nft prints an aligned power-of-two interval of this type as a prefix (`10.0.0.0/24`,
+ *   `0x00000010/28`), others as a range (`1024-2047`): DTYPE_F_PREFIX in nft's datatype.c.
+ * - perLine: how many elements nft prints on one line of a named set (calculate_delim() in nft's
+ *   expression.c); 1 for the types it gives a line each.
+ */
 export const SET_TYPES = {
-  ipv4_addr: { id: 7, len: 4, order: 2 },
-  ipv6_addr: { id: 8, len: 16, order: 2 },
-  ether_addr: { id: 9, len: 6, order: 2 },
-  inet_proto: { id: 12, len: 1, order: 2 },
-  inet_service: { id: 13, len: 2, order: 2 },
-  mark: { id: 19, len: 4, order: 1 },
-  ifname: { id: 41, len: 16, order: 1 },
+  ipv4_addr: { id: 7, len: 4, order: 2, prefix: true, perLine: 2 },
+  ipv6_addr: { id: 8, len: 16, order: 2, prefix: true, perLine: 1 },
+  ether_addr: { id: 9, len: 6, order: 2, prefix: false, perLine: 1 },
+  inet_proto: { id: 12, len: 1, order: 2, prefix: false, perLine: 5 },
+  inet_service: { id: 13, len: 2, order: 2, prefix: false, perLine: 5 },
+  mark: { id: 19, len: 4, order: 1, prefix: true, perLine: 5 },
+  ifname: { id: 41, len: 16, order: 1, prefix: false, perLine: 1 },
 } as const
 
 const UDATA_SET_KEYBYTEORDER = 0
@@ -27,13 +37,16 @@ function setUserdata(order: number): Buffer {
 }
 export type SetType = keyof typeof SET_TYPES
 
+export type SetFlag = 'interval' | 'timeout' | 'constant' | 'anonymous' | 'eval'
+
 export interface SetSpec {
   table: TableRef
   name: string
   type: SetType
   /** A map: the type of the values (`type ipv4_addr : inet_service`), or verdicts (`vmap`). */
   dataType?: SetType | 'verdict'
-  flags?: Array<'interval' | 'timeout' | 'constant' | 'anonymous'>
+  /** `interval` lets elements be prefixes and ranges; `eval` is nft's `dynamic`. */
+  flags?: SetFlag[]
   /** Default element timeout, ms (with the timeout flag). */
   timeoutMs?: number
   /** Transaction-local id, so rules in the same transaction can refer to a new set. */
@@ -46,7 +59,30 @@ export interface NftSet extends SetSpec {
 
 export type ElementValue = string | number
 
-/** Encodes one element key of a set type: "10.0.0.1", "eth0", 443, "02:00:..:01". */
+/** A key as an unsigned number, in the type's byte order: what nft sorts and ranges by. */
+function keyNumber(type: SetType, key: Buffer): bigint {
+  const bytes = SET_TYPES[type].order === 1 ? Buffer.from(key).reverse() : key
+  return bytes.length ? BigInt(`0x${bytes.toString('hex')}`) : 0n
+}
+
+function numberKey(type: SetType, n: bigint): Buffer {
+  const len = SET_TYPES[type].len
+  const b = Buffer.from(n.toString(16).padStart(len * 2, '0'), 'hex')
+  return SET_TYPES[type].order === 1 ? b.reverse() : b
+}
+
+/**
+ * A key as an interval set holds it. The kernel orders interval elements by memcmp, so nft sends
+ * host-order keys (marks) of interval sets big-endian (`nft --debug=netlink list set` shows
+ * `0x10/28` as element 10000000, not 00000010 as in a plain set). Its own inverse.
+ */
+function intervalKey(type: SetType, key: Buffer, interval: boolean): Buffer {
+  return interval && SET_TYPES[type].order === 1 && type !== 'ifname' ? Buffer.from(key).reverse() : key
+}
+
+const maxKey = (type: SetType): bigint => (1n << BigInt(SET_TYPES[type].len * 8)) - 1n
+
+/** Encodes one element key of a set type: "10.0.0.1", "eth0", 443, "tcp", "02:00:..:01". */
 export function encodeKey(type: SetType, value: ElementValue): Buffer {
   switch (type) {
     case 'ipv4_addr':
@@ -58,20 +94,22 @@ export function encodeKey(type: SetType, value: ElementValue): Buffer {
     case 'ether_addr':
       return parseMac(String(value), 'element')
     case 'inet_service': {
-      const n = Number(value)
+      const n = typeof value === 'number' || /^\d+$/.test(value) ? Number(value) : NaN
       if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ArgumentError('element', `invalid port ${value}`)
       const b = Buffer.alloc(2)
       b.writeUInt16BE(n)
       return b
     }
     case 'inet_proto': {
-      const n = typeof value === 'number' ? value : ({ tcp: 6, udp: 17, icmp: 1, icmpv6: 58 } as Record<string, number>)[value]
-      if (n === undefined) throw new ArgumentError('element', `unknown protocol ${value}`)
+      const n = typeof value === 'number' || /^\d+$/.test(value) ? Number(value) : L4_NUMBERS[value]
+      if (n === undefined || !Number.isInteger(n) || n < 0 || n > 255) throw new ArgumentError('element', `unknown protocol ${value}`)
       return Buffer.from([n])
     }
     case 'mark': {
+      const n = typeof value === 'number' ? value : /^(0x[0-9a-f]+|\d+)$/i.test(value) ? Number(value) : NaN
+      if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new ArgumentError('element', `invalid mark ${value}`)
       const b = Buffer.alloc(4)
-      b.writeUInt32LE(Number(value) >>> 0)
+      b.writeUInt32LE(n)
       return b
     }
     case 'ifname': {
@@ -84,6 +122,7 @@ export function encodeKey(type: SetType, value: ElementValue): Buffer {
   }
 }
 
+/** A key as the value encodeKey takes back: `10.0.0.1`, `80`, `tcp`, `0x00000010`, `eth0`. */
 export function formatKey(type: SetType, key: Buffer): string {
   switch (type) {
     case 'ipv4_addr':
@@ -94,12 +133,72 @@ export function formatKey(type: SetType, key: Buffer): string {
     case 'inet_service':
       return String(key.readUInt16BE(0))
     case 'inet_proto':
-      return String(key[0])
+      return l4Name(key[0]!)
     case 'mark':
       return `0x${key.readUInt32LE(0).toString(16).padStart(8, '0')}`
     case 'ifname':
-      return JSON.stringify(key.toString('utf8').replace(/\0.*$/s, ''))
+      return key.toString('utf8').replace(/\0.*$/s, '')
   }
+}
+
+/**
+ * The interval [from, to] (both included) as nft writes it: one value, a prefix when the type
+ * has prefixes and the interval is an aligned power of two (`10.0.0.0/24`), else `from-to`.
+ * nft prints the ends of a range by number where it has names (protocols).
+ */
+export function formatInterval(type: SetType, from: Buffer, to: Buffer): string {
+  const lo = keyNumber(type, from)
+  const hi = keyNumber(type, to)
+  if (lo === hi) return formatKey(type, from)
+  const size = hi - lo + 1n
+  if (SET_TYPES[type].prefix && (size & (size - 1n)) === 0n && (lo & (size - 1n)) === 0n) {
+    const length = SET_TYPES[type].len * 8 - (size.toString(2).length - 1)
+    return `${formatKey(type, from)}/${length}`
+  }
+  const end = (k: Buffer) => (type === 'inet_proto' ? String(k[0]) : formatKey(type, k))
+  return `${end(from)}-${end(to)}`
+}
+
+/**
+ * The interval an element key stands for: a value, a prefix (`10.0.0.0/24`, `0x10/28`), a range
+ * (`10.1.0.0-10.1.0.9`, `1024-2047`) or a pair [from, to]. Prefixes and ranges need `interval`.
+ */
+export function parseInterval(type: SetType, key: ElementSpec['key'], interval: boolean): { from: Buffer; to: Buffer } {
+  let from: Buffer
+  let to: Buffer
+  const text = typeof key === 'string' ? key : undefined
+  const slash = text?.indexOf('/') ?? -1
+  const dash = type === 'ifname' || type === 'ether_addr' ? -1 : (text?.indexOf('-') ?? -1)
+  if (Array.isArray(key)) {
+    from = encodeKey(type, key[0])
+    to = encodeKey(type, key[1])
+  } else if (text !== undefined && slash > 0 && SET_TYPES[type].prefix) {
+    const bits = SET_TYPES[type].len * 8
+    let base: bigint
+    let length: number
+    if (type === 'mark') {
+      base = keyNumber(type, encodeKey(type, text.slice(0, slash)))
+      length = /^\d+$/.test(text.slice(slash + 1)) ? Number(text.slice(slash + 1)) : NaN
+      if (!(length >= 0 && length <= bits)) throw new ArgumentError('element', `invalid prefix length in ${JSON.stringify(text)} (0..${bits})`)
+    } else {
+      const p = parseCidr(text, 'element')
+      if ((type === 'ipv4_addr') !== (p.family === 4)) throw new ArgumentError('element', `${text} is not an ${type}`)
+      base = keyNumber(type, p.bytes)
+      length = p.length
+    }
+    const host = (1n << BigInt(bits - length)) - 1n
+    from = numberKey(type, base & ~host)
+    to = numberKey(type, (base & ~host) | host)
+  } else if (text !== undefined && dash > 0) {
+    from = encodeKey(type, text.slice(0, dash))
+    to = encodeKey(type, text.slice(dash + 1))
+  } else {
+    from = encodeKey(type, key as ElementValue)
+    to = from
+  }
+  if (keyNumber(type, from) > keyNumber(type, to)) throw new ArgumentError('element', `range ${JSON.stringify(key)} ends before it starts`)
+  if (!interval && !from.equals(to)) throw new ArgumentError('element', `${JSON.stringify(key)}: prefixes and ranges need a set with the interval flag`)
+  return { from, to }
 }
 
 function flagBits(flags: SetSpec['flags'], map: boolean): number {
@@ -135,7 +234,7 @@ export function decodeSet(m: NetlinkMessage): NftSet {
   const keyType = a.be32(SET.KEY_TYPE)
   const type = (Object.keys(SET_TYPES) as SetType[]).find((k) => SET_TYPES[k].id === keyType) ?? 'ipv4_addr'
   const bits = a.be32(SET.FLAGS) ?? 0
-  const flags = (Object.keys(SET_FLAGS) as Array<keyof typeof SET_FLAGS>).filter((f) => f !== 'map' && bits & SET_FLAGS[f]) as NftSet['flags']
+  const flags = (Object.keys(SET_FLAGS) as Array<keyof typeof SET_FLAGS>).filter((f): f is SetFlag => f !== 'map' && (bits & SET_FLAGS[f]) !== 0)
   const set: NftSet = { table: { family, name: a.str(SET.TABLE) ?? '' }, name: a.str(SET.NAME) ?? '', type, flags }
   if (bits & SET_FLAGS.map) {
     const dataType = a.be32(SET.DATA_TYPE)
@@ -149,43 +248,34 @@ export function decodeSet(m: NetlinkMessage): NftSet {
 }
 
 export interface ElementSpec {
-  /** A value, or a range "10.0.0.0/24" / [from, to] in interval sets. */
+  /**
+   * A value; in interval sets also a prefix (`10.0.0.0/24`), a range (`10.1.0.0-10.1.0.9`,
+   * `1024-2047`) or a pair [from, to]. An Element read back is a valid ElementSpec.
+   */
   key: ElementValue | [ElementValue, ElementValue]
   /** In maps: the value (of the map's data type), or a verdict in verdict maps. */
   value?: ElementValue | Verdict
   timeoutMs?: number
 }
 
-/** An interval set stores [start, end) pairs: the end element carries the interval-end flag. */
-function expand(type: SetType, interval: boolean, e: ElementSpec): Array<{ key: Buffer; end: boolean; timeoutMs?: number; value?: ElementSpec['value'] }> {
-  if (!interval) {
-    if (Array.isArray(e.key)) throw new ArgumentError('element', 'ranges need a set with the interval flag')
-    return [{ key: encodeKey(type, e.key), end: false, timeoutMs: e.timeoutMs, value: e.value }]
-  }
-  let from: Buffer
-  let to: Buffer
-  if (Array.isArray(e.key)) {
-    from = encodeKey(type, e.key[0])
-    to = encodeKey(type, e.key[1])
-  } else if ((type === 'ipv4_addr' || type === 'ipv6_addr') && String(e.key).includes('/')) {
-    const p = parseCidr(String(e.key), 'element')
-    from = Buffer.from(p.bytes)
-    for (let bit = p.length; bit < from.length * 8; bit++) from[bit >> 3]! &= ~(0x80 >> (bit & 7))
-    to = Buffer.from(from)
-    for (let bit = p.length; bit < to.length * 8; bit++) to[bit >> 3]! |= 0x80 >> (bit & 7)
-  } else {
-    from = encodeKey(type, e.key)
-    to = Buffer.from(from)
-  }
-  // The end element is one past the last value of the range.
-  const next = Buffer.from(to)
-  for (let i = next.length - 1; i >= 0; i--) {
-    next[i] = (next[i]! + 1) & 0xff
-    if (next[i] !== 0) break
-  }
-  const out: Array<{ key: Buffer; end: boolean; timeoutMs?: number; value?: ElementSpec['value'] }> = [{ key: from, end: false, timeoutMs: e.timeoutMs, value: e.value }]
-  if (!next.every((b) => b === 0)) out.push({ key: next, end: true })
-  return out
+interface WireElement {
+  key: Buffer
+  end: boolean
+  timeoutMs?: number | undefined
+  value?: ElementSpec['value']
+}
+
+/**
+ * An interval set stores half-open [start, end) pairs: the start element carries the value, the
+ * end element (one past the last key) the NFT_SET_ELEM_INTERVAL_END flag. An interval that runs to
+ * the top of the key space has no end element, as nft sends it.
+ */
+function toWire(type: SetType, interval: boolean, e: ElementSpec): WireElement[] {
+  const { from, to } = parseInterval(type, e.key, interval)
+  const start: WireElement = { key: intervalKey(type, from, interval), end: false, timeoutMs: e.timeoutMs, value: e.value }
+  if (!interval) return [start]
+  const next = keyNumber(type, to) + 1n
+  return next > maxKey(type) ? [start] : [start, { key: intervalKey(type, numberKey(type, next), true), end: true }]
 }
 
 function writeElementData(w: AttributeWriter, set: SetSpec, value: ElementSpec['value']): void {
@@ -209,7 +299,7 @@ export function writeElements(w: AttributeWriter, set: SetSpec, elements: Elemen
   if (set.id !== undefined) w.be32(SET_ELEM_LIST.SET_ID, set.id)
   w.nested(SET_ELEM_LIST.ELEMENTS, () => {
     for (const e of elements) {
-      for (const part of expand(set.type, interval, e)) {
+      for (const part of toWire(set.type, interval, e)) {
         w.nested(NFTA_LIST_ELEM, () => {
           w.nested(SET_ELEM.KEY, () => w.attr(DATA.VALUE, part.key))
           if (part.end) w.be32(SET_ELEM.FLAGS, SET_ELEM_INTERVAL_END)
@@ -222,24 +312,36 @@ export function writeElements(w: AttributeWriter, set: SetSpec, elements: Elemen
 }
 
 export interface Element {
+  /** The key as ElementSpec takes it: `10.0.0.1`, `10.0.0.0/24`, `10.1.0.0-10.1.0.9`, `80`, `eth0`. */
   key: string
   /** In maps: the value as text, or the verdict. */
   value?: string | Verdict
-  /** The key as the kernel holds it (for ordering). */
+  /** The (first) key, as encodeKey() makes it. */
   bytes: Buffer
-  intervalEnd: boolean
+  /** In interval sets, when the element covers more than one key: the last key it covers. */
+  lastBytes?: Buffer
   timeoutMs?: number
   expiresMs?: number
 }
 
-export function decodeElements(m: NetlinkMessage, type: SetType, dataType?: SetSpec['dataType']): Element[] {
+/** One element as the kernel lists it: an interval set lists starts and ends separately. */
+export interface WireElementRead {
+  key: Buffer
+  end: boolean
+  value?: string | Verdict
+  timeoutMs?: number
+  expiresMs?: number
+}
+
+/** The elements of one NFT_MSG_NEWSETELEM message, as the kernel sent them. */
+export function decodeWireElements(m: NetlinkMessage, dataType?: SetSpec['dataType']): WireElementRead[] {
   const a = new Attributes(m.payload, 4)
   const list = a.nested(SET_ELEM_LIST.ELEMENTS)
   if (!list) return []
   return list.all(NFTA_LIST_ELEM).map((raw) => {
     const e = new Attributes(raw)
     const key = e.nested(SET_ELEM.KEY)?.get(DATA.VALUE) ?? Buffer.alloc(0)
-    const out: Element = { key: formatKey(type, key), bytes: Buffer.from(key), intervalEnd: ((e.be32(SET_ELEM.FLAGS) ?? 0) & SET_ELEM_INTERVAL_END) !== 0 }
+    const out: WireElementRead = { key: Buffer.from(key), end: ((e.be32(SET_ELEM.FLAGS) ?? 0) & SET_ELEM_INTERVAL_END) !== 0 }
     const data = readData(e.nested(SET_ELEM.DATA))
     if (data.verdict) out.value = data.verdict
     else if (data.value && dataType && dataType !== 'verdict') out.value = formatKey(dataType, data.value)
@@ -249,6 +351,93 @@ export function decodeElements(m: NetlinkMessage, type: SetType, dataType?: SetS
     if (expires !== undefined) out.expiresMs = Number(expires)
     return out
   })
+}
+
+function element(type: SetType, start: WireElementRead, last: Buffer): Element {
+  const out: Element = { key: formatInterval(type, start.key, last), bytes: start.key }
+  if (!last.equals(start.key)) out.lastBytes = last
+  if (start.value !== undefined) out.value = start.value
+  if (start.timeoutMs !== undefined) out.timeoutMs = start.timeoutMs
+  if (start.expiresMs !== undefined) out.expiresMs = start.expiresMs
+  return out
+}
+
+/**
+ * The elements of a set from what the kernel listed. Interval sets are joined back as nft's
+ * interval_map_decompose() does: the kernel lists starts and ends (NFT_SET_ELEM_INTERVAL_END,
+ * one past the last key) in its own order, newest-highest first for rbtree sets; sorted by key
+ * (an end before a start at the same key), each start runs to the next end, a start directly
+ * after an open start closes that one just before it, and a start left open runs to the top.
+ * Without `interval` known (`flags` not given), a set is an interval set when it lists an end.
+ */
+export function joinElements(wire: WireElementRead[], set: Pick<SetSpec, 'type' | 'flags'>): Element[] {
+  const type = set.type
+  const interval = set.flags ? set.flags.includes('interval') : wire.some((e) => e.end)
+  const sorted = wire.map((e) => ({ ...e, key: intervalKey(type, e.key, interval) })).sort((a, b) => {
+    const d = keyNumber(type, a.key) - keyNumber(type, b.key)
+    return d !== 0n ? (d < 0n ? -1 : 1) : Number(b.end) - Number(a.end)
+  })
+  if (!interval) return sorted.map((e) => element(type, e, e.key))
+  const out: Element[] = []
+  let low: WireElementRead | undefined
+  for (const e of sorted) {
+    if (e.end) {
+      if (low) out.push(element(type, low, numberKey(type, keyNumber(type, e.key) - 1n)))
+      low = undefined
+    } else {
+      if (low) out.push(element(type, low, numberKey(type, keyNumber(type, e.key) - 1n)))
+      low = e
+    }
+  }
+  if (low) out.push(element(type, low, numberKey(type, maxKey(type))))
+  return out
+}
+
+/** Elements as they read back, from specs (for text of inline sets not sent yet). */
+export function specElements(type: SetType, specs: ElementSpec[], interval: boolean): Element[] {
+  return specs
+    .map((s) => {
+      const { from, to } = parseInterval(type, s.key, interval)
+      return element(type, { key: from, end: false, ...(s.value !== undefined ? { value: typeof s.value === 'object' ? s.value : String(s.value) } : {}) }, to)
+    })
+    .sort((a, b) => (keyNumber(type, a.bytes) < keyNumber(type, b.bytes) ? -1 : 1))
+}
+
+/** The time as nft prints it: `1m`, `59s996ms`, `1h2m`. */
+export function durationText(ms: number): string {
+  const units: Array<[string, number]> = [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000], ['ms', 1]]
+  let rest = ms
+  let out = ''
+  for (const [unit, size] of units) {
+    const n = Math.floor(rest / size)
+    rest -= n * size
+    if (n) out += `${n}${unit}`
+  }
+  return out || '0s'
+}
+
+/**
+ * The elements between braces as nft prints them: in key order, `key : value` in maps; named sets
+ * wrap after as many as nft puts on a line for the key type (2 addresses, 5 ports or marks, ...),
+ * continuing at nft's fixed indent; inline (anonymous) sets stay on one line.
+ */
+export function elementsText(set: Pick<SetSpec, 'type' | 'dataType' | 'timeoutMs'>, elements: Element[], options: { anonymous?: boolean } = {}): string {
+  const quote = (type: SetType | 'verdict' | undefined, text: string) => (type === 'ifname' ? JSON.stringify(text) : text)
+  const texts = elements.map((e) => {
+    let text = quote(set.type, e.key)
+    if (e.timeoutMs !== undefined && e.timeoutMs !== set.timeoutMs) text += ` timeout ${durationText(e.timeoutMs)}`
+    if (e.expiresMs !== undefined) text += ` expires ${durationText(e.expiresMs)}`
+    if (e.value === undefined) return text
+    const value = typeof e.value === 'string' ? quote(set.dataType, e.value) : e.value.chain !== undefined ? `${e.value.verdict} ${e.value.chain}` : e.value.verdict
+    return `${text} : ${value}`
+  })
+  const perLine = options.anonymous ? Infinity : SET_TYPES[set.type].perLine
+  let out = ''
+  texts.forEach((t, i) => {
+    if (i > 0) out += i % perLine === 0 ? ',\n\t\t\t     ' : ', '
+    out += t
+  })
+  return `{ ${out} }`
 }
 
 export { familyName }
