@@ -29,7 +29,7 @@ export class Cmp implements Expression {
     const field = r.field(this.register)
     if (!field) return r.emit(this.toString())
     if (field.compare) return r.emit(field.compare(this.op, this.data), field.needs)
-    const text = `${field.name} ${opText(this.op)}${field.value(this.data)}`
+    const text = `${field.name} ${field.explicitOp ? `${this.op} ` : opText(this.op)}${field.value(this.data)}`
     const provided = this.op === '==' ? field.provides?.(this.data) : undefined
     if (provided !== undefined) r.emitDependency(text, provided)
     else r.emit(text, field.needs)

@@ -10,6 +10,8 @@ export interface Field {
   readonly name: string
   /** Prints a constant compared with the field (`10.0.0.1`, `"eth0"`, `0x00000010`). */
   value(data: Buffer): string
+  /** Print `==` too: nft does after a mask (`meta mark & 0x0000ff00 == 0x00000100`). */
+  readonly explicitOp?: boolean
   /** The protocol match this field implies (`tcp` for `tcp dport`): nft then leaves that match out. */
   readonly needs?: string
   /** For a protocol match (`meta l4proto tcp`): what it provides, so a later field can imply it. */
@@ -114,8 +116,8 @@ export function hexWords(data: Buffer): string {
   return words.join(' ')
 }
 
-/** A generic masked field, printed as nft does: `meta mark & 0x000000ff`. */
+/** A generic masked field, printed as nft does (`meta mark & 0x0000ff00`): mask and xor as the field's values. */
 export function maskedField(f: Field, mask: Buffer, xor: Buffer): Field {
-  const xorText = xor.some((b) => b !== 0) ? ` ^ 0x${xor.toString('hex')}` : ''
-  return { name: `${f.name} & 0x${mask.toString('hex')}${xorText}`, value: (d) => f.value(d), ...(f.needs !== undefined ? { needs: f.needs } : {}) }
+  const xorText = xor.some((b) => b !== 0) ? ` ^ ${f.value(xor)}` : ''
+  return { name: `${f.name} & ${f.value(mask)}${xorText}`, value: (d) => f.value(d), explicitOp: true, ...(f.needs !== undefined ? { needs: f.needs } : {}) }
 }
