@@ -36,7 +36,7 @@ describe.skipIf(!canBoot)('microVMs under QEMU (needs root, qemu-system-x86, bus
 
   it('a microVM on a TAP in a namespace pings it, and the namespace pings back', async () => {
     const ns = await TestNetns.create('launch-tap')
-    const tap = Tap.open({ netns: ns.name, name: 'tap0' })
+    const tap = await Tap.open({ netns: ns.name, interface: 'tap0' })
     await ns.exec(['ip', 'addr', 'add', '10.78.0.1/24', 'dev', 'tap0'])
     await ns.exec(['ip', 'link', 'set', 'tap0', 'up'])
     const image = await guest({ interfaces: [{ name: 'eth0', address: '10.78.0.2/24', gateway: '10.78.0.1' }], commands: ['ping -c 1 -w 20 10.78.0.1 >/dev/null && echo LAB:ping-ok'], then: 'shell' })
@@ -112,6 +112,31 @@ describe.skipIf(!canBoot)('microVMs under QEMU (needs root, qemu-system-x86, bus
     expect(status).toBe(0)
     expect(output.trim().split('\n')).toEqual(['/dev/hvc0', 'hvc0'])
     await vm.quit()
+  }, 60_000)
+
+  // A console shell is what people type `poweroff` into: it must end the VM, as must `reboot`
+  // (QEMU runs with -no-reboot) and leaving the shell (Ctrl-D on the console).
+  it.each([
+    ['poweroff', 'poweroff\n', 'LAB:poweroff'],
+    ['reboot', 'reboot\n', 'LAB:reboot'],
+    ['Ctrl-D (the shell exits)', '\x04', 'LAB:poweroff'],
+  ])('with then: shell, %s in the console ends the VM cleanly', async (_what, typed, marker) => {
+    const image = await guest({ then: 'shell' })
+    const vm = track(await microVM(image))
+    await vm.console.waitFor('LAB:ready', { timeoutMs: 30_000 })
+    // The shell takes commands first, so what is typed next reaches that shell.
+    expect((await vm.console.run('echo $((6 * 7))')).output).toBe('42\n')
+    vm.console.write(typed)
+    const timer = setTimeout(() => vm.kill(), 30_000)
+    try {
+      // Killed by the timer (the guest ignored it) would resolve with signal SIGKILL instead.
+      expect(await vm.exited).toEqual({ exitCode: 0, signal: null })
+    } finally {
+      clearTimeout(timer)
+    }
+    // Ended by init, not by PID 1 dying (a kernel panic, which panic=-1 turns into a reset).
+    expect(vm.console.transcript).toContain(`${marker}\n`)
+    expect(vm.console.transcript).not.toMatch(/Kernel panic/)
   }, 60_000)
 
   it('a guest that powers off ends with exit code 0', async () => {

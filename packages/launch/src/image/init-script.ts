@@ -21,6 +21,8 @@ export interface InitScriptOptions {
   /**
    * What to do at the end: power the VM off (default), read commands from the console, idle, or
    * `{ exec }`: replace the script with a program that becomes PID 1 (e.g. nanoswitch --init).
+   * With 'shell' the shell is a child of /init: leaving it (`exit`, Ctrl-D) powers the VM off.
+   * Until then (and with 'idle'), `poweroff`, `reboot` and `halt` work as under busybox init.
    */
   then?: 'poweroff' | 'shell' | 'idle' | { exec: string }
 }
@@ -32,6 +34,7 @@ export const MARKERS = {
   ready: 'LAB:ready',
   lease: 'LAB:lease',
   poweroff: 'LAB:poweroff',
+  reboot: 'LAB:reboot',
 } as const
 
 /** The udhcpc event script: configures the address and default route and prints a lease marker. */
@@ -86,6 +89,14 @@ export function initScript(options: InitScriptOptions = {}): string {
   // The power button (QMP system_powerdown) powers the guest off: busybox acpid runs
   // /etc/acpi/PWRF/00000080 for it. Only where the kernel has an input device for the button.
   lines.push('[ -e /dev/input/event0 ] && acpid -l /dev/null')
+  // busybox poweroff, reboot and halt (without -f) ask PID 1 with a signal, as busybox init
+  // expects: USR2, TERM, USR1. A shell as PID 1 gets only the signals it traps (the kernel drops
+  // the rest for init), so /init traps them and does it itself. halt powers off: a halted microVM
+  // would only sit there. A trap runs once the command in the foreground ends.
+  lines.push(
+    `trap 'echo ${MARKERS.poweroff}; poweroff -f' USR2 USR1`,
+    `trap 'echo ${MARKERS.reboot}; reboot -f' TERM`,
+  )
   lines.push('ip link set lo up')
   if (options.hostname) {
     check(options.hostname, 'hostname')
@@ -119,10 +130,15 @@ export function initScript(options: InitScriptOptions = {}): string {
       lines.push(`echo ${MARKERS.poweroff}`, 'poweroff -f')
       break
     case 'shell':
-      lines.push('exec sh')
+      // The shell runs as a child, so /init outlives it (PID 1 exiting is a kernel panic) and
+      // powers off when it ends. It runs in the background so that `wait`, unlike a foreground
+      // command, returns as soon as a trapped signal (poweroff, reboot) arrives. A background
+      // job's stdin would be /dev/null: the console is handed over on fd 3.
+      lines.push('exec 3<&0', 'sh <&3 3<&- &', 'wait $!', `echo ${MARKERS.poweroff}`, 'poweroff -f')
       break
     case 'idle':
-      lines.push('while :; do sleep 3600; done')
+      // sleep in the background for the same reason: the traps run at once.
+      lines.push('while :; do sleep 3600 & wait $!; done')
       break
   }
   return `${lines.join('\n')}\n`
