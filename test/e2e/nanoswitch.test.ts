@@ -107,7 +107,7 @@ describe.skipIf(!isRoot() || !existsSync(cli) || !peers)('nanoswitch end to end 
     expect(await t.ping(vm3.ns, vm1.address)).toBe(true)
     // Out through NAT: upstream sees the switch's uplink address, never a VM's.
     const seen: string[] = []
-    const sniffer = PacketSocket.open({ netns: t.up.name, interface: 'u0', protocol: 'ipv4', outgoing: false })
+    const sniffer = await PacketSocket.open({ netns: t.up.name, interface: 'u0', protocol: 'ipv4', outgoing: false })
     sniffer.on('message', (f) => {
       if (f.data[23] === 1) seen.push(`${f.data[26]}.${f.data[27]}.${f.data[28]}.${f.data[29]}`)
     })

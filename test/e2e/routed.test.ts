@@ -83,7 +83,7 @@ describe.skipIf(!isRoot() || !existsSync(cli) || !['dnsmasq', 'udhcpc', 'ping'].
     expect((await vmA.exec(['ping', '-c', '1', '-W', '2', '100.0.1.5'], { allowFailure: true })).code).toBe(0)
     // Out through NAT: upstream 0 sees the router's wan0 address.
     const seen: string[] = []
-    const sniffer = PacketSocket.open({ netns: upstreams[0]!.ns.name, interface: 'u0', protocol: 'ipv4', outgoing: false })
+    const sniffer = await PacketSocket.open({ netns: upstreams[0]!.ns.name, interface: 'u0', protocol: 'ipv4', outgoing: false })
     sniffer.on('message', (f) => {
       if (f.data[23] === 1) seen.push(`${f.data[26]}.${f.data[27]}.${f.data[28]}.${f.data[29]}`)
     })

@@ -50,7 +50,7 @@ describe.skipIf(!isRoot() || !existsSync(cli) || !hasCommand('dnsmasq') || !qemu
     // Each VM: a TAP in the switch's namespace (a new port the switch bridges), DHCP, a web page with its name, then a shell.
     const vms: Array<Awaited<ReturnType<typeof microVM>>> = []
     await Promise.all(['vm1', 'vm2'].map(async (name) => {
-      const tap = Tap.open({ netns: sw.name, name })
+      const tap = await Tap.open({ netns: sw.name, interface: name })
       const image = await guestImage({ hostname: name, interfaces: [{ name: 'eth0', dhcp: true }], commands: [`mkdir -p /www && echo ${name} > /www/index.html && httpd -p 80 -h /www`], then: 'shell' })
       const vm = await microVM({ ...image, nics: [{ type: 'tap', fd: tap.handOff() }] })
       deferCleanup(`qemu ${name}`, () => vm.kill())

@@ -53,9 +53,9 @@ describe.skipIf(!isRoot())('ARP on the wire (needs root)', () => {
   })
   afterAll(() => cleanupAll())
 
-  function capture(): { frames: ArpPacket[]; close(): void } {
+  async function capture(): Promise<{ frames: ArpPacket[]; close(): void }> {
     const frames: ArpPacket[] = []
-    const s = PacketSocket.open({ netns: b.name, interface: 'b0', protocol: 'arp', outgoing: false })
+    const s = await PacketSocket.open({ netns: b.name, interface: 'b0', protocol: 'arp', outgoing: false })
     s.on('message', (f) => frames.push(decodeArp(f.data)))
     return { frames, close: () => s.close() }
   }
@@ -81,7 +81,7 @@ describe.skipIf(!isRoot())('ARP on the wire (needs root)', () => {
     let healthy = false
     const run = announcer({ netns: a.name, links: ['a0'], clock, onAnnounce: (l, addrs, r) => rounds.push([l, [...addrs].sort(), r]) })({ signal: controller.signal, healthy: () => (healthy = true) })
     while (!healthy) await new Promise((r) => setTimeout(r, 10))
-    const wire = capture()
+    const wire = await capture()
     await a.exec(['ip', 'link', 'set', 'a0', 'up'])
     const until = async (n: number) => {
       for (let i = 0; i < 200 && rounds.length < n; i++) await new Promise((r) => setTimeout(r, 10))

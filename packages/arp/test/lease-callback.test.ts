@@ -20,7 +20,7 @@ async function setup() {
   })
   // Every ARP frame the server's side of the link sees.
   const frames: ArpPacket[] = []
-  const sniffer = PacketSocket.open({ netns: srv.name, interface: 's0', protocol: 'arp', outgoing: false })
+  const sniffer = await PacketSocket.open({ netns: srv.name, interface: 's0', protocol: 'arp', outgoing: false })
   sniffer.on('message', (f) => frames.push(decodeArp(f.data)))
   return { srv, cli, dnsmasq, frames, sniffer }
 }

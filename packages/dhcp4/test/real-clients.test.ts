@@ -20,7 +20,7 @@ async function captureDiscover(argv: (ifname: string) => string[]): Promise<{ me
   const nl = await Netlink.open({ netns: client.name })
   const mac = (await nl.link.get('c0')).address!
   nl.close()
-  const sniffer = PacketSocket.open({ netns: server.name, interface: 's0', protocol: 'ipv4' })
+  const sniffer = await PacketSocket.open({ netns: server.name, interface: 's0', protocol: 'ipv4' })
   const got = new Promise<Buffer>((resolve) =>
     sniffer.on('message', (f) => {
       const payload = dhcpPayload(f.data)

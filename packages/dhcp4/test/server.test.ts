@@ -159,7 +159,7 @@ describe.skipIf(!isRoot())('DHCP server with real clients (needs root)', () => {
   it('counts and drops malformed packets and keeps serving', async () => {
     const { ns } = await clientPort()
     const before = dhcp.stats.malformed
-    const junk = UdpSocket.open({ netns: ns.name, port: 68, device: 'eth0', broadcast: true })
+    const junk = await UdpSocket.open({ netns: ns.name, port: 68, interface: 'eth0', broadcast: true })
     await junk.send({ data: Buffer.from('not a dhcp packet at all'), address: '255.255.255.255', port: 67 })
     await junk.send({ data: Buffer.alloc(300, 0xff), address: '255.255.255.255', port: 67 })
     junk.close()

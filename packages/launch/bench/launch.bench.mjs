@@ -24,7 +24,7 @@ const made = new Set()
 const vms = new Set()
 async function cleanup() {
   for (const vm of vms) vm.kill()
-  for (const name of made) if (Netns.exists(name)) await Netns.delete(name).catch(() => undefined)
+  for (const name of made) if (Netns.exists(name)) await Netns.del(name).catch(() => undefined)
 }
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => void cleanup().then(() => process.exit(130)))
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
@@ -69,11 +69,11 @@ const pingImage = await guestImage({ interfaces: [{ name: 'eth0', dhcp: true }],
 async function twoBehindSwitch(run) {
   const netns = `${tag}-sw${run}`
   const t0 = performance.now()
-  await Netns.create(netns)
+  await Netns.add(netns)
   made.add(netns)
   const sw = await RunningSwitch.start({ netns, controlSocket: false, logger: pino({ level: 'silent' }) })
   const pair = await Promise.all(['vm1', 'vm2'].map(async (name) => {
-    const tap = Tap.open({ netns, name })
+    const tap = await Tap.open({ netns, interface: name })
     const vm = await microVM({ ...pingImage, nics: [{ type: 'tap', fd: tap.handOff() }] })
     vms.add(vm)
     return vm
@@ -89,7 +89,7 @@ async function twoBehindSwitch(run) {
     vms.delete(vm)
   }
   await sw.stop()
-  await Netns.delete(netns)
+  await Netns.del(netns)
   made.delete(netns)
   void a
   return { leased, pinging }

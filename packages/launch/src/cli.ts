@@ -94,7 +94,7 @@ async function main(argv: string[]): Promise<number> {
   }
   for (const spec of values.tap ?? []) {
     const [name, netns] = spec.split('@')
-    nics.push({ type: 'tap', fd: Tap.open({ name: name!, ...(netns ? { netns } : {}) }).handOff() })
+    nics.push({ type: 'tap', fd: (await Tap.open({ interface: name!, ...(netns ? { netns } : {}) })).handOff() })
   }
   const accel = (values.accel ?? 'auto') as AccelChoice
   if (!['kvm', 'tcg', 'auto'].includes(accel)) throw new UsageError(`--accel must be kvm, tcg or auto`)

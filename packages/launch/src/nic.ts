@@ -7,7 +7,7 @@ import { qemuOption } from './qemu-option.js'
 export type Nic =
   /** One end of an AF_UNIX socketpair (dgram or stream): a cable to another VM or to a process. */
   | { type: 'socket'; fd: number; mac?: string }
-  /** An open TAP device (`Tap.open(...).handOff()`), e.g. in a switch's namespace. */
+  /** An open TAP device (`(await Tap.open(...)).handOff()`), e.g. in a switch's namespace. */
   | { type: 'tap'; fd: number; mac?: string; vnetHdr?: boolean }
   /** SLIRP user networking with optional host port forwards. */
   | { type: 'user'; ports?: PortMap; net?: string; dhcpStart?: string; mac?: string }

@@ -31,13 +31,13 @@ const made = new Set()
 const children = new Set()
 async function cleanup() {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL')
-  for (const name of made) if (Netns.exists(name)) await Netns.delete(name).catch(() => undefined)
+  for (const name of made) if (Netns.exists(name)) await Netns.del(name).catch(() => undefined)
   rmSync(dir, { recursive: true, force: true })
 }
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => void cleanup().then(() => process.exit(130)))
 
 async function namespace(name) {
-  await Netns.create(name)
+  await Netns.add(name)
   made.add(name)
   const nl = await Netlink.open({ netns: name })
   await nl.link.set('lo', { up: true })
@@ -45,7 +45,7 @@ async function namespace(name) {
   return name
 }
 async function dropNamespace(name) {
-  await Netns.delete(name)
+  await Netns.del(name)
   made.delete(name)
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]

@@ -46,21 +46,21 @@ async function cleanup() {
       switchProcess.once('exit', () => (clearTimeout(t), r()))
     })
   }
-  for (const name of Object.values(ns)) if (Netns.exists(name)) await Netns.delete(name).catch(() => undefined)
+  for (const name of Object.values(ns)) if (Netns.exists(name)) await Netns.del(name).catch(() => undefined)
   rmSync(dir, { recursive: true, force: true })
 }
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => void cleanup().then(() => process.exit(130)))
 
 /** A UDP echo service: answers each datagram with `<who> saw <source address>`. */
-function echoServer(netns, who) {
-  const s = UdpSocket.open({ netns, port: 7 })
+async function echoServer(netns, who) {
+  const s = await UdpSocket.open({ netns, port: 7 })
   s.on('message', (d) => void s.send({ data: Buffer.from(`${who} saw ${d.from.address}`), address: d.from.address, port: d.from.port }).catch(() => undefined))
   closers.push(() => s.close())
 }
 
 /** Sends one datagram to an echo service and waits for the answer. */
 async function echo(netns, address, timeoutMs = 2000) {
-  const s = UdpSocket.open({ netns, port: 0 })
+  const s = await UdpSocket.open({ netns, port: 0 })
   try {
     const answer = new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`no answer from ${address} within ${timeoutMs} ms`)), timeoutMs)
@@ -77,7 +77,7 @@ async function echo(netns, address, timeoutMs = 2000) {
 
 async function main() {
   console.log(routed ? 'lab demo: nanoswitch --mode routed: two VMs on their own /31 links (the address is in the link\'s MAC), routed and NATed to an upstream network\n' : 'lab demo: nanoswitch wiring two VMs (namespaces) to an upstream network\n')
-  for (const name of Object.values(ns)) await Netns.create(name)
+  for (const name of Object.values(ns)) await Netns.add(name)
   const sw = await Netlink.open({ netns: ns.sw })
   closers.push(() => sw.close())
   await sw.link.add({ name: 'uplink0', kind: 'veth', address: UPLINK_MAC, peer: { name: 'u0', netns: ns.up } })
@@ -97,7 +97,7 @@ async function main() {
 
   const upstream = await DhcpServer.open({ netns: ns.up, interface: 'u0', subnet: { subnet: '10.99.0.0/24', range: ['10.99.0.10', '10.99.0.50'], router: '10.99.0.1', leaseTime: 600 }, logger: pino({ level: 'silent' }) })
   closers.push(() => upstream.close())
-  echoServer(ns.up, 'upstream')
+  await echoServer(ns.up, 'upstream')
 
   const started = performance.now()
   const socket = join(dir, 'control.sock')
@@ -135,7 +135,7 @@ async function main() {
   console.log(`${routed ? 'router' : 'switch'} uplink: ${uplink.address} via ${uplink.router} (DHCP from upstream)\n`)
 
   console.log('checks:')
-  echoServer(ns.c2, 'vm2')
+  await echoServer(ns.c2, 'vm2')
   try {
     const r = await echo(ns.c1, leases.vm2.address)
     check(`vm1 -> vm2 ${routed ? 'through the router' : 'across the bridge'} (UDP echo)`, r.text === `vm2 saw ${leases.vm1.address}`, `"${r.text}" in ${r.rtt.toFixed(2)} ms`)

@@ -141,10 +141,10 @@ try {
   const ours = names('n')
   ours.forEach((n) => created.add(n))
   const oursAdd = await timed(async () => {
-    for (const n of ours) await Netns.create(n)
+    for (const n of ours) await Netns.add(n)
   })
   const oursDel = await timed(async () => {
-    for (const n of ours) await Netns.delete(n)
+    for (const n of ours) await Netns.del(n)
   })
   ours.forEach((n) => created.delete(n))
   const batch = names('m')
@@ -165,7 +165,7 @@ try {
   console.log(`${'variant'.padEnd(34)} ${'create'.padStart(12)} ${'delete'.padStart(12)} ${'total'.padStart(12)} ${'vs ours'.padStart(8)}`)
   const nsRow = (label, a, d) =>
     console.log(`${label.padEnd(34)} ${a.toFixed(1).padStart(9)} ms ${d.toFixed(1).padStart(9)} ms ${(a + d).toFixed(1).padStart(9)} ms ${((a + d) / (oursAdd + oursDel)).toFixed(2).padStart(7)}x`)
-  nsRow('ours Netns.create / delete', oursAdd, oursDel)
+  nsRow('ours Netns.add / del', oursAdd, oursDel)
   nsRow('ip -batch netns add / del', batchAdd, batchDel)
   nsRow('ip netns add / del, one exec each', execAdd, execDel)
 } finally {

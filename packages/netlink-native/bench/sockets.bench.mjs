@@ -62,10 +62,10 @@ console.log(`ours / dgram: ${(oursResult.rate / dgramResult.rate).toFixed(2)}x`)
 
 // AF_PACKET receive rate, for the record: frames the kernel delivers to a PacketSocket.
 const { PacketSocket } = await import('../dist/index.js')
-const rx = PacketSocket.open({ netns: b, interface: 'ub', protocol: 0x88b5 })
+const rx = await PacketSocket.open({ netns: b, interface: 'ub', protocol: 0x88b5 })
 let frames = 0
 rx.on('message', () => frames++)
-const tx = PacketSocket.open({ netns: a, interface: 'ua' })
+const tx = await PacketSocket.open({ netns: a, interface: 'ua' })
 const frame = Buffer.concat([Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1, 0x88, 0xb5]), Buffer.alloc(46)])
 const t0 = process.hrtime.bigint()
 for (let i = 0; i < 100_000; i++) {

@@ -37,7 +37,7 @@ if (mode === 'dgram-server') {
 } else {
   const { UdpSocket } = await import('../dist/index.js')
   if (mode === 'ours-server') {
-    const s = UdpSocket.open({ netns: args[0], port: Number(args[1]), batch: 64, receiveBufferBytes: 4 << 20 })
+    const s = await UdpSocket.open({ netns: args[0], port: Number(args[1]), batch: 64, receiveBufferBytes: 4 << 20 })
     let replies = []
     s.on('message', (d) => {
       // Replies of one drain go out together with sendmmsg.
@@ -51,7 +51,7 @@ if (mode === 'dgram-server') {
     process.stdout.write('ready\n')
   } else if (mode === 'ours-client') {
     const [netns, host, port, count, window] = [args[0], args[1], Number(args[2]), Number(args[3]), Number(args[4])]
-    const s = UdpSocket.open({ netns, port: 0, batch: 64, receiveBufferBytes: 4 << 20 })
+    const s = await UdpSocket.open({ netns, port: 0, batch: 64, receiveBufferBytes: 4 << 20 })
     let sent = 0
     let received = 0
     let pending = []

@@ -69,11 +69,11 @@ function addrLine(a: Address, names: Map<number, string>): string {
 function routeLine(r: Route, names: Map<number, string>): string {
   const parts = [r.dst]
   if (r.gateway) parts.push(`via ${r.gateway}`)
-  if (r.dev !== undefined) parts.push(`dev ${names.get(r.dev) ?? r.dev}`)
+  if (r.index !== undefined) parts.push(`dev ${names.get(r.index) ?? r.index}`)
   if (r.table !== 254) parts.push(`table ${r.table}`)
   if (r.prefsrc) parts.push(`src ${r.prefsrc}`)
   if (r.metric !== undefined) parts.push(`metric ${r.metric}`)
-  for (const h of r.multipath ?? []) parts.push(`nexthop via ${h.gateway} dev ${names.get(h.dev ?? 0) ?? h.dev} weight ${h.weight}`)
+  for (const h of r.multipath ?? []) parts.push(`nexthop via ${h.gateway} dev ${names.get(h.index ?? 0) ?? h.index} weight ${h.weight}`)
   return parts.join(' ')
 }
 
@@ -96,8 +96,8 @@ async function main(argv: string[]): Promise<number> {
     if (command === 'show' || command === 'list') {
       const list = await Netns.list()
       print(list, () => list.join('\n'))
-    } else if (command === 'add') await Netns.create(need(args[0], 'NAME'))
-    else if (command === 'del' || command === 'delete') await Netns.delete(need(args[0], 'NAME'))
+    } else if (command === 'add') await Netns.add(need(args[0], 'NAME'))
+    else if (command === 'del' || command === 'delete') await Netns.del(need(args[0], 'NAME'))
     else throw new UsageError(`unknown netns command ${command}`)
     return 0
   }
@@ -168,7 +168,7 @@ async function main(argv: string[]): Promise<number> {
           await nl.route[command]({
             dst,
             ...(via ? { gateway: via } : {}),
-            ...(dev ? { dev } : {}),
+            ...(dev ? { interface: dev } : {}),
             ...(metric ? { metric: Number(metric) } : {}),
             ...(table ? { table: /^\d+$/.test(table) ? Number(table) : (table as 'main') } : {}),
             ...(src ? { src } : {}),
@@ -179,7 +179,7 @@ async function main(argv: string[]): Promise<number> {
       case 'neigh':
       case 'n': {
         const dev = take(args, 'dev')
-        const list = await nl.neigh.list(dev ? { dev } : {})
+        const list = await nl.neigh.list(dev ? { link: dev } : {})
         const n = await names()
         print(list, () => list.map((e) => `${e.address ?? ''} dev ${n.get(e.index) ?? e.index} lladdr ${e.lladdr ?? '-'} ${e.state.join(',')}`).join('\n'))
         break

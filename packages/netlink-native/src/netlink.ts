@@ -93,7 +93,7 @@ export class Netlink {
   }
 
   static async open(options: NetlinkOpenOptions = {}): Promise<Netlink> {
-    return new Netlink(options.netns, NetlinkSocket.open(NETLINK_ROUTE, { netns: options.netns }))
+    return new Netlink(options.netns, await NetlinkSocket.open({ protocol: NETLINK_ROUTE, netns: options.netns }))
   }
 
   /** The underlying socket, for families this handle does not wrap. */
@@ -101,8 +101,14 @@ export class Netlink {
     return this.#socket
   }
 
-  close(): void {
-    this.#socket.close()
+  /** Closes the handle's socket; safe to call more than once. */
+  async close(): Promise<void> {
+    await this.#socket.close()
+  }
+
+  /** `await using nl = await Netlink.open(...)` closes it at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
   }
 
   readonly link = {
@@ -137,15 +143,15 @@ export class Netlink {
     append: async (o: RouteOptions): Promise<void> => this.#one(routeAppend(o)),
     del: async (o: RouteOptions): Promise<void> => this.#one(routeDel(o)),
     /** Routes of one table (default main; 'all' for every table) and family. */
-    list: async (filter: { table?: RouteOptions['table'] | 'all'; family?: Family; dev?: LinkRef } = {}): Promise<DumpList<Route>> => {
+    list: async (filter: { table?: RouteOptions['table'] | 'all'; family?: Family; link?: LinkRef } = {}): Promise<DumpList<Route>> => {
       const table = filter.table === 'all' ? undefined : tableNumber(filter.table ?? 'main')
-      const dev = filter.dev === undefined ? undefined : await this.#indexOf(filter.dev, 'route list')
+      const index = filter.link === undefined ? undefined : await this.#indexOf(filter.link, 'route list')
       const { items: all, interrupted } = await this.#dump(C.RTM_GETROUTE, 'route list', (w) => routeDumpRequest(w, filter.family), decodeRoute)
       return dumpList(all.filter(
         (r) =>
           (table === undefined || r.table === table) &&
           (filter.family === undefined || r.family === filter.family) &&
-          (dev === undefined || r.dev === dev || r.multipath?.some((h) => h.dev === dev)),
+          (index === undefined || r.index === index || r.multipath?.some((h) => h.index === index)),
       ), interrupted)
     },
   }
@@ -154,10 +160,10 @@ export class Netlink {
     add: async (o: NeighbourOptions): Promise<void> => this.#one(neighAdd(o)),
     replace: async (o: NeighbourOptions): Promise<void> => this.#one(neighReplace(o)),
     del: async (o: NeighbourOptions): Promise<void> => this.#one(neighDel(o)),
-    list: async (filter: { dev?: LinkRef; family?: Family | 'bridge' } = {}): Promise<DumpList<Neighbour>> => {
-      const dev = filter.dev === undefined ? undefined : await this.#indexOf(filter.dev, 'neigh list')
+    list: async (filter: { link?: LinkRef; family?: Family | 'bridge' } = {}): Promise<DumpList<Neighbour>> => {
+      const index = filter.link === undefined ? undefined : await this.#indexOf(filter.link, 'neigh list')
       const { items, interrupted } = await this.#dump(C.RTM_GETNEIGH, 'neigh list', (w) => neighDumpRequest(w, filter.family), decodeNeighbour)
-      return dumpList(items.filter((n) => (dev === undefined || n.index === dev) && (filter.family === undefined || n.family === filter.family)), interrupted)
+      return dumpList(items.filter((n) => (index === undefined || n.index === index) && (filter.family === undefined || n.family === filter.family)), interrupted)
     },
   }
 

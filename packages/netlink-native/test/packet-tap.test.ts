@@ -42,8 +42,8 @@ describe.skipIf(!isRoot())('AF_PACKET and TAP (needs root)', () => {
 
   it('sends raw frames that tcpdump sees on the far side, and receives them there with link-layer info', async () => {
     const dump = await Daemon.start({ name: 'tcpdump', netns: b.name, argv: ['tcpdump', '-i', 'pb', '-n', '-e', '-l', '-c', '1', 'ether proto 0x88b5'], ready: /listening on/ })
-    const receiver = PacketSocket.open({ netns: b.name, interface: 'pb', protocol: EXPERIMENTAL })
-    const sender = PacketSocket.open({ netns: a.name, interface: 'pa' })
+    const receiver = await PacketSocket.open({ netns: b.name, interface: 'pb', protocol: EXPERIMENTAL })
+    const sender = await PacketSocket.open({ netns: a.name, interface: 'pa' })
     const got = next(receiver, (f) => f.readUInt16BE(12) === EXPERIMENTAL)
     await sender.send(frame(macB, '02:00:00:00:00:aa', EXPERIMENTAL, 'hello lab'))
     const data = await got
@@ -55,10 +55,10 @@ describe.skipIf(!isRoot())('AF_PACKET and TAP (needs root)', () => {
   })
 
   it('drops in the kernel what the BPF filter rejects', async () => {
-    const filtered = PacketSocket.open({ netns: b.name, interface: 'pb', filter: ethertypeFilter(EXPERIMENTAL) })
+    const filtered = await PacketSocket.open({ netns: b.name, interface: 'pb', filter: ethertypeFilter(EXPERIMENTAL) })
     const seen: number[] = []
     filtered.on('message', (f) => seen.push(f.data.readUInt16BE(12)))
-    const sender = PacketSocket.open({ netns: a.name, interface: 'pa' })
+    const sender = await PacketSocket.open({ netns: a.name, interface: 'pa' })
     await sender.send(frame(macB, '02:00:00:00:00:aa', 0x88b6, 'not me'))
     await sender.send(frame(macB, '02:00:00:00:00:aa', EXPERIMENTAL, 'me'))
     await new Promise((r) => setTimeout(r, 200))
@@ -68,8 +68,8 @@ describe.skipIf(!isRoot())('AF_PACKET and TAP (needs root)', () => {
   })
 
   it('writes frames to a TAP that tcpdump sees, and reads frames the kernel sends to it', async () => {
-    const tap = Tap.open({ netns: a.name, name: 'tapx' })
-    expect(tap.name).toBe('tapx')
+    const tap = await Tap.open({ netns: a.name, interface: 'tapx' })
+    expect(tap.interface).toBe('tapx')
     await a.exec(['ip', 'link', 'set', 'tapx', 'up'])
     await a.exec(['ip', 'addr', 'add', '10.89.0.1/24', 'dev', 'tapx'])
     const dump = await Daemon.start({ name: 'tcpdump', netns: a.name, argv: ['tcpdump', '-i', 'tapx', '-n', '-e', '-l', '-c', '1', 'ether proto 0x88b5'], ready: /listening on/ })
@@ -81,8 +81,8 @@ describe.skipIf(!isRoot())('AF_PACKET and TAP (needs root)', () => {
     void a.exec(['ping', '-c', '1', '-W', '1', '10.89.0.2'], { allowFailure: true })
     const request = await arp
     expect(request.subarray(38, 42)).toEqual(Buffer.from([10, 89, 0, 2]))
-    tap.close()
-    tap.close()
+    await tap.close()
+    await tap.close()
   })
 
   it('keeps the fd count flat across 2,000 open/close cycles', async () => {
@@ -91,15 +91,15 @@ describe.skipIf(!isRoot())('AF_PACKET and TAP (needs root)', () => {
     await nl.link.add({ name: 'tapp', kind: 'tap' })
     const fds = () => readdirSync('/proc/self/fd').length
     const before = fds()
-    for (let i = 0; i < 1000; i++) PacketSocket.open({ netns: a.name, interface: 'pa', protocol: 'arp' }).close()
-    for (let i = 0; i < 1000; i++) Tap.open({ netns: a.name, name: 'tapp' }).close()
+    for (let i = 0; i < 1000; i++) await (await PacketSocket.open({ netns: a.name, interface: 'pa', protocol: 'arp' })).close()
+    for (let i = 0; i < 1000; i++) await (await Tap.open({ netns: a.name, interface: 'tapp' })).close()
     expect(fds()).toBe(before)
     await nl.link.del('tapp')
     nl.close()
   })
 
-  it('reports errors with errno, operation and object', () => {
-    expect(() => PacketSocket.open({ netns: a.name, interface: 'nope0' })).toThrow(`ENODEV: packet bind nope0`)
-    expect(() => Tap.open({ netns: 'no-such-netns-here', name: 't0' })).toThrow(/ENOENT: tap open t0 netns no-such-netns-here/)
+  it('reports errors with errno, operation and object', async () => {
+    await expect(PacketSocket.open({ netns: a.name, interface: 'nope0' })).rejects.toThrow(`ENODEV: packet bind nope0`)
+    await expect(Tap.open({ netns: 'no-such-netns-here', interface: 't0' })).rejects.toThrow(/ENOENT: tap open t0 netns no-such-netns-here/)
   })
 })

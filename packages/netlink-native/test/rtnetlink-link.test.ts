@@ -76,7 +76,7 @@ describe.skipIf(!isRoot())('links (needs root)', () => {
     expect(mv.kind).toBe('macvlan')
     expect(mv.info).toMatchObject({ mode: 'bridge' })
     expect(mv.parent).toBe((await nl.link.get('v0')).index)
-    await nl.link.add({ name: 'vx0', kind: 'vxlan', vxlan: { id: 42, local: '10.9.0.1', remote: '10.9.0.2', port: 4789, learning: false, dev: 'v0' } })
+    await nl.link.add({ name: 'vx0', kind: 'vxlan', vxlan: { id: 42, local: '10.9.0.1', remote: '10.9.0.2', port: 4789, learning: false, interface: 'v0' } })
     const vx = await nl.link.get('vx0')
     expect(vx.info).toMatchObject({ id: 42, local: '10.9.0.1', group: '10.9.0.2', port: 4789, learning: false })
     const [ip] = await a.ip<IpLink[]>(['-d', 'link', 'show', 'vx0'])

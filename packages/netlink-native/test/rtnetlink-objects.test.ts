@@ -45,8 +45,8 @@ describe.skipIf(!isRoot())('addresses, routes, neighbours, rules (needs root)', 
   it('adds routes with gateway, table, metric, src and multipath, and ip -j route agrees', async () => {
     await nl.addr.add('e1', '10.0.2.1/24')
     await nl.route.add({ dst: 'default', gateway: '10.0.0.254' })
-    await nl.route.add({ dst: '192.168.50.0/24', dev: 'e0', metric: 50, src: '10.0.0.1' })
-    await nl.route.add({ dst: '172.16.0.0/16', multipath: [{ gateway: '10.0.0.2', dev: 'e0', weight: 1 }, { gateway: '10.0.2.2', dev: 'e1', weight: 3 }] })
+    await nl.route.add({ dst: '192.168.50.0/24', interface: 'e0', metric: 50, src: '10.0.0.1' })
+    await nl.route.add({ dst: '172.16.0.0/16', multipath: [{ gateway: '10.0.0.2', interface: 'e0', weight: 1 }, { gateway: '10.0.2.2', interface: 'e1', weight: 3 }] })
     await nl.route.add({ dst: '198.51.100.0/24', gateway: '10.0.0.3', table: 100 })
     await nl.route.add({ dst: 'fd01::/64', gateway: 'fd00::2' })
     const ip = await ns.ip<IpRoute[]>(['route', 'show'])
@@ -58,10 +58,12 @@ describe.skipIf(!isRoot())('addresses, routes, neighbours, rules (needs root)', 
     expect(mp.nexthops?.map((h) => [h.gateway, h.dev, h.weight])).toEqual([['10.0.0.2', 'e0', 1], ['10.0.2.2', 'e1', 3]])
     const ours = await nl.route.list()
     const e0 = (await nl.link.get('e0')).index
-    expect(ours.find((r) => r.dst === 'default')).toMatchObject({ gateway: '10.0.0.254', dev: e0, table: 254, type: 'unicast', protocol: 3 })
+    expect(ours.find((r) => r.dst === 'default')).toMatchObject({ gateway: '10.0.0.254', index: e0, table: 254, type: 'unicast', protocol: 3 })
     expect(ours.find((r) => r.dst === '192.168.50.0/24')).toMatchObject({ metric: 50, prefsrc: '10.0.0.1' })
     expect(ours.find((r) => r.dst === '172.16.0.0/16')?.multipath?.map((h) => h.weight)).toEqual([1, 3])
     expect((await nl.route.list({ table: 100 })).map((r) => r.dst)).toEqual(['198.51.100.0/24'])
+    // A link filter keeps routes out of that link, directly or through one of their next hops.
+    expect((await nl.route.list({ link: 'e1', family: 4 })).map((r) => r.dst).sort()).toEqual(['10.0.2.0/24', '172.16.0.0/16'])
     expect((await nl.route.list({ family: 6 })).some((r) => r.dst === 'fd01::/64' && r.gateway === 'fd00::2')).toBe(true)
     await nl.route.replace({ dst: 'default', gateway: '10.0.2.254' })
     expect((await ns.ip<IpRoute[]>(['route', 'show', 'default']))[0]).toMatchObject({ gateway: '10.0.2.254', dev: 'e1' })
@@ -72,13 +74,13 @@ describe.skipIf(!isRoot())('addresses, routes, neighbours, rules (needs root)', 
   })
 
   it('adds, lists and deletes neighbours', async () => {
-    await nl.neigh.add({ dev: 'e0', address: '10.0.0.77', lladdr: '02:aa:bb:cc:dd:ee' })
+    await nl.neigh.add({ interface: 'e0', address: '10.0.0.77', lladdr: '02:aa:bb:cc:dd:ee' })
     const ip = await ns.ip<IpNeigh[]>(['neigh', 'show', 'dev', 'e0'])
     expect(ip.find((n) => n.dst === '10.0.0.77')).toMatchObject({ lladdr: '02:aa:bb:cc:dd:ee', state: ['PERMANENT'] })
-    const ours = await nl.neigh.list({ dev: 'e0', family: 4 })
+    const ours = await nl.neigh.list({ link: 'e0', family: 4 })
     expect(ours.find((n) => n.address === '10.0.0.77')).toMatchObject({ lladdr: '02:aa:bb:cc:dd:ee', state: ['permanent'] })
-    await nl.neigh.del({ dev: 'e0', address: '10.0.0.77' })
-    expect((await nl.neigh.list({ dev: 'e0', family: 4 })).some((n) => n.address === '10.0.0.77')).toBe(false)
+    await nl.neigh.del({ interface: 'e0', address: '10.0.0.77' })
+    expect((await nl.neigh.list({ link: 'e0', family: 4 })).some((n) => n.address === '10.0.0.77')).toBe(false)
   })
 
   it('adds, lists and deletes policy rules', async () => {

@@ -33,8 +33,8 @@ describe.skipIf(!isRoot())('UDP in namespaces (needs root)', () => {
   afterAll(() => cleanupAll())
 
   it('reports the arrival interface and destination (IP_PKTINFO), and answers from there', async () => {
-    const s = UdpSocket.open({ netns: server.name, port: 6700 })
-    const c = UdpSocket.open({ netns: c1.name, port: 0 })
+    const s = await UdpSocket.open({ netns: server.name, port: 6700 })
+    const c = await UdpSocket.open({ netns: c1.name, port: 0 })
     const got = nextDatagram(s)
     await c.send({ data: Buffer.from('ping'), address: '10.91.1.1', port: 6700 })
     const d = (await got)!
@@ -47,9 +47,9 @@ describe.skipIf(!isRoot())('UDP in namespaces (needs root)', () => {
   })
 
   it('does not see broadcasts on another device when bound to one', async () => {
-    const bound = UdpSocket.open({ netns: server.name, port: 6767, device: 'd1', reuseAddress: true })
-    const onD2 = UdpSocket.open({ netns: c2.name, port: 0, broadcast: true })
-    const onD1 = UdpSocket.open({ netns: c1.name, port: 0, broadcast: true })
+    const bound = await UdpSocket.open({ netns: server.name, port: 6767, interface: 'd1', reuseAddress: true })
+    const onD2 = await UdpSocket.open({ netns: c2.name, port: 0, broadcast: true })
+    const onD1 = await UdpSocket.open({ netns: c1.name, port: 0, broadcast: true })
     const seen: string[] = []
     bound.on('message', (d) => seen.push(d.data.toString()))
     const index = async (ns: TestNetns, name: string) => {
@@ -70,8 +70,8 @@ describe.skipIf(!isRoot())('UDP in namespaces (needs root)', () => {
   it('broadcasts from 0.0.0.0 out of a chosen device with no address, as a DHCP client must', async () => {
     const bare = await TestNetns.create('udp-bare')
     await vethPair({ netns: bare, ifname: 'cl0' }, { netns: server, ifname: 'd3', address: '10.91.3.1/24' })
-    const serverSide = UdpSocket.open({ netns: server.name, port: 6767, device: 'd3', reuseAddress: true })
-    const client = UdpSocket.open({ netns: bare.name, port: 6868, device: 'cl0', broadcast: true })
+    const serverSide = await UdpSocket.open({ netns: server.name, port: 6767, interface: 'd3', reuseAddress: true })
+    const client = await UdpSocket.open({ netns: bare.name, port: 6868, interface: 'cl0', broadcast: true })
     const got = nextDatagram(serverSide)
     await client.send({ data: Buffer.from('DISCOVER'), address: '255.255.255.255', port: 6767 })
     const d = (await got)!
@@ -83,8 +83,8 @@ describe.skipIf(!isRoot())('UDP in namespaces (needs root)', () => {
   })
 
   it('drains and sends in batches', async () => {
-    const s = UdpSocket.open({ netns: server.name, port: 6701, batch: 64 })
-    const c = UdpSocket.open({ netns: c1.name, port: 0 })
+    const s = await UdpSocket.open({ netns: server.name, port: 6701, batch: 64 })
+    const c = await UdpSocket.open({ netns: c1.name, port: 0 })
     const all: string[] = []
     const done = new Promise<void>((resolve) =>
       s.on('message', (d) => {
@@ -99,14 +99,35 @@ describe.skipIf(!isRoot())('UDP in namespaces (needs root)', () => {
     c.close()
   })
 
-  it('names errno, operation and object on failure, and keeps fds flat over 2,000 cycles', () => {
-    const first = UdpSocket.open({ netns: server.name, port: 6702 })
-    expect(() => UdpSocket.open({ netns: server.name, port: 6702 })).toThrow(`EADDRINUSE: udp bind 0.0.0.0:6702 netns ${server.name}`)
-    expect(() => UdpSocket.open({ netns: server.name, port: 67, device: 'nope0' })).toThrow(/ENODEV: udp bind nope0/)
-    first.close()
+  it('counts what it received, sent and dropped as too long, and closes at the end of an await using scope', async () => {
+    let kept: UdpSocket
+    {
+      await using s = await UdpSocket.open({ netns: server.name, port: 6703, maxDatagram: 16 })
+      await using c = await UdpSocket.open({ netns: c1.name, port: 0 })
+      kept = s
+      const got = nextDatagram(s)
+      await c.sendBatch([
+        { data: Buffer.alloc(100), address: '10.91.1.1', port: 6703 },
+        { data: Buffer.from('short'), address: '10.91.1.1', port: 6703 },
+      ])
+      expect((await got)?.data.toString()).toBe('short')
+      expect(s.counters()).toEqual({ received: 1, truncated: 1, sent: 0 })
+      expect(c.counters()).toEqual({ received: 0, truncated: 0, sent: 2 })
+      // A fresh object each time: callers may keep or change it.
+      expect(s.counters()).not.toBe(s.counters())
+    }
+    expect(kept.closed).toBe(true)
+    await kept.close()
+  })
+
+  it('names errno, operation and object on failure, and keeps fds flat over 2,000 cycles', async () => {
+    const first = await UdpSocket.open({ netns: server.name, port: 6702 })
+    await expect(UdpSocket.open({ netns: server.name, port: 6702 })).rejects.toThrow(`EADDRINUSE: udp bind 0.0.0.0:6702 netns ${server.name}`)
+    await expect(UdpSocket.open({ netns: server.name, port: 67, interface: 'nope0' })).rejects.toThrow(/ENODEV: udp bind nope0/)
+    await first.close()
     const fds = () => readdirSync('/proc/self/fd').length
     const before = fds()
-    for (let i = 0; i < 2000; i++) UdpSocket.open({ netns: server.name, port: 0 }).close()
+    for (let i = 0; i < 2000; i++) await (await UdpSocket.open({ netns: server.name, port: 0 })).close()
     expect(fds()).toBe(before)
   })
 })

@@ -62,10 +62,10 @@ export class PacketTransport implements MachineIo {
     } finally {
       nl.close()
     }
-    const raw = PacketSocket.open({ netns: options.netns, interface: options.interface, protocol: 'ipv4', filter: udpPortFilter(68), outgoing: false })
+    const raw = await PacketSocket.open({ netns: options.netns, interface: options.interface, protocol: 'ipv4', filter: udpPortFilter(68), outgoing: false })
     let udp: UdpSocket
     try {
-      udp = UdpSocket.open({ netns: options.netns, port: 68, device: options.interface, broadcast: true, reuseAddress: true })
+      udp = await UdpSocket.open({ netns: options.netns, port: 68, interface: options.interface, broadcast: true, reuseAddress: true })
     } catch (error) {
       raw.close()
       throw error

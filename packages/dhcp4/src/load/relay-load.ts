@@ -91,7 +91,7 @@ export async function relayLoad(options: RelayLoadOptions): Promise<RelayLoadRes
   const timeoutMs = options.timeoutMs ?? 1000
   const retries = options.retries ?? 3
   const agent = options.agentInformation
-  const socket = UdpSocket.open({ netns: options.netns, address: options.giaddr, port: 67, batch: 64, receiveBufferBytes: 4 << 20 })
+  const socket = await UdpSocket.open({ netns: options.netns, address: options.giaddr, port: 67, batch: 64, receiveBufferBytes: 4 << 20 })
   const byXid = new Map<number, Exchange>()
   const latencies: number[] = []
   const result = { completed: 0, naks: 0, failed: 0, retransmissions: 0 }

@@ -118,10 +118,10 @@ export class DhcpServer {
     const ports: Port[] = []
     try {
       for (const p of found) {
-        const udp = UdpSocket.open({ netns: options.netns, port: 67, device: p.name, broadcast: true, reuseAddress: true, batch: 64, receiveBufferBytes: 4 << 20 })
+        const udp = await UdpSocket.open({ netns: options.netns, port: 67, interface: p.name, broadcast: true, reuseAddress: true, batch: 64, receiveBufferBytes: 4 << 20 })
         let raw: PacketSocket
         try {
-          raw = PacketSocket.open({ netns: options.netns, interface: p.name, protocol: 'ipv4', type: 'dgram', filter: SEND_ONLY })
+          raw = await PacketSocket.open({ netns: options.netns, interface: p.name, protocol: 'ipv4', type: 'dgram', filter: SEND_ONLY })
         } catch (error) {
           udp.close()
           throw error

@@ -1,6 +1,7 @@
 // Multicast messages of a netlink socket as an async iterator of decoded events: one queue, one
 // waiter, ended by the signal or `return()`. Families decide what an event is and what to do when
-// the kernel dropped some (ENOBUFS).
+// the kernel dropped some (ENOBUFS). The socket may still be opening: it is listened to once open,
+// and closed (when it opens) if the stream ended first.
 import type { NetlinkMessage } from './message.js'
 import type { NetlinkSocket } from './socket.js'
 
@@ -11,7 +12,7 @@ export interface EventSink<T> {
 }
 
 export function eventStream<T>(
-  socket: NetlinkSocket,
+  opening: NetlinkSocket | Promise<NetlinkSocket>,
   options: {
     decode(message: NetlinkMessage): T | undefined
     /** Called when the kernel dropped events; push what the consumer should hear. */
@@ -23,6 +24,7 @@ export function eventStream<T>(
   let wake: (() => void) | undefined
   let failure: unknown
   let done = false
+  let socket: NetlinkSocket | undefined
   const notify = () => {
     const w = wake
     wake = undefined
@@ -32,7 +34,7 @@ export function eventStream<T>(
     if (done) return
     done = true
     queue.length = 0
-    socket.close()
+    void socket?.close()
     options.signal?.removeEventListener('abort', finish)
     notify()
   }
@@ -49,8 +51,13 @@ export function eventStream<T>(
   }
   options.signal?.addEventListener('abort', finish, { once: true })
   if (options.signal?.aborted) finish()
-  if (!done) {
-    socket.listen(
+  const listen = (opened: NetlinkSocket) => {
+    socket = opened
+    if (done) {
+      void opened.close()
+      return
+    }
+    opened.listen(
       (messages) => {
         for (const m of messages) {
           try {
@@ -65,6 +72,8 @@ export function eventStream<T>(
       () => options.onOverrun(sink),
     )
   }
+  // Even when already aborted: a socket that opens later must still be closed.
+  Promise.resolve(opening).then(listen, (error: unknown) => sink.fail(error))
   const iterator: AsyncIterableIterator<T> = {
     async next(): Promise<IteratorResult<T>> {
       for (;;) {

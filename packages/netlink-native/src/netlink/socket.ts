@@ -66,6 +66,8 @@ export interface NetlinkReply {
 export type NetlinkResult = NetlinkReply | NetlinkError
 
 export interface NetlinkSocketOptions {
+  /** The netlink family: NETLINK_ROUTE (0), NETLINK_NETFILTER (12), ... */
+  protocol: number
   /** Namespace name (under /run/netns) or path; omitted: the caller's own namespace. */
   netns?: string
   /** Multicast groups to join (event sockets). */
@@ -107,7 +109,13 @@ export class NetlinkSocket {
     this.portId = addr.readUInt32LE(4)
   }
 
-  static open(protocol: number, options: NetlinkSocketOptions = {}): NetlinkSocket {
+  /**
+   * Opens a netlink socket of `protocol` in `netns`, bound, with extended acks on and 8 MiB
+   * receive / 4 MiB send buffers, joined to `groups`. Throws a SystemError when the kernel refuses
+   * (`ENOENT: netlink socket netns gone`).
+   */
+  static async open(options: NetlinkSocketOptions): Promise<NetlinkSocket> {
+    const protocol = options.protocol
     const path = options.netns === undefined ? null : resolveNetnsPath(options.netns)
     const what = options.netns ? `netns ${options.netns}` : undefined
     const fd = sys('netlink socket', what, () => native.socketAt(path, AF_NETLINK, SOCK_RAW, protocol))
@@ -372,13 +380,18 @@ export class NetlinkSocket {
   }
 
   /** Closes the socket; outstanding requests fail with EBADF. Safe to call twice. */
-  close(): void {
+  async close(): Promise<void> {
     if (this.#handle.closed) return
     this.#listener = undefined
     this.#handle.close()
     const lost = [...this.#pending.values()]
     this.#pending.clear()
     for (const p of lost) p.resolve(new NetlinkError(9, p.request.op, p.request.object, { message: 'socket closed' }))
+  }
+
+  /** `await using socket = await NetlinkSocket.open(...)` closes it at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
   }
 }
 

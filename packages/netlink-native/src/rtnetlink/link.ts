@@ -62,8 +62,8 @@ export interface VxlanOptions {
   port?: number
   learning?: boolean
   ttl?: number
-  /** Underlay device. */
-  dev?: LinkRef
+  /** The underlay interface the VXLAN is created on (`dev` in `ip link add ... type vxlan`). */
+  interface?: LinkRef
 }
 
 export interface LinkAttributes {
@@ -175,7 +175,7 @@ function decodeInfoData(kind: string, d: Attributes): Record<string, unknown> | 
         port: d.be16(C.IFLA_VXLAN_PORT),
         learning: d.u8(C.IFLA_VXLAN_LEARNING) === 1,
         ttl: d.u8(C.IFLA_VXLAN_TTL),
-        dev: d.u32(C.IFLA_VXLAN_LINK),
+        interface: d.u32(C.IFLA_VXLAN_LINK),
       }
     }
     case 'vlan':
@@ -276,7 +276,7 @@ export function linkAdd(o: LinkAddOptions): Operation<void> {
     throw new ArgumentError('macvlan.mode', `expected one of ${Object.keys(C.MACVLAN_MODES).join(', ')}`)
   }
   return {
-    refs: refsOf(o.master ?? undefined, o.parent, o.vxlan?.dev),
+    refs: refsOf(o.master ?? undefined, o.parent, o.vxlan?.interface),
     creates: [o.name],
     encode: (ctx) => ({
       type: C.RTM_NEWLINK,
@@ -355,7 +355,7 @@ function infoData(o: LinkAddOptions, ctx: RequestContext): ((w: MessageWriter) =
           const ip = parseIp(x.local)
           w.attr(ip.family === 4 ? C.IFLA_VXLAN_LOCAL : C.IFLA_VXLAN_LOCAL6, ip.bytes)
         }
-        if (x.dev !== undefined) w.u32(C.IFLA_VXLAN_LINK, ctx.index(x.dev, 'vxlan.dev'))
+        if (x.interface !== undefined) w.u32(C.IFLA_VXLAN_LINK, ctx.index(x.interface, 'vxlan.interface'))
         if (x.ttl !== undefined) w.u8(C.IFLA_VXLAN_TTL, x.ttl)
         if (x.learning !== undefined) w.u8(C.IFLA_VXLAN_LEARNING, x.learning ? 1 : 0)
         w.be16(C.IFLA_VXLAN_PORT, x.port ?? 4789)

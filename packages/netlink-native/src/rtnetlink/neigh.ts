@@ -21,7 +21,8 @@ export interface Neighbour {
 }
 
 export interface NeighbourOptions {
-  dev: LinkRef
+  /** The interface the entry belongs to (`dev` in `ip neigh`). */
+  interface: LinkRef
   address: string
   lladdr?: string
   state?: keyof typeof C.NUD
@@ -65,7 +66,7 @@ function ndmsg(w: MessageWriter, af: number, index: number, state: number, flags
 }
 
 function neighOperation(kind: 'add' | 'replace' | 'del', o: NeighbourOptions): Operation<void> {
-  checkRef(o.dev, 'dev')
+  checkRef(o.interface, 'interface')
   const ip = parseIp(o.address, 'address')
   const ll = o.lladdr !== undefined ? parseMac(o.lladdr, 'lladdr') : undefined
   if (kind !== 'del' && !ll && !o.proxy) throw new ArgumentError('lladdr', 'required to add a neighbour entry')
@@ -73,14 +74,14 @@ function neighOperation(kind: 'add' | 'replace' | 'del', o: NeighbourOptions): O
   if (state === undefined) throw new ArgumentError('state', `unknown state ${o.state}`)
   const flags = (o.router ? 0x80 : 0) | (o.proxy ? C.NTF_PROXY : 0)
   return {
-    refs: refsOf(o.dev),
+    refs: refsOf(o.interface),
     encode: (ctx) => ({
       type: kind === 'del' ? C.RTM_DELNEIGH : C.RTM_NEWNEIGH,
       flags: kind === 'add' ? NLM_F_CREATE | NLM_F_EXCL : kind === 'replace' ? NLM_F_CREATE | NLM_F_REPLACE : 0,
       op: `neigh ${kind}`,
-      object: `${o.address} dev ${o.dev}`,
+      object: `${o.address} dev ${o.interface}`,
       body: (w) => {
-        ndmsg(w, afOf(ip.family), ctx.index(o.dev, 'dev'), kind === 'del' ? 0 : state, flags)
+        ndmsg(w, afOf(ip.family), ctx.index(o.interface, 'interface'), kind === 'del' ? 0 : state, flags)
         w.attr(C.NDA_DST, ip.bytes)
         if (ll) w.attr(C.NDA_LLADDR, ll)
       },

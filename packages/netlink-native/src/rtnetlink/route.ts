@@ -10,8 +10,8 @@ import { afOf, familyOf, formatIp, networkOf, parseCidr, parseIp, type Family, t
 
 export interface NextHop {
   gateway?: string
-  /** Interface index. */
-  dev?: number
+  /** Index of the next hop's interface. */
+  index?: number
   weight: number
 }
 
@@ -20,7 +20,8 @@ export interface Route {
   /** "default" or "10.0.0.0/24" */
   dst: string
   gateway?: string
-  dev?: number
+  /** Index of the output interface (RTA_OIF). */
+  index?: number
   prefsrc?: string
   table: number
   protocol: number
@@ -33,7 +34,8 @@ export interface Route {
 
 export interface NextHopOptions {
   gateway?: string
-  dev?: LinkRef
+  /** The next hop's interface (`dev` in `ip route`). */
+  interface?: LinkRef
   /** 1..256, like `ip route ... weight N`. */
   weight?: number
 }
@@ -42,7 +44,8 @@ export interface RouteOptions {
   /** "default", "10.0.0.0/24", or a bare address for a host route. */
   dst: string
   gateway?: string
-  dev?: LinkRef
+  /** The output interface (`dev` in `ip route`). */
+  interface?: LinkRef
   /** Preferred source address (`src` in `ip route`). */
   src?: string
   table?: keyof typeof C.TABLES | number
@@ -76,7 +79,7 @@ export function decodeRoute(message: NetlinkMessage): Route {
   const gw = a.get(C.RTA_GATEWAY)
   if (gw) route.gateway = formatIp(gw)
   const oif = a.u32(C.RTA_OIF)
-  if (oif !== undefined) route.dev = oif
+  if (oif !== undefined) route.index = oif
   const prefsrc = a.get(C.RTA_PREFSRC)
   if (prefsrc) route.prefsrc = formatIp(prefsrc)
   const metric = a.u32(C.RTA_PRIORITY)
@@ -87,7 +90,7 @@ export function decodeRoute(message: NetlinkMessage): Route {
     for (let at = 0; at + 8 <= mp.length; ) {
       const len = mp.readUInt16LE(at)
       if (len < 8) break
-      const hop: NextHop = { weight: mp.readUInt8(at + 3) + 1, dev: mp.readInt32LE(at + 4) }
+      const hop: NextHop = { weight: mp.readUInt8(at + 3) + 1, index: mp.readInt32LE(at + 4) }
       const nested = new Attributes(mp, at + 8, at + len)
       const g = nested.get(C.RTA_GATEWAY)
       if (g) hop.gateway = formatIp(g)
@@ -138,14 +141,14 @@ function prepare(o: RouteOptions, forDelete: boolean): Prepared {
     dst = { bytes: networkOf(prefix), length: prefix.length }
   }
   if (gateway && gateway.family !== family) throw new ArgumentError('gateway', 'address family differs from dst')
-  if (o.dev !== undefined) checkRef(o.dev, 'dev')
+  if (o.interface !== undefined) checkRef(o.interface, 'interface')
   for (const [i, h] of (o.multipath ?? []).entries()) {
-    if (h.dev !== undefined) checkRef(h.dev, `multipath[${i}].dev`)
+    if (h.interface !== undefined) checkRef(h.interface, `multipath[${i}].interface`)
     if (h.gateway !== undefined) parseIp(h.gateway, `multipath[${i}].gateway`)
     if (h.weight !== undefined && (h.weight < 1 || h.weight > 256)) throw new ArgumentError(`multipath[${i}].weight`, '1..256')
   }
-  if (!forDelete && o.type === undefined && !gateway && o.dev === undefined && !o.multipath) {
-    throw new ArgumentError('gateway', 'a unicast route needs a gateway, a dev or multipath next hops')
+  if (!forDelete && o.type === undefined && !gateway && o.interface === undefined && !o.multipath) {
+    throw new ArgumentError('gateway', 'a unicast route needs a gateway, an interface or multipath next hops')
   }
   const type = o.type ? C.ROUTE_TYPES.indexOf(o.type) : C.RTN_UNICAST
   if (type < 0) throw new ArgumentError('type', `unknown route type ${o.type}`)
@@ -179,7 +182,7 @@ function writeRoute(w: MessageWriter, o: RouteOptions, p: Prepared, ctx: Request
   w.u32(C.RTA_TABLE, p.table)
   if (p.dst) w.attr(C.RTA_DST, p.dst.bytes)
   if (p.gateway) w.attr(C.RTA_GATEWAY, p.gateway.bytes)
-  if (o.dev !== undefined) w.u32(C.RTA_OIF, ctx.index(o.dev, 'dev'))
+  if (o.interface !== undefined) w.u32(C.RTA_OIF, ctx.index(o.interface, 'interface'))
   if (p.src) w.attr(C.RTA_PREFSRC, p.src.bytes)
   if (o.metric !== undefined) w.u32(C.RTA_PRIORITY, o.metric)
   if (o.mtu !== undefined) w.nested(C.RTA_METRICS, () => w.u32(2 /* RTAX_MTU */, o.mtu!), false)
@@ -189,7 +192,7 @@ function writeRoute(w: MessageWriter, o: RouteOptions, p: Prepared, ctx: Request
       const hopAt = w.reserve(8)
       w.buf.writeUInt8(o.onlink ? C.RTNH_F_ONLINK : 0, hopAt + 2)
       w.buf.writeUInt8((hop.weight ?? 1) - 1, hopAt + 3)
-      w.buf.writeInt32LE(hop.dev !== undefined ? ctx.index(hop.dev, 'multipath.dev') : 0, hopAt + 4)
+      w.buf.writeInt32LE(hop.interface !== undefined ? ctx.index(hop.interface, 'multipath.interface') : 0, hopAt + 4)
       if (hop.gateway) w.attr(C.RTA_GATEWAY, parseIp(hop.gateway).bytes)
       w.buf.writeUInt16LE(w.length - hopAt, hopAt)
     }
@@ -201,12 +204,12 @@ function routeOperation(kind: 'add' | 'replace' | 'append' | 'del', o: RouteOpti
   const p = prepare(o, kind === 'del')
   const flags = kind === 'add' ? NLM_F_CREATE | NLM_F_EXCL : kind === 'replace' ? NLM_F_CREATE | NLM_F_REPLACE : kind === 'append' ? NLM_F_CREATE | 0x800 : 0
   return {
-    refs: refsOf(o.dev, ...(o.multipath ?? []).map((h) => h.dev)),
+    refs: refsOf(o.interface, ...(o.multipath ?? []).map((h) => h.interface)),
     encode: (ctx) => ({
       type: kind === 'del' ? C.RTM_DELROUTE : C.RTM_NEWROUTE,
       flags,
       op: `route ${kind}`,
-      object: [o.dst, o.gateway && `via ${o.gateway}`, o.dev !== undefined && `dev ${o.dev}`, o.table !== undefined && `table ${o.table}`]
+      object: [o.dst, o.gateway && `via ${o.gateway}`, o.interface !== undefined && `dev ${o.interface}`, o.table !== undefined && `table ${o.table}`]
         .filter(Boolean)
         .join(' '),
       body: (w) => writeRoute(w, o, p, ctx),

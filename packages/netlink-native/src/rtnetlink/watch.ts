@@ -60,7 +60,8 @@ export function watchEvents(
   snapshot: (kind: WatchKind) => Promise<NetlinkEvent[]>,
   receiveBufferBytes?: number,
 ): AsyncIterableIterator<NetlinkEvent> {
-  const socket = NetlinkSocket.open(NETLINK_ROUTE, { netns, groups: kinds.flatMap((k) => GROUPS[k]), receiveBufferBytes })
+  // The socket joins its groups when it opens: events from before that are not seen.
+  const socket = NetlinkSocket.open({ protocol: NETLINK_ROUTE, netns, groups: kinds.flatMap((k) => GROUPS[k]), receiveBufferBytes })
   let resyncing = false
   return eventStream<NetlinkEvent>(socket, {
     decode: decodeEvent,

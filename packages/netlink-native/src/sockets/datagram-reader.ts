@@ -74,14 +74,15 @@ export class DatagramReader<T> extends EventEmitter {
         if (this.#closed) return Promise.resolve({ value: undefined, done: true })
         return new Promise((resolve) => this.#waiting.push(resolve))
       },
-      return: () => {
-        this.close()
-        return Promise.resolve({ value: undefined, done: true })
+      return: async () => {
+        await this.close()
+        return { value: undefined, done: true }
       },
     }
   }
 
-  close(): void {
+  /** Closes the fd and ends iteration; safe to call more than once (later calls do nothing). */
+  async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
     this.handle.close()
@@ -91,5 +92,10 @@ export class DatagramReader<T> extends EventEmitter {
 
   get closed(): boolean {
     return this.#closed
+  }
+
+  /** `await using socket = await UdpSocket.open(...)` closes it at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
   }
 }

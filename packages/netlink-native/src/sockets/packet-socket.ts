@@ -60,7 +60,13 @@ export class PacketSocket extends DatagramReader<Frame> {
     this.#what = what
   }
 
-  static open(options: PacketSocketOptions = {}): PacketSocket {
+  /**
+   * Opens an AF_PACKET socket in `netns` (name or path; omitted: this process's namespace), bound
+   * to `interface` (every interface when omitted) and `protocol`. The filter is attached before
+   * the bind, so nothing unfiltered is ever queued. Throws ArgumentError for bad options, a
+   * SystemError (`ENODEV: packet bind nope0`) when the kernel refuses.
+   */
+  static async open(options: PacketSocketOptions = {}): Promise<PacketSocket> {
     const protocol = typeof options.protocol === 'number' ? options.protocol : ETHERTYPES[options.protocol ?? 'all']
     if (protocol === undefined || protocol < 0 || protocol > 0xffff) throw new ArgumentError('protocol', `unknown ethertype ${options.protocol}`)
     const what = `${options.interface ?? 'any'}${options.netns ? ` netns ${options.netns}` : ''}`

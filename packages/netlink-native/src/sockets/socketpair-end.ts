@@ -17,7 +17,7 @@ export class SocketPairEnd extends DatagramReader<Buffer> {
       const n = check(native.read(handle.fd, buf), 'socketpair read', type)
       if (n === 0 && type === 'stream') {
         // The peer closed a stream pair: end the stream.
-        queueMicrotask(() => this.close())
+        queueMicrotask(() => void this.close())
         return undefined
       }
       return n === undefined ? undefined : Buffer.from(buf.subarray(0, n))

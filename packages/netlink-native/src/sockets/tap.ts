@@ -14,8 +14,8 @@ const TUNSETPERSIST = 0x400454cb
 
 export interface TapOptions {
   netns?: string
-  /** Create or attach to this device; omitted: the kernel names a new one (tap0, tap1, ...). */
-  name?: string
+  /** The TAP (or TUN) to create or attach to; omitted: the kernel names a new one (tap0, tap1, ...). */
+  interface?: string
   mode?: 'tap' | 'tun'
   vnetHdr?: boolean
   multiQueue?: boolean
@@ -26,7 +26,8 @@ export interface TapOptions {
 const MAX_FRAME = 65536 + 14
 
 export class Tap extends DatagramReader<Buffer> {
-  readonly name: string
+  /** The device's name, as the kernel chose it when `interface` was omitted. */
+  readonly interface: string
   readonly mode: 'tap' | 'tun'
 
   private constructor(handle: FdHandle, name: string, mode: 'tap' | 'tun') {
@@ -35,20 +36,25 @@ export class Tap extends DatagramReader<Buffer> {
       const n = check(native.read(handle.fd, buf), 'tap read', name)
       return n === undefined ? undefined : Buffer.from(buf.subarray(0, n))
     })
-    this.name = name
+    this.interface = name
     this.mode = mode
   }
 
-  static open(options: TapOptions = {}): Tap {
+  /**
+   * Opens /dev/net/tun in `netns` (name or path; omitted: this process's namespace) and creates
+   * or attaches to the TAP `interface`. Throws ArgumentError for bad options, a SystemError
+   * (`ENOENT: tap open t0 netns gone`) when the kernel refuses.
+   */
+  static async open(options: TapOptions = {}): Promise<Tap> {
     const mode = options.mode ?? 'tap'
     if (mode !== 'tap' && mode !== 'tun') throw new ArgumentError('mode', 'tap or tun')
-    if (options.name !== undefined) checkIfname(options.name, 'name')
+    if (options.interface !== undefined) checkIfname(options.interface, 'interface')
     const nsPath = options.netns === undefined ? null : resolveNetnsPath(options.netns)
-    const what = `${options.name ?? mode}${options.netns ? ` netns ${options.netns}` : ''}`
+    const what = `${options.interface ?? mode}${options.netns ? ` netns ${options.netns}` : ''}`
     const fd = sys('tap open', what, () => native.openAt(nsPath, '/dev/net/tun', constants.O_RDWR))
     try {
       const flags = (mode === 'tap' ? IFF_TAP : IFF_TUN) | IFF_NO_PI | (options.vnetHdr ? IFF_VNET_HDR : 0) | (options.multiQueue ? IFF_MULTI_QUEUE : 0)
-      const req = ifreq(options.name ?? '', flags)
+      const req = ifreq(options.interface ?? '', flags)
       sys('tap attach', what, () => native.ioctl(fd, TUNSETIFF, req))
       if (options.persist) sys('tap persist', what, () => native.ioctl(fd, TUNSETPERSIST, 1))
       const name = req.toString('utf8', 0, 16).replace(/\0.*$/s, '')
@@ -62,7 +68,7 @@ export class Tap extends DatagramReader<Buffer> {
   /** Writes one frame (TAP: Ethernet frame; TUN: IP packet). Waits for room if the queue is full. */
   async write(frame: Buffer): Promise<void> {
     for (;;) {
-      const n = check(native.write(this.handle.fd, frame), 'tap write', this.name)
+      const n = check(native.write(this.handle.fd, frame), 'tap write', this.interface)
       if (n !== undefined && n > 0) return
       await this.handle.writable()
     }

@@ -29,7 +29,7 @@ export interface UdpSocketOptions {
   address?: string
   port: number
   /** SO_BINDTODEVICE: only traffic of this interface, and sends leave through it. */
-  device?: string
+  interface?: string
   broadcast?: boolean
   reuseAddress?: boolean
   /** Largest datagram expected; longer ones are counted as truncated and dropped. Default 2048. */
@@ -48,6 +48,16 @@ export interface Datagram {
   to: string
 }
 
+/** What a UdpSocket counted since it opened. */
+export interface UdpSocketCounters {
+  /** Datagrams delivered to this process. */
+  received: number
+  /** Datagrams dropped because they were longer than `maxDatagram`. */
+  truncated: number
+  /** Datagrams the kernel accepted for sending. */
+  sent: number
+}
+
 export interface OutgoingDatagram {
   data: Buffer
   address: string
@@ -64,11 +74,10 @@ const MAX_BATCH = native.MMSG_MAX_BATCH
 export class UdpSocket extends DatagramReader<Datagram> {
   readonly port: number
   readonly what: string
-  /** Datagrams dropped because they were longer than maxDatagram. */
-  truncated = 0
+  readonly #counters: UdpSocketCounters = { received: 0, truncated: 0, sent: 0 }
   readonly #queue: Datagram[] = []
 
-  private constructor(handle: FdHandle, what: string, port: number, maxDatagram: number, batch: number, counter: { truncated: number }) {
+  private constructor(handle: FdHandle, what: string, port: number, maxDatagram: number, batch: number) {
     const slab = Buffer.allocUnsafe(maxDatagram * batch)
     const meta = Buffer.alloc(META * batch)
     super(handle, () => {
@@ -84,8 +93,7 @@ export class UdpSocket extends DatagramReader<Datagram> {
           const m = i * META
           const length = meta.readInt32LE(m)
           if (meta.readInt32LE(m + 4) & MSG_TRUNC) {
-            this.truncated++
-            counter.truncated++
+            this.#counters.truncated++
             continue
           }
           this.#queue.push({
@@ -94,6 +102,7 @@ export class UdpSocket extends DatagramReader<Datagram> {
             ifindex: meta.readInt32LE(m + 12),
             to: `${meta[m + 16]}.${meta[m + 17]}.${meta[m + 18]}.${meta[m + 19]}`,
           })
+          this.#counters.received++
         }
         if (this.#queue.length > 0) return this.#queue.shift()
       }
@@ -102,9 +111,15 @@ export class UdpSocket extends DatagramReader<Datagram> {
     this.what = what
   }
 
-  static open(options: UdpSocketOptions): UdpSocket {
+  /**
+   * Opens a UDP socket in `netns` (a name under /run/netns or a path; omitted: this process's
+   * namespace), bound to `address:port` and, with `interface`, to that device (SO_BINDTODEVICE).
+   * Throws ArgumentError for bad options, a SystemError naming the bind (`EADDRINUSE: udp bind
+   * 0.0.0.0:67 dev br0`) when the kernel refuses.
+   */
+  static async open(options: UdpSocketOptions): Promise<UdpSocket> {
     const address = options.address ?? '0.0.0.0'
-    const what = `${address}:${options.port}${options.device ? ` dev ${options.device}` : ''}${options.netns ? ` netns ${options.netns}` : ''}`
+    const what = `${address}:${options.port}${options.interface ? ` dev ${options.interface}` : ''}${options.netns ? ` netns ${options.netns}` : ''}`
     const bind = sockaddrIn(address, options.port)
     const batch = options.batch ?? 32
     if (!Number.isInteger(batch) || batch < 1 || batch > MAX_BATCH) throw new ArgumentError('batch', `1..${MAX_BATCH}`)
@@ -123,20 +138,25 @@ export class UdpSocket extends DatagramReader<Datagram> {
           native.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, options.receiveBufferBytes)
         }
       }
-      if (options.device) {
-        ifindexOf(fd, options.device, 'udp bind')
+      if (options.interface) {
+        ifindexOf(fd, options.interface, 'udp bind')
         const name = Buffer.alloc(16)
-        name.write(options.device)
+        name.write(options.interface)
         sys('udp bind', what, () => native.setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name))
       }
       sys('udp bind', what, () => native.bind(fd, bind))
       const local = Buffer.alloc(16)
       native.getsockname(fd, local)
-      return new UdpSocket(handle, what, local.readUInt16BE(2), maxDatagram, batch, { truncated: 0 })
+      return new UdpSocket(handle, what, local.readUInt16BE(2), maxDatagram, batch)
     } catch (error) {
       handle.close()
       throw error
     }
+  }
+
+  /** A fresh copy of what this socket counted since it opened. */
+  counters(): UdpSocketCounters {
+    return { ...this.#counters }
   }
 
   /** Sends one datagram; waits for room when the send queue is full. */
@@ -176,6 +196,7 @@ export class UdpSocket extends DatagramReader<Datagram> {
         throw new SystemError({ errno: -n, op: 'udp send', object: `${first.address}:${first.port} from ${this.what}` })
       }
       at += n
+      this.#counters.sent += n
     }
   }
 }
