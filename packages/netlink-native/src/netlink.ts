@@ -11,6 +11,7 @@ import { resolveNetnsPath } from './netns/path.js'
 import { addrAdd, addrDel, addrDumpRequest, addrReplace, decodeAddress, type Address, type AddressOptions } from './rtnetlink/addr.js'
 import * as C from './rtnetlink/constants.js'
 import type { LinkRef, Operation, RequestContext } from './rtnetlink/context.js'
+import { publishChange } from './diagnostics.js'
 import type { Family } from './rtnetlink/inet.js'
 import { decodeLink, linkAdd, linkDel, linkDumpRequest, linkGet, linkSet, type Link, type LinkAddOptions, type LinkAttributes } from './rtnetlink/link.js'
 import { decodeNeighbour, neighAdd, neighDel, neighDumpRequest, neighReplace, type Neighbour, type NeighbourOptions } from './rtnetlink/neigh.js'
@@ -230,6 +231,7 @@ export class Netlink {
     const rest: LinkAttributes = { ...o }
     delete (rest as Partial<LinkAddOptions>).kind
     delete (rest as Partial<LinkAddOptions>).name
+    publishChange(this.netns, { kind: 'link', action: 'add', link: o.name, options: o })
     if (Object.values(rest).some((v) => v !== undefined)) await this.link.set(o.name, rest)
   }
 
@@ -325,6 +327,10 @@ export class Netlink {
       segment.push(i)
     }
     await flush()
+    for (let i = 0; i < ops.length; i++) {
+      const change = ops[i]!.change
+      if (change && !(results[i] instanceof NetlinkError)) publishChange(this.netns, change)
+    }
     return results
   }
 }

@@ -120,6 +120,7 @@ function addrOperation(kind: 'add' | 'replace' | 'del', link: LinkRef, cidr: str
   const nlFlags = kind === 'add' ? NLM_F_CREATE | NLM_F_EXCL : kind === 'replace' ? NLM_F_CREATE | NLM_F_REPLACE : 0
   return {
     refs: refsOf(link),
+    change: { kind: 'addr', action: kind, link, address: cidr, ...(kind === 'del' ? {} : { options: o }) },
     encode: (ctx) => ({
       type,
       flags: nlFlags,

@@ -31,4 +31,6 @@ export interface Operation<T> {
   creates?: string[]
   encode(ctx: RequestContext): import('../netlink/socket.js').NetlinkRequest
   decode(reply: import('../netlink/socket.js').NetlinkReply): T
+  /** The change it makes, published on lab:netlink:* once the kernel acknowledged it. */
+  change?: import('../diagnostics.js').PendingChange
 }

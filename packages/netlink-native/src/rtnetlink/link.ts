@@ -278,6 +278,7 @@ export function linkAdd(o: LinkAddOptions): Operation<void> {
   return {
     refs: refsOf(o.master ?? undefined, o.parent, o.vxlan?.interface),
     creates: [o.name],
+    change: { kind: 'link', action: 'add', link: o.name, options: o },
     encode: (ctx) => ({
       type: C.RTM_NEWLINK,
       flags: NLM_F_CREATE | NLM_F_EXCL,
@@ -373,6 +374,7 @@ export function linkSet(link: LinkRef, o: LinkAttributes): Operation<void> {
   return {
     // Renaming puts the new name in IFLA_IFNAME, so the link itself must then go by index.
     refs: [...refsOf(o.master ?? undefined), ...(o.name !== undefined ? refsOf(link) : [])],
+    change: { kind: 'link', action: 'set', link, options: o },
     encode: (ctx) => ({
       // RTM_NEWLINK without NLM_F_CREATE changes an existing link found by index or IFLA_IFNAME.
       type: C.RTM_NEWLINK,
@@ -410,7 +412,7 @@ function linkByTarget<T>(type: number, op: string, link: LinkRef, decode: Operat
 }
 
 export function linkDel(link: LinkRef): Operation<void> {
-  return linkByTarget(C.RTM_DELLINK, 'link del', link, () => undefined)
+  return { ...linkByTarget(C.RTM_DELLINK, 'link del', link, () => undefined), change: { kind: 'link', action: 'del', link } }
 }
 
 export function linkGet(link: LinkRef): Operation<Link> {

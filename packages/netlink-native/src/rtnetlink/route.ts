@@ -205,6 +205,7 @@ function routeOperation(kind: 'add' | 'replace' | 'append' | 'del', o: RouteOpti
   const flags = kind === 'add' ? NLM_F_CREATE | NLM_F_EXCL : kind === 'replace' ? NLM_F_CREATE | NLM_F_REPLACE : kind === 'append' ? NLM_F_CREATE | 0x800 : 0
   return {
     refs: refsOf(o.interface, ...(o.multipath ?? []).map((h) => h.interface)),
+    change: { kind: 'route', action: kind, route: o },
     encode: (ctx) => ({
       type: kind === 'del' ? C.RTM_DELROUTE : C.RTM_NEWROUTE,
       flags,
