@@ -59,7 +59,7 @@ async function ours(ns) {
     tx.addChain({ table: { family: 'ip', name: 'lab' }, name: 'c' })
     for (let i = 0; i < RULES; i++) tx.addRule({ table: { family: 'ip', name: 'lab' }, chain: 'c', exprs: ruleBuilt(i) })
   })
-  nft.close()
+  await nft.close()
 }
 
 async function nftFile(ns) {
@@ -83,7 +83,7 @@ async function oursElements(ns) {
     const set = tx.addSet({ table, name: 's', type: 'ipv4_addr' })
     tx.addElements(set, Array.from({ length: ELEMENTS }, (_, i) => ({ key: elementKey(i) })))
   })
-  nft.close()
+  await nft.close()
 }
 
 async function nftElements(ns) {
