@@ -14,6 +14,7 @@ export async function listenControl(path: string, status: () => Promise<unknown>
   mkdirSync(dirname(path), { recursive: true })
   rmSync(path, { force: true })
   const server = createServer((socket) => {
+    // A status reader that hangs up early is no concern of the switch's.
     socket.on('error', () => undefined)
     status().then(
       (s) => socket.end(JSON.stringify(s) + '\n'),

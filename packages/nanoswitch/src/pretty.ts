@@ -11,6 +11,7 @@ export function prettyLine(line: string, colour: boolean): string {
   try {
     o = JSON.parse(line) as Record<string, unknown>
   } catch {
+    // Not a pino line (a stack trace, a child's output): printed as it is.
     return line
   }
   const time = new Date(Number(o.time)).toISOString().slice(11, 23)

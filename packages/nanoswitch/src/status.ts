@@ -1,9 +1,10 @@
 // The switch's status as one JSON document: links and bridge ports (read live through rtnetlink),
-// leases, the uplink's lease, forwards, the SOCKS door and the supervision tree.
+// leases, the DHCP server's health, the uplink's lease, forwards, the SOCKS door and the
+// supervision tree; and the same for a person at a terminal.
 import { Netlink } from '@lab/netlink-native'
 import type { NodeStatus } from '@lab/supervisor'
-import { RouterState } from './routed/router.js'
-import type { SwitchState } from './switched/switch.js'
+import { RouterState } from './routed/routed-links.js'
+import type { SwitchState } from './switched/state.js'
 
 export interface RoutedUplinkStatus {
   name: string
@@ -24,6 +25,9 @@ export interface SwitchStatus {
   bridge: { name: string; address: string; network: string; ports: string[] } | null
   links: Array<{ name: string; kind: string | null; mac: string | null; up: boolean; running: boolean; master: string | null }>
   leases: Array<{ address: string; mac: string; hostname: string | null; expiresAt: string }>
+  /** Switched mode: the DHCP server's health (ok, or why not: its lease journal cannot be written). */
+  dhcp?: { ok: boolean; text: string } | null
+  /** `state` is `waiting for link` while a named uplink has not appeared. */
   uplink: { name: string; mac: string | null; state: string | null; address: string | null; router: string | null; server: string | null; expiresAt: string | null } | null
   /** Kernel forwards count connections; proxy forwards also know the open and failed ones. */
   forwards: Array<{ spec: string; mode: 'kernel' | 'proxy'; total: number; active?: number; failed?: number }>
@@ -55,6 +59,7 @@ export async function switchStatus(state: SwitchState | RouterState, bridgeName:
     leases: (state.server?.db.list() ?? [])
       .filter((l) => l.state === 'bound' && l.expiresAt > now)
       .map((l) => ({ address: l.address, mac: l.mac, hostname: l.hostname ?? null, expiresAt: new Date(l.expiresAt).toISOString() })),
+    dhcp: state.dhcpHealth ?? null,
     uplink: state.uplink
       ? {
           name: state.uplink.name,
@@ -66,8 +71,8 @@ export async function switchStatus(state: SwitchState | RouterState, bridgeName:
           expiresAt: lease && lease.leaseTime !== 0xffffffff ? new Date(lease.acquiredAt + lease.leaseTime * 1000).toISOString() : null,
         }
       : null,
-    forwards: await Promise.all([...state.forwards].map(async ([spec, f]) => ({ spec, mode: f.mode, ...(await f.stats()) }))),
-    socks: state.socks ? { port: state.socks.options.port, connections: state.socks.connections } : null,
+    forwards: await Promise.all([...state.forwards].map(async ([spec, f]) => ({ spec, mode: f.mode, ...(await f.counters()) }))),
+    socks: state.socks ? { port: state.socks.port, connections: state.socks.counters().connections } : null,
     supervisor: tree,
   }
 }
@@ -113,8 +118,14 @@ export function formatStatus(s: SwitchStatus): string {
   for (const c of s.clients ?? []) lines.push(`client ${c.link} ${c.mac}: router ${c.router}, client ${c.client}${c.dhcp ? ' (DHCP)' : ''}`)
   for (const r of s.refused ?? []) lines.push(`refused ${r.link}: ${r.reason}`)
   for (const u of s.uplinks ?? []) lines.push(`uplink ${u.name}: ${u.address ?? 'no lease'}${u.router ? ` via ${u.router}` : ''}${u.state ? ` (${u.state})` : ''}`)
+  lines.push(`links (${s.links.length}):`)
+  for (const l of s.links) {
+    lines.push(`  ${l.name.padEnd(15)} ${(l.kind ?? '-').padEnd(7)} ${l.mac ?? '-'} ${l.up ? (l.running ? 'up' : 'up, no carrier') : 'down'}${l.master ? `, in ${l.master}` : ''}`)
+  }
   if (s.bridge) lines.push(`bridge ${s.bridge.name} ${s.bridge.address}, ports: ${s.bridge.ports.join(' ') || '(none)'}`)
-  if (s.uplink) lines.push(`uplink ${s.uplink.name}: ${s.uplink.address ?? 'no lease'}${s.uplink.router ? ` via ${s.uplink.router}` : ''}${s.uplink.state ? ` (${s.uplink.state})` : ''}`)
+  if (s.dhcp) lines.push(`dhcp server: ${s.dhcp.text}`)
+  if (s.uplink?.state === 'waiting for link') lines.push(`uplink ${s.uplink.name}: waiting for the link to appear`)
+  else if (s.uplink) lines.push(`uplink ${s.uplink.name}: ${s.uplink.address ?? 'no lease'}${s.uplink.router ? ` via ${s.uplink.router}` : ''}${s.uplink.state ? ` (${s.uplink.state})` : ''}`)
   else if (s.mode === 'switched') lines.push('uplink: none')
   lines.push(`leases (${s.leases.length}):`)
   for (const l of s.leases) lines.push(`  ${l.address.padEnd(15)} ${l.mac} ${l.hostname ?? '-'} until ${l.expiresAt}`)

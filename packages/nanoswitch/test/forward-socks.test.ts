@@ -62,14 +62,13 @@ describe.skipIf(!isRoot())('forwards and SOCKS between namespaces (needs root)',
 
   it('forwards a TCP port on the switch to a VM, both ways, with many bytes', async () => {
     const echo = await listenTcp({ netns: vm.name, host: '10.1.0.2', port: 7000 }, (s) => s.pipe(s))
-    const forward = new TcpForward(parseForward('17000:10.1.0.2:7000'), sw.name, logger)
-    await forward.start()
+    const forward = await TcpForward.start({ ...parseForward('17000:10.1.0.2:7000'), netns: sw.name, logger })
     const client = await connectTcp({ netns: outside.name, host: '192.0.2.1', port: 17000 })
     const payload = Buffer.alloc(1 << 20, 7)
     const back = read(client, payload.length)
     client.write(payload)
     expect((await back).equals(payload)).toBe(true)
-    expect(forward.stats).toMatchObject({ active: 1, total: 1, failed: 0 })
+    expect(forward.counters()).toEqual({ active: 1, total: 1, failed: 0 })
     client.destroy()
     await forward.stop()
     echo.close()
@@ -94,29 +93,27 @@ describe.skipIf(!isRoot())('forwards and SOCKS between namespaces (needs root)',
       client.destroy()
     }
     expect(peers).toEqual(['192.0.2.2', '192.0.2.2'])
-    expect((await kernel.stats()).get('17002:10.1.0.2:7002')).toEqual({ total: 2 })
+    expect((await kernel.counters()).get('17002:10.1.0.2:7002')).toEqual({ total: 2 })
     const { stdout } = await sw.exec(['nft', '-j', 'list', 'table', 'ip', 'nanoswitch-forwards'])
     expect(stdout).toContain('"dnat"')
     expect(stdout).toContain('17002:10.1.0.2:7002')
-    await kernel.remove()
-    await kernel.remove() // idempotent
+    await kernel.destroy()
+    await kernel.destroy() // gone already: destroy does not fail
     expect((await sw.exec(['nft', 'list', 'tables'])).stdout).not.toContain('nanoswitch-forwards')
     echo.close()
   })
 
   it('closes the client when the VM refuses, and counts it', async () => {
-    const forward = new TcpForward(parseForward('17001:10.1.0.2:7999'), sw.name, logger)
-    await forward.start()
+    const forward = await TcpForward.start({ ...parseForward('17001:10.1.0.2:7999'), netns: sw.name, logger })
     const client = await connectTcp({ netns: outside.name, host: '192.0.2.1', port: 17001 })
     await new Promise((resolve) => client.once('close', resolve))
-    expect(forward.stats.failed).toBe(1)
+    expect(forward.counters().failed).toBe(1)
     await forward.stop()
   })
 
   it('proxies SOCKS5 CONNECT to a VM on the bridge, and refuses targets outside it', async () => {
     const echo = await listenTcp({ netns: vm.name, host: '10.1.0.2', port: 7001 }, (s) => s.pipe(s))
-    const socks = new SocksServer({ netns: sw.name, port: 1080, allow: ['10.1.0.0/24'] }, logger)
-    await socks.start()
+    const socks = await SocksServer.start({ netns: sw.name, port: 1080, allow: ['10.1.0.0/24'], logger })
     const connect = async (target: number[], port: number) => {
       const c = await connectTcp({ netns: outside.name, host: '192.0.2.1', port: 1080 })
       c.write(Buffer.from([5, 1, 0]))
@@ -134,6 +131,7 @@ describe.skipIf(!isRoot())('forwards and SOCKS between namespaces (needs root)',
     expect(denied.reply[1]).toBe(REPLY.notAllowed)
     const refused = await connect([10, 1, 0, 2], 7998)
     expect(refused.reply[1]).toBe(REPLY.connectionRefused)
+    expect(socks.counters()).toEqual({ connections: 1 }) // the refused CONNECT reached nothing
     await socks.stop()
     echo.close()
   })

@@ -24,7 +24,12 @@ describe('status and logs for people', () => {
       mode: 'switched',
       netns: 'sw1',
       bridge: { name: 'vmbridge', address: '10.1.0.1/24', network: '10.1.0.0/24', ports: ['port1'] },
-      links: [],
+      links: [
+        { name: 'lo', kind: null, mac: '00:00:00:00:00:00', up: true, running: true, master: null },
+        { name: 'vmbridge', kind: 'bridge', mac: '02:00:00:00:00:aa', up: true, running: true, master: null },
+        { name: 'port1', kind: 'veth', mac: '02:00:00:00:00:01', up: true, running: false, master: 'vmbridge' },
+      ],
+      dhcp: { ok: false, text: 'lease file /var/lib/lab/sw1.leases: ENOSPC' },
       leases: [{ address: '10.1.0.2', mac: '02:00:00:00:00:01', hostname: 'vm1', expiresAt: '2026-11-25T18:00:00.000Z' }],
       uplink: { name: 'uplink0', mac: null, state: 'bound', address: '10.99.0.10/24', router: '10.99.0.1', server: '10.99.0.1', expiresAt: null },
       forwards: [
@@ -37,7 +42,12 @@ describe('status and logs for people', () => {
     expect(formatStatus(s)).toBe(
       [
         'nanoswitch (switched) in sw1',
+        'links (3):',
+        '  lo              -       00:00:00:00:00:00 up',
+        '  vmbridge        bridge  02:00:00:00:00:aa up',
+        '  port1           veth    02:00:00:00:00:01 up, no carrier, in vmbridge',
         'bridge vmbridge 10.1.0.1/24, ports: port1',
+        'dhcp server: lease file /var/lib/lab/sw1.leases: ENOSPC',
         'uplink uplink0: 10.99.0.10/24 via 10.99.0.1 (bound)',
         'leases (1):',
         '  10.1.0.2        02:00:00:00:00:01 vm1 until 2026-11-25T18:00:00.000Z',
@@ -48,6 +58,15 @@ describe('status and logs for people', () => {
         '    dhcp-server: healthy, 2 restarts',
       ].join('\n'),
     )
+  })
+
+  it('says when the uplink is awaited', () => {
+    const s: SwitchStatus = {
+      mode: 'switched', netns: null, bridge: null, links: [], leases: [], forwards: [], socks: null,
+      uplink: { name: 'wan0', mac: null, state: 'waiting for link', address: null, router: null, server: null, expiresAt: null },
+      supervisor: { name: 'nanoswitch', path: 'nanoswitch', state: 'healthy', restarts: 0, since: 0, children: [] },
+    }
+    expect(formatStatus(s)).toContain('uplink wan0: waiting for the link to appear')
   })
 
   it('turns pino lines into readable ones and leaves other text alone', () => {

@@ -4,12 +4,13 @@
 // un-NATed by conntrack. Nothing in this process touches the bytes, so throughput is the kernel's
 // routing throughput. Each rule counts the connections it rewrote (a nat chain sees only the
 // first packet of a connection).
+import { isNotFound } from '@lab/netlink-native'
 import { Counter, Nft, rule, type TableRef } from '@lab/nft'
 import { formatForward, type ForwardSpec } from './forward-spec.js'
 
 export const FORWARD_TABLE: TableRef = { family: 'ip', name: 'nanoswitch-forwards' }
 
-export interface KernelForwardStats {
+export interface KernelForwardCounters {
   /** Connections rewritten so far. */
   total: number
 }
@@ -21,6 +22,7 @@ export class KernelForwards {
     readonly bridge: string,
   ) {}
 
+  /** Writes the table with one DNAT rule per forward, replacing what a previous run left (one transaction). */
   async apply(): Promise<void> {
     await this.#withNft((nft) =>
       nft.apply((tx) => {
@@ -40,19 +42,21 @@ export class KernelForwards {
   }
 
   /** Connections per forward (by its spec text), read from the rules' counters. */
-  async stats(): Promise<Map<string, KernelForwardStats>> {
+  async counters(): Promise<Map<string, KernelForwardCounters>> {
     const rules = await this.#withNft((nft) => nft.rules({ table: FORWARD_TABLE, chain: 'prerouting' }))
-    const stats = new Map<string, KernelForwardStats>()
+    const counters = new Map<string, KernelForwardCounters>()
     for (const r of rules) {
       const counter = r.exprs.find((e): e is Counter => e instanceof Counter)
-      if (r.comment && counter) stats.set(r.comment, { total: Number(counter.packets) })
+      if (r.comment && counter) counters.set(r.comment, { total: Number(counter.packets) })
     }
-    return stats
+    return counters
   }
 
-  async remove(): Promise<void> {
-    await this.#withNft((nft) => nft.apply((tx) => tx.deleteTable(FORWARD_TABLE))).catch((error: { code?: string }) => {
-      if (error.code !== 'ENOENT') throw error
+  /** Deletes the forwards' table; no error if it is gone already (as `nft destroy table`). */
+  async destroy(): Promise<void> {
+    await this.#withNft((nft) => nft.apply((tx) => tx.delTable(FORWARD_TABLE))).catch((error: unknown) => {
+      // Already gone (never applied, or removed by hand): what destroy promises either way.
+      if (!isNotFound(error)) throw error
     })
   }
 
@@ -61,7 +65,7 @@ export class KernelForwards {
     try {
       return await work(nft)
     } finally {
-      nft.close()
+      await nft.close()
     }
   }
 }

@@ -3,6 +3,7 @@
 // address, the low one of a /31 in 100.64.0.0/10-style shared space (first octet 100); the client
 // takes the high one. No side channel is needed to tell the router what to configure.
 import { ArgumentError, formatMac, parseIp, parseMac } from '@lab/netlink-native'
+import { SwitchError } from '../errors.js'
 
 export const DEFAULT_CLIENT_OUI = '0a:b3:ec'
 const FIRST_OCTET = 100
@@ -15,22 +16,24 @@ export interface ClientLinkAddresses {
   prefixLength: 31
 }
 
-function normalizeOui(oui: string): Buffer {
+/** The OUI's three bytes; throws ArgumentError (field `oui`) for anything but aa:bb:cc. */
+export function parseOui(oui: string): Buffer {
   if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){2}$/.test(oui)) throw new ArgumentError('oui', `invalid OUI ${JSON.stringify(oui)} (expected aa:bb:cc)`)
   return Buffer.from(oui.split(':').map((h) => parseInt(h, 16)))
 }
 
 /** Whether a MAC carries the client OUI (the link is a client link). */
 export function isClientMac(mac: string, oui = DEFAULT_CLIENT_OUI): boolean {
-  return parseMac(mac, 'mac').subarray(0, 3).equals(normalizeOui(oui))
+  return parseMac(mac, 'mac').subarray(0, 3).equals(parseOui(oui))
 }
 
-export class ClientMacError extends Error {
+/** A client MAC that encodes no usable /31 (code LAB_ERR_SWITCH_CLIENT_MAC). */
+export class ClientMacError extends SwitchError {
   constructor(
     readonly mac: string,
     reason: string,
   ) {
-    super(`${mac}: ${reason}`)
+    super('LAB_ERR_SWITCH_CLIENT_MAC', `${mac}: ${reason}`)
     this.name = 'ClientMacError'
   }
 }
@@ -38,7 +41,7 @@ export class ClientMacError extends Error {
 /** The /31 a client MAC encodes; throws ClientMacError naming the reason for a MAC that encodes none. */
 export function addressesFromMac(mac: string, oui = DEFAULT_CLIENT_OUI): ClientLinkAddresses {
   const bytes = parseMac(mac, 'mac')
-  if (!bytes.subarray(0, 3).equals(normalizeOui(oui))) throw new ClientMacError(mac, `OUI is not ${oui}`)
+  if (!bytes.subarray(0, 3).equals(parseOui(oui))) throw new ClientMacError(mac, `OUI is not ${oui}`)
   const [m3, m4, m5] = [bytes[3]!, bytes[4]!, bytes[5]!]
   if (m5 % 2 !== 0) {
     throw new ClientMacError(mac, `encodes ${FIRST_OCTET}.${m3}.${m4}.${m5}, the high address of a /31; the MAC must encode the low (router) address`)
@@ -57,5 +60,5 @@ export function clientMacFor(cidr: string, oui = DEFAULT_CLIENT_OUI): string {
   if (ip.family !== 4 || ip.bytes[0] !== FIRST_OCTET) throw new ArgumentError('cidr', `client links live in ${FIRST_OCTET}.0.0.0/8, got ${address}`)
   const low = Buffer.from(ip.bytes)
   low[3] = low[3]! & 0xfe
-  return formatMac(Buffer.concat([normalizeOui(oui), low.subarray(1)]))
+  return formatMac(Buffer.concat([parseOui(oui), low.subarray(1)]))
 }

@@ -2,8 +2,7 @@
 // without a forward per port. Only CONNECT, only targets inside the allowed prefixes (the bridge
 // subnet by default): it is a door to the switch's VMs, not an open proxy.
 import type { Server, Socket } from 'node:net'
-import { connectTcp, listenTcp, parseCidr, parseIp } from '@lab/netlink-native'
-import type { Logger } from 'pino'
+import { connectTcp, listenTcp, parseCidr, parseIp, silentLogger, type Logger } from '@lab/netlink-native'
 import { splice } from '../forward/splice.js'
 import {
   ATYP_DOMAIN,
@@ -24,6 +23,13 @@ export interface SocksOptions {
   host?: string
   /** Prefixes a client may connect to, e.g. ["10.1.0.0/24"]. */
   allow: string[]
+  /** Pino-shaped; default: logs nothing. */
+  logger?: Logger
+}
+
+export interface SocksCounters {
+  /** CONNECTs relayed so far. */
+  connections: number
 }
 
 function inPrefix(host: string, cidr: string): boolean {
@@ -47,20 +53,37 @@ const ERRNO_REPLY: Record<string, number> = {
 export class SocksServer {
   #server: Server | undefined
   readonly #sockets = new Set<Socket>()
-  connections = 0
+  #connections = 0
+  readonly logger: Logger
 
-  constructor(
+  private constructor(
     readonly options: SocksOptions,
-    readonly logger: Logger,
+    server: Server,
   ) {
+    this.#server = server
+    this.logger = options.logger ?? silentLogger
+  }
+
+  /** Listens on `port` (every address of the switch unless `host`); throws ArgumentError for a bad `allow` prefix. */
+  static async start(options: SocksOptions): Promise<SocksServer> {
     for (const cidr of options.allow) parseCidr(cidr, 'allow')
+    let socks: SocksServer | undefined
+    const server = await listenTcp({ netns: options.netns, host: options.host ?? '0.0.0.0', port: options.port }, (s) => void socks!.#handle(s))
+    socks = new SocksServer(options, server)
+    return socks
   }
 
-  async start(): Promise<number> {
-    this.#server = await listenTcp({ netns: this.options.netns, host: this.options.host ?? '0.0.0.0', port: this.options.port }, (s) => void this.#handle(s))
-    return (this.#server.address() as { port: number }).port
+  /** The port listened on. */
+  get port(): number {
+    return (this.#server?.address() as { port: number } | null)?.port ?? this.options.port
   }
 
+  /** Counts so far (a fresh object). */
+  counters(): SocksCounters {
+    return { connections: this.#connections }
+  }
+
+  /** Stops listening and closes every open connection (idempotent). */
   async stop(): Promise<void> {
     for (const s of this.#sockets) s.destroy()
     const server = this.#server
@@ -71,6 +94,7 @@ export class SocksServer {
   async #handle(client: Socket): Promise<void> {
     this.#sockets.add(client)
     client.on('close', () => this.#sockets.delete(client))
+    // A client that resets is only a closed connection; 'close' follows and cleans up.
     client.on('error', () => undefined)
     let buffered = Buffer.alloc(0)
     let stage: 'greeting' | 'request' = 'greeting'
@@ -121,10 +145,14 @@ export class SocksServer {
     }
     this.#sockets.add(upstream)
     upstream.on('close', () => this.#sockets.delete(upstream))
-    this.connections++
+    this.#connections++
     client.write(encodeReply(REPLY.succeeded, upstream.localAddress ?? '0.0.0.0', upstream.localPort ?? 0))
     if (early.length > 0) upstream.write(early)
     client.resume()
     await splice(client, upstream)
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop()
   }
 }
