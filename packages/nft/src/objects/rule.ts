@@ -1,4 +1,4 @@
-import { Attributes, type AttributeWriter, type NetlinkMessage } from '@lab/netlink-native'
+import { ArgumentError, Attributes, type AttributeWriter, type NetlinkMessage } from '@lab/netlink-native'
 import { EXPR, NFTA_LIST_ELEM, RULE, familyName } from '../constants.js'
 import { decodeExpression, type Expression } from '../expr/expression.js'
 // Importing the expression types registers their decoders.
@@ -23,7 +23,7 @@ const UDATA_RULE_COMMENT = 0
 
 function commentUserdata(comment: string): Buffer {
   const text = Buffer.from(comment + '\0')
-  if (text.length > 255) throw new RangeError('comment longer than 254 bytes')
+  if (text.length > 255) throw new ArgumentError('comment', 'longer than 254 bytes')
   return Buffer.concat([Buffer.from([UDATA_RULE_COMMENT, text.length]), text])
 }
 
