@@ -67,6 +67,6 @@ describe.skipIf(!isRoot() || !existsSync(`${bundleDir}nanoswitch.mjs`) || !qemu 
     expect(page).toMatch(/^HTTP\/1\.[01] 200/)
     expect(page.trim().endsWith(`vm${holder + 1}`)).toBe(true)
     console.log(`nanoswitch microVM healthy after ${healthyAt} ms, both VMs leased after ${leasedAt} ms, test done after ${Date.now() - t0} ms`)
-    await Promise.all([...vms, sw].map((vm) => vm.quit()))
+    await Promise.all([...vms, sw].map((vm) => vm.stop()))
   }, 240_000)
 })

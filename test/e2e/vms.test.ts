@@ -82,7 +82,7 @@ describe.skipIf(!isRoot() || !existsSync(cli) || !hasCommand('dnsmasq') || !qemu
     expect(page).toMatch(/^HTTP\/1\.[01] 200/)
     expect(page.trim().endsWith(`vm${first + 1}`)).toBe(true)
 
-    await Promise.all(vms.map((vm) => vm.quit()))
+    await Promise.all(vms.map((vm) => vm.stop()))
     await nanoswitch.stop()
   }, 120_000)
 })

@@ -85,7 +85,7 @@ async function twoBehindSwitch(run) {
   if (ping.status !== 0) throw new Error(`vm1 could not ping vm2 (${b}): ${ping.output}`)
   const pinging = performance.now() - t0
   for (const vm of pair) {
-    await vm.quit()
+    await vm.stop()
     vms.delete(vm)
   }
   await sw.stop()

@@ -104,7 +104,7 @@ async function main(argv: string[]): Promise<number> {
   if (values.json) console.log(JSON.stringify({ pid: vm.pid, accel: vm.accel, macs: vm.macs, ...image }))
   vm.console.on('output', (chunk: string) => process.stdout.write(chunk))
   process.stdin.on('data', (chunk) => vm.console.write(chunk.toString()))
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void vm.quit())
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void vm.stop())
   const status = await vm.exited
   process.stdin.destroy()
   return status.exitCode === 0 || status.signal ? 0 : 1

@@ -3,10 +3,12 @@
 // output and exit status, for guests that end in a shell.
 import { EventEmitter } from 'node:events'
 import type { Readable, Writable } from 'node:stream'
+import { LAUNCH_ERROR_CODES, LaunchError } from './errors.js'
 
-export class ConsoleTimeoutError extends Error {
+/** `waitFor` saw no match in time (or the console closed first); the message ends with the console's last lines. */
+export class ConsoleTimeoutError extends LaunchError {
   constructor(what: string, ms: number, tail: string) {
-    super(`console: no ${what} within ${ms} ms; last output:\n${tail}`)
+    super(LAUNCH_ERROR_CODES.consoleTimeout, `console: no ${what} within ${ms} ms; last output:\n${tail}`)
     this.name = 'ConsoleTimeoutError'
   }
 }

@@ -3,6 +3,7 @@ export { qemuOption, parseQemuOption, escapeOptionValue, type OptionValue } from
 export { PortMap, type PortForward } from './port-map.js'
 export { randomMac, isLocalUnicastMac } from './mac.js'
 export { resolveAccel, kvmUsable, hostTscKhz, type Accel, type AccelChoice } from './accel.js'
+export { LaunchError, LAUNCH_ERROR_CODES } from './errors.js'
 export { QemuError } from './qemu-error.js'
 export { QmpClient, QmpError, type QmpEvent } from './qmp.js'
 export { GuestConsole, ConsoleTimeoutError } from './console.js'

@@ -2,7 +2,7 @@
 // an optional software TPM, SLIRP with port forwards or NICs on cables/TAPs, configuration passed
 // in through fw_cfg, and no reboots unless asked.
 import { existsSync, readFileSync } from 'node:fs'
-import type { Logger } from 'pino'
+import type { Logger } from '@lab/netlink-native'
 import { hostTscKhz, resolveAccel, type Accel, type AccelChoice } from './accel.js'
 import { FdTable } from './fd-table.js'
 import { VirtualMachine } from './machine.js'
@@ -44,8 +44,11 @@ export interface LaunchOptions {
   qemu?: string
   /** A unix socket path where QEMU also serves QMP (the VM's own QMP client stays on a socketpair). */
   qmpSocket?: string
+  /** Run QEMU in this network namespace: a name under /run/netns or a path (/proc/PID/ns/net). */
   netns?: string
+  /** Aborting kills QEMU. */
   signal?: AbortSignal
+  /** pino-shaped; omitted: nothing is logged. */
   logger?: Logger
 }
 

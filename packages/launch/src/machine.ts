@@ -4,8 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { closeSync } from 'node:fs'
 import { Socket } from 'node:net'
-import { socketpair } from '@lab/netlink-native'
-import type { Logger } from 'pino'
+import { silentLogger, socketpair, type Logger } from '@lab/netlink-native'
 import { GuestConsole } from './console.js'
 import type { FdTable } from './fd-table.js'
 import { QemuError } from './qemu-error.js'
@@ -17,9 +16,13 @@ export interface MachineSpawnOptions {
   qemu?: string
   args: readonly string[]
   fds: FdTable
-  /** Run QEMU inside this network namespace (SLIRP forwards and `-netdev tap,ifname=` live there). */
+  /**
+   * Run QEMU inside this network namespace, a name under /run/netns or a path (SLIRP forwards
+   * and `-netdev tap,ifname=` live there).
+   */
   netns?: string
   signal?: AbortSignal
+  /** pino-shaped; omitted: nothing is logged. */
   logger?: Logger
   /** Also serve QMP on this unix socket path, for other tools (qmp-shell, socat, a second client). */
   qmpSocket?: string
@@ -53,6 +56,7 @@ export class VirtualMachine {
     readonly args: readonly string[],
     exited: Promise<ExitStatus>,
     console: GuestConsole,
+    private readonly logger: Logger,
   ) {
     this.exited = exited
     this.console = console
@@ -72,6 +76,7 @@ export class VirtualMachine {
   }
 
   static async start(options: MachineSpawnOptions): Promise<VirtualMachine> {
+    const logger = options.logger ?? silentLogger
     const qemu = options.qemu ?? process.env.LAB_QEMU ?? 'qemu-system-x86_64'
     const [ours, theirs] = socketpair('stream')
     const qmpFd = options.fds.add(theirs)
@@ -99,14 +104,21 @@ export class VirtualMachine {
         options.signal?.removeEventListener('abort', kill)
         stream.destroy()
         state.exit = { exitCode, signal }
-        options.logger?.info({ pid: child.pid, exitCode, signal }, 'qemu exited')
+        logger.info({ pid: child.pid, exitCode, signal }, 'qemu exited')
         const finish = () => {
           if (exitCode === 0 || state.killedByUs) resolve(state.exit!)
           else reject(new QemuError({ exitCode, signal, stderr: state.stderr, args }))
         }
-        Promise.resolve(options.cleanup?.()).then(finish, finish)
+        // The VM's own leftovers (swtpm, temp dirs): a failed cleanup is logged, and `exited`
+        // still says how QEMU ended, which is what callers wait for.
+        Promise.resolve(options.cleanup?.()).then(finish, (error: unknown) => {
+          logger.error({ err: error, pid: child.pid }, 'cleanup after qemu exited failed')
+          finish()
+        })
       })
     })
+    // Marks `exited` handled while start() runs: its outcome reaches callers through the race
+    // below, then through `vm.exited`; without this, a failed start would also be unhandled.
     exited.catch(() => {})
     if (options.signal?.aborted) kill()
     else options.signal?.addEventListener('abort', kill, { once: true })
@@ -117,8 +129,8 @@ export class VirtualMachine {
           throw new QemuError({ exitCode: status.exitCode, signal: status.signal, stderr: state.stderr, args, reason: 'exited during start' })
         }),
       ])
-      options.logger?.info({ pid: child.pid, qemu: qmp.version?.qemu }, 'qemu started')
-      return new VirtualMachine(child, state, qmp, args, exited, console)
+      logger.info({ pid: child.pid, qemu: qmp.version?.qemu }, 'qemu started')
+      return new VirtualMachine(child, state, qmp, args, exited, console, logger)
     } catch (error) {
       if (error instanceof QemuError) throw error
       // QMP closing first usually means QEMU is exiting on a bad option: give it a moment to say so.
@@ -127,6 +139,7 @@ export class VirtualMachine {
       if (outcome instanceof QemuError) throw outcome
       if (outcome) throw new QemuError({ exitCode: (outcome as ExitStatus).exitCode, signal: (outcome as ExitStatus).signal, stderr: state.stderr, args, reason: 'exited during start' })
       kill()
+      // Killed by us, `exited` resolves; the error that matters is thrown just below.
       await exited.catch(() => {})
       throw new QemuError({ exitCode: null, signal: null, stderr: state.stderr, args, reason: `did not answer on QMP (${(error as Error).message})` })
     }
@@ -141,7 +154,10 @@ export class VirtualMachine {
   /** Presses the power button (ACPI), waits for QEMU to exit, then kills it if the guest ignored it. */
   async powerdown(timeoutMs = 10_000): Promise<ExitStatus> {
     if (!this.running) return this.exited
-    await this.qmp.execute('system_powerdown').catch(() => {})
+    await this.qmp.execute('system_powerdown').catch((error: unknown) => {
+      // QMP gone (QEMU exiting already) or the command refused: the timer below still ends it.
+      this.logger.warn({ err: error, pid: this.pid }, 'system_powerdown failed; killing qemu if it does not exit')
+    })
     const timer = setTimeout(() => this.kill(), timeoutMs)
     try {
       return await this.exited
@@ -150,11 +166,18 @@ export class VirtualMachine {
     }
   }
 
-  /** Asks QEMU to quit at once (the guest gets no say). */
-  async quit(): Promise<ExitStatus> {
+  /**
+   * Stops the VM at once: QMP `quit` (the guest gets no say; `powerdown()` asks it), SIGKILL if
+   * QMP cannot be used. Resolves with how QEMU ended.
+   */
+  async stop(): Promise<ExitStatus> {
     if (!this.running) return this.exited
     this.state.killedByUs = true
-    await this.qmp.execute('quit').catch(() => {})
+    await this.qmp.execute('quit').catch((error: unknown) => {
+      // Without QMP, `exited` might never come: end QEMU the hard way.
+      this.logger.warn({ err: error, pid: this.pid }, 'qmp quit failed; killing qemu')
+      this.kill()
+    })
     return this.exited
   }
 
@@ -167,6 +190,9 @@ export class VirtualMachine {
 
   async [Symbol.asyncDispose](): Promise<void> {
     this.kill()
-    await this.exited.catch(() => {})
+    await this.exited.catch((error: unknown) => {
+      // Killed by us, `exited` resolves; it rejects only if QEMU had failed before: say so.
+      this.logger.error({ err: error, pid: this.pid }, 'qemu had failed before it was disposed of')
+    })
   }
 }

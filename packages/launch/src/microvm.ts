@@ -2,7 +2,7 @@
 // kernel and initramfs loaded straight into memory, virtio-mmio NICs and serial ports. Boots in
 // about 1.5 s under TCG here, well under one with KVM.
 import { existsSync, readFileSync } from 'node:fs'
-import type { Logger } from 'pino'
+import type { Logger } from '@lab/netlink-native'
 import { hostTscKhz, resolveAccel, type Accel, type AccelChoice } from './accel.js'
 import { FdTable } from './fd-table.js'
 import { VirtualMachine } from './machine.js'
@@ -35,8 +35,11 @@ export interface MicroVMOptions {
   qemu?: string
   /** A unix socket path where QEMU also serves QMP (the VM's own QMP client stays on a socketpair). */
   qmpSocket?: string
+  /** Run QEMU in this network namespace: a name under /run/netns or a path (/proc/PID/ns/net). */
   netns?: string
+  /** Aborting kills QEMU. */
   signal?: AbortSignal
+  /** pino-shaped; omitted: nothing is logged. */
   logger?: Logger
   /** Firmware; default: QEMU's qboot (bios-microvm.bin). */
   bios?: string

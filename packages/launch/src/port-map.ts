@@ -33,8 +33,9 @@ export class PortMap {
    */
   static async conflictFree(ports: Iterable<number>, hostAddress = '127.0.0.1'): Promise<PortMap> {
     const servers: Server[] = []
+    const forwards: PortForward[] = []
+    let failure: { error: unknown } | undefined
     try {
-      const forwards: PortForward[] = []
       for (const guest of ports) {
         const server = createServer()
         servers.push(server)
@@ -42,15 +43,22 @@ export class PortMap {
           server.once('error', reject)
           server.listen(0, hostAddress, () => {
             const address = server.address()
-            resolve(typeof address === 'object' && address ? address.port : 0)
+            if (typeof address === 'object' && address) resolve(address.port)
+            else reject(new Error(`port probe on ${hostAddress}: the kernel named no port (${String(address)})`))
           })
         })
         forwards.push({ guest, host, hostAddress })
       }
-      return new PortMap(forwards)
-    } finally {
-      await Promise.all(servers.map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve()))))
+    } catch (error) {
+      failure = { error }
     }
+    // Every probe is closed, also after a failure; a close that fails is reported too, unless
+    // the probe itself failed first (that error says more).
+    const closed = await Promise.allSettled(servers.filter((s) => s.listening).map((s) => new Promise<void>((resolve, reject) => s.close((e) => (e ? reject(e) : resolve())))))
+    if (failure) throw failure.error
+    const closeFailure = closed.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+    if (closeFailure) throw closeFailure.reason
+    return new PortMap(forwards)
   }
 
   /** The host port for a guest port; throws when it is not forwarded. */

@@ -3,12 +3,14 @@
 // asynchronous events are emitted as 'event'.
 import { EventEmitter } from 'node:events'
 import type { Duplex } from 'node:stream'
+import { LAUNCH_ERROR_CODES, LaunchError } from './errors.js'
 
-export class QmpError extends Error {
+/** QEMU refused a command (`errorClass` is QMP's class, e.g. GenericError). */
+export class QmpError extends LaunchError {
   readonly errorClass: string
   readonly command: string
   constructor(command: string, errorClass: string, desc: string) {
-    super(`qmp ${command}: ${errorClass}: ${desc}`)
+    super(LAUNCH_ERROR_CODES.qmp, `qmp ${command}: ${errorClass}: ${desc}`)
     this.name = 'QmpError'
     this.errorClass = errorClass
     this.command = command
@@ -37,7 +39,7 @@ export class QmpClient extends EventEmitter {
     stream.setEncoding('utf8')
     stream.on('data', (chunk: string) => this.receive(chunk))
     stream.on('error', (error) => this.fail(error))
-    stream.on('close', () => this.fail(new Error('qmp: connection closed')))
+    stream.on('close', () => this.fail(new LaunchError(LAUNCH_ERROR_CODES.qmp, 'qmp: connection closed')))
   }
 
   /** Waits for the greeting and enters command mode. */
@@ -77,7 +79,7 @@ export class QmpClient extends EventEmitter {
     try {
       message = JSON.parse(line) as Record<string, unknown>
     } catch {
-      this.fail(new Error(`qmp: unparsable message ${line.slice(0, 200)}`))
+      this.fail(new LaunchError(LAUNCH_ERROR_CODES.qmp, `qmp: unparsable message ${line.slice(0, 200)}`))
       return
     }
     if ('QMP' in message) {

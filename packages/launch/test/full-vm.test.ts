@@ -31,7 +31,7 @@ describe.skipIf(!canBoot)('full VM (q35) under QEMU (needs root, qemu-system-x86
     await vm.console.waitFor('LAB:httpd', { timeoutMs: 30_000 })
     const response = await fetch(`http://127.0.0.1:${ports.hostPort(80)}/`)
     expect(await response.text()).toBe('hello from the guest\n')
-    await vm.quit()
+    await vm.stop()
   }, 120_000)
 
   it.skipIf(!hasSwtpm || !existsSync(OVMF.code))('boots through UEFI with a TPM the guest kernel finds', async () => {

@@ -1,8 +1,8 @@
 // Real QEMU microVMs (TCG unless KVM works here): cables, TAPs, QMP, errors.
 import { afterEach, describe, expect, it } from 'vitest'
-import { SocketPairEnd, Tap, socketpair } from '@lab/netlink-native'
+import { LabError, SocketPairEnd, Tap, socketpair, type Logger } from '@lab/netlink-native'
 import { TestNetns, cleanupAll, deferCleanup } from '@lab/testkit'
-import { QemuError, QmpClient, microVM, type VirtualMachine } from '../src/index.js'
+import { ConsoleTimeoutError, LaunchError, QemuError, QmpClient, QmpError, microVM, type VirtualMachine } from '../src/index.js'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -31,7 +31,7 @@ describe.skipIf(!canBoot)('microVMs under QEMU (needs root, qemu-system-x86, bus
     const results = await Promise.all(vms.map((vm) => vm.console.waitFor(/LAB:ping-(ok|failed)/, { timeoutMs: 60_000 })))
     expect(results.map((m) => m[1])).toEqual(['ok', 'ok'])
     expect(await vms[0]!.status()).toBe('running')
-    await Promise.all(vms.map((vm) => vm.quit()))
+    await Promise.all(vms.map((vm) => vm.stop()))
   }, 90_000)
 
   it('a microVM on a TAP in a namespace pings it, and the namespace pings back', async () => {
@@ -48,10 +48,10 @@ describe.skipIf(!canBoot)('microVMs under QEMU (needs root, qemu-system-x86, bus
     expect(status).toBe(0)
     expect(output.trim()).toBe(vm.macs[0])
     expect((await vm.console.run('false')).status).toBe(1)
-    await vm.quit()
+    await vm.stop()
   }, 90_000)
 
-  it('QMP reports the state; quit and abort end QEMU; the exit promise says how', async () => {
+  it('QMP reports the state; stop() and abort end QEMU; the exit promise says how', async () => {
     const image = await guest({ then: 'idle' })
     const dir = mkdtempSync(join(tmpdir(), 'lab-qmp-'))
     deferCleanup(`rm ${dir}`, () => rmSync(dir, { recursive: true, force: true }))
@@ -65,7 +65,7 @@ describe.skipIf(!canBoot)('microVMs under QEMU (needs root, qemu-system-x86, bus
     await vm.qmp.execute('stop')
     expect(await vm.status()).toBe('paused')
     await vm.qmp.execute('cont')
-    expect(await vm.quit()).toEqual({ exitCode: 0, signal: null })
+    expect(await vm.stop()).toEqual({ exitCode: 0, signal: null })
     expect(vm.running).toBe(false)
 
     const controller = new AbortController()
@@ -101,7 +101,7 @@ describe.skipIf(!canBoot)('microVMs under QEMU (needs root, qemu-system-x86, bus
     const vm = track(await microVM({ ...image, chardevs: [{ fd: theirs, name: 'agent' }] }))
     expect(await heard).toMatch(/^hello from vport\d+p\d+\n$/)
     host.close()
-    await vm.quit()
+    await vm.stop()
   }, 60_000)
 
   it('runs with a virtio console (hvc0) instead of the serial port', async () => {
@@ -111,7 +111,7 @@ describe.skipIf(!canBoot)('microVMs under QEMU (needs root, qemu-system-x86, bus
     const { status, output } = await vm.console.run("tty; cut -d ' ' -f1 /proc/consoles")
     expect(status).toBe(0)
     expect(output.trim().split('\n')).toEqual(['/dev/hvc0', 'hvc0'])
-    await vm.quit()
+    await vm.stop()
   }, 60_000)
 
   // A console shell is what people type `poweroff` into: it must end the VM, as must `reboot`
@@ -146,10 +146,32 @@ describe.skipIf(!canBoot)('microVMs under QEMU (needs root, qemu-system-x86, bus
     expect(vm.console.transcript).toMatch(/LAB:booted[\s\S]*LAB:hello[\s\S]*LAB:poweroff/)
   }, 60_000)
 
+  it('errors are LaunchErrors; stop() ends QEMU also without QMP, and says so to the logger', async () => {
+    const records: Array<{ level: string; msg?: string }> = []
+    const at = (level: string) => (_obj: unknown, msg?: string) => void records.push({ level, msg })
+    const logger: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
+    const image = await guest({ then: 'idle' })
+    const vm = track(await microVM({ ...image, logger }))
+    const refused = await vm.qmp.execute('no-such-command').catch((e: unknown) => e)
+    expect(refused).toBeInstanceOf(QmpError)
+    expect(refused).toMatchObject({ code: 'LAB_ERR_LAUNCH_QMP', errorClass: 'CommandNotFound' })
+    const late = await vm.console.waitFor('LAB:never', { timeoutMs: 50 }).catch((e: unknown) => e)
+    expect(late).toBeInstanceOf(ConsoleTimeoutError)
+    expect(late).toBeInstanceOf(LaunchError)
+    // Without QMP, stop() cannot ask QEMU to quit: it kills it rather than wait for ever.
+    vm.qmp.close()
+    expect(await vm.stop()).toEqual({ exitCode: null, signal: 'SIGKILL' })
+    expect(records).toContainEqual({ level: 'warn', msg: 'qmp quit failed; killing qemu' })
+    expect(records.map((r) => r.msg)).toEqual(expect.arrayContaining(['qemu started', 'qemu exited']))
+  }, 60_000)
+
   it('QemuError carries the exit code and what QEMU said', async () => {
     const image = await guest({ then: 'poweroff' })
     const error = await microVM({ ...image, bios: '/nonexistent/bios.bin' }).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(QemuError)
+    expect(error).toBeInstanceOf(LaunchError)
+    expect(error).toBeInstanceOf(LabError)
+    expect((error as QemuError).code).toBe('LAB_ERR_LAUNCH_QEMU')
     expect((error as QemuError).exitCode).toBe(1)
     expect((error as QemuError).message).toMatch(/nonexistent\/bios\.bin/)
     expect((error as QemuError).args).toContain('-bios')
