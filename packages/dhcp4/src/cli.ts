@@ -2,16 +2,17 @@
 // lab-dhcp4: run the DHCP server, or print the leases of a lease file.
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
+import { EXIT, UsageError, errorLine, isUsageError } from '@lab/cli-kit'
+import { ArgumentError } from '@lab/netlink-native'
 import pino from 'pino'
-import { ConfigError, parseConfig } from './config.js'
+import { ConfigError, parseConfig, type ServerConfig } from './config.js'
 import { compose, manageDNS, manageIP, manageRoutes } from './client/callbacks.js'
 import { DhcpClient, LeaseTimeoutError } from './client/client.js'
 import type { ClientLease } from './client/lease.js'
 import type { LeaseCallback } from './client/machine.js'
-import { relayLoad } from './load/relay-load.js'
-import { LeaseJournal } from './server/journal.js'
+import { LoadGenerator } from './load/load-generator.js'
+import { readLeaseFile } from './server/journal.js'
 import { DhcpServer } from './server/server.js'
-import type { SubnetConfig } from './server/subnet.js'
 
 const HELP = `lab-dhcp4: a DHCPv4 server whose leases survive kill -9, and a client
 
@@ -38,22 +39,33 @@ example:
 
 exit status: 0 stopped cleanly (load: every exchange completed), 1 could not serve, no lease came, or some exchanges failed, 2 usage or configuration error`
 
-class UsageError extends Error {}
+/** A configuration file that cannot be used: exit 2, one line naming the file and the field. */
+class ConfigFileError extends UsageError {}
+
+function readConfig(file: string): ServerConfig {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (error) {
+    throw new ConfigFileError(`--config ${file}: cannot read it (${(error as { code?: string }).code ?? (error as Error).message})`)
+  }
+  try {
+    return parseConfig(text)
+  } catch (error) {
+    if (error instanceof ConfigError) throw new ConfigFileError(`--config ${file}: ${error.message}`)
+    throw error
+  }
+}
 
 async function server(values: Record<string, string | string[] | boolean | undefined>): Promise<number> {
-  let interfaces: string[]
-  let subnets: SubnetConfig[]
-  let leaseFile = values['lease-file'] as string | undefined
+  let config: ServerConfig
   if (values.config) {
-    const config = parseConfig(readFileSync(values.config as string, 'utf8'))
-    interfaces = config.interfaces
-    subnets = config.subnets
-    leaseFile ??= config.leaseFile
+    config = readConfig(values.config as string)
   } else {
     const [first, last] = String(values.range ?? '').split('-')
     if (!values.interface || !values.subnet || !first || !last) throw new UsageError('server needs --config, or --interface, --subnet and --range FIRST-LAST')
-    interfaces = [values.interface as string]
-    subnets = [
+    config = { interface: [values.interface as string], subnets: [] }
+    config.subnets = [
       {
         subnet: values.subnet as string,
         range: [first, last],
@@ -63,8 +75,10 @@ async function server(values: Record<string, string | string[] | boolean | undef
       },
     ]
   }
+  if (values['lease-file']) config.leaseFile = values['lease-file'] as string
+  if (values.netns) config.netns = values.netns as string
   const logger = pino({ name: 'lab-dhcp4', level: process.env.LOG_LEVEL ?? 'info' })
-  const dhcp = await DhcpServer.open({ netns: values.netns as string | undefined, interfaces, subnets, ...(leaseFile ? { leaseFile } : {}), logger })
+  const dhcp = await DhcpServer.start({ ...config, logger })
   const showCounters = () => logger.info({ counters: dhcp.counters() }, 'counters')
   process.on('SIGUSR1', showCounters)
   await new Promise<void>((resolve) => {
@@ -73,14 +87,13 @@ async function server(values: Record<string, string | string[] | boolean | undef
   })
   process.off('SIGUSR1', showCounters)
   logger.info({ counters: dhcp.counters() }, 'stopping')
-  await dhcp.close()
+  await dhcp.stop()
   return 0
 }
 
-function leases(values: Record<string, string | string[] | boolean | undefined>): number {
+async function leases(values: Record<string, string | string[] | boolean | undefined>): Promise<number> {
   if (!values['lease-file']) throw new UsageError('leases needs --lease-file')
-  const { journal, leases: list } = LeaseJournal.open(values['lease-file'] as string)
-  journal.close()
+  const { leases: list } = await readLeaseFile(values['lease-file'] as string)
   const now = Date.now()
   const current = list.filter((l) => l.state === 'bound' && l.expiresAt > now)
   if (values.json) console.log(JSON.stringify(current))
@@ -131,7 +144,7 @@ async function client(values: Record<string, string | string[] | boolean | undef
     const lease = await dhcp.waitForLease(timeout * 1000)
     show(lease, 'acquire')
   } catch (error) {
-    dhcp.close()
+    await dhcp.stop()
     if (error instanceof LeaseTimeoutError) {
       console.error(`lab-dhcp4: ${error.message}`)
       return 1
@@ -139,13 +152,13 @@ async function client(values: Record<string, string | string[] | boolean | undef
     throw error
   }
   if (failed) {
-    dhcp.close()
+    await dhcp.stop()
     console.error(`lab-dhcp4: the lease came but configuring ${ifname} failed (see the log)`)
     return 1
   }
   if (values.once) {
     if (values['release-on-exit']) await dhcp.release()
-    else dhcp.close()
+    else await dhcp.stop()
     return 0
   }
   dhcp.on('lease', ({ old, next, reason }) => show(next ?? old, reason))
@@ -154,7 +167,7 @@ async function client(values: Record<string, string | string[] | boolean | undef
     process.once('SIGTERM', resolve)
   })
   if (values['release-on-exit']) await dhcp.release()
-  else dhcp.close()
+  else await dhcp.stop()
   return 0
 }
 
@@ -163,14 +176,13 @@ async function load(values: Record<string, string | string[] | boolean | undefin
   if (!values.server || !values.giaddr || !Number.isInteger(clients) || clients < 1) throw new UsageError('load needs --server, --giaddr and --clients N')
   const window = values.window === undefined ? undefined : Number(values.window)
   if (window !== undefined && !(Number.isInteger(window) && window > 0)) throw new UsageError('--window: a positive integer')
-  const result = await relayLoad({
-    netns: values.netns as string | undefined,
-    server: values.server as string,
-    giaddr: values.giaddr as string,
-    clients,
-    ...(window ? { window } : {}),
-    ...(values.duration ? { durationMs: Number(values.duration) * 1000 } : {}),
-  })
+  const generator = await LoadGenerator.open({ netns: values.netns as string | undefined, server: values.server as string, giaddr: values.giaddr as string })
+  let result
+  try {
+    result = await generator.run({ clients, ...(window ? { window } : {}), ...(values.duration ? { durationMs: Number(values.duration) * 1000 } : {}) })
+  } finally {
+    await generator.close()
+  }
   if (values.json) console.log(JSON.stringify(result))
   else {
     console.log(`${result.completed}/${clients} exchanges in ${(result.elapsedMs / 1000).toFixed(2)} s: ${Math.round(result.rate)}/s`)
@@ -224,8 +236,12 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    const usage = error instanceof UsageError || error instanceof ConfigError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') || (error as Error).name === 'ArgumentError'
-    console.error(`lab-dhcp4: ${(error as Error).message}${error instanceof UsageError ? ' (see lab-dhcp4 --help)' : ''}`)
-    process.exit(usage ? 2 : 1)
+    // A configuration file's error names the file and field: no pointer to --help needed.
+    if (error instanceof ConfigFileError) {
+      console.error(`lab-dhcp4: ${error.message}`)
+      process.exit(EXIT.usage)
+    }
+    console.error(errorLine('lab-dhcp4', error))
+    process.exit(isUsageError(error) || error instanceof ArgumentError ? EXIT.usage : EXIT.failed)
   },
 )

@@ -10,23 +10,37 @@ import { network, ours } from './helpers/servers.js'
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
 
 describe('configuration file', () => {
-  it('accepts the documented shape and names the bad field otherwise', () => {
-    const good = parseConfig(JSON.stringify({ interfaces: ['vs'], leaseFile: '/tmp/x', leaseTime: 43200, subnets: [{ subnet: '10.78.0.0/16', range: ['10.78.0.10', '10.78.250.250'], router: '10.78.0.1', dns: ['10.78.0.1'], reservations: [{ mac: '02:00:00:00:00:05', address: '10.78.0.5' }] }] }))
-    expect(good.subnets[0]).toMatchObject({ leaseTime: 43200, reservations: { 'mac:02:00:00:00:00:05': '10.78.0.5' } })
-    const bad: Array<[unknown, string]> = [
-      [{ interfaces: [], subnets: [] }, 'interfaces'],
-      [{ interfaces: ['a'], subnets: [{ subnet: '10.0.0.0/8', range: ['10.0.0.1'] }] }, 'subnets[0].range'],
-      [{ interfaces: ['a'], subnets: [{ subnet: '10.0.0.0/8', range: ['10.0.0.1', '10.0.0.9'], dns: ['x'] }] }, 'subnets[0].dns'],
-      [{ interfaces: ['a'], subnets: [{ subnet: '10.0.0.0/8', range: ['10.0.0.1', '10.0.0.9'], reservations: [{ address: '10.0.0.5' }] }] }, 'subnets[0].reservations[0]'],
-    ]
-    for (const [config, field] of bad) {
-      expect(() => parseConfig(JSON.stringify(config))).toThrow(ConfigError)
+  it('accepts the documented shape, reservations as the JS API takes them or as a list', () => {
+    const subnet = { subnet: '10.78.0.0/16', range: ['10.78.0.10', '10.78.250.250'], router: '10.78.0.1', dns: ['10.78.0.1'] }
+    const listed = parseConfig(JSON.stringify({ interface: ['vs'], leaseFile: '/tmp/x', leaseTime: 43200, subnets: [{ ...subnet, reservations: [{ mac: '02:00:00:00:00:05', address: '10.78.0.5' }, { clientId: '01:02:00:00:00:00:06', address: '10.78.0.6' }] }] }))
+    expect(listed.subnets[0]).toMatchObject({ leaseTime: 43200, reservations: { 'mac:02:00:00:00:00:05': '10.78.0.5', 'id:01020000000006': '10.78.0.6' } })
+    const keyed = parseConfig(JSON.stringify({ interface: 'vs', subnets: [{ ...subnet, reservations: { '02:00:00:00:00:05': '10.78.0.5', 'id:01:02:00:00:00:00:06': '10.78.0.6' } }] }))
+    expect(keyed).toMatchObject({ interface: ['vs'], subnets: [{ reservations: { 'mac:02:00:00:00:00:05': '10.78.0.5', 'id:01020000000006': '10.78.0.6' } }] })
+  })
+
+  it.each([
+    [{ interface: [], subnets: [] }, 'interface', 'interface: expected an interface name or a non-empty list of them'],
+    [{ interface: 'a', subnets: [{ subnet: '10.0.0.0/8', range: ['10.0.0.1'] }] }, 'subnets[0].range', 'subnets[0].range: expected [first, last] addresses'],
+    [{ interface: 'a', subnets: [{ subnet: '10.0.0.0/8', range: ['10.0.0.1', '10.0.0.9'], dns: ['x'] }] }, 'subnets[0].dns[0]', 'subnets[0].dns[0]: expected an IPv4 address, got "x"'],
+    [{ interface: 'a', subnets: [{ subnet: '10.0.0.0/8', range: ['10.0.0.1', '10.0.0.9'], router: '010.0.0.1' }] }, 'subnets[0].router', 'subnets[0].router: expected an IPv4 address, got "010.0.0.1"'],
+    [{ interface: 'a', subnets: [{ subnet: '10.0.0.0/8', range: ['10.0.0.1', '10.0.0.9'], reservations: [{ address: '10.0.0.5' }] }] }, 'subnets[0].reservations[0]', 'subnets[0].reservations[0]: needs mac or clientId'],
+    [{ interface: 'a', subnets: [{ subnet: '10.0.0.0/24', range: ['10.0.0.1', '10.0.1.9'] }] }, 'subnets[0].range', 'subnets[0].range: 10.0.0.1-10.0.1.9 is not inside 10.0.0.0/24'],
+    [{ interface: 'a', subnet: [] }, '', 'unknown key "subnet", did you mean "subnets"?'],
+    [{ interfaces: ['a'], subnets: [] }, '', 'unknown key "interfaces", did you mean "interface"?'],
+    [{ interface: 'a', subnets: [{ subnet: '10.0.0.0/8', rnage: ['10.0.0.1', '10.0.0.9'] }] }, 'subnets[0]', 'subnets[0]: unknown key "rnage", did you mean "range"?'],
+    [{ interface: 'a', subnets: [{ subnet: '10.0.0.0/8', range: ['10.0.0.1', '10.0.0.9'], leasetime: 60 }] }, 'subnets[0]', 'subnets[0]: unknown key "leasetime", did you mean "leaseTime"?'],
+    [{ interface: 'a', subnets: [{ subnet: '10.0.0.0/8', range: ['10.0.0.1', '10.0.0.9'], reservations: { '02:00:00:00:00:zz': '10.0.0.5' } }] }, 'subnets[0].reservations["02:00:00:00:00:zz"]', /^subnets\[0\]\.reservations\["02:00:00:00:00:zz"\]: expected a MAC address/],
+  ])('names the bad field: %j', (config, field, message) => {
+    const error = (() => {
       try {
         parseConfig(JSON.stringify(config))
       } catch (e) {
-        expect((e as ConfigError).field).toBe(field)
+        return e
       }
-    }
+    })()
+    expect(error).toBeInstanceOf(ConfigError)
+    expect(error).toMatchObject({ field, code: 'LAB_ERR_DHCP_CONFIG' })
+    expect((error as Error).message).toMatch(message)
   })
 })
 
@@ -51,10 +65,24 @@ describe.skipIf(!isRoot() || !existsSync(cli) || !hasCommand('udhcpc'))('lab-dhc
     expect(await server.stop()).toBe(0)
     const listed = await run(['node', cli, 'leases', '--lease-file', leaseFile, '--json'])
     expect(JSON.parse(listed.stdout)).toEqual([expect.objectContaining({ address: '10.3.0.50', state: 'bound' })])
-    writeFileSync(join(dir, 'bad.json'), JSON.stringify({ interfaces: ['br0'], subnets: [{ subnet: '10.3.0.0/24', range: ['10.3.0.1'] }] }))
-    const bad = await run(['node', cli, 'server', '--config', join(dir, 'bad.json')], { allowFailure: true })
-    expect(bad.code).toBe(2)
-    expect(bad.stderr.trim()).toBe('lab-dhcp4: subnets[0].range: [first, last] addresses')
+    // Config errors: exit 2 and one line naming the file and the field.
+    const bad = join(dir, 'bad.json')
+    const configs: Array<[unknown, string]> = [
+      [{ interface: 'br0', subnets: [{ subnet: '10.3.0.0/24', range: ['10.3.0.1'] }] }, 'subnets[0].range: expected [first, last] addresses'],
+      [{ interface: 'br0', subnet: [{ subnet: '10.3.0.0/24', range: ['10.3.0.2', '10.3.0.9'] }] }, 'unknown key "subnet", did you mean "subnets"?'],
+      [{ interface: 'br0', subnets: [{ subnet: '10.3.0.0/24', range: ['10.3.0.2', '10.3.0.9'], reservations: { '02:00:00:00:00:05': '10.4.0.5' } }] }, 'subnets[0].reservations: 10.4.0.5 is outside 10.3.0.0/24'],
+    ]
+    for (const [config, message] of configs) {
+      writeFileSync(bad, JSON.stringify(config))
+      const result = await run(['node', cli, 'server', '--config', bad], { allowFailure: true })
+      expect(result.code).toBe(2)
+      expect(result.stderr).toBe(`lab-dhcp4: --config ${bad}: ${message}\n`)
+    }
+    // The form the JS API takes (reservations keyed by MAC) is served, not a crash.
+    const keyed = join(dir, 'keyed.json')
+    writeFileSync(keyed, JSON.stringify({ interface: 'br0', leaseFile: join(dir, 'keyed', 'leases'), subnets: [{ subnet: '10.3.0.0/24', range: ['10.3.0.50', '10.3.0.60'], reservations: { '02:00:00:00:00:05': '10.3.0.5' } }] }))
+    const served = await Daemon.start({ name: 'lab-dhcp4', argv: ['node', cli, 'server', '--config', keyed, '--netns', sw.name], ready: /"msg":"serving"/ })
+    expect(await served.stop()).toBe(0)
   })
 })
 

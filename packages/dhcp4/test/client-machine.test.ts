@@ -298,12 +298,13 @@ describe('ClientMachine (RFC 2131 4.4, fake clock)', () => {
   it('gets and keeps a lease from our own responder through DORA and renewals', async () => {
     const clock = new FakeClock(1_000_000)
     const subnet = new Subnet({ subnet: '10.1.0.0/24', range: ['10.1.0.10', '10.1.0.20'], router: '10.1.0.1', dns: ['10.1.0.1'], leaseTime: 60 })
-    const db = LeaseDatabase.open({ pool: subnet.pool, now: () => clock.now() })
+    const db = await LeaseDatabase.open({ pool: subnet.pool, now: () => clock.now() })
     const changes: LeaseChangeReason[] = []
     let machine: ClientMachine
     const serve = (m: DhcpMessage) => {
       const answer = respond(DhcpMessage.decode(m.encode()), { subnet, db, serverId: '10.1.0.1' })
-      if (answer) queueMicrotask(() => machine.receive(DhcpMessage.decode(answer.reply.encode())))
+      const reply = answer.reply
+      if (reply) queueMicrotask(() => machine.receive(DhcpMessage.decode(reply.encode())))
     }
     machine = new ClientMachine({ interface: 'eth0', mac: MAC, clientId: Buffer.from([1, 2, 0, 0, 0, 0, 0, 10]), clock, onLease: (_o, _n, r) => void changes.push(r) }, { broadcast: serve, unicast: serve })
     machine.start()

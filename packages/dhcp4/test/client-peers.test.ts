@@ -67,7 +67,7 @@ async function setup(server: PeerServer, range: [string, string] = ['10.1.0.10',
     }
   }
   const teardown = async () => {
-    for (const c of clients) c.close()
+    for (const c of clients) await c.stop()
     await running.stop().catch(() => undefined)
     rmSync(dir, { recursive: true, force: true })
     await srv.delete()
@@ -129,7 +129,7 @@ for (const server of PEER_SERVERS) {
       const leaseFile = join(t.dir, 'lease.json')
       const before = await t.start({ leaseFile })
       const lease = await before.waitForLease(10_000)
-      before.close() // the client stops; the address stays, and the lease file keeps the lease
+      await before.stop() // the client stops; the address stays, and the lease file keeps the lease
       await t.running.stop()
       const renumbered = network(2)
       await t.srv.exec(['ip', 'addr', 'flush', 'dev', 's0'])
@@ -158,7 +158,7 @@ for (const server of PEER_SERVERS) {
       const leaseFile = join(t.dir, 'lease.json')
       const before = await t.start({ leaseFile })
       const lease = await before.waitForLease(10_000)
-      before.close()
+      await before.stop()
       t.states.length = 0
       const after = await t.start({ leaseFile })
       const again = await after.waitForLease(10_000)

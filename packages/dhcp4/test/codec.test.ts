@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { DhcpDecodeError, DhcpMessage, type OptionValue } from '../src/index.js'
+import { ArgumentError } from '@lab/netlink-native'
+import { DhcpDecodeError, DhcpError, DhcpMessage, type OptionValue } from '../src/index.js'
 
 function full(): DhcpMessage {
   const m = new DhcpMessage({ op: 2, xid: 0xdeadbeef, secs: 3, broadcast: true, yiaddr: '10.1.0.2', siaddr: '10.1.0.1', giaddr: '10.9.0.1', chaddr: '02:00:00:00:00:01', sname: 'switch', file: 'boot.efi' })
@@ -35,6 +36,25 @@ function full(): DhcpMessage {
 const plain = (m: DhcpMessage) => ({ ...m, options: [...m.options] as Array<[number, OptionValue]> })
 
 describe('DHCP codec', () => {
+  it('rejects dotted quads with leading zeros as ip does (010.0.0.1 is not 10.0.0.1, nor 8.0.0.1)', () => {
+    expect(() => new DhcpMessage({ op: 2, xid: 1, yiaddr: '010.0.0.1', chaddr: '02:00:00:00:00:01' }).encode()).toThrow(ArgumentError)
+    expect(() => new DhcpMessage({ op: 2, xid: 1, chaddr: '02:00:00:00:00:01' }).set(54, '10.0.0.01').encode()).toThrow(/option 54: invalid IPv4 address/)
+    expect(() => new DhcpMessage({ op: 2, xid: 1, chaddr: '02:00:00:00:00:01' }).set(3, ['10.0.0.1', '1.02.3.4']).encode()).toThrow(ArgumentError)
+  })
+
+  it('fails decoding with a DhcpDecodeError, a DhcpError with a stable code', () => {
+    const error = (() => {
+      try {
+        DhcpMessage.decode(Buffer.alloc(10))
+      } catch (e) {
+        return e
+      }
+    })()
+    expect(error).toBeInstanceOf(DhcpDecodeError)
+    expect(error).toBeInstanceOf(DhcpError)
+    expect(error).toMatchObject({ code: 'LAB_ERR_DHCP_DECODE', reason: 'short-packet' })
+  })
+
   it('round-trips every typed option and the header', () => {
     const m = full()
     const again = DhcpMessage.decode(m.encode())

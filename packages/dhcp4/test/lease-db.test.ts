@@ -26,9 +26,9 @@ const c = clientKey('02:00:00:00:00:0c', Buffer.from([1, 2, 0, 0, 0, 0, 12]))
 const HOUR = 3_600_000
 
 describe('lease database', () => {
-  it('chooses as RFC 2131 4.3.1 says: reservation, previous, requested, unused, oldest expired', () => {
+  it('chooses as RFC 2131 4.3.1 says: reservation, previous, requested, unused, oldest expired', async () => {
     let now = 1_000_000
-    const db = LeaseDatabase.open({ pool: pool(), now: () => now })
+    const db = await LeaseDatabase.open({ pool: pool(), now: () => now })
     expect(db.choose(clientKey('02:00:00:00:00:99'))).toBe('10.1.0.50')
     expect(db.choose(a)).toBe('10.1.0.10')
     db.bind(a, '02:00:00:00:00:0a', '10.1.0.10', HOUR)
@@ -49,15 +49,15 @@ describe('lease database', () => {
     expect(db.available('10.1.0.13', e)).toBe(false)
   })
 
-  it('gives a released address back to its client, and quarantines a declined one', () => {
+  it('gives a released address back to its client, and quarantines a declined one', async () => {
     let now = 0
-    const db = LeaseDatabase.open({ pool: pool(), now: () => now, declineQuarantineMs: 600_000 })
+    const db = await LeaseDatabase.open({ pool: pool(), now: () => now, declineQuarantineMs: 600_000 })
     db.bind(a, 'mac-a', '10.1.0.10', HOUR)
-    expect(db.release(a, '10.1.0.10')).toBe(true)
-    expect(db.release(b, '10.1.0.10')).toBe(false)
+    expect(db.release(a, '10.1.0.10')).toMatchObject({ client: a, state: 'released' })
+    expect(db.release(b, '10.1.0.10')).toBeUndefined()
     expect(db.choose(a)).toBe('10.1.0.10')
     db.bind(b, 'mac-b', '10.1.0.11', HOUR)
-    expect(db.decline(b, '10.1.0.11')).toBe(true)
+    expect(db.decline(b, '10.1.0.11')).toMatchObject({ client: '', state: 'declined' })
     expect(db.choose(b)).toBe('10.1.0.13')
     expect(db.available('10.1.0.11', clientKey('x'))).toBe(false)
     now += 600_001
@@ -66,7 +66,7 @@ describe('lease database', () => {
 
   it('reads its journal back, skipping a line torn by a crash, and compacts it', async () => {
     const path = join(tempDir(), 'leases.jsonl')
-    const db = LeaseDatabase.open({ pool: pool(), journalPath: path })
+    const db = await LeaseDatabase.open({ pool: pool(), journalPath: path })
     db.bind(a, 'mac-a', '10.1.0.10', HOUR)
     db.bind(b, 'mac-b', '10.1.0.11', HOUR)
     for (let i = 0; i < 20; i++) db.bind(a, 'mac-a', '10.1.0.10', HOUR)
@@ -76,14 +76,14 @@ describe('lease database', () => {
     expect(db.journalStats!.commits).toBeLessThan(5)
     await db.close()
     appendFileSync(path, '{"address":"10.1.0.13","cli')
-    const again = LeaseDatabase.open({ pool: pool(), journalPath: path })
+    const again = await LeaseDatabase.open({ pool: pool(), journalPath: path })
     expect(again.damagedRecords).toBe(1)
     expect(again.leaseOf(a)?.address).toBe('10.1.0.10')
     expect(again.leaseOf(b)?.address).toBe('10.1.0.11')
     await again.compact()
     expect(readFileSync(path, 'utf8').trim().split('\n')).toHaveLength(2)
     await again.close()
-    const compacted = LeaseDatabase.open({ pool: pool(), journalPath: path })
+    const compacted = await LeaseDatabase.open({ pool: pool(), journalPath: path })
     expect(compacted.list().map((l) => `${l.client} ${l.address} ${l.state}`).sort()).toEqual([`${a} 10.1.0.10 bound`, `${b} 10.1.0.11 bound`])
     await compacted.close()
   })
@@ -93,7 +93,7 @@ describe('lease database', () => {
     const path = join(tempDir(), 'leases.jsonl')
     const child = spawn(process.execPath, ['--input-type=module', '-e', `
       import { AddressPool, LeaseDatabase, clientKey } from ${JSON.stringify(dist)}
-      const db = LeaseDatabase.open({ pool: new AddressPool({ subnet: '10.2.0.0/16', range: ['10.2.0.1', '10.2.255.254'] }), journalPath: ${JSON.stringify(path)} })
+      const db = await LeaseDatabase.open({ pool: new AddressPool({ subnet: '10.2.0.0/16', range: ['10.2.0.1', '10.2.255.254'] }), journalPath: ${JSON.stringify(path)} })
       let pending = []
       for (let i = 0; ; i++) {
         const client = clientKey('02:00:00:00:' + ((i >> 8) & 255).toString(16).padStart(2, '0') + ':' + (i & 255).toString(16).padStart(2, '0'))
@@ -122,7 +122,7 @@ describe('lease database', () => {
       })
     })
     await new Promise((r) => child.once('exit', r))
-    const db = LeaseDatabase.open({ pool: new AddressPool({ subnet: '10.2.0.0/16', range: ['10.2.0.1', '10.2.255.254'] }), journalPath: path })
+    const db = await LeaseDatabase.open({ pool: new AddressPool({ subnet: '10.2.0.0/16', range: ['10.2.0.1', '10.2.255.254'] }), journalPath: path })
     for (const line of acked) {
       const [, client, address] = line.split(' ')
       expect(db.leaseOf(client!)?.address, line).toBe(address)
@@ -135,9 +135,9 @@ describe('lease database', () => {
 describe('lease database over several pools', () => {
   const pools = () => [new AddressPool({ subnet: '10.1.0.0/24', range: ['10.1.0.10', '10.1.0.12'] }), new AddressPool({ subnet: '10.9.0.0/16', range: ['10.9.0.10', '10.9.0.11'], reservations: { '02:00:00:00:00:0b': '10.9.0.11' } })]
 
-  it('hands out from the pool asked for, and counts what is free in each', () => {
+  it('hands out from the pool asked for, and counts what is free in each', async () => {
     let now = 0
-    const db = LeaseDatabase.open({ pools: pools(), now: () => now, offerHoldMs: 1000 })
+    const db = await LeaseDatabase.open({ pools: pools(), now: () => now, offerHoldMs: 1000 })
     const [p1, p2] = db.pools as [AddressPool, AddressPool]
     expect(db.choose(a, undefined, p2)).toBe('10.9.0.10')
     expect(db.choose(b, undefined, p2)).toBe('10.9.0.11') // its reservation
@@ -152,9 +152,9 @@ describe('lease database over several pools', () => {
     expect(db.free(p1)).toBe(2) // the offer lapsed
   })
 
-  it('sweeps lapsed offers and expired bindings, keeping the binding for its client', () => {
+  it('sweeps lapsed offers and expired bindings, keeping the binding for its client', async () => {
     let now = 0
-    const db = LeaseDatabase.open({ pools: pools(), now: () => now, offerHoldMs: 1000 })
+    const db = await LeaseDatabase.open({ pools: pools(), now: () => now, offerHoldMs: 1000 })
     db.bind(a, 'mac-a', '10.1.0.10', 5000)
     db.offer(b, 'mac-b', '10.1.0.11')
     expect(db.sweep()).toEqual({ expired: [], lapsedOffers: 0 })

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Daemon, TestNetns, cleanupAll, deferCleanup, isRoot, vethPair } from '@lab/testkit'
-import { DhcpServer, LeaseJournal, relayLoad } from '../src/index.js'
+import { DhcpServer, LoadGenerator, readLeaseFile, type LoadGeneratorOptions, type LoadRunOptions } from '../src/index.js'
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
 
@@ -19,6 +19,16 @@ async function relayedNetwork(tag: string): Promise<{ server: TestNetns; relay: 
   return { server, relay }
 }
 
+/** One run of a fresh generator: the relay's port is free again when it returns. */
+async function relayLoad(options: LoadGeneratorOptions & LoadRunOptions) {
+  const generator = await LoadGenerator.open(options)
+  try {
+    return await generator.run(options)
+  } finally {
+    await generator.close()
+  }
+}
+
 const subnets = [
   { subnet: '10.201.0.0/16', range: ['10.201.0.10', '10.201.255.250'] as [string, string], router: '10.201.0.1', leaseTime: 3600 },
   { subnet: '10.202.0.0/24', range: ['10.202.0.10', '10.202.0.20'] as [string, string], router: '10.202.0.1', leaseTime: 3600 },
@@ -29,10 +39,10 @@ describe.skipIf(!isRoot())('relayed requests (needs root)', () => {
   let dhcp: DhcpServer
   beforeAll(async () => {
     net = await relayedNetwork('d4rl')
-    dhcp = await DhcpServer.open({ netns: net.server.name, interfaces: ['s0'], subnets, logger: pino({ level: 'silent' }) })
+    dhcp = await DhcpServer.start({ netns: net.server.name, interface: 's0', subnets, logger: pino({ level: 'silent' }) })
   })
   afterAll(async () => {
-    await dhcp?.close()
+    await dhcp?.stop()
     cleanupAll()
   })
 
@@ -62,18 +72,18 @@ describe.skipIf(!isRoot())('relayed requests (needs root)', () => {
   it('ignores relayed requests for a subnet it does not serve', async () => {
     await net.relay.exec(['ip', 'addr', 'add', '10.203.0.1/24', 'dev', 'r0'])
     await net.server.exec(['ip', 'route', 'add', '10.203.0.0/24', 'via', '10.200.0.2'])
-    const before = dhcp.stats.ignored
+    const before = dhcp.counters().ignored
     const result = await relayLoad({ netns: net.relay.name, server: '10.200.0.1', giaddr: '10.203.0.1', clients: 2, macBase: 2, timeoutMs: 200, retries: 1 })
     expect(result).toMatchObject({ completed: 0, failed: 2 })
-    expect(dhcp.stats.ignored).toBeGreaterThanOrEqual(before + 2)
+    expect(dhcp.counters().ignored).toBeGreaterThanOrEqual(before + 2)
   })
 
   it('stays silent when the pool is exhausted, and counts it', async () => {
-    const before = dhcp.stats.exhausted
+    const before = dhcp.counters().exhausted
     const result = await relayLoad({ netns: net.relay.name, server: '10.200.0.1', giaddr: '10.202.0.1', clients: 8, macBase: 3, timeoutMs: 200, retries: 1 })
     expect(result.completed).toBe(6) // 11 addresses, 5 taken before
     expect(result.failed).toBe(2)
-    expect(dhcp.stats.exhausted).toBeGreaterThan(before)
+    expect(dhcp.counters().exhausted).toBeGreaterThan(before)
     expect(dhcp.counters().poolFree['10.202.0.0/24']).toBe(0)
   })
 })
@@ -87,7 +97,7 @@ describe.skipIf(!isRoot() || !existsSync(cli))('lab-dhcp4 killed with SIGKILL du
     deferCleanup('lease dir', () => rmSync(dir, { recursive: true, force: true }))
     const leaseFile = join(dir, 'leases.jsonl')
     const config = join(dir, 'config.json')
-    writeFileSync(config, JSON.stringify({ interfaces: ['s0'], leaseFile, subnets: [subnets[0]] }))
+    writeFileSync(config, JSON.stringify({ interface: 's0', leaseFile, subnets: [subnets[0]] }))
     const start = () => Daemon.start({ name: 'lab-dhcp4', argv: [process.execPath, cli, 'server', '--config', config, '--netns', net.server.name] })
     let server = await start()
     await server.waitFor(/"msg":"serving"/)
@@ -113,8 +123,7 @@ describe.skipIf(!isRoot() || !existsSync(cli))('lab-dhcp4 killed with SIGKILL du
     await load
     expect(acked.size).toBeGreaterThanOrEqual(300)
 
-    const { journal, leases } = LeaseJournal.open(leaseFile)
-    await journal.close()
+    const { leases } = await readLeaseFile(leaseFile)
     const byAddress = new Map(leases.map((l) => [l.address, l]))
     for (const [mac, address] of acked) {
       expect(byAddress.get(address), `${mac} ${address}`).toMatchObject({ mac, state: 'bound' })

@@ -20,9 +20,9 @@ describe.skipIf(!isRoot())('DHCP server with real clients (needs root)', () => {
     await server.exec(['ip', 'link', 'add', 'br1', 'type', 'bridge'])
     await server.exec(['ip', 'addr', 'add', '10.3.0.1/24', 'dev', 'br1'])
     await server.exec(['ip', 'link', 'set', 'br1', 'up'])
-    dhcp = await DhcpServer.open({
+    dhcp = await DhcpServer.start({
       netns: server.name,
-      interfaces: ['br0', 'br1'],
+      interface: ['br0', 'br1'],
       subnets: [
         { subnet: '10.1.0.0/24', range: ['10.1.0.2', '10.1.0.200'], router: '10.1.0.1', dns: ['10.42.0.3'], leaseTime: 3600, reservations: { '02:00:00:00:05:05': '10.1.0.250', '02:00:00:00:05:06': '10.1.0.251' }, routes: [{ destination: '0.0.0.0', prefixLength: 0, router: '10.1.0.1' }] },
         { subnet: '10.3.0.0/24', range: ['10.3.0.2', '10.3.0.200'], router: '10.3.0.1', leaseTime: 20 },
@@ -31,7 +31,7 @@ describe.skipIf(!isRoot())('DHCP server with real clients (needs root)', () => {
     })
   })
   afterAll(async () => {
-    await dhcp?.close()
+    await dhcp?.stop()
     cleanupAll()
     for (const t of ['dhclient']) for (const f of files(t)) rmSync(f, { force: true })
   })
@@ -61,7 +61,7 @@ describe.skipIf(!isRoot())('DHCP server with real clients (needs root)', () => {
       await d.stop()
       const address = match[1]!
       expect(dhcp.db.at(address)?.state).toBe('bound')
-      expect(dhcp.stats.acks).toBeGreaterThan(0)
+      expect(dhcp.counters().acks).toBeGreaterThan(0)
     })
   }
 
@@ -102,7 +102,7 @@ describe.skipIf(!isRoot())('DHCP server with real clients (needs root)', () => {
     } finally {
       for (const f of [conf, pf!, lf!]) rmSync(f, { force: true })
     }
-    expect(dhcp.stats.releases).toBeGreaterThanOrEqual(3)
+    expect(dhcp.counters().releases).toBeGreaterThanOrEqual(3)
   }, 90_000)
 
   it.skipIf(!hasCommand('udhcpc'))('gives a reserved address by MAC, and a known client its previous address', async () => {
@@ -127,14 +127,14 @@ describe.skipIf(!isRoot())('DHCP server with real clients (needs root)', () => {
     await squatter.ns.exec(['ip', 'addr', 'add', '10.1.0.251/24', 'dev', 'eth0'])
     const { ns } = await clientPort()
     await ns.exec(['ip', 'link', 'set', 'eth0', 'address', '02:00:00:00:05:06'])
-    const declines = dhcp.stats.declines
+    const declines = dhcp.counters().declines
     // -a: udhcpc ARP-checks the offered (reserved) address, finds the squatter, and declines it.
     const d = await Daemon.start({ name: 'udhcpc', netns: ns.name, argv: ['udhcpc', '-f', '-q', '-a', '-i', 'eth0', '-t', '8', '-T', '1', '-A', '1', '-n'] })
     // (udhcpc logs "lease obtained" before its ARP check; the lease it keeps comes after the decline.)
     const address = (await d.waitFor(/declining[\s\S]*lease of (10\.1\.0\.\d+) obtained/, 30_000))[1]
     await d.stop()
     expect(address).not.toBe('10.1.0.251')
-    expect(dhcp.stats.declines).toBe(declines + 1)
+    expect(dhcp.counters().declines).toBe(declines + 1)
     expect(dhcp.db.at('10.1.0.251')?.state).toBe('declined')
     expect(dhcp.db.available('10.1.0.251', 'mac:02:00:00:00:05:06')).toBe(false)
   })
@@ -144,12 +144,12 @@ describe.skipIf(!isRoot())('DHCP server with real clients (needs root)', () => {
     const [pf, lf] = files('dhclient-nak')
     writeFileSync(lf!, `lease {\n  interface "eth0";\n  fixed-address 10.9.0.5;\n  option subnet-mask 255.255.255.0;\n  option dhcp-server-identifier 10.1.0.1;\n  renew 4 2037/01/01 00:00:00;\n  rebind 4 2037/01/01 00:00:00;\n  expire 4 2037/01/01 00:00:00;\n}\n`)
     try {
-      const naks = dhcp.stats.naks
+      const naks = dhcp.counters().naks
       const d = await Daemon.start({ name: 'dhclient', netns: ns.name, argv: ['dhclient', '-d', '-v', '-1', '-pf', pf!, '-lf', lf!, 'eth0'] })
       await d.waitFor(/DHCPNAK from 10\.1\.0\.1/, 20_000)
       const address = (await d.waitFor(/bound to (10\.1\.0\.\d+)/, 20_000))[1]!
       await d.stop()
-      expect(dhcp.stats.naks).toBe(naks + 1)
+      expect(dhcp.counters().naks).toBe(naks + 1)
       expect(dhcp.db.at(address)?.state).toBe('bound')
     } finally {
       for (const f of [pf!, lf!]) rmSync(f, { force: true })
@@ -158,13 +158,13 @@ describe.skipIf(!isRoot())('DHCP server with real clients (needs root)', () => {
 
   it('counts and drops malformed packets and keeps serving', async () => {
     const { ns } = await clientPort()
-    const before = dhcp.stats.malformed
+    const before = dhcp.counters().malformed
     const junk = await UdpSocket.open({ netns: ns.name, port: 68, interface: 'eth0', broadcast: true })
     await junk.send({ data: Buffer.from('not a dhcp packet at all'), address: '255.255.255.255', port: 67 })
     await junk.send({ data: Buffer.alloc(300, 0xff), address: '255.255.255.255', port: 67 })
-    junk.close()
-    for (let i = 0; i < 50 && dhcp.stats.malformed < before + 2; i++) await new Promise((r) => setTimeout(r, 20))
-    expect(dhcp.stats.malformed).toBe(before + 2)
+    await junk.close()
+    for (let i = 0; i < 50 && dhcp.counters().malformed < before + 2; i++) await new Promise((r) => setTimeout(r, 20))
+    expect(dhcp.counters().malformed).toBe(before + 2)
     if (hasCommand('udhcpc')) {
       const d = await Daemon.start({ name: 'udhcpc', netns: ns.name, argv: ['udhcpc', '-f', '-q', '-i', 'eth0', '-t', '5', '-T', '1', '-n'] })
       await d.waitFor(/lease of 10\.1\.0\.\d+ obtained/, 20_000)

@@ -31,7 +31,7 @@ async function withNetlink<T>(netns: string | undefined, fn: (nl: Netlink) => Pr
   try {
     return await fn(nl)
   } finally {
-    nl.close()
+    await nl.close()
   }
 }
 

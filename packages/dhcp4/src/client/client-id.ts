@@ -2,11 +2,7 @@
 // type 255, an IAID and a DUID. The DUID is DUID-LL (RFC 8415 11.4) from the MAC, the IAID the MAC's
 // last four bytes, so the same interface always presents the same identity.
 
-export function parseMac(mac: string): Buffer {
-  const bytes = mac.split(':').map((h) => parseInt(h, 16))
-  if (bytes.length !== 6 || bytes.some((b) => !(b >= 0 && b <= 255))) throw new TypeError(`invalid MAC address ${mac}`)
-  return Buffer.from(bytes)
-}
+import { parseMac } from '@lab/netlink-native'
 
 export function defaultClientId(mac: string): Buffer {
   const hw = parseMac(mac)

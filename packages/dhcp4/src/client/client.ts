@@ -1,16 +1,26 @@
 // A DHCP client on one interface: the state machine wired to a packet transport, a lease file for
 // INIT-REBOOT after a restart, and the caller's lease callbacks.
+import { channel } from 'node:diagnostics_channel'
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
-import type { Logger } from 'pino'
+import type { Logger } from '@lab/netlink-native'
+import { DhcpError } from '../errors.js'
 import { defaultClientId } from './client-id.js'
 import { realClock, type Clock } from '@lab/clock'
 import { expiresAt, type ClientLease } from './lease.js'
 import { ClientMachine, type ClientState, type LeaseCallback, type LeaseChangeReason, type RetransmitPolicy } from './machine.js'
 import { PacketTransport } from './transport.js'
 
+/** `lab:dhcp4:client`: every state change and lease change of every client. */
+export const clientChannel = channel('lab:dhcp4:client')
+
+export type ClientEvent =
+  | { event: 'state'; interface: string; netns?: string; state: ClientState }
+  | { event: 'lease'; interface: string; netns?: string; reason: LeaseChangeReason; old?: ClientLease; next?: ClientLease }
+
 export interface DhcpClientOptions {
   interface: string
+  /** The namespace to work in: a name under /run/netns or a path. Default: this process's. */
   netns?: string
   /** Option 61; default RFC 4361's form derived from the interface's MAC. */
   clientId?: Buffer
@@ -30,16 +40,17 @@ export interface DhcpClientOptions {
   offerWindowMs?: number
   preferServer?: string
   declineWaitMs?: number
+  /** A pino-shaped logger; the client logs nothing without one. */
   logger?: Logger
 }
 
-export class LeaseTimeoutError extends Error {
-  readonly code = 'ETIMEDOUT'
+/** No lease came within the time `waitForLease()` was given. */
+export class LeaseTimeoutError extends DhcpError {
   constructor(
     readonly interfaceName: string,
     readonly timeoutMs: number,
   ) {
-    super(`no lease from any DHCP server on ${interfaceName} within ${timeoutMs / 1000} s`)
+    super('LAB_ERR_DHCP_LEASE_TIMEOUT', `no lease from any DHCP server on ${interfaceName} within ${timeoutMs / 1000} s`)
     this.name = 'LeaseTimeoutError'
   }
 }
@@ -68,7 +79,7 @@ export class DhcpClient {
   readonly #machine: ClientMachine
   readonly #transport: PacketTransport
   readonly #clock: Clock
-  #closed = false
+  #stopped = false
 
   private constructor(machine: ClientMachine, transport: PacketTransport, clock: Clock) {
     this.#machine = machine
@@ -80,7 +91,8 @@ export class DhcpClient {
   static async start(options: DhcpClientOptions): Promise<DhcpClient> {
     const transport = await PacketTransport.open({ interface: options.interface, ...(options.netns ? { netns: options.netns } : {}) })
     const clock = options.clock ?? realClock
-    const log = options.logger?.child({ interface: options.interface, ...(options.netns ? { netns: options.netns } : {}) })
+    const where = { interface: options.interface, ...(options.netns ? { netns: options.netns } : {}) }
+    const log = options.logger?.child ? options.logger.child(where) : options.logger
     const onLease = options.onLease
     const leaseFile = options.leaseFile
     const machine = new ClientMachine(
@@ -97,6 +109,7 @@ export class DhcpClient {
         ...(options.preferServer ? { preferServer: options.preferServer } : {}),
         ...(options.declineWaitMs !== undefined ? { declineWaitMs: options.declineWaitMs } : {}),
         ...(options.conflict ? { conflict: options.conflict } : {}),
+        ...(log ? { logger: log } : {}),
         onLease: async (old, next, reason) => {
           // The file first: a crash while configuring still leaves the lease to ask for again.
           if (leaseFile) writeLeaseFile(leaseFile, next)
@@ -107,8 +120,12 @@ export class DhcpClient {
     )
     transport.onMessage((m, serverMac) => machine.receive(m, serverMac))
     transport.onError((error) => log?.warn({ err: error }, 'transport error'))
-    machine.on('state', (state) => log?.debug({ state }, 'state'))
+    machine.on('state', (state) => {
+      log?.debug({ state }, 'state')
+      if (clientChannel.hasSubscribers) clientChannel.publish({ event: 'state', ...where, state } satisfies ClientEvent)
+    })
     machine.on('lease', ({ next, old, reason }) => {
+      if (clientChannel.hasSubscribers) clientChannel.publish({ event: 'lease', ...where, reason, ...(old ? { old } : {}), ...(next ? { next } : {}) } satisfies ClientEvent)
       const lease = next ?? old
       if (leaseFile && next && reason === 'renew') writeLeaseFile(leaseFile, next)
       log?.info({ reason, address: lease?.address, prefixLength: lease?.prefixLength, server: lease?.serverId, leaseTime: lease?.leaseTime }, `lease ${reason}`)
@@ -119,7 +136,7 @@ export class DhcpClient {
     const client = new DhcpClient(machine, transport, clock)
     // On the next turn: listeners attached as soon as start() resolves see the first state.
     setImmediate(() => {
-      if (!client.#closed) machine.start(previous && previous.interface === options.interface && expiresAt(previous) > clock.now() ? previous : undefined)
+      if (!client.#stopped) machine.start(previous && previous.interface === options.interface && expiresAt(previous) > clock.now() ? previous : undefined)
     })
     return client
   }
@@ -136,9 +153,9 @@ export class DhcpClient {
     return this.#transport.mac
   }
 
-  /** Datagrams to port 68 that did not decode as DHCP. */
-  get malformed(): number {
-    return this.#transport.malformed
+  /** What the client counted, as a fresh object: datagrams to port 68 that did not decode as DHCP. */
+  counters(): { malformed: number } {
+    return { malformed: this.#transport.malformed }
   }
 
   on(event: 'lease', fn: (change: { old?: ClientLease; next?: ClientLease; reason: LeaseChangeReason }) => void): this
@@ -177,17 +194,21 @@ export class DhcpClient {
     })
   }
 
-  /** Sends DHCPRELEASE (if bound), undoes the lease through the callbacks and closes. */
+  /** Sends DHCPRELEASE (if bound), undoes the lease through the callbacks, then stops. */
   async release(): Promise<void> {
     await this.#machine.release()
-    this.close()
+    await this.stop()
   }
 
-  /** Stops and closes; the configured lease stays (and the lease file, for INIT-REBOOT). */
-  close(): void {
-    if (this.#closed) return
-    this.#closed = true
+  /** Stops without telling the server; the configured lease stays (and the lease file, for INIT-REBOOT). Idempotent. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return
+    this.#stopped = true
     this.#machine.stop()
-    this.#transport.close()
+    await this.#transport.close()
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop()
   }
 }

@@ -1,7 +1,7 @@
 // A lease as the client holds it: what the ACK said, in a shape callbacks can apply directly.
 import type { ClasslessRoute } from '../codec/options.js'
 import type { DhcpMessage } from '../codec/message.js'
-import { formatIpv4, parseIpv4 } from '../codec/ipv4.js'
+import { ipv4ToNumber, maskToPrefix, numberToIpv4, prefixToMask } from '@lab/netlink-native'
 
 export interface ClientLease {
   interface: string
@@ -32,16 +32,20 @@ export interface ClientLease {
 export const INFINITE = 0xffffffff
 
 function classfulPrefix(address: string): number {
-  const first = parseIpv4(address) >>> 24
+  const first = ipv4ToNumber(address) >>> 24
   return first < 128 ? 8 : first < 192 ? 16 : 24
 }
 
+/** Option 1's prefix; without one (or with a mask that is not contiguous), the classful one as RFC 2131 2.2 leaves it. */
 function prefixOf(mask: string | undefined, address: string): number {
-  if (!mask) return classfulPrefix(address)
-  const n = parseIpv4(mask)
-  let bits = 0
-  while (bits < 32 && n & (0x80000000 >>> bits)) bits++
-  return bits
+  if (mask) {
+    try {
+      return maskToPrefix(mask, 'subnet mask')
+    } catch {
+      // A server sent a non-contiguous mask, which no interface can carry: handled as no mask.
+    }
+  }
+  return classfulPrefix(address)
 }
 
 export function leaseFromAck(ack: DhcpMessage, options: { interface: string; acquiredAt: number; serverMac?: string; requestedServer?: string }): ClientLease {
@@ -88,6 +92,5 @@ export function expiresAt(lease: ClientLease): number {
 
 /** The network of a lease, e.g. 10.1.0.0/24. */
 export function networkOf(lease: ClientLease): string {
-  const mask = lease.prefixLength === 0 ? 0 : (0xffffffff << (32 - lease.prefixLength)) >>> 0
-  return `${formatIpv4((parseIpv4(lease.address) & mask) >>> 0)}/${lease.prefixLength}`
+  return `${numberToIpv4((ipv4ToNumber(lease.address) & prefixToMask(lease.prefixLength)) >>> 0)}/${lease.prefixLength}`
 }

@@ -2,6 +2,7 @@
 // an injected `io`, keeps time with an injected clock, and reports leases through `onLease`. Tests
 // drive it with a fake clock and hand-made server replies.
 import { EventEmitter } from 'node:events'
+import { silentLogger, type Logger } from '@lab/netlink-native'
 import { DhcpMessage } from '../codec/message.js'
 import type { MessageType } from '../codec/options.js'
 import type { Clock, TimerHandle } from '@lab/clock'
@@ -56,6 +57,8 @@ export interface MachineOptions {
   /** Whether the offered address is in use on the link (e.g. an RFC 5227 ARP probe). */
   conflict?: (address: string) => Promise<boolean>
   onLease: LeaseCallback
+  /** A pino-shaped logger; nothing is logged without one. */
+  logger?: Logger
 }
 
 export class ClientMachine extends EventEmitter<{ state: [ClientState]; lease: [{ old?: ClientLease; next?: ClientLease; reason: LeaseChangeReason }]; error: [Error]; declined: [string] }> {
@@ -197,7 +200,14 @@ export class ClientMachine extends EventEmitter<{ state: [ClientState]; lease: [
     if (from === 'requesting' || from === 'rebooting') {
       // RFC 2131 4.4.1: check that nobody else uses the address before taking it.
       const generation = this.#generation
-      const conflict = this.options.conflict ? await this.options.conflict(lease.address).catch(() => false) : false
+      const conflict = this.options.conflict
+        ? await this.options.conflict(lease.address).catch((error: unknown) => {
+            // A probe that could not run says nothing about the address: take it, as a client
+            // without a probe would (RFC 2131 4.4.1 makes the check a SHOULD), and say so.
+            ;(this.options.logger ?? silentLogger).warn({ err: error, address: lease.address }, 'conflict check failed: taking the address unchecked')
+            return false
+          })
+        : false
       if (generation !== this.#generation) return
       if (conflict) {
         const m = this.#message('DECLINE')

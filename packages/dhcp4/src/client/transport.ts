@@ -3,11 +3,10 @@
 // receives every IPv4 UDP datagram to port 68, including unicasts to an address not configured
 // yet. A device-bound UDP socket on port 68 keeps the kernel from answering such unicasts with
 // ICMP port unreachable, and sends renewals through the kernel when the server's MAC is unknown.
-import { Netlink, PacketSocket, UdpSocket, udpPortFilter } from '@lab/netlink-native'
+import { ArgumentError, Netlink, PacketSocket, UdpSocket, parseMac, udpPortFilter } from '@lab/netlink-native'
 import { DhcpDecodeError } from '../codec/errors.js'
 import { DhcpMessage } from '../codec/message.js'
 import { decodeIpv4Udp, encodeIpv4Udp, ethernetFrame } from '../wire/ipv4-udp.js'
-import { parseMac } from './client-id.js'
 import type { ClientLease } from './lease.js'
 import type { MachineIo } from './machine.js'
 
@@ -55,19 +54,19 @@ export class PacketTransport implements MachineIo {
     let ifindex: number
     try {
       const link = await nl.link.get(options.interface)
-      if (!link.address) throw new Error(`${options.interface} has no hardware address`)
+      if (!link.address) throw new ArgumentError('interface', `${options.interface} has no hardware address`)
       mac = link.address
       ifindex = link.index
       if (!link.up) await nl.link.set(options.interface, { up: true })
     } finally {
-      nl.close()
+      await nl.close()
     }
     const raw = await PacketSocket.open({ netns: options.netns, interface: options.interface, protocol: 'ipv4', filter: udpPortFilter(68), outgoing: false })
     let udp: UdpSocket
     try {
       udp = await UdpSocket.open({ netns: options.netns, port: 68, interface: options.interface, broadcast: true, reuseAddress: true })
     } catch (error) {
-      raw.close()
+      await raw.close()
       throw error
     }
     return new PacketTransport(mac, ifindex, raw, udp)
@@ -99,8 +98,13 @@ export class PacketTransport implements MachineIo {
     this.udp.send({ data: m.encode(), address: lease.serverId, port: 67, source: lease.address }).catch(() => this.broadcast(m))
   }
 
-  close(): void {
-    this.raw.close()
-    this.udp.close()
+  /** Closes both sockets; idempotent. */
+  async close(): Promise<void> {
+    await this.raw.close()
+    await this.udp.close()
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
   }
 }

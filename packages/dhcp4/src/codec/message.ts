@@ -1,7 +1,7 @@
 // A BOOTP/DHCP message (RFC 2131 section 2): the fixed header, the magic cookie and the options.
 // Long options are split and joined as RFC 3396 says; option overload (52) is honoured on decode.
 import { DhcpDecodeError } from './errors.js'
-import { parseIpv4 } from './ipv4.js'
+import { ArgumentError, ipv4ToNumber } from '@lab/netlink-native'
 import { DEFINITIONS, MESSAGE_TYPES, OPTION_NAMES, isKnown, type KnownCode, type MessageType, type OptionTypes } from './options.js'
 
 export const BOOTREQUEST = 1
@@ -25,9 +25,7 @@ function ipAt(b: Buffer, at: number): string {
 
 function writeIp(b: Buffer, at: number, ip: string, field: string): void {
   if (ip === zeroIp) return // the buffer is zeroed
-  const n = parseIpv4(ip)
-  if (n < 0) throw new TypeError(`${field}: invalid IPv4 address ${JSON.stringify(ip)}`)
-  b.writeUInt32BE(n, at)
+  b.writeUInt32BE(ipv4ToNumber(ip, field), at)
 }
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
@@ -122,12 +120,19 @@ export class DhcpMessage implements DhcpMessageFields {
 
   /** Encodes the message; the message type goes first, the rest in insertion order. */
   encode(): Buffer {
-    if (Buffer.byteLength(this.sname) > 63 || Buffer.byteLength(this.file) > 127) throw new TypeError('sname/file too long (63/127 bytes)')
+    if (Buffer.byteLength(this.sname) > 63 || Buffer.byteLength(this.file) > 127) throw new ArgumentError(Buffer.byteLength(this.sname) > 63 ? 'sname' : 'file', 'too long (63/127 bytes)')
     const codes: number[] = []
     const datas: Buffer[] = []
     let optionBytes = 0
     const add = (code: number, value: OptionValue) => {
-      const data = Buffer.isBuffer(value) && !isKnown(code) ? value : DEFINITIONS[code as KnownCode].encode(value as never)
+      let data: Buffer
+      try {
+        data = Buffer.isBuffer(value) && !isKnown(code) ? value : DEFINITIONS[code as KnownCode].encode(value as never)
+      } catch (error) {
+        // The value's own check names what is wrong; the option it was for is said here.
+        if (error instanceof ArgumentError) throw new ArgumentError(`option ${code}`, error.message.slice(error.field.length + 2))
+        throw error
+      }
       codes.push(code)
       datas.push(data)
       // RFC 3396: a value longer than 255 bytes goes in consecutive options with the same code.
@@ -148,7 +153,7 @@ export class DhcpMessage implements DhcpMessageFields {
     writeIp(buf, 16, this.yiaddr, 'yiaddr')
     writeIp(buf, 20, this.siaddr, 'siaddr')
     writeIp(buf, 24, this.giaddr, 'giaddr')
-    if (!writeMac(buf, 28, this.chaddr)) throw new TypeError(`chaddr: invalid hardware address ${this.chaddr}`)
+    if (!writeMac(buf, 28, this.chaddr)) throw new ArgumentError('chaddr', `invalid hardware address ${this.chaddr}`)
     if (this.sname) buf.write(this.sname, 44, 'latin1')
     if (this.file) buf.write(this.file, 108, 'latin1')
     COOKIE.copy(buf, FIXED)

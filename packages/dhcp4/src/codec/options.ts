@@ -1,7 +1,7 @@
 // DHCP options (RFC 2132 and later RFCs) as typed values. Each definition knows how to encode,
 // decode and print its value; options without a definition are kept as raw bytes and re-encoded
 // unchanged.
-import { parseIpv4 } from './ipv4.js'
+import { ipv4ToNumber } from '@lab/netlink-native'
 import { DhcpDecodeError } from './errors.js'
 
 export const MESSAGE_TYPES = { DISCOVER: 1, OFFER: 2, REQUEST: 3, DECLINE: 4, ACK: 5, NAK: 6, RELEASE: 7, INFORM: 8 } as const
@@ -63,11 +63,9 @@ const fail = (code: number, detail: string): never => {
   throw new DhcpDecodeError('bad-option-length', detail, code)
 }
 
-function ipBytes(text: string, code: number): Buffer {
-  const n = parseIpv4(text)
-  if (n < 0) throw new TypeError(`option ${code}: invalid IPv4 address ${JSON.stringify(text)}`)
+function ipBytes(text: string): Buffer {
   const b = Buffer.allocUnsafe(4)
-  b.writeUInt32BE(n, 0)
+  b.writeUInt32BE(ipv4ToNumber(text), 0)
   return b
 }
 
@@ -75,14 +73,14 @@ const ipText = (b: Buffer, at = 0) => `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at
 
 const ip: Definition<string> = {
   name: 'ip',
-  encode: (v) => ipBytes(v, 0),
+  encode: (v) => ipBytes(v),
   decode: (d, c) => (d.length === 4 ? ipText(d) : fail(c, `needs 4 bytes, has ${d.length}`)),
   format: (v) => v,
 }
 
 const ips: Definition<string[]> = {
   name: 'ips',
-  encode: (v) => Buffer.concat(v.map((x) => ipBytes(x, 0))),
+  encode: (v) => Buffer.concat(v.map((x) => ipBytes(x))),
   decode: (d, c) => {
     if (d.length === 0 || d.length % 4 !== 0) fail(c, `needs a multiple of 4 bytes, has ${d.length}`)
     const out: string[] = []
@@ -156,7 +154,7 @@ const classlessRoutes: Definition<ClasslessRoute[]> = {
     Buffer.concat(
       routes.map((r) => {
         const significant = Math.ceil(r.prefixLength / 8)
-        return Buffer.concat([Buffer.from([r.prefixLength]), ipBytes(r.destination, 121).subarray(0, significant), ipBytes(r.router, 121)])
+        return Buffer.concat([Buffer.from([r.prefixLength]), ipBytes(r.destination).subarray(0, significant), ipBytes(r.router)])
       }),
     ),
   decode: (d, c) => {

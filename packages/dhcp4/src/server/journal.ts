@@ -4,12 +4,19 @@
 // the disk works. `durable()` resolves once everything recorded so far is on stable storage: the
 // server sends an ACK only after that. Compaction writes the live leases to a new file and renames
 // it over the old one (atomic on POSIX file systems).
-import { closeSync, constants, existsSync, fsyncSync, openSync, readFileSync, renameSync, write, writeSync } from 'node:fs'
+//
+// A write that fails (a full disk, an I/O error) is not the end: its records stay queued, whoever
+// waits on durable() is told, `failure` says why, and the write is tried again with a backoff until
+// it succeeds. A short write (the disk filled mid-way) continues where it stopped, so the file never
+// holds a torn line followed by more records.
+import { closeSync, constants, fsyncSync, openSync, renameSync, rmSync, write, writeSync } from 'node:fs'
+import { mkdir, readFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { promisify } from 'node:util'
+import { DhcpError } from '../errors.js'
 import type { Lease } from './lease.js'
 
-const writeAsync = promisify(write) as (fd: number, data: string) => Promise<unknown>
+const writeAsync = promisify(write) as (fd: number, data: Buffer, offset: number, length: number) => Promise<{ bytesWritten: number }>
 const APPEND_DSYNC = constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_DSYNC
 
 interface Deferred {
@@ -30,69 +37,158 @@ function deferred(): Deferred {
   return { promise, resolve, reject }
 }
 
+/** A batch of records being written; `written` bytes of it are in the file already. */
+interface Batch {
+  data: Buffer
+  written: number
+  leases: Lease[]
+  done: Deferred
+}
+
 export interface JournalStats {
   /** Records appended since open. */
   records: number
-  /** fdatasync calls made for them: records / commits is the group-commit factor. */
+  /** Successful writes (and compactions): records / commits is the group-commit factor. */
   commits: number
+  /** Writes and compactions that failed (each is tried again). */
+  failures: number
+}
+
+export interface LeaseJournalOptions {
+  /** First wait before a failed write is tried again, ms (default 100); doubles up to `retryMaxMs`. */
+  retryInitialMs?: number
+  /** Longest wait between attempts, ms (default 2000). */
+  retryMaxMs?: number
+  /** Called after each commit with the leases it made durable (all of them after a compaction). */
+  onCommit?: (leases: Lease[], compacted: boolean) => void
+  /** Called when writing starts failing (with the error) and when it works again (undefined). */
+  onFailure?: (failure: Error | undefined) => void
+  /**
+   * Called when a compaction failed. The journal goes on appending (it is still whole) and tries
+   * the compaction again after `compactionPauseMs` (default 60 s), or with every retry while
+   * appending fails too (a compacted journal may fit where the backlog does not).
+   */
+  onCompactionError?: (error: Error) => void
+  compactionPauseMs?: number
+}
+
+/** What a lease file holds: the newest state per address, and how many lines could not be read. */
+export interface LeaseFileContents {
+  leases: Lease[]
+  /** Records read (superseded ones included). */
+  records: number
+  /** Lines that were not a lease: a line torn by a crash mid-write (only the last can be). */
+  damaged: number
+}
+
+/** Reads a lease file without opening it for writing; a missing file holds no leases. */
+export async function readLeaseFile(path: string): Promise<LeaseFileContents> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') return { leases: [], records: 0, damaged: 0 }
+    throw new DhcpError('LAB_ERR_DHCP_LEASE_FILE', `lease file ${path}: ${(error as Error).message}`, { cause: error })
+  }
+  const leases = new Map<string, Lease>()
+  let damaged = 0
+  let records = 0
+  for (const line of text.split('\n')) {
+    if (!line) continue
+    let lease: Lease
+    try {
+      lease = JSON.parse(line) as Lease
+    } catch {
+      damaged++
+      continue
+    }
+    if (typeof lease?.address !== 'string' || typeof lease.client !== 'string') {
+      damaged++
+      continue
+    }
+    leases.set(lease.address, lease)
+    records++
+  }
+  return { leases: [...leases.values()], records, damaged }
 }
 
 export class LeaseJournal {
   #fd: number
-  #records = 0
-  #pending: string[] = []
+  #records: number
+  /** Recorded, not in a write yet. */
+  #pending: Lease[] = []
   /** Settles when the records in #pending are durable. */
   #next: Deferred | undefined
-  /** Settles when the batch being written now is durable. */
-  #inflight: Deferred | undefined
+  /** The batch being written, or left over from a write that failed. */
+  #batch: Batch | undefined
   #compactWith: (() => Lease[]) | undefined
-  #failed: Error | undefined
-  readonly stats: JournalStats = { records: 0, commits: 0 }
+  /** The commit loop, while it runs. */
+  #loop: Promise<void> | undefined
+  #scheduled = false
+  #failure: Error | undefined
+  #retryMs: number
+  #retryTimer: NodeJS.Timeout | undefined
+  #closing = false
+  /** No compaction before this time (Date.now()) unless appends fail too: the last one failed. */
+  #compactAfter = 0
+  readonly #options: LeaseJournalOptions
+  readonly stats: JournalStats = { records: 0, commits: 0, failures: 0 }
 
   private constructor(
     readonly path: string,
     fd: number,
+    records: number,
+    options: LeaseJournalOptions,
   ) {
     this.#fd = fd
+    this.#records = records
+    this.#options = options
+    this.#retryMs = options.retryInitialMs ?? 100
   }
 
-  /** Opens (creating if needed) and returns the journal with the leases it holds, newest state per address. */
-  static open(path: string): { journal: LeaseJournal; leases: Lease[]; damaged: number } {
-    const leases = new Map<string, Lease>()
-    let damaged = 0
-    let records = 0
-    if (existsSync(path)) {
-      for (const line of readFileSync(path, 'utf8').split('\n')) {
-        if (!line) continue
-        try {
-          const lease = JSON.parse(line) as Lease
-          if (typeof lease.address !== 'string' || typeof lease.client !== 'string') throw new Error('not a lease')
-          leases.set(lease.address, lease)
-          records++
-        } catch {
-          // A line torn by a crash mid-write (only the last can be): skipped and counted.
-          damaged++
-        }
-      }
+  /**
+   * Opens the journal for appending, creating it and its directory if needed, and returns it with
+   * the leases it holds. Throws DhcpError LAB_ERR_DHCP_LEASE_FILE naming the path when the
+   * directory or the file cannot be created or opened.
+   */
+  static async open(path: string, options: LeaseJournalOptions = {}): Promise<{ journal: LeaseJournal; leases: Lease[]; damaged: number }> {
+    const dir = dirname(path)
+    try {
+      await mkdir(dir, { recursive: true })
+    } catch (error) {
+      throw new DhcpError('LAB_ERR_DHCP_LEASE_FILE', `lease file ${path}: cannot create its directory ${dir} (${(error as { code?: string }).code ?? (error as Error).message})`, { cause: error })
     }
-    const journal = new LeaseJournal(path, openSync(path, APPEND_DSYNC, 0o600))
-    journal.#records = records
-    return { journal, leases: [...leases.values()], damaged }
+    const { leases, records, damaged } = await readLeaseFile(path)
+    let fd: number
+    try {
+      fd = openSync(path, APPEND_DSYNC, 0o600)
+    } catch (error) {
+      throw new DhcpError('LAB_ERR_DHCP_LEASE_FILE', `lease file ${path}: cannot open it for writing (${(error as { code?: string }).code ?? (error as Error).message})`, { cause: error })
+    }
+    return { journal: new LeaseJournal(path, fd, records, options), leases, damaged }
+  }
+
+  /** Why writing fails now; undefined while it works. */
+  get failure(): Error | undefined {
+    return this.#failure
   }
 
   /** Queues a lease state for the next commit; `durable()` tells when it is on disk. */
   record(lease: Lease): void {
-    if (this.#fd < 0) throw new Error(`lease journal ${this.path} is closed`)
-    this.#pending.push(JSON.stringify(lease) + '\n')
+    if (this.#fd < 0 || this.#closing) throw new DhcpError('LAB_ERR_DHCP_CLOSED', `lease journal ${this.path} is closed`)
+    this.#pending.push(lease)
     this.#records++
     this.stats.records++
     this.#schedule()
   }
 
-  /** Resolves when every record made so far is on stable storage; rejects if writing failed. */
+  /**
+   * Resolves when every record made so far is on stable storage. Rejects when the write holding
+   * them fails, and at once while writing fails (the records stay queued and are written later).
+   */
   durable(): Promise<void> {
-    if (this.#failed) return Promise.reject(this.#failed)
-    return (this.#next ?? this.#inflight)?.promise ?? Promise.resolve()
+    if (this.#failure) return Promise.reject(this.#failure)
+    return (this.#next ?? this.#batch?.done)?.promise ?? Promise.resolve()
   }
 
   /** Superseded records plus live ones since the last compaction. */
@@ -101,75 +197,165 @@ export class LeaseJournal {
   }
 
   /** Rewrites the journal with the leases `snapshot` returns, at the next commit. */
-  compact(snapshot: () => Lease[]): Promise<void> {
+  compact(snapshot: () => Lease[]): void {
     this.#compactWith = snapshot
     this.#schedule()
-    return this.durable()
   }
 
   #schedule(): void {
     this.#next ??= deferred()
-    // While a commit is in flight the loop picks the new records up when it finishes.
-    if (!this.#inflight) setImmediate(() => void this.#commitLoop())
+    // A running loop picks new records up when its write finishes; a pending retry writes them too.
+    if (this.#loop || this.#scheduled || this.#retryTimer) return
+    this.#scheduled = true
+    setImmediate(() => {
+      this.#scheduled = false
+      this.#run()
+    })
+  }
+
+  #run(): Promise<void> {
+    // #commitLoop catches everything it meets: this promise never rejects.
+    this.#loop ??= this.#commitLoop().finally(() => {
+      this.#loop = undefined
+      // Records made after the loop's last look (by code that ran when its write resolved, before
+      // this callback) would otherwise wait for a loop that is gone.
+      if ((this.#next || this.#compactionDue()) && !this.#retryTimer && !this.#closing && this.#fd >= 0) void this.#run()
+    })
+    return this.#loop
+  }
+
+  /** A compaction is asked for and may run now. */
+  #compactionDue(): boolean {
+    return this.#compactWith !== undefined && (this.#failure !== undefined || Date.now() >= this.#compactAfter)
   }
 
   async #commitLoop(): Promise<void> {
-    if (this.#inflight) return
-    while (this.#next && this.#fd >= 0) {
-      const batch = this.#pending.splice(0)
-      const done = this.#next
-      this.#inflight = done
-      this.#next = undefined
-      try {
-        if (this.#compactWith) {
-          // The snapshot is taken now, so it includes every record still pending.
-          const snapshot = this.#compactWith
+    while (this.#fd >= 0 && (this.#compactionDue() || this.#batch || this.#next)) {
+      if (this.#compactionDue()) {
+        try {
+          // The snapshot is taken now, so it includes every record still queued or half written.
+          const leases = this.#compactWith!()
+          this.#rewrite(leases)
           this.#compactWith = undefined
-          this.#rewrite(snapshot())
-        } else if (batch.length > 0) {
-          // O_DSYNC: the write returns once the data is on stable storage, one trip to the thread pool.
-          await writeAsync(this.#fd, batch.join(''))
-          this.stats.commits++
+          const settled = [this.#batch?.done, this.#next]
+          this.#batch = undefined
+          this.#next = undefined
+          this.#pending = []
+          this.#succeeded()
+          this.#options.onCommit?.(leases, true)
+          for (const d of settled) d?.resolve()
+          continue
+        } catch (error) {
+          // Appending may still work where a whole copy does not fit: go on with that now, and
+          // with the compaction later.
+          this.stats.failures++
+          this.#compactAfter = Date.now() + (this.#options.compactionPauseMs ?? 60_000)
+          this.#options.onCompactionError?.(error as Error)
+          if (!this.#batch && !this.#next) return
         }
-        done.resolve()
+      }
+      try {
+        if (!this.#batch) {
+          const leases = this.#pending.splice(0)
+          this.#batch = { data: Buffer.from(leases.map((l) => JSON.stringify(l) + '\n').join('')), written: 0, leases, done: this.#next! }
+          this.#next = undefined
+        }
+        const batch = this.#batch
+        // O_DSYNC: the write returns once the data is on stable storage, one trip to the thread pool.
+        while (batch.written < batch.data.length) {
+          const { bytesWritten } = await writeAsync(this.#fd, batch.data, batch.written, batch.data.length - batch.written)
+          batch.written += bytesWritten
+        }
+        this.#batch = undefined
+        this.stats.commits++
+        this.#succeeded()
+        this.#options.onCommit?.(batch.leases, false)
+        batch.done.resolve()
       } catch (error) {
-        this.#failed = error as Error
-        done.reject(error as Error)
-        const later = this.#next as Deferred | undefined
-        later?.reject(error as Error)
-        this.#next = undefined
-      } finally {
-        this.#inflight = undefined
+        this.#failed(error as Error)
+        return
       }
     }
   }
 
+  #succeeded(): void {
+    this.#retryMs = this.#options.retryInitialMs ?? 100
+    if (!this.#failure) return
+    this.#failure = undefined
+    this.#options.onFailure?.(undefined)
+  }
+
+  #failed(error: Error): void {
+    this.stats.failures++
+    const first = !this.#failure
+    this.#failure = error
+    // Whoever waits for these records is told now; the records stay queued for the retry.
+    this.#batch?.done.reject(error)
+    this.#next?.reject(error)
+    if (this.#batch) this.#batch.done = deferred()
+    if (this.#next) this.#next = deferred()
+    if (first) this.#options.onFailure?.(error)
+    if (this.#closing) return
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined
+      void this.#run()
+    }, this.#retryMs)
+    // A retry alone does not keep the process alive: a server stops by its own stop().
+    this.#retryTimer.unref()
+    this.#retryMs = Math.min(this.#retryMs * 2, this.#options.retryMaxMs ?? 2000)
+  }
+
   #rewrite(leases: Lease[]): void {
     const tmp = `${this.path}.compact`
-    const fd = openSync(tmp, 'w', 0o600)
     try {
-      writeSync(fd, leases.map((l) => JSON.stringify(l) + '\n').join(''))
-      fsyncSync(fd)
-    } finally {
-      closeSync(fd)
+      const fd = openSync(tmp, 'w', 0o600)
+      try {
+        writeSync(fd, leases.map((l) => JSON.stringify(l) + '\n').join(''))
+        fsyncSync(fd)
+      } finally {
+        closeSync(fd)
+      }
+      renameSync(tmp, this.path)
+    } catch (error) {
+      // A half-written copy only takes space: the old journal is still whole.
+      rmSync(tmp, { force: true })
+      throw error
     }
-    renameSync(tmp, this.path)
     const dir = openSync(dirname(this.path), 'r')
     try {
       fsyncSync(dir)
     } finally {
       closeSync(dir)
     }
+    // The new file is in place: appends go there from now on (opened before the old fd is let go).
+    const fd = openSync(this.path, APPEND_DSYNC, 0o600)
     closeSync(this.#fd)
-    this.#fd = openSync(this.path, APPEND_DSYNC, 0o600)
+    this.#fd = fd
     this.#records = leases.length
     this.stats.commits++
   }
 
-  /** Commits what is pending, then closes. */
+  /**
+   * Writes what is queued (one more attempt if writing failed), then closes; idempotent. Throws
+   * DhcpError LAB_ERR_DHCP_LEASE_FILE, after closing, when records could not be written.
+   */
   async close(): Promise<void> {
-    while (this.#inflight || this.#next) await (this.#inflight ?? this.#next)!.promise.catch(() => undefined)
-    if (this.#fd >= 0) closeSync(this.#fd)
+    if (this.#fd < 0) return
+    this.#closing = true
+    if (this.#retryTimer) {
+      clearTimeout(this.#retryTimer)
+      this.#retryTimer = undefined
+    }
+    await this.#run()
+    // Records queued after the loop's last look; when writing fails, the one attempt above was the last.
+    while (!this.#failure && (this.#next || this.#compactionDue() || this.#batch)) await this.#run()
+    const lost = this.#pending.length + (this.#batch?.leases.length ?? 0)
+    closeSync(this.#fd)
     this.#fd = -1
+    if (this.#failure && lost > 0) throw new DhcpError('LAB_ERR_DHCP_LEASE_FILE', `lease file ${this.path}: ${lost} records not written (${this.#failure.message})`, { cause: this.#failure })
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
   }
 }

@@ -1,10 +1,13 @@
 // Which client holds which address. Choosing follows RFC 2131 4.3.1: the client's reservation, its
 // current or previous address, the address it asks for, then a never-used address, then the one
 // expired longest ago. Bindings, releases and declines are journaled before they are answered.
-import { LeaseJournal } from './journal.js'
+// Beside the current state the database keeps what the journal has made durable, so that while
+// writing fails a server can still answer for leases that a restart would find again.
+import { ArgumentError, ipv4ToNumber, numberToIpv4 } from '@lab/netlink-native'
+import { DhcpError } from '../errors.js'
+import { LeaseJournal, type LeaseJournalOptions } from './journal.js'
 import type { Lease } from './lease.js'
-import { ArgumentError } from '@lab/netlink-native'
-import { AddressPool, ipToNumber, numberToIp } from './pool.js'
+import type { AddressPool } from './pool.js'
 
 export interface LeaseDatabaseOptions {
   /** The pools of all subnets served (or `pool` for one). */
@@ -17,6 +20,8 @@ export interface LeaseDatabaseOptions {
   /** How long a declined address stays out of use (RFC 2131 4.3.3), ms. */
   declineQuarantineMs?: number
   now?: () => number
+  /** Retry timing and failure reports of the journal (see LeaseJournalOptions). */
+  journal?: Omit<LeaseJournalOptions, 'onCommit'>
 }
 
 export interface SweepResult {
@@ -31,6 +36,9 @@ export class LeaseDatabase {
   readonly #journal: LeaseJournal | undefined
   readonly #byAddress = new Map<string, Lease>()
   readonly #byClient = new Map<string, Lease>()
+  /** The newest durable record per address and per client (the current state when there is no journal). */
+  readonly #durable = new Map<string, Lease>()
+  readonly #durableByClient = new Map<string, Lease>()
   /** Per pool, where the search for a never-used address goes on: choosing stays O(1) while the pool fills. */
   readonly #cursor = new Map<AddressPool, number>()
   readonly #now: () => number
@@ -48,12 +56,52 @@ export class LeaseDatabase {
     this.#quarantineMs = options.declineQuarantineMs ?? 10 * 60_000
     this.damagedRecords = damaged
     for (const lease of leases) this.#index(lease)
+    this.#madeDurable(leases, false)
   }
 
-  static open(options: LeaseDatabaseOptions): LeaseDatabase {
+  /**
+   * Opens the database: empty and in memory without `journalPath`, else with the journal's leases
+   * (the journal and its directory are created if needed). Throws DhcpError
+   * LAB_ERR_DHCP_LEASE_FILE naming the path when the journal cannot be created or opened.
+   */
+  static async open(options: LeaseDatabaseOptions): Promise<LeaseDatabase> {
     if (!options.journalPath) return new LeaseDatabase(options, undefined, [], 0)
-    const { journal, leases, damaged } = LeaseJournal.open(options.journalPath)
-    return new LeaseDatabase(options, journal, leases, damaged)
+    let db: LeaseDatabase | undefined
+    const { journal, leases, damaged } = await LeaseJournal.open(options.journalPath, {
+      ...options.journal,
+      // Nothing commits before open() returns: the journal writes only what is recorded later.
+      onCommit: (committed, compacted) => db!.#madeDurable(committed, compacted),
+    })
+    db = new LeaseDatabase(options, journal, leases, damaged)
+    return db
+  }
+
+  #madeDurable(leases: Lease[], compacted: boolean): void {
+    if (compacted) {
+      this.#durable.clear()
+      this.#durableByClient.clear()
+    }
+    for (const lease of leases) {
+      this.#durable.set(lease.address, lease)
+      if (lease.client) this.#durableByClient.set(lease.client, lease)
+    }
+  }
+
+  /** Why the journal cannot be written now (it retries by itself); undefined while it works. */
+  get journalFailure(): Error | undefined {
+    return this.#journal?.failure
+  }
+
+  /**
+   * The binding of `client` that is on stable storage and still running: at `address` when given,
+   * else its newest. Without a journal, the current binding.
+   */
+  durableBinding(client: string, address?: string): Lease | undefined {
+    const byAddress = this.#journal ? this.#durable : this.#byAddress
+    const lease = address !== undefined ? byAddress.get(address) : (this.#journal ? this.#durableByClient : this.#byClient).get(client)
+    if (!lease || lease.client !== client || lease.state !== 'bound' || lease.expiresAt <= this.#now()) return undefined
+    // The client's newest durable record may be superseded at its address (a decline, another client).
+    return byAddress.get(lease.address) === lease ? lease : undefined
   }
 
   /** The first pool: the one a single-subnet server hands out from. */
@@ -62,7 +110,7 @@ export class LeaseDatabase {
   }
 
   poolOf(address: string | number): AddressPool | undefined {
-    const n = typeof address === 'number' ? address : ipToNumber(address)
+    const n = typeof address === 'number' ? address : ipv4ToNumber(address)
     return this.pools.find((p) => p.contains(n))
   }
 
@@ -86,7 +134,7 @@ export class LeaseDatabase {
 
   /** Whether `address` may go to `client` now. */
   available(address: string, client: string): boolean {
-    const n = ipToNumber(address)
+    const n = ipv4ToNumber(address)
     const pool = this.poolOf(n)
     if (!pool) return false
     return this.#available(pool, n, address, client, this.#now())
@@ -106,7 +154,7 @@ export class LeaseDatabase {
     const now = this.#now()
     const mine = (address: string | undefined) => {
       if (!address) return false
-      const n = ipToNumber(address)
+      const n = ipv4ToNumber(address)
       return pool.contains(n) && this.#available(pool, n, address, client, now)
     }
     const reserved = pool.reservedFor(client)
@@ -117,7 +165,7 @@ export class LeaseDatabase {
     // A never-used address, searching on from where the last search stopped.
     const start = this.#cursor.get(pool) ?? pool.first
     for (let i = 0, n = start; i < pool.size; i++, n = n === pool.last ? pool.first : n + 1) {
-      const address = numberToIp(n)
+      const address = numberToIpv4(n)
       if (this.#byAddress.has(address) || !this.#available(pool, n, address, client, now)) continue
       this.#cursor.set(pool, n)
       return address
@@ -125,7 +173,7 @@ export class LeaseDatabase {
     // Then the one that expired longest ago.
     let oldest: { address: string; expiresAt: number } | undefined
     for (let n = pool.first; n <= pool.last; n++) {
-      const address = numberToIp(n)
+      const address = numberToIpv4(n)
       if (!this.#available(pool, n, address, client, now)) continue
       const lease = this.#byAddress.get(address)!
       if (!oldest || lease.expiresAt < oldest.expiresAt) oldest = { address, expiresAt: lease.expiresAt }
@@ -133,56 +181,85 @@ export class LeaseDatabase {
     return oldest?.address
   }
 
-  /** Holds `address` for `client` while it decides (not journaled: an offer binds nothing). */
+  /** The database's time, ms since the epoch. */
+  now(): number {
+    return this.#now()
+  }
+
+  /**
+   * Holds `address` for `client` while it decides (not journaled: an offer binds nothing). A
+   * client's running binding of that address stays as it is: it is not cut down to an offer's hold.
+   */
   offer(client: string, mac: string, address: string, hostname?: string): Lease {
     const now = this.#now()
+    const current = this.#byAddress.get(address)
+    if (current?.state === 'bound' && current.client === client && current.expiresAt > now) return current
     const lease: Lease = { address, client, mac, ...(hostname ? { hostname } : {}), state: 'offered', expiresAt: now + this.#offerHoldMs, updatedAt: now }
     this.#index(lease)
     return lease
   }
 
-  /** Binds `address` to `client` for `leaseMs`; on stable storage when this returns. */
+  /**
+   * Binds `address` to `client` for `leaseMs`: in effect at once, and queued for the journal;
+   * `durable()` resolves once it is on stable storage. Throws DhcpError LAB_ERR_DHCP_NOT_AVAILABLE
+   * when `available(address, client)` is false.
+   */
   bind(client: string, mac: string, address: string, leaseMs: number, hostname?: string): Lease {
-    if (!this.available(address, client)) throw new Error(`${address} is not available to ${client}`)
+    if (!this.available(address, client)) throw new DhcpError('LAB_ERR_DHCP_NOT_AVAILABLE', `${address} is not available to ${client}`)
     const now = this.#now()
     const lease: Lease = { address, client, mac, ...(hostname ? { hostname } : {}), state: 'bound', expiresAt: now + leaseMs, updatedAt: now }
     this.#persist(lease)
     return lease
   }
 
-  /** The client gave the address back (DHCPRELEASE). Keeps the record, for stickiness. */
-  release(client: string, address: string): boolean {
+  /**
+   * The client gave the address back (DHCPRELEASE). Keeps the record, for stickiness. Returns the
+   * released record, or undefined when the address was not the client's.
+   */
+  release(client: string, address: string): Lease | undefined {
     const lease = this.#byAddress.get(address)
-    if (!lease || lease.client !== client) return false
+    if (!lease || lease.client !== client) return undefined
     const now = this.#now()
-    this.#persist({ ...lease, state: 'released', expiresAt: now, updatedAt: now })
-    return true
+    const released: Lease = { ...lease, state: 'released', expiresAt: now, updatedAt: now }
+    this.#persist(released)
+    return released
   }
 
-  /** The client found the address in use (DHCPDECLINE): out of use for the quarantine time. */
-  decline(client: string, address: string): boolean {
+  /**
+   * The client found the address in use (DHCPDECLINE): out of use for the quarantine time. Returns
+   * the quarantine record, or undefined when the address was not the client's.
+   */
+  decline(client: string, address: string): Lease | undefined {
     const lease = this.#byAddress.get(address)
-    if (!lease || lease.client !== client) return false
+    if (!lease || lease.client !== client) return undefined
     const now = this.#now()
     this.#byClient.delete(client)
-    this.#persist({ address, client: '', mac: lease.mac, state: 'declined', expiresAt: now + this.#quarantineMs, updatedAt: now })
-    return true
+    const declined: Lease = { address, client: '', mac: lease.mac, state: 'declined', expiresAt: now + this.#quarantineMs, updatedAt: now }
+    this.#persist(declined)
+    return declined
   }
 
   #persist(lease: Lease): void {
     this.#journal?.record(lease)
     this.#index(lease)
     // Rewrite the journal once it holds many superseded records.
-    if (this.#journal && this.#journal.records > 1000 && this.#journal.records > 4 * this.#byAddress.size) void this.compact()
+    if (this.#journal && this.#journal.records > 1000 && this.#journal.records > 4 * this.#byAddress.size) this.#journal.compact(this.#snapshot)
   }
 
-  /** Resolves when every binding, release and decline made so far is on stable storage. */
+  readonly #snapshot = () => [...this.#byAddress.values()].filter((l) => l.state !== 'offered')
+
+  /**
+   * Resolves when every binding, release and decline made so far is on stable storage; rejects
+   * when the write holding them failed, and at once while writing fails.
+   */
   durable(): Promise<void> {
     return this.#journal?.durable() ?? Promise.resolve()
   }
 
+  /** Rewrites the journal with the current leases; resolves (or rejects) as durable() does after it. */
   compact(): Promise<void> {
-    return this.#journal?.compact(() => [...this.#byAddress.values()].filter((l) => l.state !== 'offered')) ?? Promise.resolve()
+    this.#journal?.compact(this.#snapshot)
+    return this.durable()
   }
 
   /** Frees what has run out: lapsed offers are forgotten, expired bindings marked (kept for stickiness). */
@@ -196,7 +273,7 @@ export class LeaseDatabase {
         if (this.#byClient.get(lease.client) === lease) this.#byClient.delete(lease.client)
         result.lapsedOffers++
         const pool = this.poolOf(lease.address)
-        const n = ipToNumber(lease.address)
+        const n = ipv4ToNumber(lease.address)
         if (pool && n < (this.#cursor.get(pool) ?? pool.first)) this.#cursor.set(pool, n)
       } else if (lease.state === 'bound') {
         const expired: Lease = { ...lease, state: 'expired' }
@@ -213,14 +290,14 @@ export class LeaseDatabase {
     const now = this.#now()
     let taken = pool.excludedInRange
     for (const lease of this.#byAddress.values()) {
-      const n = ipToNumber(lease.address)
+      const n = ipv4ToNumber(lease.address)
       if (!pool.dynamic(n)) continue
       if (this.#held(lease, now) || (lease.state === 'declined' && lease.expiresAt > now)) taken++
     }
     return pool.size - taken
   }
 
-  get journalStats(): { records: number; commits: number } | undefined {
+  get journalStats(): { records: number; commits: number; failures: number } | undefined {
     return this.#journal?.stats
   }
 
@@ -236,7 +313,12 @@ export class LeaseDatabase {
     return [...this.#byAddress.values()]
   }
 
-  close(): Promise<void> {
-    return this.#journal?.close() ?? Promise.resolve()
+  /** Writes what is queued and closes the journal; idempotent. Throws as LeaseJournal.close does. */
+  async close(): Promise<void> {
+    await this.#journal?.close()
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
   }
 }

@@ -1,7 +1,6 @@
 // The addresses a subnet hands out: a range, minus the server's own and excluded addresses, with
 // reservations for known clients.
-import { ArgumentError } from '@lab/netlink-native'
-import { formatIpv4, parseIpv4 } from '../codec/ipv4.js'
+import { ArgumentError, ipv4ToNumber, parseIpv4Cidr } from '@lab/netlink-native'
 
 export interface PoolOptions {
   /** "10.1.0.0/24" */
@@ -13,17 +12,12 @@ export interface PoolOptions {
   reservations?: Record<string, string>
 }
 
-export function ipToNumber(ip: string, field = 'address'): number {
-  const n = parseIpv4(ip)
-  if (n < 0) throw new ArgumentError(field, `invalid IPv4 address ${JSON.stringify(ip)}`)
-  return n
-}
-
-export const numberToIp = formatIpv4
-
 export class AddressPool {
   readonly network: number
   readonly prefixLength: number
+  readonly mask: number
+  /** The subnet's broadcast address (on a /31 its second host). */
+  readonly broadcast: number
   readonly first: number
   readonly last: number
   readonly excluded: Set<number>
@@ -31,17 +25,20 @@ export class AddressPool {
   readonly #reservedTo = new Map<string, string>()
 
   constructor(readonly options: PoolOptions) {
-    const [net, len] = options.subnet.split('/')
-    this.prefixLength = Number(len)
-    if (!Number.isInteger(this.prefixLength) || this.prefixLength < 8 || this.prefixLength > 31) throw new ArgumentError('subnet', `prefix /${len} (8..31)`)
-    const mask = this.prefixLength === 0 ? 0 : (0xffffffff << (32 - this.prefixLength)) >>> 0
-    this.network = (ipToNumber(net!, 'subnet') & mask) >>> 0
-    this.first = ipToNumber(options.range[0], 'range')
-    this.last = ipToNumber(options.range[1], 'range')
+    if (typeof options.subnet !== 'string' || !options.subnet.includes('/')) throw new ArgumentError('subnet', `a prefix like 10.1.0.0/24, got ${JSON.stringify(options.subnet)}`)
+    const cidr = parseIpv4Cidr(options.subnet, 'subnet')
+    if (cidr.prefixLength < 8 || cidr.prefixLength > 31) throw new ArgumentError('subnet', `prefix /${cidr.prefixLength} (8..31)`)
+    this.prefixLength = cidr.prefixLength
+    this.mask = cidr.mask
+    this.network = cidr.network
+    this.broadcast = cidr.broadcast
+    if (!Array.isArray(options.range) || options.range.length !== 2) throw new ArgumentError('range', '[first, last] addresses')
+    this.first = ipv4ToNumber(options.range[0], 'range')
+    this.last = ipv4ToNumber(options.range[1], 'range')
     if (this.first > this.last || !this.contains(this.first) || !this.contains(this.last)) throw new ArgumentError('range', `${options.range.join('-')} is not inside ${options.subnet}`)
-    this.excluded = new Set((options.exclude ?? []).map((a) => ipToNumber(a, 'exclude')))
+    this.excluded = new Set((options.exclude ?? []).map((a) => ipv4ToNumber(a, 'exclude')))
     for (const [client, address] of Object.entries(options.reservations ?? {})) {
-      if (!this.contains(ipToNumber(address, 'reservations'))) throw new ArgumentError('reservations', `${address} is outside ${options.subnet}`)
+      if (!this.contains(ipv4ToNumber(address, 'reservations'))) throw new ArgumentError('reservations', `${address} is outside ${options.subnet}`)
       const key = client.includes(':') && !client.startsWith('mac:') && !client.startsWith('id:') ? `mac:${client.toLowerCase()}` : client
       this.reservations.set(key, address)
       this.#reservedTo.set(address, key)
@@ -49,10 +46,9 @@ export class AddressPool {
   }
 
   contains(n: number): boolean {
-    const mask = (0xffffffff << (32 - this.prefixLength)) >>> 0
-    if (((n & mask) >>> 0) !== this.network) return false
+    if (((n & this.mask) >>> 0) !== this.network) return false
     // RFC 3021: a /31 is a point-to-point link whose two addresses are both hosts.
-    return this.prefixLength === 31 || (n !== this.network && n !== (this.network | (~mask >>> 0)) >>> 0)
+    return this.prefixLength === 31 || (n !== this.network && n !== this.broadcast)
   }
 
   /** Whether the address may be handed to a client that has no reservation for it. */

@@ -3,27 +3,51 @@
 // responder; the lease database. Subnet choice: the relay's giaddr, else the client's ciaddr, else
 // the receiving interface's address. An ACK leaves only once its lease is durable. Malformed
 // packets are counted and dropped; nothing a client sends stops the server.
-import { BPF, Netlink, PacketSocket, UdpSocket, bpf, type Datagram, type OutgoingDatagram } from '@lab/netlink-native'
-import pino, { type Logger } from 'pino'
+import { channel } from 'node:diagnostics_channel'
+import { EventEmitter } from 'node:events'
+import { ArgumentError, BPF, Netlink, PacketSocket, UdpSocket, bpf, silentLogger, type Datagram, type Logger, type OutgoingDatagram } from '@lab/netlink-native'
 import { DhcpDecodeError } from '../codec/errors.js'
 import { DhcpMessage } from '../codec/message.js'
+import { DhcpError } from '../errors.js'
 import { encodeIpv4Udp } from '../wire/ipv4-udp.js'
+import type { Lease } from './lease.js'
 import { LeaseDatabase } from './lease-db.js'
-import { respond } from './responder.js'
+import { respond, type Outcome, type ResponderEvent } from './responder.js'
 import { Subnet, type SubnetConfig } from './subnet.js'
 
 /** The packet socket only sends: a filter that accepts nothing keeps its receive queue empty. */
 const SEND_ONLY = [bpf(BPF.RET_K, 0, 0, 0)]
 
-export interface DhcpServerOptions {
+/** `lab:dhcp4:lease`: a binding made durable (and acknowledged), released, declined or expired. */
+export const leaseChannel = channel('lab:dhcp4:lease')
+/** `lab:dhcp4:health`: a server's health, on every change. */
+export const healthChannel = channel('lab:dhcp4:health')
+
+/** What `lab:dhcp4:lease` carries. */
+export interface LeaseEvent {
+  event: 'bind' | 'release' | 'decline' | 'expire'
+  lease: Lease
+  /** The interfaces of the server that made it. */
+  interfaces: string[]
+}
+
+export type DhcpServerHealth = { ok: true } | { ok: false; reason: string }
+
+/** What `lab:dhcp4:health` carries. */
+export interface HealthEvent {
+  health: DhcpServerHealth
+  interfaces: string[]
   netns?: string
-  /** The interfaces served (bridges, veths, TAPs): `interfaces`, or `interface` for one. */
-  interfaces?: string[]
-  interface?: string
-  /** The subnets served: `subnets`, or `subnet` for one. */
-  subnets?: SubnetConfig[]
-  subnet?: SubnetConfig
-  /** Lease journal; in memory only when omitted. */
+}
+
+export interface DhcpServerOptions {
+  /** The namespace to serve in: a name under /run/netns or a path. Default: this process's. */
+  netns?: string
+  /** The interface, or interfaces, served (bridges, veths, TAPs): one device-bound socket each. */
+  interface: string | string[]
+  /** The subnets served; a relayed subnet needs no address of ours on any interface. */
+  subnets: SubnetConfig[]
+  /** Lease journal (its directory is created if needed); in memory only when omitted. */
   leaseFile?: string
   /** This server's address for clients on an interface without an address in their subnet. */
   serverId?: string
@@ -31,13 +55,15 @@ export interface DhcpServerOptions {
   offerHoldMs?: number
   /** How often expired leases and lapsed offers are swept, ms (default 10 s). */
   sweepIntervalMs?: number
+  /** A pino-shaped logger; the server logs nothing without one. */
   logger?: Logger
 }
 
-export interface DhcpServerStats {
+export interface DhcpServerCounters {
   received: number
   malformed: number
   offers: number
+  /** ACKs of a lease sent, including those made from durable leases while the journal failed. */
   acks: number
   naks: number
   informs: number
@@ -47,13 +73,31 @@ export interface DhcpServerStats {
   ignored: number
   /** DISCOVERs not answered because the pool was exhausted. */
   exhausted: number
+  /** Requests left unanswered because their binding could not be written to the journal. */
+  withheld: number
   expired: number
-}
-
-export interface DhcpServerCounters extends DhcpServerStats {
   /** Per subnet, addresses a new client could get. */
   poolFree: Record<string, number>
-  journal?: { records: number; commits: number }
+  journal?: { records: number; commits: number; failures: number }
+}
+
+type Counter = Exclude<keyof DhcpServerCounters, 'poolFree' | 'journal'>
+
+/** Which counter each of the responder's outcomes adds to. */
+const COUNTER: Record<ResponderEvent, Counter> = {
+  offer: 'offers',
+  exhausted: 'exhausted',
+  ack: 'acks',
+  'ack-durable': 'acks',
+  nak: 'naks',
+  withheld: 'withheld',
+  'not-selected': 'ignored',
+  'unknown-client': 'ignored',
+  'bad-request': 'ignored',
+  release: 'releases',
+  decline: 'declines',
+  inform: 'informs',
+  'not-request': 'ignored',
 }
 
 interface Port {
@@ -66,11 +110,14 @@ interface Port {
   outbox: OutgoingDatagram[]
 }
 
-export class DhcpServer {
-  readonly stats: DhcpServerStats = { received: 0, malformed: 0, offers: 0, acks: 0, naks: 0, informs: 0, releases: 0, declines: 0, ignored: 0, exhausted: 0, expired: 0 }
+export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
+  readonly interfaces: string[]
+  readonly #counts: Record<Counter, number> = { received: 0, malformed: 0, offers: 0, acks: 0, naks: 0, informs: 0, releases: 0, declines: 0, ignored: 0, exhausted: 0, withheld: 0, expired: 0 }
   readonly #ports: Port[]
   readonly #sweeper: NodeJS.Timeout
-  #closed = false
+  readonly #debug: boolean
+  #health: DhcpServerHealth = { ok: true }
+  #stopped = false
 
   private constructor(
     readonly options: DhcpServerOptions,
@@ -79,7 +126,12 @@ export class DhcpServer {
     ports: Port[],
     readonly logger: Logger,
   ) {
+    super()
+    this.interfaces = ports.map((p) => p.name)
     this.#ports = ports
+    // Building a debug line per packet costs; a pino logger says whether anyone reads them.
+    const isLevelEnabled = (logger as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled
+    this.#debug = logger !== silentLogger && (isLevelEnabled ? isLevelEnabled.call(logger, 'debug') : true)
     for (const port of ports) {
       port.udp.on('message', (d) => this.#handle(port, d))
       port.udp.on('error', (e) => logger.error({ err: e, interface: port.name }, 'socket error'))
@@ -89,16 +141,22 @@ export class DhcpServer {
     this.#sweeper.unref()
   }
 
-  static async open(options: DhcpServerOptions): Promise<DhcpServer> {
-    const logger = options.logger ?? pino({ name: 'dhcp4-server', level: process.env.LOG_LEVEL ?? 'info' })
-    const names = options.interfaces ?? (options.interface ? [options.interface] : [])
-    const configs = options.subnets ?? (options.subnet ? [options.subnet] : [])
-    if (names.length === 0) throw new Error('no interface to serve: give interfaces')
-    if (configs.length === 0) throw new Error('no subnet to serve: give subnets')
-    const subnets = configs.map((c) => new Subnet(c))
+  /**
+   * Starts serving: reads the interfaces' addresses, opens (or creates) the lease journal, binds
+   * port 67 on each interface. Throws ArgumentError for bad options; DhcpError
+   * LAB_ERR_DHCP_INTERFACE_BUSY when another DHCP server (ours, dnsmasq, ...) already serves one
+   * of the interfaces in that namespace; LAB_ERR_DHCP_LEASE_FILE when the lease file or its
+   * directory cannot be created.
+   */
+  static async start(options: DhcpServerOptions): Promise<DhcpServer> {
+    const logger = options.logger ?? silentLogger
+    const names = typeof options.interface === 'string' ? [options.interface] : options.interface
+    if (!Array.isArray(names) || names.length === 0 || names.some((n) => typeof n !== 'string' || !n)) throw new ArgumentError('interface', 'an interface name, or a non-empty list of them')
+    if (!Array.isArray(options.subnets) || options.subnets.length === 0) throw new ArgumentError('subnets', 'a non-empty list of subnets')
+    const subnets = options.subnets.map((c) => new Subnet(c))
     for (const [i, a] of subnets.entries()) {
       for (const b of subnets.slice(i + 1)) {
-        if (a.pool.contains(b.pool.network + 1) || b.pool.contains(a.pool.network + 1)) throw new Error(`subnets ${a.config.subnet} and ${b.config.subnet} overlap`)
+        if (a.pool.contains(b.pool.network + 1) || b.pool.contains(a.pool.network + 1)) throw new ArgumentError('subnets', `${a.config.subnet} and ${b.config.subnet} overlap`)
       }
     }
     const nl = await Netlink.open({ netns: options.netns })
@@ -110,34 +168,83 @@ export class DhcpServer {
         found.push({ name, ifindex: link.index, mac: link.address ?? '00:00:00:00:00:00', addresses })
       }
     } finally {
-      nl.close()
+      await nl.close()
     }
     // Relayed subnets need no local address, but replies need a source: some address of ours.
-    if (!options.serverId && found.every((p) => p.addresses.length === 0)) throw new Error(`none of ${names.join(', ')} has an IPv4 address: give serverId`)
-    const db = LeaseDatabase.open({ pools: subnets.map((s) => s.pool), journalPath: options.leaseFile, offerHoldMs: options.offerHoldMs })
+    if (!options.serverId && found.every((p) => p.addresses.length === 0)) throw new ArgumentError('serverId', `none of ${names.join(', ')} has an IPv4 address: give serverId`)
+    let server: DhcpServer | undefined
+    const db = await LeaseDatabase.open({
+      pools: subnets.map((s) => s.pool),
+      ...(options.leaseFile ? { journalPath: options.leaseFile } : {}),
+      ...(options.offerHoldMs !== undefined ? { offerHoldMs: options.offerHoldMs } : {}),
+      journal: {
+        // Failures come from writes, and writes only from requests answered after start() returned.
+        onFailure: (failure) => server!.#journalFailure(failure),
+        onCompactionError: (error) => logger.warn({ err: error, leaseFile: options.leaseFile }, 'lease journal not compacted (appending goes on; tried again later)'),
+      },
+    })
     const ports: Port[] = []
     try {
-      for (const p of found) {
-        const udp = await UdpSocket.open({ netns: options.netns, port: 67, interface: p.name, broadcast: true, reuseAddress: true, batch: 64, receiveBufferBytes: 4 << 20 })
-        let raw: PacketSocket
-        try {
-          raw = await PacketSocket.open({ netns: options.netns, interface: p.name, protocol: 'ipv4', type: 'dgram', filter: SEND_ONLY })
-        } catch (error) {
-          udp.close()
-          throw error
-        }
-        ports.push({ ...p, udp, raw, outbox: [] })
-      }
+      for (const p of found) ports.push(await DhcpServer.#openPort(p, options.netns))
     } catch (error) {
-      for (const p of ports) {
-        p.udp.close()
-        p.raw.close()
-      }
+      for (const p of ports) await DhcpServer.#closePort(p)
+      // The journal holds nothing new: closing it cannot lose records.
       await db.close()
       throw error
     }
-    logger.info({ interfaces: names, subnets: configs.map((c) => c.subnet), leases: db.list().length, damagedRecords: db.damagedRecords }, 'serving')
-    return new DhcpServer(options, subnets, db, ports, logger)
+    logger.info({ interfaces: names, subnets: options.subnets.map((c) => c.subnet), leases: db.list().length, damagedRecords: db.damagedRecords }, 'serving')
+    server = new DhcpServer(options, subnets, db, ports, logger)
+    return server
+  }
+
+  static async #openPort(p: Omit<Port, 'udp' | 'raw' | 'outbox'>, netns: string | undefined): Promise<Port> {
+    let udp: UdpSocket
+    try {
+      // No SO_REUSEADDR: with it, a second server on this interface (ours, or dnsmasq, which sets
+      // it too) binds as well and both answer. Without it the kernel refuses the bind while any
+      // socket in the namespace receives port 67 on this device or on all devices.
+      udp = await UdpSocket.open({ netns, port: 67, interface: p.name, broadcast: true, batch: 64, receiveBufferBytes: 4 << 20 })
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'EADDRINUSE') throw error
+      throw new DhcpError('LAB_ERR_DHCP_INTERFACE_BUSY', `another DHCP server already serves ${p.name}${netns ? ` in netns ${netns}` : ''} (UDP port 67 there is taken)`, { cause: error })
+    }
+    try {
+      const raw = await PacketSocket.open({ netns, interface: p.name, protocol: 'ipv4', type: 'dgram', filter: SEND_ONLY })
+      return { ...p, udp, raw, outbox: [] }
+    } catch (error) {
+      await udp.close()
+      throw error
+    }
+  }
+
+  static async #closePort(p: Port): Promise<void> {
+    await p.udp.close()
+    await p.raw.close()
+  }
+
+  /**
+   * `{ ok: true }` while the server can make new bindings; `{ ok: false, reason }` while its lease
+   * journal cannot be written. It then answers only for leases already on disk and tries the
+   * journal again with a backoff, healthy again once a write succeeds. Every change is emitted as
+   * `'health'` and published on `lab:dhcp4:health`.
+   */
+  get health(): DhcpServerHealth {
+    return this.#health
+  }
+
+  /** The lease database tells when the journal starts or stops failing. */
+  #journalFailure(failure: Error | undefined): void {
+    const health: DhcpServerHealth = failure ? { ok: false, reason: `lease file ${this.options.leaseFile}: ${failure.message}` } : { ok: true }
+    if (health.ok === this.#health.ok) return
+    this.#health = health
+    if (failure) this.logger.error({ err: failure, leaseFile: this.options.leaseFile }, 'lease journal cannot be written: no new bindings until it can (retrying)')
+    else this.logger.info({ leaseFile: this.options.leaseFile }, 'lease journal written again: new bindings resume')
+    this.emit('health', health)
+    if (healthChannel.hasSubscribers) healthChannel.publish({ health, interfaces: this.interfaces, ...(this.options.netns ? { netns: this.options.netns } : {}) } satisfies HealthEvent)
+  }
+
+  #publish(event: LeaseEvent['event'], lease: Lease): void {
+    if (leaseChannel.hasSubscribers) leaseChannel.publish({ event, lease, interfaces: this.interfaces } satisfies LeaseEvent)
   }
 
   /** The subnet a request belongs to, and our address as that subnet's clients see it. */
@@ -155,57 +262,68 @@ export class DhcpServer {
   }
 
   #handle(port: Port, d: Datagram): void {
-    this.stats.received++
+    this.#counts.received++
     let request: DhcpMessage
     try {
       request = DhcpMessage.decode(d.data)
     } catch (error) {
       if (!(error instanceof DhcpDecodeError)) throw error
-      this.stats.malformed++
-      this.logger.debug({ from: d.from, reason: error.reason }, 'malformed packet dropped')
+      this.#counts.malformed++
+      if (this.#debug) this.logger.debug({ from: d.from, reason: error.reason }, 'malformed packet dropped')
       return
     }
     const where = this.#select(port, request, d)
     if (!where) {
-      this.stats.ignored++
-      this.logger.debug({ xid: request.xid, giaddr: request.giaddr, ciaddr: request.ciaddr, interface: port.name }, 'no subnet for request')
+      this.#counts.ignored++
+      if (this.#debug) this.logger.debug({ xid: request.xid, giaddr: request.giaddr, ciaddr: request.ciaddr, interface: port.name }, 'no subnet for request')
       return
     }
-    let answer
+    let outcome: Outcome
     try {
-      answer = respond(request, { subnet: where.subnet, db: this.db, serverId: where.serverId })
+      outcome = respond(request, { subnet: where.subnet, db: this.db, serverId: where.serverId })
     } catch (error) {
-      this.stats.ignored++
+      // A value the reply cannot carry (or a bug): this one request goes unanswered, the server goes on.
+      this.#counts.ignored++
       this.logger.warn({ err: error, xid: request.xid }, 'request not answered')
       return
     }
-    if (!answer) {
-      const type = request.messageType
-      if (type === 'RELEASE') this.stats.releases++
-      else if (type === 'DECLINE') this.stats.declines++
-      else if (type === 'DISCOVER') this.stats.exhausted++
-      else this.stats.ignored++
-      if (type === 'DISCOVER') this.logger.warn({ subnet: where.subnet.config.subnet, chaddr: request.chaddr }, 'pool exhausted: no offer')
-      else if (type === 'RELEASE' || type === 'DECLINE') this.logger.info({ event: type.toLowerCase(), chaddr: request.chaddr, address: type === 'RELEASE' ? request.ciaddr : request.get(50) }, type.toLowerCase())
-      return
-    }
-    this.stats[`${answer.event}s` as 'offers' | 'acks' | 'naks' | 'informs']++
-    if (this.logger.isLevelEnabled('debug')) this.logger.debug({ event: answer.event, chaddr: request.chaddr, address: answer.reply.yiaddr, giaddr: request.giaddr }, answer.event)
-    const reply = answer.reply
-    if (answer.event === 'ack') {
-      // The client may use the address as soon as it reads the ACK: the lease must be on disk first.
-      this.db.durable().then(
-        () => this.#send(port, reply),
-        (error: unknown) => this.logger.error({ err: error, address: reply.yiaddr }, 'lease not durable: ACK withheld'),
-      )
-    } else {
-      this.#send(port, reply)
+    this.#counts[COUNTER[outcome.event]]++
+    this.#report(request, outcome, where.subnet)
+    const reply = outcome.reply
+    if (!reply) return
+    if (outcome.event !== 'ack') return this.#send(port, reply)
+    // The client may use the address as soon as it reads the ACK: the lease must be on disk first.
+    const lease = outcome.lease!
+    this.db.durable().then(
+      () => {
+        this.#publish('bind', lease)
+        this.#send(port, reply)
+      },
+      (error: unknown) => {
+        // Not sent: counted as withheld. The journal's failure itself is logged once, as an
+        // error, where the server learns of it (#journalFailure); this is one of its effects.
+        this.#counts.acks--
+        this.#counts.withheld++
+        if (this.#debug) this.logger.debug({ err: error, address: reply.yiaddr }, 'lease not durable: ACK withheld')
+      },
+    )
+  }
+
+  #report(request: DhcpMessage, outcome: Outcome, subnet: Subnet): void {
+    const { event, lease } = outcome
+    if (event === 'release' || event === 'decline') {
+      if (lease) this.#publish(event, lease)
+      this.logger.info({ event, chaddr: request.chaddr, address: event === 'release' ? request.ciaddr : request.get(50), known: lease !== undefined }, event)
+    } else if (event === 'exhausted') {
+      this.logger.warn({ subnet: subnet.config.subnet, chaddr: request.chaddr }, 'pool exhausted: no offer')
+    } else if (this.#debug) {
+      this.logger.debug({ event, chaddr: request.chaddr, address: outcome.reply?.yiaddr, giaddr: request.giaddr }, event)
     }
   }
 
   /** RFC 2131 4.1: to the relay; to the client's address; broadcast; else unicast to yiaddr at chaddr. */
   #send(port: Port, m: DhcpMessage): void {
-    if (this.#closed) return
+    if (this.#stopped) return
     const data = m.encode()
     const source = m.get(54)
     if (m.giaddr !== '0.0.0.0') return this.#queue(port, { data, address: m.giaddr, port: 67 })
@@ -223,7 +341,7 @@ export class DhcpServer {
     if (port.outbox.length > 1) return
     setImmediate(() => {
       const batch = port.outbox.splice(0)
-      if (this.#closed) return
+      if (this.#stopped) return
       port.udp.sendBatch(batch).catch((error: unknown) => this.logger.warn({ err: error }, 'replies not sent'))
     })
   }
@@ -231,28 +349,40 @@ export class DhcpServer {
   /** Frees expired leases and lapsed offers; runs every sweepIntervalMs. */
   sweep(): void {
     const { expired, lapsedOffers } = this.db.sweep()
-    this.stats.expired += expired.length
-    for (const lease of expired) this.logger.info({ event: 'expired', address: lease.address, mac: lease.mac }, 'lease expired')
-    if (lapsedOffers) this.logger.debug({ lapsedOffers }, 'offers lapsed')
+    this.#counts.expired += expired.length
+    for (const lease of expired) {
+      this.#publish('expire', lease)
+      this.logger.info({ event: 'expired', address: lease.address, mac: lease.mac }, 'lease expired')
+    }
+    if (lapsedOffers && this.#debug) this.logger.debug({ lapsedOffers }, 'offers lapsed')
   }
 
-  /** Counters and free addresses per subnet, as JSON-ready values. */
+  /** The counters and free addresses per subnet, as a fresh JSON-ready object. */
   counters(): DhcpServerCounters {
     const poolFree: Record<string, number> = {}
     for (const s of this.subnets) poolFree[s.config.subnet] = this.db.free(s.pool)
     const journal = this.db.journalStats
-    return { ...this.stats, poolFree, ...(journal ? { journal: { ...journal } } : {}) }
+    return { ...this.#counts, poolFree, ...(journal ? { journal: { ...journal } } : {}) }
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
+  /**
+   * Stops answering, closes the sockets and writes what the journal still holds; idempotent.
+   * Records that cannot be written (the journal was failing) are logged as an error.
+   */
+  async stop(): Promise<void> {
+    if (this.#stopped) return
+    this.#stopped = true
     clearInterval(this.#sweeper)
-    for (const p of this.#ports) {
-      p.udp.close()
-      p.raw.close()
+    for (const p of this.#ports) await DhcpServer.#closePort(p)
+    try {
+      await this.db.close()
+    } catch (error) {
+      // Stopping must not fail because the disk is full: what was lost is said, once.
+      this.logger.error({ err: error, leaseFile: this.options.leaseFile }, 'lease records lost at stop')
     }
-    await this.db.close()
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop()
   }
 }
-

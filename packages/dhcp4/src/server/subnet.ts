@@ -1,6 +1,7 @@
 // A subnet the server serves: its pool and the options its clients get.
 import type { ClasslessRoute } from '../codec/options.js'
-import { AddressPool, ipToNumber, numberToIp, type PoolOptions } from './pool.js'
+import { ipv4ToNumber, numberToIpv4 } from '@lab/netlink-native'
+import { AddressPool, type PoolOptions } from './pool.js'
 
 export interface SubnetConfig extends PoolOptions {
   router?: string
@@ -24,13 +25,11 @@ export class Subnet {
   constructor(readonly config: SubnetConfig) {
     this.pool = new AddressPool(config)
     this.leaseTime = config.leaseTime ?? 12 * 3600
-    const bits = this.pool.prefixLength
-    const maskNumber = (0xffffffff << (32 - bits)) >>> 0
-    this.mask = numberToIp(maskNumber)
-    this.broadcast = bits === 31 ? undefined : numberToIp((this.pool.network | (~maskNumber >>> 0)) >>> 0)
+    this.mask = numberToIpv4(this.pool.mask)
+    this.broadcast = this.pool.prefixLength === 31 ? undefined : numberToIpv4(this.pool.broadcast)
   }
 
   contains(address: string): boolean {
-    return this.pool.contains(ipToNumber(address))
+    return this.pool.contains(ipv4ToNumber(address))
   }
 }

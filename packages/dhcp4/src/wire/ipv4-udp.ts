@@ -1,7 +1,7 @@
 // An IPv4 + UDP packet built by hand, for the one reply the kernel's UDP stack cannot send: a
 // unicast to a client that has no address yet (RFC 2131 4.1). Sent on an AF_PACKET socket straight
 // to the client's hardware address, so no ARP round trip is needed for an address nobody holds yet.
-import { ipToNumber } from '../server/pool.js'
+import { ipv4ToNumber } from '@lab/netlink-native'
 
 const IPV4_HEADER = 20
 const UDP_HEADER = 8
@@ -38,8 +38,8 @@ export function encodeIpv4Udp(p: Ipv4UdpPacket): Buffer {
   buf.writeUInt16BE(0x4000, 6) // don't fragment
   buf[8] = p.ttl ?? 64
   buf[9] = PROTO_UDP
-  buf.writeUInt32BE(ipToNumber(p.source), 12)
-  buf.writeUInt32BE(ipToNumber(p.destination), 16)
+  buf.writeUInt32BE(ipv4ToNumber(p.source, 'source'), 12)
+  buf.writeUInt32BE(ipv4ToNumber(p.destination, 'destination'), 16)
   buf.writeUInt16BE(fold(sum16(buf, 0, IPV4_HEADER)), 10)
   buf.writeUInt16BE(p.sourcePort, 20)
   buf.writeUInt16BE(p.destinationPort, 22)

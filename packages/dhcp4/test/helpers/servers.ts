@@ -170,13 +170,13 @@ export const ours: PeerServer = {
   leaseSeconds: 8,
   async start({ netns, interface: ifname, net, range }) {
     const dir = scratch('ours')
-    const server = await DhcpServer.open({
+    const server = await DhcpServer.start({
       netns: netns.name,
       interface: ifname,
-      subnet: { subnet: `${net.network}/${net.prefixLength}`, range, router: net.server, dns: [net.dns], domain: net.domain, routes: net.routes, leaseTime: this.leaseSeconds },
+      subnets: [{ subnet: `${net.network}/${net.prefixLength}`, range, router: net.server, dns: [net.dns], domain: net.domain, routes: net.routes, leaseTime: this.leaseSeconds }],
       leaseFile: join(dir, 'leases'),
     })
-    return { stop: () => server.close() }
+    return { stop: () => server.stop() }
   },
 }
 
