@@ -105,8 +105,14 @@ export class Slots {
    * Throws SlotsError `LAB_ERR_SLOTS_FULL` when every index is in use.
    */
   add(): Promise<Slot> {
-    this.#checkOpen()
-    const index = this.#allocator.allocate()
+    let index: number
+    try {
+      this.#checkOpen()
+      index = this.#allocator.allocate()
+    } catch (error) {
+      // Failures reach the caller as a rejection, like every other failure of add().
+      return Promise.reject(error)
+    }
     return this.#serialize(index, async () => {
       const s = slotAddressing(this.ranges, index)
       try {
@@ -168,8 +174,13 @@ export class Slots {
   }
 
   #remove(index: number, mustExist: boolean): Promise<void> {
-    this.#checkOpen()
-    const s = slotAddressing(this.ranges, index)
+    let s: SlotAddressing
+    try {
+      this.#checkOpen()
+      s = slotAddressing(this.ranges, index)
+    } catch (error) {
+      return Promise.reject(error)
+    }
     // In order with an add of the same index still under way, so the check sees its outcome.
     return this.#serialize(index, async () => {
       const existed = this.#allocator.has(index)
