@@ -160,6 +160,33 @@ describe.skipIf(!isRoot() || !existsSync(cli) || !peers)('nanoswitch end to end 
     await sw.stop()
   })
 
+  it('after a kill -9, a restart adopts the bridge, addresses and masquerade table without duplicates; SIGTERM then removes them', async () => {
+    const t = await scenario()
+    const bridges = async () => (await t.sw.ip<Array<{ ifname: string; linkinfo?: { info_kind?: string } }>>(['-d', 'link', 'show'])).filter((l) => l.linkinfo?.info_kind === 'bridge').map((l) => l.ifname)
+    const inet = async (dev: string) => (await t.sw.ip<Array<{ addr_info: Array<{ family: string; local: string }> }>>(['addr', 'show', 'dev', dev])).flatMap((l) => l.addr_info.filter((a) => a.family === 'inet').map((a) => a.local))
+    const ruleset = async () => JSON.parse((await t.sw.exec(['nft', '-j', 'list', 'ruleset'])).stdout) as { nftables: Array<{ table?: { name: string }; rule?: { table: string; expr: object[] } }> }
+    const waitForUplinkLease = async () => {
+      for (let i = 0; !(await t.status()).uplink?.address && i < 200; i++) await new Promise((r) => setTimeout(r, 50))
+    }
+    let sw = await t.startSwitch()
+    await waitForUplinkLease()
+    sw.child.kill('SIGKILL')
+    await sw.stop()
+    sw = await t.startSwitch()
+    await waitForUplinkLease()
+    expect(await bridges()).toEqual(['vmbridge'])
+    expect(await inet('vmbridge')).toEqual(['10.1.0.1'])
+    expect(await inet('uplink0')).toHaveLength(1)
+    const rs = await ruleset()
+    expect(rs.nftables.flatMap((o) => (o.table ? [o.table.name] : []))).toEqual(['nanoswitch'])
+    expect(rs.nftables.filter((o) => o.rule && JSON.stringify(o.rule.expr).includes('masquerade'))).toHaveLength(1)
+    // A clean stop (SIGTERM): nothing of the switch's is left.
+    await sw.stop()
+    expect(await bridges()).toEqual([])
+    expect(await inet('uplink0')).toEqual([])
+    expect((await ruleset()).nftables.filter((o) => o.table)).toEqual([])
+  })
+
   it('without an uplink still serves its bridge, and says so in its status; a proxy forward works from the bridge side', async () => {
     const t = await scenario({ uplink: false })
     const sw = await t.startSwitch(['--forward-mode', 'proxy', '--forward', '8081:10.1.0.2:9000'])

@@ -60,7 +60,7 @@ describe.skipIf(!isRoot() || !existsSync(cli) || !['dnsmasq', 'udhcpc', 'ping'].
     const vmB = await TestNetns.create('e2e-vmb')
     await nl.link.add({ name: 'cB', kind: 'veth', address: clientMacFor('100.0.1.5/31'), peer: { name: 'eth0', netns: vmB.name } })
     const clientB = await DhcpClient.start({ interface: 'eth0', netns: vmB.name, retransmit: { initialMs: 250, jitterMs: 0 }, onLease: compose(manageIP({ netns: vmB.name }), manageRoutes({ netns: vmB.name })) })
-    deferCleanup('client B', () => clientB.close())
+    deferCleanup('client B', () => clientB.stop())
     const leaseB = await clientB.waitForLease(1000)
     expect(leaseB).toMatchObject({ address: '100.0.1.5', prefixLength: 31, router: '100.0.1.4' })
 
@@ -103,7 +103,7 @@ describe.skipIf(!isRoot() || !existsSync(cli) || !['dnsmasq', 'udhcpc', 'ping'].
     for (let i = 0; (await status()).clients!.length !== 1 && i < 100; i++) await new Promise((r) => setTimeout(r, 20))
     s = await status()
     expect(s.clients!.map((c) => c.link)).toEqual(['cB'])
-    clientB.close()
+    await clientB.stop()
     await router.stop()
   })
 })
