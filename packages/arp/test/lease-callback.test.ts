@@ -26,8 +26,8 @@ async function setup() {
 }
 
 let clients: DhcpClient[] = []
-afterEach(() => {
-  for (const c of clients) c.close()
+afterEach(async () => {
+  for (const c of clients) await c.stop()
   clients = []
 })
 afterAll(() => cleanupAll())
@@ -51,7 +51,7 @@ describe.skipIf(!isRoot() || !hasCommand('dnsmasq'))('ARP with a DHCP client (ne
     const t = await setup()
     await t.dnsmasq.stop()
     // Our server offers addresses in order: 10.1.0.10 first, which the server's host already uses.
-    const server = await DhcpServer.open({ netns: t.srv.name, interface: 's0', subnet: { subnet: '10.1.0.0/24', range: ['10.1.0.10', '10.1.0.20'] } })
+    const server = await DhcpServer.start({ netns: t.srv.name, interface: 's0', subnets: [{ subnet: '10.1.0.0/24', range: ['10.1.0.10', '10.1.0.20'] }] })
     await t.srv.exec(['ip', 'addr', 'add', '10.1.0.10/24', 'dev', 's0'])
     const serverMac = await linkMac('s0', t.srv.name)
     const conflicts: Array<[string, string | undefined]> = []
@@ -69,12 +69,12 @@ describe.skipIf(!isRoot() || !hasCommand('dnsmasq'))('ARP with a DHCP client (ne
     expect(conflicts).toEqual([['10.1.0.10', serverMac]])
     expect(declined).toEqual(['10.1.0.10'])
     expect(lease.address).toBe('10.1.0.11')
-    expect(server.stats.declines).toBe(1)
+    expect(server.counters().declines).toBe(1)
     // Probes go out from 0.0.0.0 (RFC 5227), so no neighbour cache learns an address not yet ours.
     const probes = t.frames.filter((f) => f.senderMac !== serverMac && f.op === 1 && f.senderIp === '0.0.0.0')
     expect(probes.map((f) => f.targetIp)).toContain('10.1.0.10')
     expect(t.frames.some((f) => f.senderMac !== serverMac && f.senderIp === '10.1.0.10')).toBe(false)
     t.sniffer.close()
-    await server.close()
+    await server.stop()
   })
 })
