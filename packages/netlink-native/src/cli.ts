@@ -1,45 +1,23 @@
 #!/usr/bin/env node
-// lab-ip: a useful subset of `ip`, over @lab/netlink-native, with --json for machines.
-import { parseArgs } from 'node:util'
-import { ArgumentError, SystemError } from './errors.js'
+// lab-ip: a useful subset of `ip`, over @lab/netlink-native, built on @lab/cli-kit: one command per
+// object (link, addr, route, neigh, rule, netns, monitor), each with its verbs, usage and example.
+// --json prints routes, rules and neighbours with `ip -j`'s field names and values.
+import { UsageError, runProgram, suggest, type Command, type Program, type RunContext } from '@lab/cli-kit'
+import { ArgumentError } from './errors.js'
 import { Netlink } from './netlink.js'
 import { Netns } from './netns/netns.js'
 import type { Address } from './rtnetlink/addr.js'
+import * as C from './rtnetlink/constants.js'
+import type { Family } from './rtnetlink/inet.js'
 import type { Link } from './rtnetlink/link.js'
-import type { Route } from './rtnetlink/route.js'
-import type { NetlinkEvent } from './rtnetlink/watch.js'
+import type { Neighbour } from './rtnetlink/neigh.js'
+import type { Route, RouteOptions } from './rtnetlink/route.js'
+import type { Rule } from './rtnetlink/rule.js'
+import type { NetlinkEvent, WatchKind } from './rtnetlink/watch.js'
 
-const HELP = `lab-ip: show and change links, addresses, routes, neighbours and rules in any network namespace
+type Names = Map<number, string>
 
-usage: lab-ip [-n NETNS] [--json] OBJECT [COMMAND [ARGS]]
-
-  link [show [DEV]]                         list links
-  link add NAME type KIND [peer PEER]       create (veth, bridge, macvlan, vxlan, tap, ...)
-  link set DEV [up|down] [mtu N] [master BR|nomaster] [address MAC] [name NEW] [netns NS]
-  link del DEV
-  addr [show [dev DEV]]                     list addresses
-  addr add|del CIDR dev DEV
-  route [show] [table T]                    list routes (table main by default, "all" for every table)
-  route add|replace|del DST [via GW] [dev DEV] [metric N] [table T] [src ADDR]
-  neigh [show [dev DEV]]
-  rule [show]
-  monitor [link] [addr] [route] [neigh]    print events until Ctrl-C
-  netns [list] | netns add NAME | netns del NAME
-
-options:
-  -n, --netns NETNS   act inside the named network namespace (/run/netns/NETNS)
-  -j, --json          machine-readable output (JSON; one object per line for monitor)
-  -h, --help          this text
-
-examples:
-  lab-ip -n sw1 link add v0 type veth peer v1
-  lab-ip -n sw1 addr add 10.0.0.1/24 dev v0 && lab-ip -n sw1 link set v0 up
-  lab-ip -n sw1 --json route
-
-exit status: 0 success, 1 the kernel refused (the message names errno and operation), 2 usage error`
-
-class UsageError extends Error {}
-
+/** Takes `keyword VALUE` out of the arguments, as `ip` reads them in any order. */
 function take(args: string[], keyword: string): string | undefined {
   const i = args.indexOf(keyword)
   if (i < 0) return undefined
@@ -56,155 +34,382 @@ function flag(args: string[], keyword: string): boolean {
   return true
 }
 
-function linkLine(l: Link, names: Map<number, string>): string {
+function need(value: string | undefined, what: string): string {
+  if (value === undefined) throw new UsageError(`missing ${what}`)
+  return value
+}
+
+/** Whatever is left after the known keywords is a mistake worth one line. */
+function done(args: string[]): void {
+  if (args.length > 0) throw new UsageError(`unexpected argument "${args[0]}"`)
+}
+
+function integer(value: string, what: string): number {
+  if (!/^\d+$/.test(value)) throw new UsageError(`${what}: expected a whole number, got "${value}"`)
+  return Number(value)
+}
+
+function tableOf(value: string): RouteOptions['table'] {
+  return /^\d+$/.test(value) ? Number(value) : (value as RouteOptions['table'])
+}
+
+/** -4 / -6 as with ip; `fallback` when neither is given. */
+function familyOf(ctx: RunContext, fallback: Family | undefined): Family | undefined {
+  if (ctx.values.ipv4 && ctx.values.ipv6) throw new UsageError('-4 and -6 exclude each other')
+  return ctx.values.ipv4 ? 4 : ctx.values.ipv6 ? 6 : fallback
+}
+
+/** Runs `fn` with a handle on --netns, closed afterwards; the library's ArgumentErrors are usage errors. */
+async function withHandle<T>(ctx: RunContext, fn: (nl: Netlink) => Promise<T>): Promise<T> {
+  const netns = ctx.values.netns as string | undefined
+  try {
+    await using nl = await Netlink.open(netns === undefined ? {} : { netns })
+    return await fn(nl)
+  } catch (error) {
+    if (error instanceof ArgumentError) throw new UsageError(error.message)
+    throw error
+  }
+}
+
+async function names(nl: Netlink): Promise<Names> {
+  return new Map((await nl.link.list()).map((l) => [l.index, l.name]))
+}
+
+/** `ip`'s name for a number from one of its tables (rt_tables, rt_protos, rt_scopes), else the number. */
+function nameOf(table: Record<string, number>, value: number, skip: string[] = []): string {
+  return Object.entries(table).find(([name, v]) => v === value && !skip.includes(name))?.[0] ?? String(value)
+}
+
+const tableName = (table: number) => nameOf(C.TABLES, table)
+
+/** A verb dispatcher: the first positional picks the verb (default `show`), as `ip OBJECT VERB`. */
+function verbs(object: string, table: Record<string, (ctx: RunContext, args: string[]) => Promise<void>>, aliases: Record<string, string> = {}) {
+  return async (ctx: RunContext): Promise<void> => {
+    const [typed = 'show', ...args] = ctx.positionals
+    const verb = aliases[typed] ?? typed
+    const run = table[verb]
+    if (!run) throw new UsageError(`unknown ${object} command "${typed}"${suggest(typed, Object.keys(table))}`)
+    await run(ctx, args)
+  }
+}
+
+// ---- link
+
+function linkLine(l: Link, n: Names): string {
   const flags = [l.up && 'UP', l.lowerUp && 'LOWER_UP'].filter(Boolean).join(',')
-  const master = l.master ? ` master ${names.get(l.master) ?? l.master}` : ''
+  const master = l.master ? ` master ${n.get(l.master) ?? l.master}` : ''
   return `${l.index}: ${l.name}${l.kind ? ` (${l.kind})` : ''} <${flags}> mtu ${l.mtu ?? '?'} state ${l.operstate} ${l.address ?? ''}${master}`
 }
 
-function addrLine(a: Address, names: Map<number, string>): string {
-  return `${names.get(a.index) ?? a.index} ${a.family === 4 ? 'inet' : 'inet6'} ${a.cidr}${a.broadcast ? ` brd ${a.broadcast}` : ''} scope ${a.scope}${a.permanent ? '' : ' dynamic'}`
+const link: Command = {
+  summary: 'list, add, change and delete links',
+  usage: `[show [DEV]] | add NAME type KIND [peer PEER] | set DEV [up|down] [mtu N] [master BR|nomaster] [address MAC] [name NEW] [netns NS] | del DEV`,
+  positionals: true,
+  example: 'lab-ip -n sw1 link add v0 type veth peer v1',
+  run: verbs('link', {
+    show: (ctx, args) =>
+      withHandle(ctx, async (nl) => {
+        const dev = args.shift()
+        done(args)
+        const links = dev ? [await nl.link.get(dev)] : await nl.link.list()
+        const n = await names(nl)
+        ctx.print(links, () => links.map((l) => linkLine(l, n)).join('\n'))
+      }),
+    add: (ctx, args) =>
+      withHandle(ctx, async (nl) => {
+        const name = need(args.shift(), 'NAME')
+        const kind = need(take(args, 'type'), 'type KIND')
+        const peer = take(args, 'peer')
+        done(args)
+        await nl.link.add({ name, kind, ...(peer ? { peer: { name: peer } } : {}) })
+      }),
+    set: (ctx, args) =>
+      withHandle(ctx, async (nl) => {
+        const dev = need(args.shift(), 'DEV')
+        const mtu = take(args, 'mtu')
+        const master = take(args, 'master')
+        const address = take(args, 'address')
+        const name = take(args, 'name')
+        const netns = take(args, 'netns')
+        const up = flag(args, 'up')
+        const down = flag(args, 'down')
+        const nomaster = flag(args, 'nomaster')
+        done(args)
+        await nl.link.set(dev, {
+          ...(up ? { up: true } : {}),
+          ...(down ? { up: false } : {}),
+          ...(mtu ? { mtu: integer(mtu, 'mtu') } : {}),
+          ...(master ? { master } : {}),
+          ...(nomaster ? { master: null } : {}),
+          ...(address ? { address } : {}),
+          ...(name ? { name } : {}),
+          ...(netns ? { netns } : {}),
+        })
+      }),
+    del: (ctx, args) =>
+      withHandle(ctx, async (nl) => {
+        const dev = need(args.shift(), 'DEV')
+        done(args)
+        await nl.link.del(dev)
+      }),
+  }, { list: 'show', delete: 'del' }),
 }
 
-function routeLine(r: Route, names: Map<number, string>): string {
-  const parts = [r.dst]
-  if (r.gateway) parts.push(`via ${r.gateway}`)
-  if (r.index !== undefined) parts.push(`dev ${names.get(r.index) ?? r.index}`)
-  if (r.table !== 254) parts.push(`table ${r.table}`)
-  if (r.prefsrc) parts.push(`src ${r.prefsrc}`)
-  if (r.metric !== undefined) parts.push(`metric ${r.metric}`)
-  for (const h of r.multipath ?? []) parts.push(`nexthop via ${h.gateway} dev ${names.get(h.index ?? 0) ?? h.index} weight ${h.weight}`)
+// ---- addr
+
+function addrLine(a: Address, n: Names): string {
+  return `${n.get(a.index) ?? a.index} ${a.family === 4 ? 'inet' : 'inet6'} ${a.cidr}${a.broadcast ? ` brd ${a.broadcast}` : ''} scope ${nameOf(C.SCOPES, a.scope, ['universe'])}${a.permanent ? '' : ' dynamic'}`
+}
+
+const addrChange = (verb: 'add' | 'replace' | 'del') => (ctx: RunContext, args: string[]) =>
+  withHandle(ctx, async (nl) => {
+    const cidr = need(args.shift(), 'CIDR')
+    const dev = need(take(args, 'dev'), 'dev DEV')
+    done(args)
+    await nl.addr[verb](dev, cidr)
+  })
+
+const addr: Command = {
+  summary: 'list, add and delete addresses',
+  usage: '[show [dev DEV]] | add|replace|del CIDR dev DEV',
+  positionals: true,
+  example: 'lab-ip -n sw1 addr add 10.0.0.1/24 dev v0',
+  run: verbs('addr', {
+    show: (ctx, args) =>
+      withHandle(ctx, async (nl) => {
+        const dev = take(args, 'dev')
+        done(args)
+        const family = familyOf(ctx, undefined)
+        const addrs = await nl.addr.list({ ...(dev ? { link: dev } : {}), ...(family ? { family } : {}) })
+        const n = await names(nl)
+        ctx.print(addrs, () => addrs.map((a) => addrLine(a, n)).join('\n'))
+      }),
+    add: addrChange('add'),
+    replace: addrChange('replace'),
+    del: addrChange('del'),
+  }, { list: 'show', delete: 'del' }),
+}
+
+// ---- route
+
+const ROUTE_FLAGS: Array<[number, string]> = [[1, 'dead'], [2, 'pervasive'], [4, 'onlink'], [8, 'offload'], [16, 'linkdown'], [32, 'unresolved'], [64, 'trap']]
+
+/** A prefix as ip prints it: no length for a host route, "default" for /0. */
+function prefixText(cidr: string, family: Family): string {
+  if (cidr === 'default') return cidr
+  const [address, length] = cidr.split('/')
+  return Number(length) === (family === 4 ? 32 : 128) ? address! : cidr
+}
+
+/**
+ * A route as `ip -j route` prints it: names for links, tables, protocols and scopes, defaults left
+ * out; the table and dev only when the listing was not of one table or one dev (as ip).
+ */
+function routeJson(r: Route, n: Names, oneTable: boolean, oneDev: boolean): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  if (r.type !== 'unicast') out.type = r.type
+  out.dst = prefixText(r.dst, r.family)
+  if (r.gateway) out.gateway = r.gateway
+  if (r.index !== undefined && !oneDev) out.dev = n.get(r.index) ?? String(r.index)
+  if (r.table !== C.RT_TABLE_MAIN && !oneTable) out.table = tableName(r.table)
+  if (r.protocol !== C.RTPROT.boot) out.protocol = nameOf(C.RTPROT, r.protocol)
+  if (r.scope !== 0) out.scope = nameOf(C.SCOPES, r.scope)
+  if (r.prefsrc) out.prefsrc = r.prefsrc
+  if (r.metric !== undefined) out.metric = r.metric
+  out.flags = ROUTE_FLAGS.filter(([bit]) => r.flags & bit).map(([, name]) => name)
+  if (r.multipath) {
+    out.nexthops = r.multipath.map((h) => ({
+      ...(h.gateway ? { gateway: h.gateway } : {}),
+      ...(h.index !== undefined ? { dev: n.get(h.index) ?? String(h.index) } : {}),
+      weight: h.weight,
+      flags: [],
+    }))
+  }
+  if (r.pref) out.pref = r.pref
+  return out
+}
+
+function routeLine(j: Record<string, unknown>): string {
+  const parts: string[] = []
+  if (j.type) parts.push(String(j.type))
+  parts.push(String(j.dst))
+  for (const [key, word] of [['gateway', 'via'], ['dev', 'dev'], ['table', 'table'], ['protocol', 'proto'], ['scope', 'scope'], ['prefsrc', 'src'], ['metric', 'metric']] as const) {
+    if (j[key] !== undefined) parts.push(`${word} ${String(j[key])}`)
+  }
+  for (const f of j.flags as string[]) parts.push(f)
+  for (const h of (j.nexthops as Array<Record<string, unknown>> | undefined) ?? []) parts.push(`\n\tnexthop via ${h.gateway} dev ${h.dev} weight ${h.weight}`)
   return parts.join(' ')
 }
 
-async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { netns: { type: 'string', short: 'n' }, json: { type: 'boolean', short: 'j' }, help: { type: 'boolean', short: 'h' } },
-    allowPositionals: true,
+const routeChange = (verb: 'add' | 'replace' | 'append' | 'del') => (ctx: RunContext, args: string[]) =>
+  withHandle(ctx, async (nl) => {
+    const dst = need(args.shift(), 'DST')
+    const via = take(args, 'via')
+    const dev = take(args, 'dev')
+    const metric = take(args, 'metric')
+    const table = take(args, 'table')
+    const src = take(args, 'src')
+    done(args)
+    const family = familyOf(ctx, undefined)
+    await nl.route[verb]({
+      dst,
+      ...(via ? { gateway: via } : {}),
+      ...(dev ? { interface: dev } : {}),
+      ...(metric ? { metric: integer(metric, 'metric') } : {}),
+      ...(table ? { table: tableOf(table) } : {}),
+      ...(src ? { src } : {}),
+      ...(family ? { family } : {}),
+    })
   })
-  if (values.help || positionals.length === 0) {
-    console.log(HELP)
-    return values.help ? 0 : 2
-  }
-  const json = values.json === true
-  const print = (value: unknown, text: () => string) => console.log(json ? JSON.stringify(value) : text())
-  const [object, command = 'show', ...rest] = positionals
-  const args = [...rest]
 
-  if (object === 'netns') {
-    if (command === 'show' || command === 'list') {
-      const list = await Netns.list()
-      print(list, () => list.join('\n'))
-    } else if (command === 'add') await Netns.add(need(args[0], 'NAME'))
-    else if (command === 'del' || command === 'delete') await Netns.del(need(args[0], 'NAME'))
-    else throw new UsageError(`unknown netns command ${command}`)
-    return 0
-  }
-
-  const nl = await Netlink.open({ netns: values.netns })
-  try {
-    const names = async () => new Map((await nl.link.list()).map((l) => [l.index, l.name]))
-    switch (object) {
-      case 'link':
-      case 'l':
-        if (command === 'show' || command === 'list') {
-          const links = args[0] ? [await nl.link.get(args[0])] : await nl.link.list()
-          const n = await names()
-          print(links, () => links.map((l) => linkLine(l, n)).join('\n'))
-        } else if (command === 'add') {
-          const name = need(args.shift(), 'NAME')
-          const kind = need(take(args, 'type'), 'type KIND')
-          const peer = take(args, 'peer')
-          await nl.link.add({ name, kind, ...(peer ? { peer: { name: peer } } : {}) })
-        } else if (command === 'set') {
-          const dev = need(args.shift(), 'DEV')
-          const mtu = take(args, 'mtu')
-          const master = take(args, 'master')
-          const address = take(args, 'address')
-          const name = take(args, 'name')
-          const netns = take(args, 'netns')
-          await nl.link.set(dev, {
-            ...(flag(args, 'up') ? { up: true } : {}),
-            ...(flag(args, 'down') ? { up: false } : {}),
-            ...(mtu ? { mtu: Number(mtu) } : {}),
-            ...(master ? { master } : {}),
-            ...(flag(args, 'nomaster') ? { master: null } : {}),
-            ...(address ? { address } : {}),
-            ...(name ? { name } : {}),
-            ...(netns ? { netns } : {}),
-          })
-        } else if (command === 'del' || command === 'delete') await nl.link.del(need(args[0], 'DEV'))
-        else throw new UsageError(`unknown link command ${command}`)
-        break
-      case 'addr':
-      case 'address':
-      case 'a':
-        if (command === 'show' || command === 'list') {
-          const dev = take(args, 'dev')
-          const addrs = await nl.addr.list(dev ? { link: dev } : {})
-          const n = await names()
-          print(addrs, () => addrs.map((a) => addrLine(a, n)).join('\n'))
-        } else if (command === 'add' || command === 'del' || command === 'replace') {
-          const cidr = need(args.shift(), 'CIDR')
-          const dev = need(take(args, 'dev'), 'dev DEV')
-          await nl.addr[command === 'del' ? 'del' : command](dev, cidr)
-        } else throw new UsageError(`unknown addr command ${command}`)
-        break
-      case 'route':
-      case 'r': {
-        if (command === 'show' || command === 'list') {
-          const table = take(args, 'table')
-          const routes = await nl.route.list({ table: table === undefined ? 'main' : table === 'all' ? 'all' : /^\d+$/.test(table) ? Number(table) : (table as 'main') })
-          const n = await names()
-          print(routes, () => routes.map((r) => routeLine(r, n)).join('\n'))
-        } else if (command === 'add' || command === 'del' || command === 'replace') {
-          const dst = need(args.shift(), 'DST')
-          const via = take(args, 'via')
-          const dev = take(args, 'dev')
-          const metric = take(args, 'metric')
-          const table = take(args, 'table')
-          const src = take(args, 'src')
-          await nl.route[command]({
-            dst,
-            ...(via ? { gateway: via } : {}),
-            ...(dev ? { interface: dev } : {}),
-            ...(metric ? { metric: Number(metric) } : {}),
-            ...(table ? { table: /^\d+$/.test(table) ? Number(table) : (table as 'main') } : {}),
-            ...(src ? { src } : {}),
-          })
-        } else throw new UsageError(`unknown route command ${command}`)
-        break
-      }
-      case 'neigh':
-      case 'n': {
+const route: Command = {
+  summary: 'list, add, change and delete routes (IPv4 unless -6; table main unless table T)',
+  usage: '[show [table T|all] [dev DEV]] | add|replace|append|del DST [via GW] [dev DEV] [metric N] [table T] [src ADDR]',
+  positionals: true,
+  example: ['lab-ip -n sw1 route add 10.9.0.0/16 via 10.0.0.254', 'lab-ip -n sw1 --json route'],
+  run: verbs('route', {
+    show: (ctx, args) =>
+      withHandle(ctx, async (nl) => {
+        const table = take(args, 'table')
         const dev = take(args, 'dev')
-        const list = await nl.neigh.list(dev ? { link: dev } : {})
-        const n = await names()
-        print(list, () => list.map((e) => `${e.address ?? ''} dev ${n.get(e.index) ?? e.index} lladdr ${e.lladdr ?? '-'} ${e.state.join(',')}`).join('\n'))
-        break
-      }
-      case 'rule': {
-        const rules = await nl.rule.list()
-        print(rules, () => rules.map((r) => `${r.priority ?? 0}:\tfrom ${r.src ?? 'all'}${r.dst ? ` to ${r.dst}` : ''}${r.fwmark !== undefined ? ` fwmark ${r.fwmark}` : ''} lookup ${r.table}`).join('\n'))
-        break
-      }
-      case 'monitor': {
-        const kinds = (positionals.slice(1).length ? positionals.slice(1) : ['link', 'addr', 'route', 'neigh']) as Array<'link' | 'addr' | 'route' | 'neigh'>
-        const controller = new AbortController()
-        process.once('SIGINT', () => controller.abort())
-        process.once('SIGTERM', () => controller.abort())
-        for await (const e of nl.watch(kinds, { signal: controller.signal })) print(e, () => eventLine(e))
-        break
-      }
-      default:
-        throw new UsageError(`unknown object ${object}`)
-    }
-  } finally {
-    nl.close()
-  }
-  return 0
+        done(args)
+        // As ip: the main table shows IPv4 unless told otherwise; `table all` shows every family.
+        const family = familyOf(ctx, table === 'all' ? undefined : 4)
+        const routes = await nl.route.list({
+          table: table === undefined ? 'main' : table === 'all' ? 'all' : tableOf(table),
+          ...(family ? { family } : {}),
+          ...(dev ? { link: dev } : {}),
+        })
+        const n = await names(nl)
+        const json = routes.map((r) => routeJson(r, n, table !== undefined && table !== 'all', dev !== undefined))
+        ctx.print(json, () => json.map(routeLine).join('\n'))
+      }),
+    add: routeChange('add'),
+    replace: routeChange('replace'),
+    append: routeChange('append'),
+    del: routeChange('del'),
+  }, { list: 'show', delete: 'del' }),
 }
+
+// ---- neigh
+
+/** A neighbour as `ip -j neigh` prints it. */
+function neighJson(e: Neighbour, n: Names): Record<string, unknown> {
+  return {
+    ...(e.address ? { dst: e.address } : {}),
+    dev: n.get(e.index) ?? String(e.index),
+    ...(e.lladdr ? { lladdr: e.lladdr } : {}),
+    ...(e.router ? { router: null } : {}),
+    state: e.state.map((s) => s.toUpperCase()),
+  }
+}
+
+const neigh: Command = {
+  summary: 'list ARP and NDP entries',
+  usage: '[show [dev DEV]]',
+  positionals: true,
+  example: 'lab-ip -n sw1 neigh show dev v0',
+  run: verbs('neigh', {
+    show: (ctx, args) =>
+      withHandle(ctx, async (nl) => {
+        const dev = take(args, 'dev')
+        done(args)
+        const family = familyOf(ctx, undefined)
+        const list = await nl.neigh.list({ ...(dev ? { link: dev } : {}), ...(family ? { family } : {}) })
+        const n = await names(nl)
+        const json = list.map((e) => neighJson(e, n))
+        ctx.print(json, () => json.map((e) => `${e.dst ?? ''} dev ${e.dev}${e.lladdr ? ` lladdr ${e.lladdr}` : ''} ${(e.state as string[]).join(',')}`).join('\n'))
+      }),
+  }, { list: 'show' }),
+}
+
+// ---- rule
+
+/** An address/length as ip prints it in a rule: the length only when it is not a host's. */
+function ruleAddress(out: Record<string, unknown>, key: 'src' | 'dst', cidr: string, family: Family): void {
+  const [address, length] = cidr.split('/')
+  out[key] = address
+  if (Number(length) !== (family === 4 ? 32 : 128)) out[`${key}len`] = Number(length)
+}
+
+/** A rule as `ip -j rule` prints it (iproute2 ip/iprule.c). */
+function ruleJson(r: Rule): Record<string, unknown> {
+  const out: Record<string, unknown> = { priority: r.priority ?? 0 }
+  if (r.src) ruleAddress(out, 'src', r.src, r.family)
+  else out.src = 'all'
+  if (r.dst) ruleAddress(out, 'dst', r.dst, r.family)
+  if (r.fwmark !== undefined || r.fwmask !== undefined) {
+    out.fwmark = `0x${(r.fwmark ?? 0).toString(16)}`
+    if (r.fwmask !== undefined && r.fwmask !== 0xffffffff) out.fwmask = `0x${r.fwmask.toString(16)}`
+  }
+  if (r.iif) out.iif = r.iif
+  if (r.oif) out.oif = r.oif
+  if (r.action === 'table') out.table = tableName(r.table)
+  else out.action = r.action
+  if (r.protocol !== undefined && r.protocol !== 0 && r.protocol !== C.RTPROT.kernel) out.protocol = nameOf(C.RTPROT, r.protocol)
+  return out
+}
+
+function ruleLine(j: Record<string, unknown>): string {
+  const part = (key: string) => `${j[key]}${j[`${key}len`] !== undefined ? `/${j[`${key}len`]}` : ''}`
+  const words = [`${j.priority}:\tfrom ${part('src')}`]
+  if (j.dst !== undefined) words.push(`to ${part('dst')}`)
+  if (j.fwmark !== undefined) words.push(`fwmark ${j.fwmark}${j.fwmask !== undefined ? `/${j.fwmask}` : ''}`)
+  if (j.iif) words.push(`iif ${j.iif}`)
+  if (j.oif) words.push(`oif ${j.oif}`)
+  words.push(j.table !== undefined ? `lookup ${j.table}` : String(j.action))
+  if (j.protocol) words.push(`proto ${j.protocol}`)
+  return words.join(' ')
+}
+
+const rule: Command = {
+  summary: 'list policy routing rules (IPv4 unless -6, as ip rule)',
+  usage: '[show]',
+  positionals: true,
+  example: ['lab-ip -n sw1 rule', 'lab-ip -n sw1 -6 --json rule'],
+  run: verbs('rule', {
+    show: (ctx, args) =>
+      withHandle(ctx, async (nl) => {
+        done(args)
+        const rules = (await nl.rule.list({ family: familyOf(ctx, 4)! })).sort((a, b) => (a.priority ?? 0) - (b.priority ?? 0))
+        const json = rules.map(ruleJson)
+        ctx.print(json, () => json.map(ruleLine).join('\n'))
+      }),
+  }, { list: 'show' }),
+}
+
+// ---- netns
+
+const netns: Command = {
+  summary: 'list, add and delete named network namespaces (/run/netns, shared with ip netns)',
+  usage: '[list] | add NAME | del NAME',
+  positionals: true,
+  example: 'lab-ip netns add sw1',
+  run: verbs('netns', {
+    show: async (ctx, args) => {
+      done(args)
+      const list = await Netns.list()
+      ctx.print(list, () => list.join('\n'))
+    },
+    add: async (_ctx, args) => {
+      const name = need(args.shift(), 'NAME')
+      done(args)
+      await Netns.add(name).catch((error: unknown) => rethrowUsage(error))
+    },
+    del: async (_ctx, args) => {
+      const name = need(args.shift(), 'NAME')
+      done(args)
+      await Netns.del(name).catch((error: unknown) => rethrowUsage(error))
+    },
+  }, { list: 'show', delete: 'del' }),
+}
+
+function rethrowUsage(error: unknown): never {
+  if (error instanceof ArgumentError) throw new UsageError(error.message)
+  throw error
+}
+
+// ---- monitor
 
 function eventLine(e: NetlinkEvent): string {
   switch (e.kind) {
@@ -223,19 +428,32 @@ function eventLine(e: NetlinkEvent): string {
   }
 }
 
-function need(value: string | undefined, what: string): string {
-  if (value === undefined) throw new UsageError(`missing ${what}`)
-  return value
+const KINDS: WatchKind[] = ['link', 'addr', 'route', 'neigh', 'rule']
+
+const monitor: Command = {
+  summary: 'print events until Ctrl-C (one JSON object per line with --json)',
+  usage: '[link] [addr] [route] [neigh] [rule]',
+  positionals: true,
+  example: 'lab-ip -n sw1 monitor link addr',
+  run: (ctx) =>
+    withHandle(ctx, async (nl) => {
+      for (const k of ctx.positionals) if (!KINDS.includes(k as WatchKind)) throw new UsageError(`unknown event kind "${k}"${suggest(k, KINDS)}`)
+      const kinds = (ctx.positionals.length ? ctx.positionals : ['link', 'addr', 'route', 'neigh']) as WatchKind[]
+      for await (const e of nl.watch(kinds, { signal: ctx.signal })) ctx.io.stdout(ctx.json ? JSON.stringify(e) : eventLine(e))
+    }),
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    if (error instanceof UsageError || error instanceof ArgumentError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      console.error(`lab-ip: ${(error as Error).message} (see lab-ip --help)`)
-      process.exit(2)
-    }
-    console.error(`lab-ip: ${error instanceof SystemError ? error.message : String(error)}`)
-    process.exit(1)
+const program: Program = {
+  name: 'lab-ip',
+  summary: 'show and change links, addresses, routes, neighbours and rules in any network namespace',
+  globalOptions: {
+    netns: { type: 'string', short: 'n', value: 'NETNS', description: 'act inside this network namespace (a name under /run/netns or a path)' },
+    json: { type: 'boolean', short: 'j', description: 'print machine-readable JSON (routes, rules and neighbours as ip -j prints them)' },
+    ipv4: { type: 'boolean', short: '4', description: 'IPv4 only (the default for route and rule, as with ip)' },
+    ipv6: { type: 'boolean', short: '6', description: 'IPv6 only' },
   },
-)
+  notes: 'A failure names errno, operation and object: lab-ip: EEXIST: link add v0',
+  commands: { link, addr, route, neigh, rule, netns, monitor },
+}
+
+runProgram(program)

@@ -30,6 +30,8 @@ export interface Route {
   metric?: number
   multipath?: NextHop[]
   flags: number
+  /** IPv6 router preference (RTA_PREF, RFC 4191). */
+  pref?: 'low' | 'medium' | 'high'
 }
 
 export interface NextHopOptions {
@@ -84,6 +86,8 @@ export function decodeRoute(message: NetlinkMessage): Route {
   if (prefsrc) route.prefsrc = formatIp(prefsrc)
   const metric = a.u32(C.RTA_PRIORITY)
   if (metric !== undefined) route.metric = metric
+  const pref = a.u8(C.RTA_PREF)
+  if (pref !== undefined) route.pref = pref === 1 ? 'high' : pref === 3 ? 'low' : 'medium'
   const mp = a.get(C.RTA_MULTIPATH)
   if (mp) {
     const hops: NextHop[] = []
