@@ -1,26 +1,8 @@
 // Typed errors: the errno name, the operation and the object it was applied to, so a message reads
 // like `EEXIST: link add v0` and code can branch on `err.code`.
-import { constants } from 'node:os'
+import { errnoName } from './sys/errno.js'
 
-const errnoNames = new Map<number, string>()
-for (const [name, value] of Object.entries(constants.errno)) {
-  if (!errnoNames.has(value)) errnoNames.set(value, name)
-}
-// Where Linux has two names for one number, use the one its own tools print.
-for (const name of ['EOPNOTSUPP', 'EAGAIN', 'EDEADLK']) {
-  const value = (constants.errno as Record<string, number>)[name]
-  if (value !== undefined) errnoNames.set(value, name)
-}
-
-export function errnoName(errno: number): string {
-  return errnoNames.get(Math.abs(errno)) ?? `E${Math.abs(errno)}`
-}
-
-export function errnoNumber(name: string): number {
-  const value = (constants.errno as Record<string, number>)[name]
-  if (value === undefined) throw new TypeError(`unknown errno name ${name}`)
-  return value
-}
+export { errnoName, errnoNumber } from './sys/errno.js'
 
 export interface SystemErrorDetails {
   /** errno number, positive */
@@ -77,6 +59,15 @@ export function rethrowAs(error: unknown, op: string, object?: string): never {
 export function sys<T>(op: string, object: string | undefined, call: () => T): T {
   try {
     return call()
+  } catch (error) {
+    rethrowAs(error, op, object)
+  }
+}
+
+/** Awaits an asynchronous addon call so its failure names the operation. */
+export async function sysAsync<T>(op: string, object: string | undefined, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call()
   } catch (error) {
     rethrowAs(error, op, object)
   }

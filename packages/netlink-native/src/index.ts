@@ -1,6 +1,8 @@
 export { LabError, SystemError, ArgumentError, DecodeError, isNotFound, silentLogger, errnoName, errnoNumber, type Logger } from './errors.js'
 export { Netns } from './netns/netns.js'
 export { resolveNetnsPath, NETNS_RUN_DIR } from './netns/path.js'
+export { spawnInNetns } from './netns/spawn.js'
+export * as sys from './sys/index.js'
 export { Netlink, BatchBuilder, BatchError, type BatchResult, type DumpList, type NetlinkOpenOptions } from './netlink.js'
 export { Sysctl } from './sysctl.js'
 export { CHANNELS, type NetlinkChange, type LinkChange, type AddrChange, type RouteChange } from './diagnostics.js'

@@ -6,7 +6,8 @@ import { NetlinkError } from './netlink/error.js'
 import type { MessageWriter } from './netlink/message.js'
 import { NetlinkSocket, type NetlinkReply, type NetlinkRequest } from './netlink/socket.js'
 import { sys } from './errors.js'
-import { native } from './native.js'
+import { EEXIST, ENODEV } from './sys/errno.js'
+import { ifindexByName } from './sys/ifreq.js'
 import { resolveNetnsPath } from './netns/path.js'
 import { addrAdd, addrDel, addrDumpRequest, addrReplace, decodeAddress, type Address, type AddressOptions } from './rtnetlink/addr.js'
 import * as C from './rtnetlink/constants.js'
@@ -21,9 +22,6 @@ import { createPersistentTuntap } from './rtnetlink/tuntap.js'
 import { watchEvents, type NetlinkEvent, type WatchKind } from './rtnetlink/watch.js'
 import { Sysctl } from './sysctl.js'
 
-const ENODEV = 19
-const SIOCGIFINDEX = 0x8933
-const EEXIST = 17
 
 export interface NetlinkOpenOptions {
   /** Namespace name (under /run/netns) or path; omitted: the caller's own namespace. */
@@ -227,7 +225,7 @@ export class Netlink {
   async #addTuntap(o: LinkAddOptions): Promise<void> {
     const exists = await this.#socket.exchange([linkGet(o.name).encode(noContext)])
     if (!(exists[0] instanceof NetlinkError)) throw new NetlinkError(EEXIST, 'link add', o.name, { message: 'a link with this name exists' })
-    createPersistentTuntap(this.netns === undefined ? null : resolveNetnsPath(this.netns), { name: o.name, mode: o.kind as 'tun' | 'tap' })
+    await createPersistentTuntap(this.netns === undefined ? null : resolveNetnsPath(this.netns), { name: o.name, mode: o.kind as 'tun' | 'tap' })
     const rest: LinkAttributes = { ...o }
     delete (rest as Partial<LinkAddOptions>).kind
     delete (rest as Partial<LinkAddOptions>).name
@@ -260,14 +258,10 @@ export class Netlink {
    * Names that do not exist are left out.
    */
   async #resolve(names: Iterable<string>, into = new Map<string, number>()): Promise<Map<string, number>> {
-    const req = Buffer.alloc(40)
     for (const name of names) {
       if (into.has(name)) continue
-      req.fill(0)
-      req.write(name, 0, 15, 'utf8')
       try {
-        native.ioctl(this.#socket.fd, SIOCGIFINDEX, req)
-        into.set(name, req.readInt32LE(16))
+        into.set(name, ifindexByName(this.#socket.fd, name))
       } catch (error) {
         if ((error as { errno?: number }).errno !== ENODEV) throw error
       }

@@ -2,10 +2,7 @@
 // wrapped as a frame stream here, the other passed to a child (QEMU `-netdev socket,fd=` or stdio).
 import { native } from './native.js'
 import { ArgumentError, sys } from './errors.js'
-
-const SOCK_STREAM = 1
-const SOCK_DGRAM = 2
-const SOCK_SEQPACKET = 5
+import { SOCK_DGRAM, SOCK_SEQPACKET, SOCK_STREAM } from './sys/socket.js'
 
 export type SocketPairType = 'dgram' | 'stream' | 'seqpacket'
 

@@ -78,9 +78,11 @@ describe.skipIf(!isRoot())('AF_PACKET and TAP (needs root)', () => {
     await dump.stop()
     // The kernel ARPs for an address behind the TAP: that request arrives on our fd.
     const arp = next(tap, (f) => f.readUInt16BE(12) === 0x0806)
-    void a.exec(['ping', '-c', '1', '-W', '1', '10.89.0.2'], { allowFailure: true })
+    const ping = a.exec(['ping', '-c', '1', '-W', '1', '10.89.0.2'], { allowFailure: true })
     const request = await arp
     expect(request.subarray(38, 42)).toEqual(Buffer.from([10, 89, 0, 2]))
+    // Its pipes must be gone before the next test counts this process's fds.
+    await ping
     await tap.close()
     await tap.close()
   })

@@ -2,8 +2,7 @@
 // closing, readiness and "closed exactly once" are handled in one place.
 import { native, type NativePoller } from '../native.js'
 import { SystemError, sys } from '../errors.js'
-
-const EBADF = 9
+import { EBADF } from '../sys/errno.js'
 
 export class FdHandle {
   #fd: number

@@ -5,11 +5,10 @@
 import type { Socket } from 'node:net'
 import { native } from '../native.js'
 import { SystemError } from '../errors.js'
+import { EAGAIN, EBADF, EINTR } from '../sys/errno.js'
+import { SHUT_WR } from '../sys/socket.js'
 import { FdHandle } from './fd-handle.js'
 
-const EAGAIN = 11
-const EINTR = 4
-const SHUT_WR = 1
 const PIPE_SIZE = 1 << 20
 
 export interface RelayResult {
@@ -169,7 +168,7 @@ export async function spliceSockets(a: Socket, b: Socket, options: { signal?: Ab
 /** Our own descriptor for the socket's connection, plus what Node had buffered; Node's copy is closed. */
 function detach(socket: Socket): { fd: number; pending: Buffer[] } {
   const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd
-  if (typeof fd !== 'number' || fd < 0) throw new SystemError({ errno: 9, op: 'splice', detail: 'socket has no open descriptor' })
+  if (typeof fd !== 'number' || fd < 0) throw new SystemError({ errno: EBADF, op: 'splice', detail: 'socket has no open descriptor' })
   const ours = native.dup(fd)
   socket.pause()
   const pending: Buffer[] = []

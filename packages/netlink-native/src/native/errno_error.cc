@@ -23,12 +23,4 @@ Napi::Value ThrowErrno(Napi::Env env, int err, const std::string& syscall) {
   return env.Undefined();
 }
 
-int FdArg(const Napi::CallbackInfo& info, size_t index) {
-  if (info.Length() <= index || !info[index].IsNumber()) {
-    Napi::TypeError::New(info.Env(), "expected a file descriptor").ThrowAsJavaScriptException();
-    return -1;
-  }
-  return info[index].As<Napi::Number>().Int32Value();
-}
-
 }  // namespace lab

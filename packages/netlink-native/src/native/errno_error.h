@@ -10,6 +10,4 @@ Napi::Error ErrnoError(Napi::Env env, int err, const std::string& syscall);
 // Throws (as a JS exception) and returns an undefined value to hand back to N-API.
 Napi::Value ThrowErrno(Napi::Env env, int err, const std::string& syscall);
 
-int FdArg(const Napi::CallbackInfo& info, size_t index);
-
 }  // namespace lab

@@ -4,31 +4,53 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <string>
 
+#include "args.h"
 #include "errno_error.h"
 
 namespace lab {
 namespace {
 
 Napi::Value Close(const Napi::CallbackInfo& info) {
-  int fd = FdArg(info, 0);
-  if (fd < 0) return info.Env().Undefined();
+  int fd;
+  if (!ArgCountAtMost(info, 1, "close") || !FdArg(info, 0, "fd", &fd)) return info.Env().Undefined();
   // EINTR after close still released the fd on Linux; retrying could close someone else's fd.
   if (close(fd) != 0 && errno != EINTR) return ThrowErrno(info.Env(), errno, "close");
   return info.Env().Undefined();
 }
 
+// (fd, buffer, offset?, length?): the span of the buffer a read or write may touch.
+bool SpanArgs(const Napi::CallbackInfo& info, const char* function, int* fd, uint8_t** data, size_t* length) {
+  uint8_t* buf;
+  size_t size;
+  uint32_t offset, count;
+  if (!ArgCountAtMost(info, 4, function) || !FdArg(info, 0, "fd", fd) || !BufferArg(info, 1, "buffer", &buf, &size) ||
+      !OptionalU32Arg(info, 2, "offset", 0, &offset)) {
+    return false;
+  }
+  if (offset > size) {
+    ThrowRange(info.Env(), "offset: " + std::to_string(offset) + " is past the end of the buffer (" + std::to_string(size) + " bytes)");
+    return false;
+  }
+  if (!OptionalU32Arg(info, 3, "length", static_cast<uint32_t>(size - offset), &count)) return false;
+  if (count > size - offset) {
+    ThrowRange(info.Env(), "length: " + std::to_string(count) + " bytes from offset " + std::to_string(offset) +
+                               " pass the end of the buffer (" + std::to_string(size) + " bytes)");
+    return false;
+  }
+  *data = buf + offset;
+  *length = count;
+  return true;
+}
+
 // read(fd, buffer, offset?, length?) -> bytes read, or -errno for EAGAIN/EINTR
 Napi::Value Read(const Napi::CallbackInfo& info) {
-  int fd = FdArg(info, 0);
-  auto buf = info[1].As<Napi::Buffer<uint8_t>>();
-  size_t offset = info.Length() > 2 ? info[2].As<Napi::Number>().Uint32Value() : 0;
-  size_t length = info.Length() > 3 ? info[3].As<Napi::Number>().Uint32Value() : buf.Length() - offset;
-  if (offset + length > buf.Length()) {
-    Napi::RangeError::New(info.Env(), "read past the end of the buffer").ThrowAsJavaScriptException();
-    return info.Env().Undefined();
-  }
-  ssize_t n = read(fd, buf.Data() + offset, length);
+  int fd;
+  uint8_t* data;
+  size_t length;
+  if (!SpanArgs(info, "read", &fd, &data, &length)) return info.Env().Undefined();
+  ssize_t n = read(fd, data, length);
   if (n < 0) {
     if (errno == EAGAIN || errno == EINTR) return Napi::Number::New(info.Env(), -errno);
     return ThrowErrno(info.Env(), errno, "read");
@@ -38,15 +60,11 @@ Napi::Value Read(const Napi::CallbackInfo& info) {
 
 // write(fd, buffer, offset?, length?) -> bytes written, or -errno for EAGAIN/EINTR
 Napi::Value Write(const Napi::CallbackInfo& info) {
-  int fd = FdArg(info, 0);
-  auto buf = info[1].As<Napi::Buffer<uint8_t>>();
-  size_t offset = info.Length() > 2 ? info[2].As<Napi::Number>().Uint32Value() : 0;
-  size_t length = info.Length() > 3 ? info[3].As<Napi::Number>().Uint32Value() : buf.Length() - offset;
-  if (offset + length > buf.Length()) {
-    Napi::RangeError::New(info.Env(), "write past the end of the buffer").ThrowAsJavaScriptException();
-    return info.Env().Undefined();
-  }
-  ssize_t n = write(fd, buf.Data() + offset, length);
+  int fd;
+  uint8_t* data;
+  size_t length;
+  if (!SpanArgs(info, "write", &fd, &data, &length)) return info.Env().Undefined();
+  ssize_t n = write(fd, data, length);
   if (n < 0) {
     if (errno == EAGAIN || errno == EINTR) return Napi::Number::New(info.Env(), -errno);
     return ThrowErrno(info.Env(), errno, "write");
@@ -56,9 +74,10 @@ Napi::Value Write(const Napi::CallbackInfo& info) {
 
 // socketpair(type) -> [fd, fd], AF_UNIX.
 Napi::Value SocketPair(const Napi::CallbackInfo& info) {
-  int type = info[0].As<Napi::Number>().Int32Value();
+  uint32_t type;
+  if (!ArgCountAtMost(info, 1, "socketpair") || !U32Arg(info, 0, "type", &type)) return info.Env().Undefined();
   int fds[2];
-  if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, fds) != 0) return ThrowErrno(info.Env(), errno, "socketpair");
+  if (socketpair(AF_UNIX, static_cast<int>(type) | SOCK_CLOEXEC, 0, fds) != 0) return ThrowErrno(info.Env(), errno, "socketpair");
   Napi::Array out = Napi::Array::New(info.Env(), 2);
   out.Set(0u, Napi::Number::New(info.Env(), fds[0]));
   out.Set(1u, Napi::Number::New(info.Env(), fds[1]));

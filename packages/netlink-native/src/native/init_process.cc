@@ -4,9 +4,11 @@
 #include <sys/wait.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <set>
 #include <string>
 
+#include "args.h"
 #include "errno_error.h"
 
 namespace lab {
@@ -14,12 +16,14 @@ namespace {
 
 // mount(source, target, fstype, flags, data?)
 Napi::Value Mount(const Napi::CallbackInfo& info) {
-  std::string source = info[0].As<Napi::String>();
-  std::string target = info[1].As<Napi::String>();
-  std::string fstype = info[2].As<Napi::String>();
-  unsigned long flags = static_cast<unsigned long>(info[3].As<Napi::Number>().Int64Value());
-  std::string data = info.Length() > 4 && info[4].IsString() ? info[4].As<Napi::String>().Utf8Value() : "";
-  if (mount(source.c_str(), target.c_str(), fstype.c_str(), flags, data.empty() ? nullptr : data.c_str()) != 0) {
+  std::string source, target, fstype, data;
+  int64_t flags;
+  if (!ArgCountAtMost(info, 5, "mount") || !StringArg(info, 0, "source", &source) || !StringArg(info, 1, "target", &target) ||
+      !StringArg(info, 2, "fstype", &fstype) || !IntArg(info, 3, "flags", 0, UINT32_MAX, &flags) ||
+      (info.Length() > 4 && !info[4].IsUndefined() && !StringArg(info, 4, "data", &data))) {
+    return info.Env().Undefined();
+  }
+  if (mount(source.c_str(), target.c_str(), fstype.c_str(), static_cast<unsigned long>(flags), data.empty() ? nullptr : data.c_str()) != 0) {
     return ThrowErrno(info.Env(), errno, "mount " + fstype + " on " + target);
   }
   return info.Env().Undefined();
@@ -28,10 +32,16 @@ Napi::Value Mount(const Napi::CallbackInfo& info) {
 // reapOrphans(keepPids: number[]) -> number of children reaped. Peeks with WNOWAIT first so a
 // child that libuv spawned (listed in keepPids) is left for libuv to collect.
 Napi::Value ReapOrphans(const Napi::CallbackInfo& info) {
+  Napi::Array pids;
+  if (!ArgCountAtMost(info, 1, "reapOrphans") || !ArrayArg(info, 0, "keepPids", &pids)) return info.Env().Undefined();
   std::set<pid_t> keep;
-  if (info.Length() > 0 && info[0].IsArray()) {
-    Napi::Array pids = info[0].As<Napi::Array>();
-    for (uint32_t i = 0; i < pids.Length(); i++) keep.insert(pids.Get(i).As<Napi::Number>().Int32Value());
+  for (uint32_t i = 0; i < pids.Length(); i++) {
+    Napi::Value pid = pids.Get(i);
+    if (!pid.IsNumber()) {
+      ThrowType(info.Env(), "keepPids: expected an array of pids, item " + std::to_string(i) + " is not a number");
+      return info.Env().Undefined();
+    }
+    keep.insert(pid.As<Napi::Number>().Int32Value());
   }
   int reaped = 0;
   for (;;) {

@@ -2,6 +2,7 @@
 // writable. JS then drains with non-blocking syscalls; nothing here reads or writes.
 #include <uv.h>
 
+#include "args.h"
 #include "errno_error.h"
 
 namespace lab {
@@ -20,9 +21,10 @@ class Poller : public Napi::ObjectWrap<Poller> {
   // new Poller(fd, callback(status, events))
   explicit Poller(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Poller>(info) {
     Napi::Env env = info.Env();
-    int fd = FdArg(info, 0);
-    if (fd < 0) return;
-    callback_ = Napi::Persistent(info[1].As<Napi::Function>());
+    int fd;
+    Napi::Function callback;
+    if (!ArgCountAtMost(info, 2, "Poller") || !FdArg(info, 0, "fd", &fd) || !FunctionArg(info, 1, "callback", &callback)) return;
+    callback_ = Napi::Persistent(callback);
     uv_loop_t* loop = nullptr;
     napi_get_uv_event_loop(env, &loop);
     handle_ = new uv_poll_t;
@@ -42,21 +44,27 @@ class Poller : public Napi::ObjectWrap<Poller> {
 
  private:
   Napi::Value Start(const Napi::CallbackInfo& info) {
+    int64_t events;
+    if (!ArgCountAtMost(info, 1, "Poller.start") ||
+        !IntArg(info, 0, "events", 0, UV_READABLE | UV_WRITABLE | UV_DISCONNECT | UV_PRIORITIZED, &events)) {
+      return info.Env().Undefined();
+    }
     if (!handle_) return info.Env().Undefined();
-    int events = info[0].As<Napi::Number>().Int32Value();
-    int rc = uv_poll_start(handle_, events, &Poller::OnEvent);
+    int rc = uv_poll_start(handle_, static_cast<int>(events), &Poller::OnEvent);
     if (rc != 0) return ThrowErrno(info.Env(), -rc, "uv_poll_start");
     if (!active_) { Ref(); active_ = true; }
     return info.Env().Undefined();
   }
 
   Napi::Value Stop(const Napi::CallbackInfo& info) {
+    if (!ArgCountAtMost(info, 0, "Poller.stop")) return info.Env().Undefined();
     if (handle_) uv_poll_stop(handle_);
     if (active_) { Unref(); active_ = false; }
     return info.Env().Undefined();
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
+    if (!ArgCountAtMost(info, 0, "Poller.close")) return info.Env().Undefined();
     if (!handle_) return info.Env().Undefined();
     uv_poll_stop(handle_);
     handle_->data = nullptr;

@@ -3,14 +3,9 @@
 export const NETLINK_ROUTE = 0
 export const NETLINK_NETFILTER = 12
 
-export const AF_NETLINK = 16
-export const SOCK_RAW = 3
-export const SOL_NETLINK = 270
-export const SOL_SOCKET = 1
-export const SO_SNDBUF = 7
-export const SO_RCVBUF = 8
-export const SO_SNDBUFFORCE = 32
-export const SO_RCVBUFFORCE = 33
+// The socket constants a netlink socket needs, kept in sys/socket.ts and re-exported here because
+// `nl.*` has always offered them.
+export { AF_NETLINK, SOCK_RAW, SOL_NETLINK, SOL_SOCKET, SO_SNDBUF, SO_RCVBUF, SO_SNDBUFFORCE, SO_RCVBUFFORCE } from '../sys/socket.js'
 
 // SOL_NETLINK options
 export const NETLINK_ADD_MEMBERSHIP = 1

@@ -3,7 +3,8 @@
 // kernel handles rtnetlink and nf_tables requests inside sendmsg, so replies are usually waiting
 // when sendmsg returns and are drained at once; anything later arrives through the event loop.
 import { native } from '../native.js'
-import { SystemError, sys } from '../errors.js'
+import { SystemError, sys, sysAsync } from '../errors.js'
+import { EAGAIN, EBADF, EINTR, EIO, ENOBUFS } from '../sys/errno.js'
 import { FdHandle } from '../io/fd-handle.js'
 import { resolveNetnsPath } from '../netns/path.js'
 import {
@@ -30,9 +31,6 @@ import {
 import { NetlinkError, parseErrorPayload } from './error.js'
 import { MessageWriter, parseMessages, type NetlinkMessage } from './message.js'
 
-const EAGAIN = 11
-const EINTR = 4
-const ENOBUFS = 105
 
 /** Replies longer than this never happen: the kernel caps a dump skb at 32 KiB. */
 const RECEIVE_BUFFER = 64 * 1024
@@ -115,10 +113,28 @@ export class NetlinkSocket {
    * (`ENOENT: netlink socket netns gone`).
    */
   static async open(options: NetlinkSocketOptions): Promise<NetlinkSocket> {
-    const protocol = options.protocol
     const path = options.netns === undefined ? null : resolveNetnsPath(options.netns)
     const what = options.netns ? `netns ${options.netns}` : undefined
-    const fd = sys('netlink socket', what, () => native.socketAt(path, AF_NETLINK, SOCK_RAW, protocol))
+    // Made on the namespace worker thread without blocking this one.
+    const fd = await sysAsync('netlink socket', what, () => native.socketAtAsync(path, AF_NETLINK, SOCK_RAW, options.protocol))
+    return NetlinkSocket.#setUp(fd, options, what)
+  }
+
+  /**
+   * As `open()`, but the socket exists, bound and joined to `groups`, when this returns: for event
+   * streams, which must see every change made after they were asked for. Blocks the calling
+   * thread while the namespace worker makes the socket (one setns and one socket(), some
+   * microseconds).
+   */
+  static openSync(options: NetlinkSocketOptions): NetlinkSocket {
+    const path = options.netns === undefined ? null : resolveNetnsPath(options.netns)
+    const what = options.netns ? `netns ${options.netns}` : undefined
+    const fd = sys('netlink socket', what, () => native.socketAt(path, AF_NETLINK, SOCK_RAW, options.protocol))
+    return NetlinkSocket.#setUp(fd, options, what)
+  }
+
+  static #setUp(fd: number, options: NetlinkSocketOptions, what: string | undefined): NetlinkSocket {
+    const protocol = options.protocol
     const handle = new FdHandle(fd, 'netlink')
     try {
       setBuffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, options.receiveBufferBytes ?? 8 << 20)
@@ -354,7 +370,7 @@ export class NetlinkSocket {
     const lost = [...this.#pending.values()]
     this.#pending.clear()
     for (const p of lost) {
-      const errno = (error as { errno?: number }).errno ?? 5
+      const errno = (error as { errno?: number }).errno ?? EIO
       p.resolve(new NetlinkError(errno, p.request.op, p.request.object, { message: (error as Error).message }))
     }
   }
@@ -386,7 +402,7 @@ export class NetlinkSocket {
     this.#handle.close()
     const lost = [...this.#pending.values()]
     this.#pending.clear()
-    for (const p of lost) p.resolve(new NetlinkError(9, p.request.op, p.request.object, { message: 'socket closed' }))
+    for (const p of lost) p.resolve(new NetlinkError(EBADF, p.request.op, p.request.object, { message: 'socket closed' }))
   }
 
   /** `await using socket = await NetlinkSocket.open(...)` closes it at the end of the scope. */

@@ -1,21 +1,23 @@
 // Named network namespaces, kept like iproute2 keeps them (a bind mount in /run/netns), so `ip netns`
 // and this API see each other's namespaces.
-import { existsSync, readdirSync } from 'node:fs'
+import { existsSync } from 'node:fs'
+import { readdir } from 'node:fs/promises'
 import { native } from '../native.js'
-import { isNotFound, sys } from '../errors.js'
+import { isNotFound, sysAsync } from '../errors.js'
 import { NETNS_RUN_DIR, resolveNetnsPath } from './path.js'
 
 export const Netns = {
   /** Adds a named namespace (like `ip netns add NAME`); EEXIST if it exists. */
   async add(name: string): Promise<void> {
     resolveNetnsPath(name)
-    sys('netns add', name, () => native.createNetns(NETNS_RUN_DIR, name))
+    // The worker thread does the whole job; this thread only waits for the promise.
+    await sysAsync('netns add', name, () => native.createNetns(NETNS_RUN_DIR, name))
   },
 
   /** Deletes a namespace, a name or a path (like `ip netns del NAME`); ENOENT if there is none. */
   async del(netns: string): Promise<void> {
     const path = resolveNetnsPath(netns)
-    sys('netns del', netns, () => native.deleteNetns(path))
+    await sysAsync('netns del', netns, () => native.deleteNetns(path))
   },
 
   /** Deletes a namespace if it exists: as `del`, but one that is already gone is not an error. */
@@ -28,9 +30,15 @@ export const Netns = {
     }
   },
 
+  /** Names under /run/netns, sorted (like `ip netns list`); none when the directory does not exist. */
   async list(): Promise<string[]> {
-    if (!existsSync(NETNS_RUN_DIR)) return []
-    return readdirSync(NETNS_RUN_DIR).sort()
+    try {
+      return (await readdir(NETNS_RUN_DIR)).sort()
+    } catch (error) {
+      // No directory yet: nobody has added a namespace since boot.
+      if (isNotFound(error)) return []
+      throw error
+    }
   },
 
   exists(name: string): boolean {

@@ -2,10 +2,12 @@
 // (rtnetlink refuses kind "tun"), the way `ip tuntap add` does.
 import { constants } from 'node:fs'
 import { native } from '../native.js'
-import { sys } from '../errors.js'
+import { sys, sysAsync } from '../errors.js'
+import { ifreq } from '../sys/ifreq.js'
 
-const TUNSETIFF = 0x400454ca
-const TUNSETPERSIST = 0x400454cb
+// <linux/if_tun.h>
+export const TUNSETIFF = 0x400454ca
+export const TUNSETPERSIST = 0x400454cb
 const TUNSETOWNER = 0x400454cc
 const TUNSETGROUP = 0x400454ce
 export const IFF_TUN = 0x0001
@@ -23,16 +25,9 @@ export interface TuntapOptions {
   vnetHdr?: boolean
 }
 
-/** struct ifreq with the name and flags set. */
-export function ifreq(name: string, flags: number): Buffer {
-  const req = Buffer.alloc(40)
-  req.write(name, 0, 15, 'utf8')
-  req.writeUInt16LE(flags, 16)
-  return req
-}
-
-export function createPersistentTuntap(netnsPath: string | null, o: TuntapOptions): void {
-  const fd = sys('tuntap open', '/dev/net/tun', () => native.openAt(netnsPath, '/dev/net/tun', constants.O_RDWR))
+/** Equivalent to `ip tuntap add NAME mode tap` in the namespace at netnsPath (null: our own). */
+export async function createPersistentTuntap(netnsPath: string | null, o: TuntapOptions): Promise<void> {
+  const fd = await sysAsync('tuntap open', '/dev/net/tun', () => native.openAtAsync(netnsPath, '/dev/net/tun', constants.O_RDWR))
   try {
     const flags = (o.mode === 'tap' ? IFF_TAP : IFF_TUN) | IFF_NO_PI | (o.multiQueue ? IFF_MULTI_QUEUE : 0) | (o.vnetHdr ? IFF_VNET_HDR : 0)
     sys('link add', o.name, () => native.ioctl(fd, TUNSETIFF, ifreq(o.name, flags)))

@@ -60,8 +60,9 @@ export function watchEvents(
   snapshot: (kind: WatchKind) => Promise<NetlinkEvent[]>,
   receiveBufferBytes?: number,
 ): AsyncIterableIterator<NetlinkEvent> {
-  // The socket joins its groups when it opens: events from before that are not seen.
-  const socket = NetlinkSocket.open({ protocol: NETLINK_ROUTE, netns, groups: kinds.flatMap((k) => GROUPS[k]), receiveBufferBytes })
+  // Opened synchronously: the socket has joined its groups when watch() returns, so no change
+  // made after that is missed.
+  const socket = NetlinkSocket.openSync({ protocol: NETLINK_ROUTE, netns, groups: kinds.flatMap((k) => GROUPS[k]), receiveBufferBytes })
   let resyncing = false
   return eventStream<NetlinkEvent>(socket, {
     decode: decodeEvent,

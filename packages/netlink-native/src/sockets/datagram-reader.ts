@@ -3,9 +3,7 @@
 import { EventEmitter } from 'node:events'
 import { FdHandle } from '../io/fd-handle.js'
 import { SystemError } from '../errors.js'
-
-const EAGAIN = 11
-const EINTR = 4
+import { EAGAIN, EINTR } from '../sys/errno.js'
 
 /** Reads one item; returns undefined when nothing is left (EAGAIN). */
 export type ReadOne<T> = () => T | undefined

@@ -1,7 +1,9 @@
 // AF_PACKET sockets in any namespace: raw Ethernet frames (or SOCK_DGRAM payloads) on one
 // interface and ethertype, with the link-layer details of each frame.
 import { native } from '../native.js'
-import { ArgumentError, sys } from '../errors.js'
+import { ArgumentError, sys, sysAsync } from '../errors.js'
+import { EAGAIN, ENOBUFS } from '../sys/errno.js'
+import { PACKET_ADD_MEMBERSHIP, PACKET_MR_PROMISC, SOCK_DGRAM, SOCK_RAW, SOL_PACKET } from '../sys/socket.js'
 import { FdHandle } from '../io/fd-handle.js'
 import { resolveNetnsPath } from '../netns/path.js'
 import { BpfInstruction, attachFilter } from './bpf.js'
@@ -9,11 +11,6 @@ import { DatagramReader, check } from './datagram-reader.js'
 import { ifindexOf } from './ifindex.js'
 import { AF_PACKET, readSockaddrLl, sockaddrLl, type LinkLayerAddress } from './sockaddr.js'
 
-const SOCK_RAW = 3
-const SOCK_DGRAM = 2
-const SOL_PACKET = 263
-const PACKET_ADD_MEMBERSHIP = 1
-const PACKET_MR_PROMISC = 1
 
 export const ETHERTYPES = { all: 0x0003, ipv4: 0x0800, arp: 0x0806, ipv6: 0x86dd } as const
 
@@ -72,7 +69,7 @@ export class PacketSocket extends DatagramReader<Frame> {
     const what = `${options.interface ?? 'any'}${options.netns ? ` netns ${options.netns}` : ''}`
     const nsPath = options.netns === undefined ? null : resolveNetnsPath(options.netns)
     // Protocol 0 at creation: nothing is queued before the filter and the bind are in place.
-    const fd = sys('packet socket', what, () => native.socketAt(nsPath, AF_PACKET, options.type === 'dgram' ? SOCK_DGRAM : SOCK_RAW, 0))
+    const fd = await sysAsync('packet socket', what, () => native.socketAtAsync(nsPath, AF_PACKET, options.type === 'dgram' ? SOCK_DGRAM : SOCK_RAW, 0))
     const handle = new FdHandle(fd, 'packet socket')
     try {
       const ifindex = options.interface ? ifindexOf(fd, options.interface, 'packet bind') : 0
@@ -103,7 +100,7 @@ export class PacketSocket extends DatagramReader<Frame> {
     for (;;) {
       const n = native.sendto(this.handle.fd, frame, 0, frame.length, addr, 0)
       if (n >= 0) return
-      if (n === -11 || n === -105) {
+      if (n === -EAGAIN || n === -ENOBUFS) {
         await this.handle.writable()
         continue
       }

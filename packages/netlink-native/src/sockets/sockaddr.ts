@@ -2,9 +2,9 @@
 // sockaddr_ll.
 import { formatMac, parseMac, parseIp } from '../rtnetlink/inet.js'
 import { ArgumentError } from '../errors.js'
+import { AF_INET, AF_PACKET } from '../sys/socket.js'
 
-export const AF_INET = 2
-export const AF_PACKET = 17
+export { AF_INET, AF_PACKET }
 
 export function sockaddrIn(address: string, port: number): Buffer {
   const ip = parseIp(address, 'address')

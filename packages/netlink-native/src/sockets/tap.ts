@@ -2,15 +2,14 @@
 // process, or the fd handed to a child (QEMU `-netdev tap,fd=N`) and ours closed.
 import { constants } from 'node:fs'
 import { native } from '../native.js'
-import { ArgumentError, sys } from '../errors.js'
+import { ArgumentError, sys, sysAsync } from '../errors.js'
 import { FdHandle } from '../io/fd-handle.js'
 import { resolveNetnsPath } from '../netns/path.js'
-import { IFF_MULTI_QUEUE, IFF_NO_PI, IFF_TAP, IFF_TUN, IFF_VNET_HDR, ifreq } from '../rtnetlink/tuntap.js'
+import { IFF_MULTI_QUEUE, IFF_NO_PI, IFF_TAP, IFF_TUN, IFF_VNET_HDR, TUNSETIFF, TUNSETPERSIST } from '../rtnetlink/tuntap.js'
+import { ifreq, ifreqName } from '../sys/ifreq.js'
 import { checkIfname } from '../rtnetlink/inet.js'
 import { DatagramReader, check } from './datagram-reader.js'
 
-const TUNSETIFF = 0x400454ca
-const TUNSETPERSIST = 0x400454cb
 
 export interface TapOptions {
   netns?: string
@@ -51,13 +50,13 @@ export class Tap extends DatagramReader<Buffer> {
     if (options.interface !== undefined) checkIfname(options.interface, 'interface')
     const nsPath = options.netns === undefined ? null : resolveNetnsPath(options.netns)
     const what = `${options.interface ?? mode}${options.netns ? ` netns ${options.netns}` : ''}`
-    const fd = sys('tap open', what, () => native.openAt(nsPath, '/dev/net/tun', constants.O_RDWR))
+    const fd = await sysAsync('tap open', what, () => native.openAtAsync(nsPath, '/dev/net/tun', constants.O_RDWR))
     try {
       const flags = (mode === 'tap' ? IFF_TAP : IFF_TUN) | IFF_NO_PI | (options.vnetHdr ? IFF_VNET_HDR : 0) | (options.multiQueue ? IFF_MULTI_QUEUE : 0)
       const req = ifreq(options.interface ?? '', flags)
       sys('tap attach', what, () => native.ioctl(fd, TUNSETIFF, req))
       if (options.persist) sys('tap persist', what, () => native.ioctl(fd, TUNSETPERSIST, 1))
-      const name = req.toString('utf8', 0, 16).replace(/\0.*$/s, '')
+      const name = ifreqName(req)
       return new Tap(new FdHandle(fd, 'tap'), name, mode)
     } catch (error) {
       native.close(fd)

@@ -2,7 +2,9 @@
 // destination address of each datagram; chosen source and interface when sending) and batched
 // syscalls: one recvmmsg drains up to 64 datagrams per wake-up, sendBatch goes out with sendmmsg.
 import { native } from '../native.js'
-import { ArgumentError, SystemError, sys } from '../errors.js'
+import { ArgumentError, SystemError, sys, sysAsync } from '../errors.js'
+import { EAGAIN, EINTR, ENOBUFS } from '../sys/errno.js'
+import { IPPROTO_IP, IP_PKTINFO, MSG_TRUNC, SOCK_DGRAM, SOL_SOCKET, SO_BINDTODEVICE, SO_BROADCAST, SO_RCVBUF, SO_RCVBUFFORCE, SO_REUSEADDR } from '../sys/socket.js'
 import { FdHandle } from '../io/fd-handle.js'
 import { resolveNetnsPath } from '../netns/path.js'
 import { parseIp } from '../rtnetlink/inet.js'
@@ -10,18 +12,6 @@ import { DatagramReader } from './datagram-reader.js'
 import { ifindexOf } from './ifindex.js'
 import { AF_INET, readSockaddrIn, sockaddrIn } from './sockaddr.js'
 
-const SOCK_DGRAM = 2
-const SOL_SOCKET = 1
-const SO_REUSEADDR = 2
-const SO_BROADCAST = 6
-const SO_RCVBUF = 8
-const SO_RCVBUFFORCE = 33
-const SO_BINDTODEVICE = 25
-const IPPROTO_IP = 0
-const IP_PKTINFO = 8
-const MSG_TRUNC = 0x20
-const EAGAIN = 11
-const ENOBUFS = 105
 
 export interface UdpSocketOptions {
   netns?: string
@@ -68,8 +58,15 @@ export interface OutgoingDatagram {
   source?: string
 }
 
-const META = native.MMSG_META_SIZE
-const MAX_BATCH = native.MMSG_MAX_BATCH
+// The metadata records' layout comes from the addon (native/mmsg_io.cc), written down only there.
+const MMSG = native.MMSG
+const META = MMSG.size
+const MAX_BATCH = MMSG.maxBatch
+
+/** The IPv4 address at `at`, inline: this runs once per datagram received. */
+function dottedQuad(b: Buffer, at: number): string {
+  return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`
+}
 
 export class UdpSocket extends DatagramReader<Datagram> {
   readonly port: number
@@ -86,21 +83,21 @@ export class UdpSocket extends DatagramReader<Datagram> {
         const n = native.recvmmsg(handle.fd, slab, maxDatagram, batch, meta)
         if (n === -EAGAIN) return undefined
         if (n < 0) {
-          if (n === -4) continue
+          if (n === -EINTR) continue
           throw new SystemError({ errno: -n, op: 'udp receive', object: what })
         }
         for (let i = 0; i < n; i++) {
           const m = i * META
-          const length = meta.readInt32LE(m)
-          if (meta.readInt32LE(m + 4) & MSG_TRUNC) {
+          const length = meta.readInt32LE(m + MMSG.recvLength)
+          if (meta.readInt32LE(m + MMSG.recvFlags) & MSG_TRUNC) {
             this.#counters.truncated++
             continue
           }
           this.#queue.push({
             data: Buffer.from(slab.subarray(i * maxDatagram, i * maxDatagram + length)),
-            from: readSockaddrIn(meta, m + 24),
-            ifindex: meta.readInt32LE(m + 12),
-            to: `${meta[m + 16]}.${meta[m + 17]}.${meta[m + 18]}.${meta[m + 19]}`,
+            from: readSockaddrIn(meta, m + MMSG.address),
+            ifindex: meta.readInt32LE(m + MMSG.ifindex),
+            to: dottedQuad(meta, m + MMSG.destination),
           })
           this.#counters.received++
         }
@@ -125,7 +122,7 @@ export class UdpSocket extends DatagramReader<Datagram> {
     if (!Number.isInteger(batch) || batch < 1 || batch > MAX_BATCH) throw new ArgumentError('batch', `1..${MAX_BATCH}`)
     const maxDatagram = options.maxDatagram ?? 2048
     const nsPath = options.netns === undefined ? null : resolveNetnsPath(options.netns)
-    const fd = sys('udp socket', what, () => native.socketAt(nsPath, AF_INET, SOCK_DGRAM, 0))
+    const fd = await sysAsync('udp socket', what, () => native.socketAtAsync(nsPath, AF_INET, SOCK_DGRAM, 0))
     const handle = new FdHandle(fd, 'udp')
     try {
       if (options.reuseAddress) native.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, 1)
@@ -177,12 +174,13 @@ export class UdpSocket extends DatagramReader<Datagram> {
       chunk.forEach((d, i) => {
         const m = i * META
         d.data.copy(slab, offset)
-        meta.writeInt32LE(offset, m)
-        meta.writeInt32LE(d.data.length, m + 4)
-        meta.writeInt32LE(16, m + 8)
-        meta.writeInt32LE(d.ifindex ?? 0, m + 12)
-        if (d.source) parseIp(d.source, 'source').bytes.copy(meta, m + 16)
-        sockaddrIn(d.address, d.port).copy(meta, m + 24)
+        const to = sockaddrIn(d.address, d.port)
+        meta.writeInt32LE(offset, m + MMSG.sendOffset)
+        meta.writeInt32LE(d.data.length, m + MMSG.sendLength)
+        meta.writeInt32LE(to.length, m + MMSG.addressLength)
+        meta.writeInt32LE(d.ifindex ?? 0, m + MMSG.ifindex)
+        if (d.source) parseIp(d.source, 'source').bytes.copy(meta, m + MMSG.source)
+        to.copy(meta, m + MMSG.address)
         offset += d.data.length
       })
       const first = chunk[0]!
@@ -192,7 +190,7 @@ export class UdpSocket extends DatagramReader<Datagram> {
         continue
       }
       if (n < 0) {
-        if (n === -4) continue
+        if (n === -EINTR) continue
         throw new SystemError({ errno: -n, op: 'udp send', object: `${first.address}:${first.port} from ${this.what}` })
       }
       at += n

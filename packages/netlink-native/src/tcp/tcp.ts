@@ -5,14 +5,7 @@ import net from 'node:net'
 import { native } from '../native.js'
 import { ArgumentError, sys } from '../errors.js'
 import { resolveNetnsPath } from '../netns/path.js'
-
-const AF_INET = 2
-const AF_INET6 = 10
-const SOCK_STREAM = 1
-const SOL_SOCKET = 1
-const SO_REUSEADDR = 2
-const IPPROTO_IPV6 = 41
-const IPV6_V6ONLY = 26
+import { AF_INET, AF_INET6, IPPROTO_IPV6, IPV6_V6ONLY, SOCK_STREAM, SOL_SOCKET, SO_REUSEADDR } from '../sys/socket.js'
 
 function sockaddr(host: string, port: number): { family: number; addr: Buffer } {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ArgumentError('port', `invalid port ${port}`)
