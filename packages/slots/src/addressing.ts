@@ -2,7 +2,7 @@
 //   namespace lab-slot-{i}; host side veth-{i} = vethBase + 2i /31, namespace side eth0 = vethBase + 2i + 1 /31,
 //   host-reachable address = hostBase + i, and in every namespace the same tap0 169.254.0.22/30 with
 //   the guest at 169.254.0.21 and MAC 02:fc:00:00:00:05, so a snapshot restores in any slot.
-import { ArgumentError, parseIp } from '@lab/netlink-native'
+import { ArgumentError, ipv4ToNumber, numberToIpv4 } from '@lab/netlink-native'
 
 export interface SlotRanges {
   /** Host-reachable addresses: slot i gets base + i. */
@@ -55,14 +55,10 @@ export interface SlotAddressing {
   guestMAC: string
 }
 
+/** The shared dotted-quad rule, with a plainer word for an IPv6 address given where slots need IPv4. */
 function toNumber(ip: string, field: string): number {
-  const parsed = parseIp(ip, field)
-  if (parsed.family !== 4) throw new ArgumentError(field, 'slots use IPv4 ranges')
-  return parsed.bytes.readUInt32BE(0)
-}
-
-function toText(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.')
+  if (typeof ip === 'string' && ip.includes(':')) throw new ArgumentError(field, 'slots use IPv4 ranges')
+  return ipv4ToNumber(ip, field)
 }
 
 export function validateRanges(r: SlotRanges): void {
@@ -83,9 +79,9 @@ export function slotAddressing(r: SlotRanges, index: number): SlotAddressing {
     netns: `${r.netnsPrefix}${index}`,
     vethName: `${r.vethPrefix}${index}`,
     peerName: r.peerName,
-    vethAddress: toText(veth),
-    peerAddress: toText(veth + 1),
-    hostReachableIP: toText(toNumber(r.hostBase, 'hostBase') + index),
+    vethAddress: numberToIpv4(veth),
+    peerAddress: numberToIpv4(veth + 1),
+    hostReachableIP: numberToIpv4(toNumber(r.hostBase, 'hostBase') + index),
     tapName: r.tapName,
     tapAddress: r.tapAddress,
     tapPrefixLength: r.tapPrefixLength,
