@@ -1,10 +1,10 @@
 // A running QEMU: its process, the console on its stdio, the QMP monitor on a socketpair, and the
 // `exited` promise. Start resolves once QMP answers (QEMU accepted every option and built the
 // machine) or rejects with QemuError carrying QEMU's own message.
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { closeSync } from 'node:fs'
 import { Socket } from 'node:net'
-import { silentLogger, socketpair, type Logger } from '@lab/netlink-native'
+import { silentLogger, socketpair, spawnInNetns, type Logger } from '@lab/netlink-native'
 import { GuestConsole } from './console.js'
 import type { FdTable } from './fd-table.js'
 import { QemuError } from './qemu-error.js'
@@ -82,10 +82,15 @@ export class VirtualMachine {
     const qmpFd = options.fds.add(theirs)
     const args = [...options.args, '-chardev', `socket,id=lab-qmp,fd=${qmpFd}`, '-mon', 'chardev=lab-qmp,mode=control']
     if (options.qmpSocket) args.push('-chardev', qemuOption('socket', { id: 'user-qmp', path: options.qmpSocket, server: true, wait: 'off' }), '-mon', 'chardev=user-qmp,mode=control')
-    const [command, argv] = options.netns ? ['ip', ['netns', 'exec', options.netns, qemu, ...args]] : [qemu, args]
+    const spawnOptions: SpawnOptions = { stdio: ['pipe', 'pipe', 'pipe', ...options.fds.fds] }
     let child: ChildProcess
     try {
-      child = spawn(command, argv, { stdio: ['pipe', 'pipe', 'pipe', ...options.fds.fds] })
+      // Straight into the namespace, no `ip netns exec`: QEMU is our own child either way.
+      child = options.netns === undefined ? spawn(qemu, args, spawnOptions) : spawnInNetns(options.netns, qemu, args, spawnOptions)
+    } catch (error) {
+      // Nothing was started (the namespace could not be entered): our QMP end has no peer.
+      closeSync(ours)
+      throw error
     } finally {
       for (const fd of options.fds.fds) closeSync(fd)
     }

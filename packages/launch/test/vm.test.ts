@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { LabError, SocketPairEnd, Tap, socketpair, type Logger } from '@lab/netlink-native'
 import { TestNetns, cleanupAll, deferCleanup } from '@lab/testkit'
 import { ConsoleTimeoutError, LaunchError, QemuError, QmpClient, QmpError, microVM, type VirtualMachine } from '../src/index.js'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readlinkSync, rmSync, statSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -40,7 +40,11 @@ describe.skipIf(!canBoot)('microVMs under QEMU (needs root, qemu-system-x86, bus
     await ns.exec(['ip', 'addr', 'add', '10.78.0.1/24', 'dev', 'tap0'])
     await ns.exec(['ip', 'link', 'set', 'tap0', 'up'])
     const image = await guest({ interfaces: [{ name: 'eth0', address: '10.78.0.2/24', gateway: '10.78.0.1' }], commands: ['ping -c 1 -w 20 10.78.0.1 >/dev/null && echo LAB:ping-ok'], then: 'shell' })
-    const vm = track(await microVM({ ...image, nics: [{ type: 'tap', fd: tap.handOff() }] }))
+    // QEMU itself runs in the namespace (given as a path), spawned straight into it: same mount
+    // namespace as ours, which `ip netns exec` would have replaced.
+    const vm = track(await microVM({ ...image, nics: [{ type: 'tap', fd: tap.handOff() }], netns: ns.path }))
+    expect(readlinkSync(`/proc/${vm.pid}/ns/net`)).toBe(`net:[${statSync(ns.path).ino}]`)
+    expect(readlinkSync(`/proc/${vm.pid}/ns/mnt`)).toBe(readlinkSync('/proc/self/ns/mnt'))
     await vm.console.waitFor('LAB:ping-ok', { timeoutMs: 60_000 })
     expect((await ns.exec(['ping', '-c', '1', '-W', '5', '10.78.0.2'], { allowFailure: true })).code).toBe(0)
     // The console takes commands: the guest sees its own MAC on eth0.

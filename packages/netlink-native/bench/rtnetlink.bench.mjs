@@ -1,9 +1,13 @@
 #!/usr/bin/env node
 // 500 veth pairs, each with an address and set up, in a fresh namespace: ours batched, ours
 // sequential, `ip -batch`, and one `ip` exec per op (100 pairs, scaled). System CPU time is the
-// kernel's share, the floor nobody can beat. Then 200 namespace create+delete cycles.
+// kernel's share, the floor nobody can beat. Then 200 namespace create+delete cycles, with the
+// event loop's delay while creating (perf_hooks.monitorEventLoopDelay): an async create must leave
+// the loop free. BENCH_ONLY=netns runs only the namespace part.
 // Everything happens inside namespaces this script creates and removes.
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFile, execFileSync, spawnSync } from 'node:child_process'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { promisify } from 'node:util'
 import { readFileSync, writeFileSync, rmSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -12,6 +16,7 @@ import { Netlink, Netns } from '../dist/index.js'
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 500)
 const EXEC_PAIRS = Math.min(100, PAIRS)
 const NETNS_CYCLES = Number(process.env.BENCH_NETNS ?? 200)
+const ONLY = process.env.BENCH_ONLY
 const prefix = `labb-${process.pid}`
 const created = new Set()
 let counter = 0
@@ -116,7 +121,18 @@ function row(r, base) {
   return `${r.label.padEnd(34)} ${r.wall.toFixed(1).padStart(9)} ms ${r.system.toFixed(1).padStart(9)} ms ${kernelShare.padStart(6)} ${ratio.padStart(8)}${r.scaled ? '  (scaled)' : ''}`
 }
 
-try {
+/** Runs fn and returns its wall time and the event loop's delay meanwhile (p99 and max, ms). */
+async function withLoopDelay(fn) {
+  const histogram = monitorEventLoopDelay({ resolution: 1 })
+  histogram.enable()
+  const t0 = process.hrtime.bigint()
+  await fn()
+  const wall = Number(process.hrtime.bigint() - t0) / 1e6
+  histogram.disable()
+  return { wall, p99: histogram.percentile(99) / 1e6, max: histogram.max / 1e6 }
+}
+
+async function vethBench() {
   // Warm-up: the first namespace and first veth creation load kernel code paths.
   await measure('warm-up', 20, oursBatched)
   const results = []
@@ -131,7 +147,9 @@ try {
   const batched = results[1]
   const perOp = results[3]
   console.log(`ours batched is ${(perOp.wall / batched.wall).toFixed(1)}x faster than one ip exec per op`)
+}
 
+async function netnsBench() {
   // Namespaces: create all, then delete all, each side timed the same way.
   const timed = (fn) => {
     const t0 = process.hrtime.bigint()
@@ -168,6 +186,38 @@ try {
   nsRow('ours Netns.add / del', oursAdd, oursDel)
   nsRow('ip -batch netns add / del', batchAdd, batchDel)
   nsRow('ip netns add / del, one exec each', execAdd, execDel)
+
+  // The event loop while creating: ours one await at a time, and `ip netns add` the way an async
+  // program would run it (execFile, one at a time). p99 of the loop's delay is what a timer or a
+  // packet handler waits at worst, 1 time in 100.
+  const execFileAsync = promisify(execFile)
+  const loopOurs = names('l')
+  loopOurs.forEach((n) => created.add(n))
+  const oursLoop = await withLoopDelay(async () => {
+    for (const n of loopOurs) await Netns.add(n)
+  })
+  for (const n of loopOurs) await Netns.del(n)
+  loopOurs.forEach((n) => created.delete(n))
+  const loopExec = names('x')
+  loopExec.forEach((n) => created.add(n))
+  const execLoop = await withLoopDelay(async () => {
+    for (const n of loopExec) await execFileAsync('ip', ['netns', 'add', n])
+  })
+  for (const n of loopExec) dropNs(n)
+  // The floor: the same monitor over an idle wait as long as our run (timer granularity, and
+  // whatever else the machine is doing).
+  const idle = await withLoopDelay(() => new Promise((resolve) => setTimeout(resolve, oursLoop.wall)))
+  console.log(`\nevent-loop delay while creating ${NETNS_CYCLES} namespaces, one at a time (monitorEventLoopDelay, 1 ms resolution)`)
+  console.log(`${'variant'.padEnd(34)} ${'create'.padStart(12)} ${'loop p99'.padStart(12)} ${'loop max'.padStart(12)}`)
+  const loopRow = (label, r) => console.log(`${label.padEnd(34)} ${r.wall.toFixed(1).padStart(9)} ms ${r.p99.toFixed(2).padStart(9)} ms ${r.max.toFixed(2).padStart(9)} ms`)
+  loopRow('ours await Netns.add', oursLoop)
+  loopRow('await execFile ip netns add', execLoop)
+  loopRow('idle (nothing running), same time', idle)
+}
+
+try {
+  if (ONLY !== 'netns') await vethBench()
+  await netnsBench()
 } finally {
   rmSync(dir, { recursive: true, force: true })
   cleanup()
