@@ -101,7 +101,7 @@ const clients = [
     name: '@lab/dhcp4 (library)',
     async start() {
       const c = await DhcpClient.start({ interface: 'c0', netns: cli, onLease: compose(manageIP({ netns: cli }), manageRoutes({ netns: cli })) })
-      return async () => c.close()
+      return async () => c.stop()
     },
   },
   {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench -w @lab/dhcp4`: full DISCOVER-OFFER-REQUEST-ACK exchanges per second and their
 // latency, for our server, Kea (memfile, multi-threaded) and dnsmasq, on the same relayed pool, in
-// the same run. The load generator (lab-dhcp4's relayLoad) simulates clients behind a relay in
+// the same run. The load generator (lab-dhcp4's LoadGenerator) simulates clients behind a relay in
 // one namespace; each server runs alone in another. Everything lives in namespaces made here and
 // removed at exit. Usage: dhcp.bench.mjs [clients=10000] [rounds=3] [window=64]
 // BENCH_NODE_FLAGS (e.g. --trace-gc) go to our server's node; BENCH_STDOUT=1 shows its stdout;
@@ -15,7 +15,17 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const dist = fileURLToPath(new URL('../dist/', import.meta.url))
-const { relayLoad } = await import(join(dist, 'index.js'))
+const { LoadGenerator } = await import(join(dist, 'index.js'))
+
+/** One run of a fresh load generator (its relay port is free again when it returns). */
+async function relayLoad(options) {
+  const generator = await LoadGenerator.open(options)
+  try {
+    return await generator.run(options)
+  } finally {
+    await generator.close()
+  }
+}
 const clients = Number(process.argv[2] ?? 10_000)
 const rounds = Number(process.argv[3] ?? 3)
 const window = Number(process.argv[4] ?? 64)
@@ -59,7 +69,7 @@ const servers = [
     start(round) {
       const leaseFile = join(dir, `lab-${round}.leases`)
       const config = join(dir, 'lab.json')
-      writeFileSync(config, JSON.stringify({ interfaces: ['s0'], ...(process.env.BENCH_NO_JOURNAL ? {} : { leaseFile }), subnets: [{ subnet: SUBNET, range: [FIRST, LAST], router: '10.201.0.1', leaseTime: 3600 }] }))
+      writeFileSync(config, JSON.stringify({ interface: 's0', ...(process.env.BENCH_NO_JOURNAL ? {} : { leaseFile }), subnets: [{ subnet: SUBNET, range: [FIRST, LAST], router: '10.201.0.1', leaseTime: 3600 }] }))
       return spawn(process.execPath, [...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []), ...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROFILE] : []), join(dist, 'cli.js'), 'server', '--config', config, '--netns', srv], { stdio: ['ignore', process.env.BENCH_STDOUT ? 'inherit' : 'ignore', 'inherit'], env: { ...process.env, LOG_LEVEL: 'warn' } })
     },
   },

@@ -78,13 +78,15 @@ async function server(values: Record<string, string | string[] | boolean | undef
   if (values['lease-file']) config.leaseFile = values['lease-file'] as string
   if (values.netns) config.netns = values.netns as string
   const logger = pino({ name: 'lab-dhcp4', level: process.env.LOG_LEVEL ?? 'info' })
-  const dhcp = await DhcpServer.start({ ...config, logger })
-  const showCounters = () => logger.info({ counters: dhcp.counters() }, 'counters')
-  process.on('SIGUSR1', showCounters)
-  await new Promise<void>((resolve) => {
+  // Listening before start(): its "serving" line tells a supervisor it may send SIGTERM already.
+  const stopAsked = new Promise<void>((resolve) => {
     process.once('SIGINT', resolve)
     process.once('SIGTERM', resolve)
   })
+  const dhcp = await DhcpServer.start({ ...config, logger })
+  const showCounters = () => logger.info({ counters: dhcp.counters() }, 'counters')
+  process.on('SIGUSR1', showCounters)
+  await stopAsked
   process.off('SIGUSR1', showCounters)
   logger.info({ counters: dhcp.counters() }, 'stopping')
   await dhcp.stop()
