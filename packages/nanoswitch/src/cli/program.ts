@@ -120,7 +120,8 @@ later join the bridge. SIGINT/SIGTERM stop it and remove what it made (unless --
 adopts what a crashed run left. Logs are pino JSON (readable on a terminal, JSON with --json).
 --mode routed: seed 001's router instead: a link whose MAC starts with the client OUI is a client
 link, its MAC's last three bytes encoding the router's address 100.M3.M4.M5/31 (the client gets the
-next address, by DHCP unless --no-client-dhcp); every other Ethernet link is an uplink.
+next address, by DHCP unless --no-client-dhcp); every other Ethernet link is an uplink:
+  nanoswitch run --mode routed --netns rt1
 status: links, bridge ports, leases, the DHCP server's health, the uplink's lease, forwards and the
 supervision tree of the running switch, read from its control socket.
 A configuration the switch cannot run with (no such namespace, a lease file that cannot be made)
@@ -130,7 +131,7 @@ fails at once with exit status 1.`,
       summary: 'run the switch until SIGINT/SIGTERM',
       usage: '[--netns NS] [--socket PATH] [--mode switched|routed] [--uplink IF | --uplink-mac MAC] [--subnet CIDR] [--dns IP]... [--forward PORT:IP[:PORT]]... [--forward-mode kernel|proxy] [--socks PORT] [--lease-file PATH] [--bridge NAME] [--oui aa:bb:cc] [--no-client-dhcp] [--keep] [--init]',
       options: runOptions,
-      example: ['nanoswitch run --netns sw1 --forward 8080:10.1.0.2 --socks 1080 --lease-file /var/lib/lab/sw1.leases', 'nanoswitch run --mode routed --netns rt1'],
+      example: 'nanoswitch run --netns sw1 --forward 8080:10.1.0.2 --socks 1080 --lease-file /var/lib/lab/sw1.leases',
       run,
     },
     status: {
