@@ -27,6 +27,8 @@ export async function startSwtpm(options: { stateFrom?: string; binary?: string 
     child.once('error', (e) => reject(new Error(`swtpm could not start: ${e.message} (Debian: apt-get install swtpm)`)))
     child.once('close', (code) => reject(new Error(`swtpm exited with code ${code}: ${stderr.trim()}`)))
   })
+  // Marks `failed` handled: it is raced while waiting for the socket below; after start, swtpm's
+  // exit is the VM's business (QEMU reports a TPM that went away).
   failed.catch(() => {})
   let stopping: Promise<void> | undefined
   const stop = () =>

@@ -17,14 +17,25 @@ if (process.argv.includes('--help')) {
   CNI_COMMAND=ADD|DEL|CHECK|VERSION CNI_CONTAINERID=... CNI_NETNS=/run/netns/x CNI_IFNAME=eth0 \\
     lab-slots-cni < config.json
 
-config: {"cniVersion":"1.0.0","name":"slots","type":"lab-slots-cni","uplink":"eth0"}
-exit status 0 on success; 1 with a CNI error object on stdout otherwise.`)
+exit status 0 on success; 1 with a CNI error object on stdout otherwise.
+
+example (as a runtime would call it):
+  echo '{"cniVersion":"1.0.0","name":"slots","type":"lab-slots-cni","uplink":"eth0"}' |
+    CNI_COMMAND=ADD CNI_CONTAINERID=c1 CNI_NETNS=/run/netns/c1 CNI_IFNAME=eth0 lab-slots-cni`)
   process.exit(0)
 }
 
 readStdin()
   .then((stdin) => runCni({ env: process.env, stdin }))
-  .then((outcome) => {
-    if (outcome.stdout) process.stdout.write(outcome.stdout + '\n')
-    process.exit(outcome.exitCode)
-  })
+  .then(
+    (outcome) => {
+      if (outcome.stdout) process.stdout.write(outcome.stdout + '\n')
+      process.exit(outcome.exitCode)
+    },
+    (error: unknown) => {
+      // runCni answers every failure itself; this is stdin that could not be read. The runtime
+      // still gets a CNI error object (code 5, I/O failure).
+      process.stdout.write(JSON.stringify({ cniVersion: '1.0.0', code: 5, msg: `reading the network configuration: ${(error as Error).message}` }) + '\n')
+      process.exit(1)
+    },
+  )

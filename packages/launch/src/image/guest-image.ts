@@ -26,6 +26,7 @@ export async function guestImage(options: GuestImageOptions = {}): Promise<Guest
   if (!kernel) {
     kernel = fetchKernel({ cacheDir })
     kernels.set(cacheDir, kernel)
+    // A failed fetch is not kept, so the next call tries again; the caller awaiting it gets the error.
     kernel.catch(() => kernels.delete(cacheDir))
   }
   const k = await kernel
