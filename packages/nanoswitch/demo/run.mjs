@@ -95,8 +95,8 @@ async function main() {
   }
   console.log(`namespaces and cables made (${ms()}): upstream ${ns.up}, switch ${ns.sw}, vm1 ${ns.c1}, vm2 ${ns.c2}`)
 
-  const upstream = await DhcpServer.open({ netns: ns.up, interface: 'u0', subnet: { subnet: '10.99.0.0/24', range: ['10.99.0.10', '10.99.0.50'], router: '10.99.0.1', leaseTime: 600 }, logger: pino({ level: 'silent' }) })
-  closers.push(() => upstream.close())
+  const upstream = await DhcpServer.start({ netns: ns.up, interface: 'u0', subnets: [{ subnet: '10.99.0.0/24', range: ['10.99.0.10', '10.99.0.50'], router: '10.99.0.1', leaseTime: 600 }], logger: pino({ level: 'silent' }) })
+  closers.push(() => upstream.stop())
   await echoServer(ns.up, 'upstream')
 
   const started = performance.now()
@@ -120,7 +120,7 @@ async function main() {
   for (const [vm, netns] of [['vm1', ns.c1], ['vm2', ns.c2]]) {
     const asked = performance.now()
     const client = await DhcpClient.start({ interface: 'eth0', netns, hostname: vm, onLease: compose(manageIP({ netns }), manageRoutes({ netns })) })
-    closers.push(() => client.close())
+    closers.push(() => client.stop())
     leases[vm] = await client.waitForLease(5000)
     console.log(`${vm}: ${leases[vm].address}/${leases[vm].prefixLength} router ${leases[vm].router} dns ${leases[vm].dns.join(' ')} (DHCP from nanoswitch in ${ms(asked)})`)
   }
