@@ -55,7 +55,7 @@ export class RunningSwitch {
   static async start(options: StartOptions = {}): Promise<RunningSwitch> {
     await preflight(options)
     const logger = options.logger ?? pino({ level: 'silent' })
-    const lifecycle = new Lifecycle(logger)
+    const lifecycle = new Lifecycle()
     lifecycle.keep = options.keep ?? false
     const state = new SwitchState()
     const router = new RouterState()

@@ -1,6 +1,4 @@
 // What every runnable of one switch shares about how the switch as a whole is ending.
-import type { Logger } from 'pino'
-
 export class Lifecycle {
   /** Set by RunningSwitch.stop() before the tree is cancelled: a clean stop, not a restart. */
   stopping = false
@@ -8,8 +6,6 @@ export class Lifecycle {
   keep = false
   readonly #fatal: Array<(error: Error) => void> = []
   #error: Error | undefined
-
-  constructor(readonly logger: Logger) {}
 
   /**
    * Whether what the switch created goes away now: only on a clean stop without `keep`. A runnable

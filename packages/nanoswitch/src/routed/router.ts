@@ -18,7 +18,7 @@ export function routedSwitch(options: RouterOptions = {}, state = new RouterStat
   const ns = netns ? { netns } : {}
 
   return async (ctx) => {
-    const life = lifecycle ?? new Lifecycle(ctx.logger)
+    const life = lifecycle ?? new Lifecycle()
     return service(
       life,
       async () => {

@@ -31,7 +31,7 @@ export function nanoswitch(options: SwitchOptions, state = new SwitchState(), li
   const explicitUplink = options.uplink?.name !== undefined || options.uplink?.mac !== undefined
 
   return async (ctx) => {
-    const sw: SwitchContext = { options, netns, plan, bridge: bridgeOptions, state, lifecycle: lifecycle ?? new Lifecycle(ctx.logger) }
+    const sw: SwitchContext = { options, netns, plan, bridge: bridgeOptions, state, lifecycle: lifecycle ?? new Lifecycle() }
     return service(
       sw.lifecycle,
       async () => {
