@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { afterAll, describe, expect, it } from 'vitest'
 import { TestNetns, cleanupAll, isRoot, readmeBlocks, runExample } from '@lab/testkit'
-import type { Options } from '@lab/cli-kit'
+import type { Options, Values } from '@lab/cli-kit'
 import { program, startOptions } from '../src/cli/program.js'
 
 const pkg = fileURLToPath(new URL('..', import.meta.url))
@@ -21,7 +21,7 @@ describe('README command lines', () => {
       expect(command, line).toBeDefined()
       const specs: Options = { ...program.globalOptions, ...command!.options, json: { type: 'boolean', description: 'JSON' } }
       const { values } = parseArgs({ args, strict: true, options: Object.fromEntries(Object.entries(specs).map(([k, v]) => [k, { type: v.type, ...(v.multiple ? { multiple: true } : {}) }])) })
-      if (name === 'run') expect(() => startOptions(values), line).not.toThrow()
+      if (name === 'run') expect(() => startOptions(values as Values), line).not.toThrow()
     }
   })
 })
