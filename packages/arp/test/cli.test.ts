@@ -32,7 +32,7 @@ describe.skipIf(!isRoot() || !existsSync(cli))('lab-arp CLI (needs root and a bu
     expect(badCount.code).toBe(2)
     expect(badCount.stderr).toMatch(/--count: expected a whole number, got "x"/)
     const badAddress = await run(['node', cli, 'announce', '--netns', a.name, '--interface', 'a0', '--address', '010.9.0.1'], { allowFailure: true })
-    expect(badAddress.code).toBe(1)
+    expect(badAddress.code).toBe(2)
     expect(badAddress.stderr.trim().split('\n')).toHaveLength(1)
     await new Promise((r) => setTimeout(r, 100))
     expect(frames).toEqual([])

@@ -1,9 +1,7 @@
 #!/usr/bin/env node
 // lab-dhcp4: run the DHCP server, or print the leases of a lease file.
 import { readFileSync } from 'node:fs'
-import { parseArgs } from 'node:util'
-import { EXIT, UsageError, errorLine, isUsageError } from '@lab/cli-kit'
-import { ArgumentError } from '@lab/netlink-native'
+import { integerFlag, numberFlag, requiredFlag, runProgram, UsageError, type Program, type Values } from '@lab/cli-kit'
 import pino from 'pino'
 import { ConfigError, parseConfig, type ServerConfig } from './config.js'
 import { compose, manageDNS, manageIP, manageRoutes } from './client/callbacks.js'
@@ -14,33 +12,12 @@ import { LoadGenerator } from './load/load-generator.js'
 import { readLeaseFile } from './server/journal.js'
 import { DhcpServer } from './server/server.js'
 
-const HELP = `lab-dhcp4: a DHCPv4 server whose leases survive kill -9, and a client
-
-usage:
-  lab-dhcp4 server --config FILE [--netns NS]
-  lab-dhcp4 server --interface br0 --subnet 10.1.0.0/24 --range 10.1.0.2-10.1.0.254 [--router IP] [--dns IP]... [--lease-time S] [--lease-file PATH] [--netns NS]
-  lab-dhcp4 leases --lease-file PATH [--json]
-  lab-dhcp4 client --interface eth0 [--netns NS] [--once] [--json] [--no-configure] [--timeout S]
-                   [--vendor-class S] [--hostname H] [--client-id HEX] [--lease-file PATH]
-                   [--resolv-conf PATH] [--release-on-exit]
-  lab-dhcp4 load --server IP --giaddr IP --clients N [--window N] [--duration S] [--netns NS] [--json]
-
-server: SIGUSR1 logs the counters (offers, acks, naks, malformed, pool free...) as one JSON line;
-SIGINT/SIGTERM stop it after the pending leases are on disk.
-client: gets a lease and configures the interface (address with the lease's lifetime, routes from
-option 121 or 3, resolv.conf with --resolv-conf), then keeps renewing; --once stops after the first
-lease; --json prints each lease as one JSON line; SIGINT/SIGTERM stop it, releasing the lease with
---release-on-exit. Exits 1 when no lease comes within --timeout (default 30 s).
-load: simulated clients behind a relay address (giaddr, which must be local) each do
-DISCOVER-OFFER-REQUEST-ACK with the server; prints exchanges/s and latency.
-
-example:
-  lab-dhcp4 server --netns sw1 --interface br0 --subnet 10.1.0.0/24 --range 10.1.0.2-10.1.0.254 --router 10.1.0.1 --lease-file /tmp/leases
-
-exit status: 0 stopped cleanly (load: every exchange completed), 1 could not serve, no lease came, or some exchanges failed, 2 usage or configuration error`
-
 /** A configuration file that cannot be used: exit 2, one line naming the file and the field. */
-class ConfigFileError extends UsageError {}
+class ConfigFileError extends UsageError {
+  constructor(message: string) {
+    super(message, { helpHint: false })
+  }
+}
 
 function readConfig(file: string): ServerConfig {
   let text: string
@@ -57,7 +34,7 @@ function readConfig(file: string): ServerConfig {
   }
 }
 
-async function server(values: Record<string, string | string[] | boolean | undefined>): Promise<number> {
+async function server(values: Values, signal: AbortSignal): Promise<number> {
   let config: ServerConfig
   if (values.config) {
     config = readConfig(values.config as string)
@@ -71,18 +48,16 @@ async function server(values: Record<string, string | string[] | boolean | undef
         range: [first, last],
         ...(values.router ? { router: values.router as string } : {}),
         ...(values.dns ? { dns: values.dns as string[] } : {}),
-        ...(values['lease-time'] ? { leaseTime: Number(values['lease-time']) } : {}),
+        ...(values['lease-time'] !== undefined ? { leaseTime: integerFlag('lease-time', values['lease-time'] as string, { min: 1, max: 0xffffffff }) } : {}),
       },
     ]
   }
   if (values['lease-file']) config.leaseFile = values['lease-file'] as string
   if (values.netns) config.netns = values.netns as string
   const logger = pino({ name: 'lab-dhcp4', level: process.env.LOG_LEVEL ?? 'info' })
-  // Listening before start(): its "serving" line tells a supervisor it may send SIGTERM already.
-  const stopAsked = new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve)
-    process.once('SIGTERM', resolve)
-  })
+  // runProgram listens for SIGINT/SIGTERM from the start: the "serving" line tells a supervisor
+  // it may send SIGTERM already.
+  const stopAsked = untilAborted(signal)
   const dhcp = await DhcpServer.start({ ...config, logger })
   const showCounters = () => logger.info({ counters: dhcp.counters() }, 'counters')
   process.on('SIGUSR1', showCounters)
@@ -93,9 +68,8 @@ async function server(values: Record<string, string | string[] | boolean | undef
   return 0
 }
 
-async function leases(values: Record<string, string | string[] | boolean | undefined>): Promise<number> {
-  if (!values['lease-file']) throw new UsageError('leases needs --lease-file')
-  const { leases: list } = await readLeaseFile(values['lease-file'] as string)
+async function leases(values: Values): Promise<number> {
+  const { leases: list } = await readLeaseFile(requiredFlag('lease-file', values['lease-file'] as string | undefined))
   const now = Date.now()
   const current = list.filter((l) => l.state === 'bound' && l.expiresAt > now)
   if (values.json) console.log(JSON.stringify(current))
@@ -113,11 +87,9 @@ function describeLease(l: ClientLease): string {
   return lines.join('\n')
 }
 
-async function client(values: Record<string, string | string[] | boolean | undefined>): Promise<number> {
-  const ifname = values.interface as string | undefined
-  if (!ifname) throw new UsageError('client needs --interface')
-  const timeout = values.timeout === undefined ? 30 : Number(values.timeout)
-  if (!(timeout > 0)) throw new UsageError('--timeout: seconds, more than 0')
+async function client(values: Values, signal: AbortSignal): Promise<number> {
+  const ifname = requiredFlag('interface', values.interface as string | undefined)
+  const timeout = numberFlag('timeout', values.timeout as string | undefined, { min: 0.001 }, 30)
   const clientIdHex = values['client-id'] as string | undefined
   if (clientIdHex !== undefined && !/^([0-9a-f]{2}:?)+$/i.test(clientIdHex)) throw new UsageError('--client-id: hex bytes, e.g. 01:02:00:00:00:00:0a')
   const netns = values.netns as string | undefined
@@ -164,24 +136,22 @@ async function client(values: Record<string, string | string[] | boolean | undef
     return 0
   }
   dhcp.on('lease', ({ old, next, reason }) => show(next ?? old, reason))
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve)
-    process.once('SIGTERM', resolve)
-  })
+  await untilAborted(signal)
   if (values['release-on-exit']) await dhcp.release()
   else await dhcp.stop()
   return 0
 }
 
-async function load(values: Record<string, string | string[] | boolean | undefined>): Promise<number> {
-  const clients = Number(values.clients)
-  if (!values.server || !values.giaddr || !Number.isInteger(clients) || clients < 1) throw new UsageError('load needs --server, --giaddr and --clients N')
-  const window = values.window === undefined ? undefined : Number(values.window)
-  if (window !== undefined && !(Number.isInteger(window) && window > 0)) throw new UsageError('--window: a positive integer')
-  const generator = await LoadGenerator.open({ netns: values.netns as string | undefined, server: values.server as string, giaddr: values.giaddr as string })
+async function load(values: Values): Promise<number> {
+  const serverAddress = requiredFlag('server', values.server as string | undefined)
+  const giaddr = requiredFlag('giaddr', values.giaddr as string | undefined)
+  const clients = integerFlag('clients', requiredFlag('clients', values.clients as string | undefined), { min: 1, max: 1_000_000 })!
+  const window = integerFlag('window', values.window as string | undefined, { min: 1, max: 65_536 })
+  const duration = numberFlag('duration', values.duration as string | undefined, { min: 0.001 })
+  const generator = await LoadGenerator.open({ netns: values.netns as string | undefined, server: serverAddress, giaddr })
   let result
   try {
-    result = await generator.run({ clients, ...(window ? { window } : {}), ...(values.duration ? { durationMs: Number(values.duration) * 1000 } : {}) })
+    result = await generator.run({ clients, ...(window ? { window } : {}), ...(duration ? { durationMs: duration * 1000 } : {}) })
   } finally {
     await generator.close()
   }
@@ -193,57 +163,76 @@ async function load(values: Record<string, string | string[] | boolean | undefin
   return result.completed === clients ? 0 : 1
 }
 
-async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      config: { type: 'string' },
-      netns: { type: 'string' },
-      interface: { type: 'string' },
-      subnet: { type: 'string' },
-      range: { type: 'string' },
-      router: { type: 'string' },
-      dns: { type: 'string', multiple: true },
-      'lease-time': { type: 'string' },
-      'lease-file': { type: 'string' },
-      json: { type: 'boolean' },
-      server: { type: 'string' },
-      giaddr: { type: 'string' },
-      clients: { type: 'string' },
-      window: { type: 'string' },
-      duration: { type: 'string' },
-      once: { type: 'boolean' },
-      'no-configure': { type: 'boolean' },
-      timeout: { type: 'string' },
-      'vendor-class': { type: 'string' },
-      hostname: { type: 'string' },
-      'client-id': { type: 'string' },
-      'release-on-exit': { type: 'boolean' },
-      'resolv-conf': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  })
-  if (values.help) {
-    console.log(HELP)
-    return 0
-  }
-  if (positionals[0] === 'server') return server(values)
-  if (positionals[0] === 'leases') return leases(values)
-  if (positionals[0] === 'load') return load(values)
-  if (positionals[0] === 'client') return client(values)
-  throw new UsageError(positionals[0] ? `unknown command ${positionals[0]}` : 'missing command')
+function untilAborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })))
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    // A configuration file's error names the file and field: no pointer to --help needed.
-    if (error instanceof ConfigFileError) {
-      console.error(`lab-dhcp4: ${error.message}`)
-      process.exit(EXIT.usage)
-    }
-    console.error(errorLine('lab-dhcp4', error))
-    process.exit(isUsageError(error) || error instanceof ArgumentError ? EXIT.usage : EXIT.failed)
+const flag = (value: string, description: string, multiple = false) => ({ type: 'string' as const, value, description, ...(multiple ? { multiple } : {}) })
+const toggle = (description: string) => ({ type: 'boolean' as const, description })
+
+const program: Program = {
+  name: 'lab-dhcp4',
+  summary: 'a DHCPv4 server whose leases survive kill -9, a client, and a load generator',
+  globalOptions: { netns: flag('NS', 'network namespace (a name under /run/netns or a path)') },
+  notes: `server: SIGUSR1 logs the counters as one JSON line; SIGINT/SIGTERM stop it after the pending leases are on disk.
+client: exits 1 when no lease comes within --timeout. load: exits 1 when some exchanges failed.
+A configuration file's error names the field and exits 2.`,
+  commands: {
+    server: {
+      summary: 'serve DHCP on an interface, from a config file or flags',
+      usage: '--config FILE | --interface IF --subnet CIDR --range FIRST-LAST [--router IP] [--dns IP]... [--lease-time S] [--lease-file PATH]',
+      options: {
+        config: flag('FILE', 'a JSON configuration file (see the README)'),
+        interface: flag('IF', 'the interface to serve'),
+        subnet: flag('CIDR', 'the subnet, e.g. 10.1.0.0/24'),
+        range: flag('FIRST-LAST', 'the addresses to lease'),
+        router: flag('IP', 'option 3'),
+        dns: flag('IP', 'option 6', true),
+        'lease-time': flag('S', 'lease time in seconds (default 3600)'),
+        'lease-file': flag('PATH', 'the lease journal; its directory is created'),
+      },
+      example: 'lab-dhcp4 server --netns sw1 --interface br0 --subnet 10.1.0.0/24 --range 10.1.0.2-10.1.0.254 --router 10.1.0.1 --lease-file /tmp/leases',
+      run: ({ values, signal }) => server(values, signal),
+    },
+    leases: {
+      summary: "print the current leases of a server's lease file",
+      usage: '--lease-file PATH [--json]',
+      options: { 'lease-file': flag('PATH', 'the lease journal') },
+      example: 'lab-dhcp4 leases --lease-file /tmp/leases --json',
+      run: ({ values }) => leases(values),
+    },
+    client: {
+      summary: 'get a lease, configure the interface, keep renewing',
+      usage: '--interface IF [--once] [--json] [--no-configure] [--timeout S] [--vendor-class S] [--hostname H] [--client-id HEX] [--lease-file PATH] [--resolv-conf PATH] [--release-on-exit]',
+      options: {
+        interface: flag('IF', 'the interface'),
+        once: toggle('stop after the first lease'),
+        'no-configure': toggle('do not configure the address and routes'),
+        timeout: flag('S', 'seconds to wait for the first lease (default 30)'),
+        'vendor-class': flag('S', 'option 60'),
+        hostname: flag('H', 'option 12'),
+        'client-id': flag('HEX', 'option 61, e.g. 01:02:00:00:00:00:0a'),
+        'lease-file': flag('PATH', 'where the lease is kept across restarts'),
+        'resolv-conf': flag('PATH', 'write the lease\'s DNS servers there'),
+        'release-on-exit': toggle('send DHCPRELEASE when stopped'),
+      },
+      example: 'lab-dhcp4 client --netns vm1 --interface eth0 --once --json',
+      run: ({ values, signal }) => client(values, signal),
+    },
+    load: {
+      summary: 'simulated clients behind a relay address: DORA exchanges per second and latency',
+      usage: '--server IP --giaddr IP --clients N [--window N] [--duration S] [--json]',
+      options: {
+        server: flag('IP', 'the server to load'),
+        giaddr: flag('IP', 'the relay address the clients come from (must be local)'),
+        clients: flag('N', 'how many clients'),
+        window: flag('N', 'exchanges in flight (default 64)'),
+        duration: flag('S', 'stop after this many seconds'),
+      },
+      example: 'lab-dhcp4 load --netns relay --server 10.1.0.1 --giaddr 10.1.0.2 --clients 1000 --json',
+      run: ({ values }) => load(values),
+    },
   },
-)
+}
+
+runProgram(program)

@@ -141,7 +141,7 @@ describe.skipIf(!isRoot() || !existsSync(cli))('lab-dhcp4 client (needs root and
     expect(r.stderr).toContain('no lease from any DHCP server on c0 within 1 s')
     const usage = await run(['node', cli, 'client'], { allowFailure: true })
     expect(usage.code).toBe(2)
-    expect(usage.stderr).toContain('client needs --interface')
+    expect(usage.stderr).toContain('--interface is required')
     const help = await run(['node', cli, '--help'])
     expect(help.stdout).toContain('lab-dhcp4 client --interface eth0')
   })
