@@ -116,8 +116,8 @@ describe.skipIf(!isRoot())('ARP on the wire (needs root)', () => {
   it('finds a real host holding the address, and none when it is free (RFC 5227)', async () => {
     const timing = { probeWait: 10, probeNum: 3, probeMin: 30, probeMax: 60, announceWait: 200 }
     const taken = await probe({ interface: 'a0', address: '10.7.0.2', netns: a.name, timing })
-    expect(taken).toEqual({ conflict: true, holder: macB })
+    expect(taken).toEqual({ conflict: true, holder: macB, malformed: 0 })
     const free = await probe({ interface: 'a0', address: '10.7.0.99', netns: a.name, timing })
-    expect(free).toEqual({ conflict: false })
+    expect(free).toEqual({ conflict: false, malformed: 0 })
   })
 })
