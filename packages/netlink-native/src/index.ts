@@ -13,7 +13,7 @@ export { MessageWriter, parseMessages, type NetlinkMessage } from './netlink/mes
 export { eventStream, type EventSink } from './netlink/event-stream.js'
 export * as nl from './netlink/constants.js'
 export * as rt from './rtnetlink/constants.js'
-export type { Link, LinkAddOptions, LinkAttributes, BridgeOptions, VxlanOptions } from './rtnetlink/link.js'
+export type { Link, LinkAddOptions, LinkAttributes, BridgeOptions, BridgePortOptions, VxlanOptions } from './rtnetlink/link.js'
 export type { Address, AddressOptions } from './rtnetlink/addr.js'
 export type { Route, RouteOptions, NextHop, NextHopOptions } from './rtnetlink/route.js'
 export type { Neighbour, NeighbourOptions } from './rtnetlink/neigh.js'

@@ -14,7 +14,7 @@ import * as C from './rtnetlink/constants.js'
 import type { LinkRef, Operation, RequestContext } from './rtnetlink/context.js'
 import { publishChange } from './diagnostics.js'
 import type { Family } from './rtnetlink/inet.js'
-import { decodeLink, linkAdd, linkDel, linkDumpRequest, linkGet, linkSet, type Link, type LinkAddOptions, type LinkAttributes } from './rtnetlink/link.js'
+import { decodeLink, linkAdd, linkDel, linkDumpRequest, linkGet, linkSet, linkSetBridgePort, type BridgePortOptions, type Link, type LinkAddOptions, type LinkAttributes } from './rtnetlink/link.js'
 import { decodeNeighbour, neighAdd, neighDel, neighDumpRequest, neighReplace, type Neighbour, type NeighbourOptions } from './rtnetlink/neigh.js'
 import { decodeRoute, routeAdd, routeAppend, routeDel, routeDumpRequest, routeReplace, tableNumber, type Route, type RouteOptions } from './rtnetlink/route.js'
 import { decodeRule, ruleAdd, ruleDel, ruleDumpRequest, type Rule, type RuleOptions } from './rtnetlink/rule.js'
@@ -116,6 +116,8 @@ export class Netlink {
       await this.#one(linkAdd(o))
     },
     set: async (link: LinkRef, o: LinkAttributes): Promise<void> => this.#one(linkSet(link, o)),
+    /** A bridge port's settings: `bridge link set dev vx0 learning off neigh_suppress on`. */
+    setBridgePort: async (link: LinkRef, o: BridgePortOptions): Promise<void> => this.#one(linkSetBridgePort(link, o)),
     del: async (link: LinkRef): Promise<void> => this.#one(linkDel(link)),
     get: async (link: LinkRef): Promise<Link> => this.#one(linkGet(link)),
     list: async (filter: { kind?: string; master?: LinkRef } = {}): Promise<DumpList<Link>> => {

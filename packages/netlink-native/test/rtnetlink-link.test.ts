@@ -85,6 +85,21 @@ describe.skipIf(!isRoot())('links (needs root)', () => {
     await nl.link.del('mv0')
   })
 
+  it('sets a VXLAN bridge port to learning off and neigh_suppress on, and bridge agrees', async () => {
+    await nl.link.add({ name: 'brx', kind: 'bridge', bridge: { stp: false, forwardDelay: 0 } })
+    await nl.link.add({ name: 'vx1', kind: 'vxlan', vxlan: { id: 43, local: '10.9.0.1', port: 4789, learning: false }, master: 'brx' })
+    type BridgeLink = { ifname: string; learning?: boolean; neigh_suppress?: boolean }
+    const show = async () => JSON.parse((await a.exec(['bridge', '-j', '-d', 'link', 'show', 'dev', 'vx1'])).stdout) as BridgeLink[]
+    expect((await show())[0]).toMatchObject({ learning: true, neigh_suppress: false })
+    await nl.link.setBridgePort('vx1', { learning: false, neighSuppress: true })
+    expect((await show())[0]).toMatchObject({ learning: false, neigh_suppress: true })
+    await nl.link.setBridgePort((await nl.link.get('vx1')).index, { learning: true })
+    expect((await show())[0]).toMatchObject({ learning: true, neigh_suppress: true })
+    await expect(nl.link.setBridgePort('vx1', { learning: 'no' as unknown as boolean })).rejects.toBeInstanceOf(ArgumentError)
+    await nl.link.del('vx1')
+    await nl.link.del('brx')
+  })
+
   it('creates a persistent tap through the tun ioctls', async () => {
     await nl.link.add({ name: 'tap0', kind: 'tap', up: true })
     const tap = await nl.link.get('tap0')

@@ -71,6 +71,11 @@ export const IFLA_BR_MCAST_SNOOPING = 23
 export const IFLA_MACVLAN_MODE = 1
 export const MACVLAN_MODES = { private: 1, vepa: 2, bridge: 4, passthru: 8, source: 16 } as const
 
+// IFLA_PROTINFO (linux/if_link.h) in an AF_BRIDGE RTM_SETLINK: bridge port attributes (IFLA_BRPORT_*).
+export const IFLA_PROTINFO = 12
+export const IFLA_BRPORT_LEARNING = 8
+export const IFLA_BRPORT_UNICAST_FLOOD = 9
+export const IFLA_BRPORT_NEIGH_SUPPRESS = 32
 export const IFLA_VXLAN_ID = 1
 export const IFLA_VXLAN_GROUP = 2
 export const IFLA_VXLAN_LINK = 3

@@ -6,7 +6,7 @@ import { NLM_F_CREATE, NLM_F_EXCL } from '../netlink/constants.js'
 import type { MessageWriter, NetlinkMessage } from '../netlink/message.js'
 import { checkRef, refsOf, type LinkRef, type Operation, type RequestContext } from './context.js'
 import * as C from './constants.js'
-import { AF_UNSPEC, checkIfname, formatMac, parseIp, parseMac } from './inet.js'
+import { AF_BRIDGE, AF_UNSPEC, checkIfname, formatMac, parseIp, parseMac } from './inet.js'
 
 export interface Link {
   index: number
@@ -197,9 +197,9 @@ function formatV6(v: Buffer): string {
 }
 
 /** struct ifinfomsg */
-function ifinfomsg(w: MessageWriter, index: number, flags = 0, change = 0): void {
+function ifinfomsg(w: MessageWriter, index: number, flags = 0, change = 0, family = AF_UNSPEC): void {
   const at = w.reserve(16)
-  w.buf.writeUInt8(AF_UNSPEC, at)
+  w.buf.writeUInt8(family, at)
   w.buf.writeInt32LE(index, at + 4)
   w.buf.writeUInt32LE(flags >>> 0, at + 8)
   w.buf.writeUInt32LE(change >>> 0, at + 12)
@@ -386,6 +386,47 @@ export function linkSet(link: LinkRef, o: LinkAttributes): Operation<void> {
         ifinfomsg(w, index, flags, change)
         if (t.name !== undefined && o.name === undefined) w.str(C.IFLA_IFNAME, t.name)
         writeAttributes(w, o, ctx)
+      },
+    }),
+    decode: () => undefined,
+  }
+}
+
+/** A bridge port's own settings (IFLA_BRPORT_*); undefined leaves one as it is. */
+export interface BridgePortOptions {
+  /** Learn source MACs on this port (default on in the kernel). */
+  learning?: boolean
+  /** Answer ARP/ND for known neighbours locally instead of flooding them (EVPN ARP suppression). */
+  neighSuppress?: boolean
+  /** Flood unknown unicast out of this port. */
+  unicastFlood?: boolean
+}
+
+/**
+ * Changes a bridge port's settings. Equivalent to
+ * `bridge link set dev vx0 learning off neigh_suppress on` (an AF_BRIDGE RTM_SETLINK carrying
+ * IFLA_PROTINFO, as iproute2 sends it).
+ */
+export function linkSetBridgePort(link: LinkRef, o: BridgePortOptions): Operation<void> {
+  checkRef(link, 'link')
+  for (const f of ['learning', 'neighSuppress', 'unicastFlood'] as const) {
+    if (o[f] !== undefined && typeof o[f] !== 'boolean') throw new ArgumentError(f, `true or false, not ${JSON.stringify(o[f])}`)
+  }
+  const t = target(link)
+  return {
+    refs: t.name !== undefined ? refsOf(link) : [],
+    encode: (ctx) => ({
+      type: C.RTM_SETLINK,
+      op: 'bridge link set',
+      object: String(link),
+      body: (w) => {
+        // The port is found by index only in the AF_BRIDGE family.
+        ifinfomsg(w, t.name !== undefined ? ctx.index(t.name, 'link') : t.index, 0, 0, AF_BRIDGE)
+        w.nested(C.IFLA_PROTINFO, () => {
+          if (o.learning !== undefined) w.u8(C.IFLA_BRPORT_LEARNING, o.learning ? 1 : 0)
+          if (o.unicastFlood !== undefined) w.u8(C.IFLA_BRPORT_UNICAST_FLOOD, o.unicastFlood ? 1 : 0)
+          if (o.neighSuppress !== undefined) w.u8(C.IFLA_BRPORT_NEIGH_SUPPRESS, o.neighSuppress ? 1 : 0)
+        })
       },
     }),
     decode: () => undefined,
