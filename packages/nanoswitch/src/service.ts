@@ -11,11 +11,6 @@ export const aborted = (signal: AbortSignal): Promise<void> =>
 export interface ServiceOptions<T> {
   /** The body after healthy (default: wait until cancelled). Returning before cancellation is a failure. */
   run?: (resource: T, ctx: Context) => Promise<void>
-  /**
-   * Watches the resource's own health: rejects when it goes bad, and the runnable fails (the
-   * supervisor restarts it and shows the reason). Stops watching when the signal aborts.
-   */
-  monitor?: (resource: T, ctx: Context) => Promise<void>
 }
 
 /** A supervised runnable from an open and a close. */
@@ -34,7 +29,7 @@ export function service<T>(lifecycle: Lifecycle, open: (ctx: Context) => Promise
     try {
       ctx.healthy()
       const body = options.run ? options.run(resource, ctx) : aborted(ctx.signal)
-      await (options.monitor ? Promise.race([body, options.monitor(resource, ctx)]) : body)
+      await body
     } finally {
       await close(resource, ctx)
     }

@@ -97,6 +97,7 @@ export class SupervisedNode {
       logger: this.logger,
       run: (name, runnable, options) => this.#runChild(generation, name, runnable, options ?? {}),
       healthy: () => this.#healthy(generation),
+      unhealthy: (reason) => this.#unhealthy(generation, reason),
       done: () => {
         if (generation === this.#generation) this.#doneSignalled = true
       },
@@ -123,9 +124,22 @@ export class SupervisedNode {
     child.start()
   }
 
+  #unhealthy(generation: number, reason: string): void {
+    if (generation !== this.#generation || this.#cancelling) return
+    if (this.state !== 'running' && this.state !== 'healthy' && this.state !== 'unhealthy') return
+    if (this.state === 'unhealthy' && this.lastError === reason) return
+    this.lastError = reason
+    if (this.state !== 'unhealthy') this.logger.warn({ reason }, `unhealthy: ${reason}`)
+    // The backoff is not reset while unhealthy: a failure now counts as one after a short run.
+    this.#resetTimer.handle?.cancel()
+    this.#resetTimer.handle = undefined
+    this.#setState('unhealthy')
+  }
+
   #healthy(generation: number): void {
     if (generation !== this.#generation || this.#cancelling) return
-    if (this.state !== 'running') return
+    if (this.state !== 'running' && this.state !== 'unhealthy') return
+    if (this.state === 'unhealthy') this.logger.info('healthy again')
     this.#setState('healthy')
     // Healthy for a while: the next failure starts the backoff over.
     this.#resetTimer.handle?.cancel()

@@ -15,8 +15,14 @@ export interface Context {
   readonly logger: Logger
   /** Starts a supervised child. Names are unique among siblings. */
   run(name: string, runnable: Runnable, options?: NodeOptions): void
-  /** Reports that this runnable is serving. */
+  /** Reports that this runnable is serving (again, after unhealthy()). */
   healthy(): void
+  /**
+   * Reports that this runnable still runs but cannot do all of its job (a DHCP server whose lease
+   * disk is full): shown in status with the reason, and the tree is not healthy, but nothing is
+   * restarted — the runnable recovers by itself and calls healthy() again.
+   */
+  unhealthy(reason: string): void
   /** Reports that this runnable finished its job: returning afterwards is not a failure. */
   done(): void
 }
@@ -46,7 +52,7 @@ export interface SupervisorOptions extends NodeOptions {
   random?: () => number
 }
 
-export type NodeState = 'starting' | 'running' | 'healthy' | 'done' | 'backoff' | 'cancelling' | 'stuck' | 'stopped' | 'failed'
+export type NodeState = 'starting' | 'running' | 'healthy' | 'unhealthy' | 'done' | 'backoff' | 'cancelling' | 'stuck' | 'stopped' | 'failed'
 
 export interface NodeStatus {
   name: string

@@ -296,3 +296,38 @@ describe('quiet by default', () => {
     expect(child.slice(0, 4)).toEqual(['running', 'backoff', 'running', 'healthy'])
   })
 })
+
+describe('unhealthy', () => {
+  it('shows a runnable that cannot do its job without restarting it, and the tree waits for it to recover', async () => {
+    const { clock, options } = setup()
+    let starts = 0
+    let report: Context | undefined
+    const handle = supervisor(
+      async (ctx) => {
+        ctx.run('server', async (c) => {
+          starts++
+          report = c
+          c.healthy()
+          await untilAborted(c)
+        })
+        ctx.healthy()
+        await untilAborted(ctx)
+      },
+      { ...options, name: 'root' },
+    )
+    await handle.healthy()
+    report!.unhealthy('lease disk full')
+    await clock.advance(60_000)
+    const server = handle.status().children.find((c) => c.name === 'server')!
+    expect(server).toMatchObject({ state: 'unhealthy', lastError: 'lease disk full', restarts: 0 })
+    let recovered = false
+    const waiting = handle.healthy().then(() => (recovered = true))
+    await clock.advance(1000)
+    expect(recovered).toBe(false)
+    report!.healthy()
+    await waiting
+    expect(handle.status().children.find((c) => c.name === 'server')!.state).toBe('healthy')
+    expect(starts).toBe(1)
+    await handle.stop()
+  })
+})

@@ -1,7 +1,8 @@
 // `dhcp-server`: @lab/dhcp4's server on the bridge, leases in the journal (--lease-file) so a VM
 // keeps its address across restarts. The server's own health (its lease journal can be written)
-// is this runnable's: when it turns bad the runnable fails with the server's reason, so status
-// shows it and the supervisor restarts the server with backoff (and escalates if that keeps failing).
+// is this runnable's: when it turns bad the runnable reports itself unhealthy with the server's
+// reason (status shows it, the switch is not healthy), but it is not restarted: the server keeps
+// renewing durable leases meanwhile and recovers by itself once its writes succeed again.
 import { DhcpServer, type DhcpServerHealth } from '@lab/dhcp4'
 import type { Context, Runnable } from '@lab/supervisor'
 import { service } from '../../service.js'
@@ -15,7 +16,7 @@ export function dhcpServerRunnable(sw: SwitchContext): Runnable {
       const server = await DhcpServer.start({
         ...(sw.netns ? { netns: sw.netns } : {}),
         interface: sw.bridge.name,
-        subnets: [{ subnet: sw.plan.network, range: sw.plan.range, router: sw.plan.address, dns: o.dns ?? ['10.42.0.3'], leaseTime: o.leaseTime ?? 43_200 }],
+        subnets: [{ subnet: sw.plan.network, range: sw.plan.range, router: sw.plan.address, dns: o.dns ?? ['10.42.0.3'], leaseTime: o.leaseTime ?? 43_200, ...(sw.state.fabric?.mtu ? { mtu: sw.state.fabric.mtu } : {}) }],
         ...(o.leaseFile ? { leaseFile: o.leaseFile } : {}),
         logger: ctx.logger,
       })
@@ -27,7 +28,7 @@ export function dhcpServerRunnable(sw: SwitchContext): Runnable {
       sw.state.server = undefined
       await server.stop()
     },
-    { monitor: (server, ctx) => untilUnhealthy(server, ctx, sw) },
+    { run: (server, ctx) => followHealth(server, ctx, sw) },
   )
 }
 
@@ -35,17 +36,16 @@ function healthText(h: DhcpServerHealth): { ok: boolean; text: string } {
   return h.ok ? { ok: true, text: 'healthy' } : { ok: false, text: h.reason }
 }
 
-/** Rejects with the server's reason when its health turns bad; never settles otherwise. */
-function untilUnhealthy(server: DhcpServer, ctx: Context, sw: SwitchContext): Promise<void> {
-  return new Promise<void>((_, reject) => {
-    const check = (health: DhcpServerHealth) => {
+/** Mirrors the server's health into the runnable's until cancelled. */
+function followHealth(server: DhcpServer, ctx: Context, sw: SwitchContext): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const follow = (health: DhcpServerHealth) => {
       sw.state.dhcpHealth = healthText(health)
-      if (health.ok) return
-      server.off('health', check)
-      reject(new Error(`DHCP server unhealthy: ${health.reason}`))
+      if (health.ok) ctx.healthy()
+      else ctx.unhealthy(`DHCP server unhealthy: ${health.reason}`)
     }
-    server.on('health', check)
-    ctx.signal.addEventListener('abort', () => server.off('health', check), { once: true })
-    check(server.health)
+    server.on('health', follow)
+    ctx.signal.addEventListener('abort', () => (server.off('health', follow), resolve()), { once: true })
+    follow(server.health)
   })
 }
