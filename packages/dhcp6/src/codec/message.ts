@@ -1,0 +1,133 @@
+// DHCPv6 messages (RFC 8415 sections 8 and 9): client/server messages with a 24-bit transaction
+// id, and relay messages (Relay-Forward, Relay-Reply) with a hop count, link and peer addresses
+// and the relayed message inside option 9.
+import { ArgumentError, formatIp, parseIp } from '@lab/netlink-native'
+import { Dhcp6DecodeError } from './errors.js'
+import { MAX_DEPTH, Dhcp6Options } from './options.js'
+import { formatDuid } from './duid.js'
+
+export const MESSAGE_TYPES = {
+  SOLICIT: 1,
+  ADVERTISE: 2,
+  REQUEST: 3,
+  CONFIRM: 4,
+  RENEW: 5,
+  REBIND: 6,
+  REPLY: 7,
+  RELEASE: 8,
+  DECLINE: 9,
+  RECONFIGURE: 10,
+  'INFORMATION-REQUEST': 11,
+  'RELAY-FORW': 12,
+  'RELAY-REPL': 13,
+} as const
+export type MessageType = keyof typeof MESSAGE_TYPES
+export type RelayType = 'RELAY-FORW' | 'RELAY-REPL'
+export type ClientServerType = Exclude<MessageType, RelayType>
+
+const TYPE_NAMES: Array<MessageType | undefined> = []
+for (const [name, code] of Object.entries(MESSAGE_TYPES)) TYPE_NAMES[code] = name as MessageType
+
+export type AnyDhcp6Message = Dhcp6Message | Dhcp6RelayMessage
+
+/** A client/server message: 1 byte type, 3 bytes transaction id, options. */
+export class Dhcp6Message {
+  readonly relay = false as const
+  type: ClientServerType
+  /** 24 bits. */
+  transactionId: number
+  options: Dhcp6Options
+
+  constructor(type: ClientServerType, transactionId: number, options: Dhcp6Options = new Dhcp6Options()) {
+    this.type = type
+    this.transactionId = transactionId
+    this.options = options
+  }
+
+  encode(): Buffer {
+    if (!Number.isInteger(this.transactionId) || this.transactionId < 0 || this.transactionId > 0xffffff) throw new ArgumentError('transactionId', `24 bits, got ${this.transactionId}`)
+    const type = MESSAGE_TYPES[this.type]
+    if (type === undefined || type >= 12) throw new ArgumentError('type', `a client/server message type, got ${this.type}`)
+    const head = Buffer.allocUnsafe(4)
+    head.writeUInt32BE(((type << 24) | this.transactionId) >>> 0, 0)
+    return Buffer.concat([head, this.options.encode()])
+  }
+
+  /** One line: type, transaction id and the client's DUID. */
+  summary(): string {
+    const client = this.options.get(1)
+    return `${this.type} xid 0x${this.transactionId.toString(16).padStart(6, '0')}${client ? ` client ${formatDuid(client)}` : ''}`
+  }
+
+  toString(): string {
+    return [this.summary(), ...this.options.format()].join('\n')
+  }
+}
+
+/** A relay message: 1 byte type, 1 byte hop count, 16 bytes link address, 16 bytes peer address, options. */
+export class Dhcp6RelayMessage {
+  readonly relay = true as const
+  type: RelayType
+  hopCount: number
+  /** An address on the link the client is on ('::' when the relay cannot tell): selects the prefix. */
+  linkAddress: string
+  /** The address of the client or relay the message came from, and where the reply goes. */
+  peerAddress: string
+  options: Dhcp6Options
+
+  constructor(fields: { type: RelayType; hopCount?: number; linkAddress: string; peerAddress: string; options?: Dhcp6Options }) {
+    this.type = fields.type
+    this.hopCount = fields.hopCount ?? 0
+    this.linkAddress = fields.linkAddress
+    this.peerAddress = fields.peerAddress
+    this.options = fields.options ?? new Dhcp6Options()
+  }
+
+  /** The relayed message (option 9), when there is one. */
+  get message(): AnyDhcp6Message | undefined {
+    return this.options.get(9)
+  }
+
+  encode(): Buffer {
+    if (!Number.isInteger(this.hopCount) || this.hopCount < 0 || this.hopCount > 255) throw new ArgumentError('hopCount', `0..255, got ${this.hopCount}`)
+    const head = Buffer.allocUnsafe(34)
+    head[0] = MESSAGE_TYPES[this.type]
+    head[1] = this.hopCount
+    for (const [at, field] of [[2, 'linkAddress'], [18, 'peerAddress']] as const) {
+      const ip = parseIp(this[field], field)
+      if (ip.family !== 6) throw new ArgumentError(field, `expected an IPv6 address, got ${this[field]}`)
+      ip.bytes.copy(head, at)
+    }
+    return Buffer.concat([head, this.options.encode()])
+  }
+
+  summary(): string {
+    return `${this.type} hops ${this.hopCount} link ${this.linkAddress} peer ${this.peerAddress}`
+  }
+
+  toString(): string {
+    return [this.summary(), ...this.options.format()].join('\n')
+  }
+}
+
+/**
+ * Decodes a client/server or relay message; anything malformed throws Dhcp6DecodeError with the
+ * reason. `depth` counts enclosing relay messages and options (nesting is bounded).
+ */
+export function decodeMessage(b: Buffer, depth = 0): AnyDhcp6Message {
+  if (depth > MAX_DEPTH) throw new Dhcp6DecodeError('too-deep', `messages nest deeper than ${MAX_DEPTH}`)
+  if (b.length < 4) throw new Dhcp6DecodeError('short-packet', `${b.length} bytes, a DHCPv6 message has at least 4`)
+  const type = TYPE_NAMES[b[0]!]
+  if (!type) throw new Dhcp6DecodeError('bad-message-type', `message type ${b[0]}`)
+  if (type === 'RELAY-FORW' || type === 'RELAY-REPL') {
+    if (b.length < 34) throw new Dhcp6DecodeError('short-packet', `${b.length} bytes, a relay message has at least 34`)
+    return new Dhcp6RelayMessage({
+      type,
+      hopCount: b[1]!,
+      linkAddress: formatIp(b.subarray(2, 18)),
+      peerAddress: formatIp(b.subarray(18, 34)),
+      options: Dhcp6Options.decode(b.subarray(34), depth + 1),
+    })
+  }
+  return new Dhcp6Message(type, b.readUInt32BE(0) & 0xffffff, Dhcp6Options.decode(b.subarray(4), depth + 1))
+}

@@ -1,0 +1,2 @@
+export { Dhcp6Error, type Dhcp6ErrorCode } from './errors.js'
+export * from './codec/index.js'
