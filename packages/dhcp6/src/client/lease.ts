@@ -1,7 +1,8 @@
 // A lease as the client holds it: the addresses of its IA_NA, the prefixes of its IA_PD and the
 // stateless configuration of the same Reply, with the times the client acts on (T1, T2, the end of
 // the last valid lifetime), in a shape callbacks can apply directly and a lease file can keep.
-import type { IaAddress, IaNa, IaPd, IaPrefix, ServerMessage } from './messages.js'
+import { duidHex } from '../codec/index.js'
+import type { AddressIa, LeasedAddress, LeasedPrefix, PrefixIa, ServerReply } from './messages.js'
 
 /** 0xffffffff: an infinite lifetime or T1/T2 (RFC 8415 7.7). */
 export const INFINITE = 0xffffffff
@@ -12,16 +13,16 @@ export const IRT_MINIMUM = 600
 
 export interface Dhcp6Lease {
   interface: string
-  /** The server's DUID, hex. */
+  /** The server's DUID, hex (as the codec's duidHex writes it). */
   serverId: string
   /** The address the Reply came from (the server's, or the relay's, link-local address). */
   serverAddress?: string
   /** The IAID of the IA_NA and IA_PD. */
   iaid: number
   /** IA_NA addresses; each is configured as a /128 (RFC 8415 does not carry a prefix length). */
-  addresses: IaAddress[]
+  addresses: LeasedAddress[]
   /** IA_PD prefixes delegated to this client, for its downstream links. */
-  prefixes: IaPrefix[]
+  prefixes: LeasedPrefix[]
   dns: string[]
   domains: string[]
   /** Seconds after `acquiredAt`: Renew at T1, Rebind at T2; INFINITE: never. */
@@ -42,7 +43,7 @@ const consistent = (ia: { t1: number; t2: number }) => !(ia.t1 > 0 && ia.t2 > 0 
 const usable = (b: { preferredLifetime: number; validLifetime: number }) => b.validLifetime > 0 && b.preferredLifetime <= b.validLifetime
 
 /** The IA_NA and IA_PD of ours in a message, with only what can be used. */
-export function usableBindings(m: ServerMessage, iaid: number): { iaNa: IaNa[]; iaPd: IaPd[] } {
+export function usableBindings(m: ServerReply, iaid: number): { iaNa: AddressIa[]; iaPd: PrefixIa[] } {
   const iaNa = m.iaNa.filter((ia) => ia.iaid === iaid && consistent(ia) && !ia.status?.code).map((ia) => ({ ...ia, addresses: ia.addresses.filter(usable) })).filter((ia) => ia.addresses.length > 0)
   const iaPd = m.iaPd.filter((ia) => ia.iaid === iaid && consistent(ia) && !ia.status?.code).map((ia) => ({ ...ia, prefixes: ia.prefixes.filter(usable) })).filter((ia) => ia.prefixes.length > 0)
   return { iaNa, iaPd }
@@ -58,7 +59,7 @@ function times(ia: { t1: number; t2: number }, bindings: Array<{ preferredLifeti
   return { t1: ia.t1 || fraction(shortest, 0.5), t2: ia.t2 || fraction(shortest, 0.8) }
 }
 
-export function leaseFromReply(reply: ServerMessage, options: { interface: string; iaid: number; acquiredAt: number; serverAddress?: string }): Dhcp6Lease {
+export function leaseFromReply(reply: ServerReply, options: { interface: string; iaid: number; acquiredAt: number; serverAddress?: string }): Dhcp6Lease {
   const { iaNa, iaPd } = usableBindings(reply, options.iaid)
   const addresses = iaNa.flatMap((ia) => ia.addresses)
   const prefixes = iaPd.flatMap((ia) => ia.prefixes)
@@ -66,7 +67,7 @@ export function leaseFromReply(reply: ServerMessage, options: { interface: strin
   const valid = [...addresses, ...prefixes].map((b) => b.validLifetime)
   return {
     interface: options.interface,
-    serverId: reply.serverId?.toString('hex') ?? '',
+    serverId: reply.serverId ? duidHex(reply.serverId) : '',
     ...(options.serverAddress ? { serverAddress: options.serverAddress } : {}),
     iaid: options.iaid,
     addresses,
@@ -81,12 +82,12 @@ export function leaseFromReply(reply: ServerMessage, options: { interface: strin
 }
 
 /** A stateless lease from the Reply to an Information-Request: refreshed after its Information Refresh Time. */
-export function leaseFromInformation(reply: ServerMessage, options: { interface: string; acquiredAt: number; serverAddress?: string }): Dhcp6Lease {
+export function leaseFromInformation(reply: ServerReply, options: { interface: string; acquiredAt: number; serverAddress?: string }): Dhcp6Lease {
   const irt = reply.informationRefreshTime
   const refresh = irt === undefined ? IRT_DEFAULT : irt === INFINITE ? INFINITE : Math.max(IRT_MINIMUM, irt)
   return {
     interface: options.interface,
-    serverId: reply.serverId?.toString('hex') ?? '',
+    serverId: reply.serverId ? duidHex(reply.serverId) : '',
     ...(options.serverAddress ? { serverAddress: options.serverAddress } : {}),
     iaid: 0,
     addresses: [],
@@ -114,7 +115,7 @@ export function expiresAt(lease: Dhcp6Lease): number {
 }
 
 /** The lease's addresses and prefixes with their lifetimes counted down to `now` (what a Renew or Release carries). */
-export function remaining(lease: Dhcp6Lease, now: number): { addresses: IaAddress[]; prefixes: IaPrefix[] } {
+export function remaining(lease: Dhcp6Lease, now: number): { addresses: LeasedAddress[]; prefixes: LeasedPrefix[] } {
   const elapsed = Math.floor((now - lease.acquiredAt) / 1000)
   const left = (seconds: number) => (seconds === INFINITE ? INFINITE : Math.max(0, seconds - elapsed))
   return {

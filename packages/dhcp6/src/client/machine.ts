@@ -5,7 +5,8 @@ import { EventEmitter } from 'node:events'
 import { silentLogger, type Logger } from '@lab/netlink-native'
 import type { Clock, TimerHandle } from '@lab/clock'
 import { INFINITE, expiresAt, leaseFromInformation, leaseFromReply, remaining, usableBindings, type Dhcp6Lease } from './lease.js'
-import { DEFAULT_REQUESTED_OPTIONS, STATUS, type ClientMessage, type ClientMessageType, type IaNa, type IaPd, type ServerMessage } from './messages.js'
+import { STATUS, decodeDuid, type Dhcp6Message, type Duid } from '../codec/index.js'
+import { DEFAULT_REQUESTED_OPTIONS, buildClientMessage, readServerMessage, sameDuid, type AddressIa, type ClientMessageType, type ClientRequest, type PrefixIa, type ServerReply } from './messages.js'
 import { RFC8415_RETRANSMIT, nextTimeout, type ExchangeKind, type RetransmitParameters } from './retransmit.js'
 
 export type ClientState = 'stopped' | 'soliciting' | 'requesting' | 'bound' | 'renewing' | 'rebinding' | 'confirming' | 'declining' | 'releasing' | 'informing'
@@ -21,13 +22,13 @@ export type LeaseCallback = (old: Dhcp6Lease | undefined, next: Dhcp6Lease | und
 
 export interface MachineIo {
   /** To All_DHCP_Relay_Agents_and_Servers (ff02::1:2) port 547, from the link-local address. */
-  send(message: ClientMessage): void
+  send(message: Dhcp6Message): void
 }
 
 export interface MachineOptions {
   interface: string
   /** The client's DUID (see duidLl). */
-  duid: Buffer
+  duid: Duid
   /** The IAID of the IA_NA and the IA_PD. */
   iaid: number
   /** Ask for an address (IA_NA). Default true, false when `stateless`. */
@@ -71,7 +72,7 @@ export class ClientMachine extends EventEmitter<{ state: [ClientState]; lease: [
   /** T1, T2 and the end of the lease: they outlive exchanges (a Confirm keeps them). */
   #leaseTimers: TimerHandle[] = []
   /** Advertises collected during the first RT of a Solicit, best first once chosen. */
-  #advertises: ServerMessage[] = []
+  #advertises: ServerReply[] = []
   #firstTimeoutPassed = false
   /** Bumped on every transition: async work begun in an older state is dropped. */
   #generation = 0
@@ -133,7 +134,7 @@ export class ClientMachine extends EventEmitter<{ state: [ClientState]; lease: [
     if (!lease || lease.stateless || !(this.#state === 'bound' || this.#state === 'renewing' || this.#state === 'rebinding')) return
     if (lease.addresses.length === 0) return this.#rebind()
     this.#enter('confirming')
-    const iaNa: IaNa[] = [{ iaid: this.options.iaid, t1: 0, t2: 0, addresses: lease.addresses.map((a) => ({ address: a.address, preferredLifetime: 0, validLifetime: 0 })) }]
+    const iaNa: AddressIa[] = [{ iaid: this.options.iaid, t1: 0, t2: 0, addresses: lease.addresses.map((a) => ({ address: a.address, preferredLifetime: 0, validLifetime: 0 })) }]
     this.#transmit('confirm', () => this.#message('CONFIRM', { iaNa, requestedOptions: [] }), { giveUp: () => this.#resume() })
   }
 
@@ -158,7 +159,7 @@ export class ClientMachine extends EventEmitter<{ state: [ClientState]; lease: [
     const ia = this.#iaFor(addresses, prefixes)
     await new Promise<void>((resolve) => {
       this.#onReleased = resolve
-      this.#transmit('release', () => this.#message('RELEASE', { serverId: Buffer.from(lease.serverId, 'hex'), ...ia, requestedOptions: [] }), {
+      this.#transmit('release', () => this.#message('RELEASE', { serverId: decodeDuid(Buffer.from(lease.serverId, 'hex')), ...ia, requestedOptions: [] }), {
         giveUp: () => this.#enter('stopped'),
       })
     })
@@ -198,7 +199,7 @@ export class ClientMachine extends EventEmitter<{ state: [ClientState]; lease: [
    * nextTimeout, the exchange failing after MRC transmissions or MRD. The transaction ID stays the
    * same for the retransmissions (16.1); Elapsed Time counts from the first transmission.
    */
-  #transmit(kind: ExchangeKind, build: () => ClientMessage, options: TransmitOptions = {}): void {
+  #transmit(kind: ExchangeKind, build: () => ClientRequest, options: TransmitOptions = {}): void {
     const p = { ...this.#params[kind], ...(options.mrd !== undefined ? { mrd: options.mrd } : {}) }
     this.#xid = Math.floor(this.#random() * 0x1000000) & 0xffffff
     this.#firstTimeoutPassed = false
@@ -208,7 +209,7 @@ export class ClientMachine extends EventEmitter<{ state: [ClientState]; lease: [
       this.#exchangeStart = this.options.clock.now()
       const deadline = p.mrd > 0 ? this.#exchangeStart + p.mrd : Infinity
       const send = () => {
-        this.io.send(build())
+        this.io.send(buildClientMessage(build()))
         count++
         rt = nextTimeout(rt, p, this.#random, kind === 'solicit' && count === 1)
         this.#after(Math.min(rt, deadline - this.options.clock.now()), () => {
@@ -233,7 +234,7 @@ export class ClientMachine extends EventEmitter<{ state: [ClientState]; lease: [
     else begin()
   }
 
-  #message(type: ClientMessageType, fields: Partial<ClientMessage> = {}): ClientMessage {
+  #message(type: ClientMessageType, fields: Partial<ClientRequest> = {}): ClientRequest {
     return {
       type,
       transactionId: this.#xid,
@@ -247,7 +248,7 @@ export class ClientMachine extends EventEmitter<{ state: [ClientState]; lease: [
   }
 
   /** The IA_NA and IA_PD a message carries: the given bindings, or empty IAs that ask for them. */
-  #iaFor(addresses: IaNa['addresses'], prefixes: IaPd['prefixes']): { iaNa: IaNa[]; iaPd: IaPd[] } {
+  #iaFor(addresses: AddressIa['addresses'], prefixes: PrefixIa['prefixes']): { iaNa: AddressIa[]; iaPd: PrefixIa[] } {
     const iaid = this.options.iaid
     const pd = this.options.prefixDelegation
     const hint = typeof pd === 'object' && prefixes.length === 0 ? [{ prefix: '::', prefixLength: pd.prefixLength, preferredLifetime: 0, validLifetime: 0 }] : prefixes
@@ -273,7 +274,7 @@ export class ClientMachine extends EventEmitter<{ state: [ClientState]; lease: [
 
   /** 18.2.9: the highest preference wins; among equals, the one offering more, then the first. */
   #requestBest(): void {
-    const score = (m: ServerMessage) => {
+    const score = (m: ServerReply) => {
       const b = usableBindings(m, this.options.iaid)
       return m.preference * 4 + (b.iaNa.length > 0 ? 2 : 0) + (b.iaPd.length > 0 ? 1 : 0)
     }
@@ -282,7 +283,7 @@ export class ClientMachine extends EventEmitter<{ state: [ClientState]; lease: [
   }
 
   /** Request the Advertise's bindings from its server; when that fails, the next Advertise, then Solicit again. */
-  #request(advertise: ServerMessage, others: ServerMessage[]): void {
+  #request(advertise: ServerReply, others: ServerReply[]): void {
     this.#enter('requesting')
     const b = usableBindings(advertise, this.options.iaid)
     // The advertised bindings go back as hints, lifetimes 0 (18.2.2).
@@ -310,12 +311,12 @@ export class ClientMachine extends EventEmitter<{ state: [ClientState]; lease: [
   /** 18.2.4: at T1, Renew with the server that gave the lease, until T2. */
   #renew(): void {
     const lease = this.#lease
-    if (!lease || this.#state === 'confirming' || this.#state === 'releasing') return
+    if (!lease || this.#state === 'confirming' || this.#state === 'releasing' || this.#state === 'rebinding') return
     this.#enter('renewing')
     const t2 = lease.t2 === INFINITE ? Infinity : lease.acquiredAt + lease.t2 * 1000
     const { addresses, prefixes } = remaining(lease, this.options.clock.now())
     const ia = this.#iaFor(addresses, prefixes)
-    this.#transmit('renew', () => this.#message('RENEW', { serverId: Buffer.from(lease.serverId, 'hex'), ...ia }), {
+    this.#transmit('renew', () => this.#message('RENEW', { serverId: decodeDuid(Buffer.from(lease.serverId, 'hex')), ...ia }), {
       ...(t2 !== Infinity ? { mrd: Math.max(1, t2 - this.options.clock.now()) } : {}),
     })
   }
@@ -362,7 +363,7 @@ export class ClientMachine extends EventEmitter<{ state: [ClientState]; lease: [
     this.#transmit('information-request', () => this.#message('INFORMATION-REQUEST'))
   }
 
-  async #bind(reply: ServerMessage, from: string | undefined, state: ClientState): Promise<void> {
+  async #bind(reply: ServerReply, from: string | undefined, state: ClientState): Promise<void> {
     const lease = leaseFromReply(reply, { interface: this.options.interface, iaid: this.options.iaid, acquiredAt: this.options.clock.now(), ...(from ? { serverAddress: from } : {}) })
     if ((state === 'soliciting' || state === 'requesting') && this.options.conflict && lease.addresses.length) {
       const generation = this.#generation
@@ -388,8 +389,8 @@ export class ClientMachine extends EventEmitter<{ state: [ClientState]; lease: [
   #decline(lease: Dhcp6Lease, inUse: string[]): void {
     this.#enter('declining')
     this.emit('declined', inUse)
-    const iaNa: IaNa[] = [{ iaid: this.options.iaid, t1: 0, t2: 0, addresses: lease.addresses.filter((a) => inUse.includes(a.address)).map((a) => ({ ...a, preferredLifetime: 0, validLifetime: 0 })) }]
-    this.#transmit('decline', () => this.#message('DECLINE', { serverId: Buffer.from(lease.serverId, 'hex'), iaNa, requestedOptions: [] }), { giveUp: () => this.#solicit() })
+    const iaNa: AddressIa[] = [{ iaid: this.options.iaid, t1: 0, t2: 0, addresses: lease.addresses.filter((a) => inUse.includes(a.address)).map((a) => ({ ...a, preferredLifetime: 0, validLifetime: 0 })) }]
+    this.#transmit('decline', () => this.#message('DECLINE', { serverId: decodeDuid(Buffer.from(lease.serverId, 'hex')), iaNa, requestedOptions: [] }), { giveUp: () => this.#solicit() })
   }
 
   // Lease changes reach the callbacks one at a time, in the order they happened: the removal of
@@ -412,9 +413,11 @@ export class ClientMachine extends EventEmitter<{ state: [ClientState]; lease: [
   // --- replies ---
 
   /** An Advertise or Reply from `from` (its source address); anything not for the exchange in progress is ignored. */
-  receive(m: ServerMessage, from?: string): void {
+  receive(message: Dhcp6Message, from?: string): void {
+    if (message.transactionId !== this.#xid) return
+    const m = readServerMessage(message)
     // 16.10, 16.11: a reply must echo our transaction ID and DUID and name its server.
-    if (m.transactionId !== this.#xid || !m.clientId?.equals(this.options.duid) || !m.serverId?.length) return
+    if (!sameDuid(m.clientId, this.options.duid) || !m.serverId) return
     const state = this.#state
     if (m.type === 'ADVERTISE' && state === 'soliciting') return this.#advertise(m)
     if (m.type !== 'REPLY') return
@@ -439,18 +442,19 @@ export class ClientMachine extends EventEmitter<{ state: [ClientState]; lease: [
       case 'declining':
         return this.#solicit()
       case 'releasing':
-        return this.#enter('stopped') as unknown as void
+        this.#enter('stopped')
+        return
       case 'informing':
         return void this.#informed(m, from)
     }
   }
 
-  #hasBindings(m: ServerMessage): boolean {
+  #hasBindings(m: ServerReply): boolean {
     const b = usableBindings(m, this.options.iaid)
     return b.iaNa.length + b.iaPd.length > 0
   }
 
-  #advertise(m: ServerMessage): void {
+  #advertise(m: ServerReply): void {
     if (m.solMaxRt !== undefined && m.solMaxRt >= 60 && m.solMaxRt <= 86_400) this.#params.solicit.mrt = m.solMaxRt * 1000 // 21.24's range
     // 18.2.9 (RFC 8415 16.3): an Advertise with no bindings for us is ignored.
     if (!this.#hasBindings(m)) return
@@ -459,7 +463,7 @@ export class ClientMachine extends EventEmitter<{ state: [ClientState]; lease: [
     if (m.preference === 255 || this.#firstTimeoutPassed) this.#requestBest()
   }
 
-  #renewed(m: ServerMessage, from: string | undefined, state: 'renewing' | 'rebinding'): void {
+  #renewed(m: ServerReply, from: string | undefined, state: 'renewing' | 'rebinding'): void {
     const lease = this.#lease
     if (!lease) return
     // 18.2.10.1: NoBinding for an IA of ours: the server lost it; ask for it with a Request.
@@ -473,7 +477,7 @@ export class ClientMachine extends EventEmitter<{ state: [ClientState]; lease: [
     if (this.#hasBindings(m)) void this.#bind(m, from, state)
   }
 
-  async #informed(m: ServerMessage, from: string | undefined): Promise<void> {
+  async #informed(m: ServerReply, from: string | undefined): Promise<void> {
     if (m.infMaxRt !== undefined && m.infMaxRt >= 60 && m.infMaxRt <= 86_400) this.#params['information-request'].mrt = m.infMaxRt * 1000 // 21.25's range
     const lease = leaseFromInformation(m, { interface: this.options.interface, acquiredAt: this.options.clock.now(), ...(from ? { serverAddress: from } : {}) })
     const old = this.#lease
