@@ -1,10 +1,10 @@
-// Socket addresses as the kernel lays them out (the addon takes raw bytes): sockaddr_in and
-// sockaddr_ll.
-import { formatMac, parseMac, parseIp } from '../rtnetlink/inet.js'
+// Socket addresses as the kernel lays them out (the addon takes raw bytes): sockaddr_in,
+// sockaddr_in6 and sockaddr_ll.
+import { formatIp, formatMac, parseMac, parseIp } from '../rtnetlink/inet.js'
 import { ArgumentError } from '../errors.js'
-import { AF_INET, AF_PACKET } from '../sys/socket.js'
+import { AF_INET, AF_INET6, AF_PACKET } from '../sys/socket.js'
 
-export { AF_INET, AF_PACKET }
+export { AF_INET, AF_INET6, AF_PACKET }
 
 export function sockaddrIn(address: string, port: number): Buffer {
   const ip = parseIp(address, 'address')
@@ -19,6 +19,24 @@ export function sockaddrIn(address: string, port: number): Buffer {
 
 export function readSockaddrIn(b: Buffer, at = 0): { address: string; port: number } {
   return { address: `${b[at + 4]}.${b[at + 5]}.${b[at + 6]}.${b[at + 7]}`, port: b.readUInt16BE(at + 2) }
+}
+
+/** struct sockaddr_in6 (28 bytes); `scopeId` is the interface a link-local address is on. */
+export function sockaddrIn6(address: string, port: number, scopeId = 0): Buffer {
+  const ip = parseIp(address, 'address')
+  if (ip.family !== 6) throw new ArgumentError('address', 'IPv6 only')
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ArgumentError('port', `invalid port ${port}`)
+  const b = Buffer.alloc(28)
+  b.writeUInt16LE(AF_INET6, 0)
+  b.writeUInt16BE(port, 2)
+  ip.bytes.copy(b, 8)
+  b.writeUInt32LE(scopeId, 24)
+  return b
+}
+
+/** Reads a sockaddr_in6; `scopeId` is 0 unless the address is link-local. */
+export function readSockaddrIn6(b: Buffer, at = 0): { address: string; port: number; scopeId: number } {
+  return { address: formatIp(b.subarray(at + 8, at + 24)), port: b.readUInt16BE(at + 2), scopeId: b.readUInt32LE(at + 24) }
 }
 
 /** Packet types in sockaddr_ll.sll_pkttype. */

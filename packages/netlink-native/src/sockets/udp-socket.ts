@@ -1,21 +1,26 @@
 // UDP in any namespace, optionally bound to a device, with IP_PKTINFO (arrival interface and
 // destination address of each datagram; chosen source and interface when sending) and batched
 // syscalls: one recvmmsg drains up to 64 datagrams per wake-up, sendBatch goes out with sendmmsg.
+// An IPv6 local address makes an IPv6 socket (IPV6_V6ONLY) that can join multicast groups (DHCPv6
+// servers listen on ff02::1:2); it reports the bound interface as the arrival interface.
 import { native } from '../native.js'
 import { ArgumentError, SystemError, sys, sysAsync } from '../errors.js'
 import { EAGAIN, EINTR, ENOBUFS } from '../sys/errno.js'
-import { IPPROTO_IP, IP_PKTINFO, MSG_TRUNC, SOCK_DGRAM, SOL_SOCKET, SO_BINDTODEVICE, SO_BROADCAST, SO_RCVBUF, SO_RCVBUFFORCE, SO_REUSEADDR } from '../sys/socket.js'
+import { IPPROTO_IP, IPPROTO_IPV6, IPV6_V6ONLY, IP_PKTINFO, MSG_TRUNC, SOCK_DGRAM, SOL_SOCKET, SO_BINDTODEVICE, SO_BROADCAST, SO_RCVBUF, SO_RCVBUFFORCE, SO_REUSEADDR } from '../sys/socket.js'
 import { FdHandle } from '../io/fd-handle.js'
 import { resolveNetnsPath } from '../netns/path.js'
-import { parseIp } from '../rtnetlink/inet.js'
+import { formatIp, parseIp } from '../rtnetlink/inet.js'
 import { DatagramReader } from './datagram-reader.js'
 import { ifindexOf } from './ifindex.js'
-import { AF_INET, readSockaddrIn, sockaddrIn } from './sockaddr.js'
+import { AF_INET, AF_INET6, readSockaddrIn, readSockaddrIn6, sockaddrIn, sockaddrIn6 } from './sockaddr.js'
+
+/** linux/in6.h: join a multicast group (struct ipv6_mreq). */
+const IPV6_ADD_MEMBERSHIP = 20
 
 
 export interface UdpSocketOptions {
   netns?: string
-  /** Local address (default 0.0.0.0). */
+  /** Local address (default 0.0.0.0); an IPv6 address (`::` for any) makes an IPv6-only socket. */
   address?: string
   port: number
   /** SO_BINDTODEVICE: only traffic of this interface, and sends leave through it. */
@@ -27,14 +32,19 @@ export interface UdpSocketOptions {
   /** Datagrams per recvmmsg (1..64). Default 32. */
   batch?: number
   receiveBufferBytes?: number
+  /**
+   * IPv6 multicast groups to join on `interface` (IPV6_ADD_MEMBERSHIP), e.g. `ff02::1:2` for a
+   * DHCPv6 server. IPv6 sockets only; needs `interface`.
+   */
+  multicastGroups?: string[]
 }
 
 export interface Datagram {
   data: Buffer
   from: { address: string; port: number }
-  /** Interface it arrived on (IP_PKTINFO). */
+  /** Interface it arrived on (IP_PKTINFO); on IPv6 sockets the bound interface (0 when unbound). */
   ifindex: number
-  /** Destination address in its IP header: tells broadcast from unicast. */
+  /** Destination address in its IP header: tells broadcast from unicast. `::` (not known) on IPv6 sockets. */
   to: string
 }
 
@@ -52,9 +62,9 @@ export interface OutgoingDatagram {
   data: Buffer
   address: string
   port: number
-  /** Leave through this interface (IP_PKTINFO), e.g. a broadcast on one of several devices. */
+  /** Leave through this interface (IP_PKTINFO), e.g. a broadcast on one of several devices. On IPv6 sockets the scope of a link-local `address` (default: the bound interface). */
   ifindex?: number
-  /** Source address to use. */
+  /** Source address to use (IPv4 sockets only). */
   source?: string
 }
 
@@ -62,6 +72,7 @@ export interface OutgoingDatagram {
 const MMSG = native.MMSG
 const META = MMSG.size
 const MAX_BATCH = MMSG.maxBatch
+
 
 /** The IPv4 address at `at`, inline: this runs once per datagram received. */
 function dottedQuad(b: Buffer, at: number): string {
@@ -74,7 +85,11 @@ export class UdpSocket extends DatagramReader<Datagram> {
   readonly #counters: UdpSocketCounters = { received: 0, truncated: 0, sent: 0 }
   readonly #queue: Datagram[] = []
 
-  private constructor(handle: FdHandle, what: string, port: number, maxDatagram: number, batch: number) {
+  /** 4 or 6: the family of the local address. */
+  readonly family: 4 | 6
+  readonly #boundIfindex: number
+
+  private constructor(handle: FdHandle, what: string, port: number, maxDatagram: number, batch: number, family: 4 | 6, boundIfindex: number) {
     const slab = Buffer.allocUnsafe(maxDatagram * batch)
     const meta = Buffer.alloc(META * batch)
     super(handle, () => {
@@ -93,12 +108,14 @@ export class UdpSocket extends DatagramReader<Datagram> {
             this.#counters.truncated++
             continue
           }
-          this.#queue.push({
-            data: Buffer.from(slab.subarray(i * maxDatagram, i * maxDatagram + length)),
-            from: readSockaddrIn(meta, m + MMSG.address),
-            ifindex: meta.readInt32LE(m + MMSG.ifindex),
-            to: dottedQuad(meta, m + MMSG.destination),
-          })
+          const data = Buffer.from(slab.subarray(i * maxDatagram, i * maxDatagram + length))
+          if (family === 6) {
+            // The addon reads IPv4 packet info only: the arrival interface is the bound one.
+            const from = readSockaddrIn6(meta, m + MMSG.address)
+            this.#queue.push({ data, from: { address: from.address, port: from.port }, ifindex: boundIfindex, to: '::' })
+          } else {
+            this.#queue.push({ data, from: readSockaddrIn(meta, m + MMSG.address), ifindex: meta.readInt32LE(m + MMSG.ifindex), to: dottedQuad(meta, m + MMSG.destination) })
+          }
           this.#counters.received++
         }
         if (this.#queue.length > 0) return this.#queue.shift()
@@ -106,6 +123,8 @@ export class UdpSocket extends DatagramReader<Datagram> {
     })
     this.port = port
     this.what = what
+    this.family = family
+    this.#boundIfindex = boundIfindex
   }
 
   /**
@@ -116,18 +135,28 @@ export class UdpSocket extends DatagramReader<Datagram> {
    */
   static async open(options: UdpSocketOptions): Promise<UdpSocket> {
     const address = options.address ?? '0.0.0.0'
-    const what = `${address}:${options.port}${options.interface ? ` dev ${options.interface}` : ''}${options.netns ? ` netns ${options.netns}` : ''}`
-    const bind = sockaddrIn(address, options.port)
+    const family = parseIp(address, 'address').family
+    const what = `${family === 6 ? `[${address}]` : address}:${options.port}${options.interface ? ` dev ${options.interface}` : ''}${options.netns ? ` netns ${options.netns}` : ''}`
+    const bind = family === 6 ? sockaddrIn6(address, options.port) : sockaddrIn(address, options.port)
+    const groups = options.multicastGroups ?? []
+    if (!Array.isArray(groups)) throw new ArgumentError('multicastGroups', 'a list of IPv6 multicast addresses')
+    if (groups.length > 0 && (family !== 6 || !options.interface)) throw new ArgumentError('multicastGroups', 'needs an IPv6 address and an interface')
+    const mreqs = groups.map((g) => {
+      const ip = parseIp(g, 'multicastGroups')
+      if (ip.family !== 6 || ip.bytes[0] !== 0xff) throw new ArgumentError('multicastGroups', `not an IPv6 multicast address: ${g}`)
+      return ip.bytes
+    })
     const batch = options.batch ?? 32
     if (!Number.isInteger(batch) || batch < 1 || batch > MAX_BATCH) throw new ArgumentError('batch', `1..${MAX_BATCH}`)
     const maxDatagram = options.maxDatagram ?? 2048
     const nsPath = options.netns === undefined ? null : resolveNetnsPath(options.netns)
-    const fd = await sysAsync('udp socket', what, () => native.socketAtAsync(nsPath, AF_INET, SOCK_DGRAM, 0))
+    const fd = await sysAsync('udp socket', what, () => native.socketAtAsync(nsPath, family === 6 ? AF_INET6 : AF_INET, SOCK_DGRAM, 0))
     const handle = new FdHandle(fd, 'udp')
     try {
       if (options.reuseAddress) native.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, 1)
-      if (options.broadcast) native.setsockopt(fd, SOL_SOCKET, SO_BROADCAST, 1)
-      native.setsockopt(fd, IPPROTO_IP, IP_PKTINFO, 1)
+      if (options.broadcast && family === 4) native.setsockopt(fd, SOL_SOCKET, SO_BROADCAST, 1)
+      if (family === 6) native.setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1)
+      else native.setsockopt(fd, IPPROTO_IP, IP_PKTINFO, 1)
       if (options.receiveBufferBytes) {
         try {
           native.setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, options.receiveBufferBytes)
@@ -135,16 +164,24 @@ export class UdpSocket extends DatagramReader<Datagram> {
           native.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, options.receiveBufferBytes)
         }
       }
+      let boundIfindex = 0
       if (options.interface) {
-        ifindexOf(fd, options.interface, 'udp bind')
+        boundIfindex = ifindexOf(fd, options.interface, 'udp bind')
         const name = Buffer.alloc(16)
         name.write(options.interface)
         sys('udp bind', what, () => native.setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name))
       }
+      for (const group of mreqs) {
+        // struct ipv6_mreq: the group, then the interface index (host order).
+        const mreq = Buffer.alloc(20)
+        group.copy(mreq, 0)
+        mreq.writeInt32LE(boundIfindex, 16)
+        sys('udp join', `${formatIp(group)} ${what}`, () => native.setsockopt(fd, IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, mreq))
+      }
       sys('udp bind', what, () => native.bind(fd, bind))
-      const local = Buffer.alloc(16)
+      const local = Buffer.alloc(28)
       native.getsockname(fd, local)
-      return new UdpSocket(handle, what, local.readUInt16BE(2), maxDatagram, batch)
+      return new UdpSocket(handle, what, local.readUInt16BE(2), maxDatagram, batch, family, boundIfindex)
     } catch (error) {
       handle.close()
       throw error
@@ -174,11 +211,14 @@ export class UdpSocket extends DatagramReader<Datagram> {
       chunk.forEach((d, i) => {
         const m = i * META
         d.data.copy(slab, offset)
-        const to = sockaddrIn(d.address, d.port)
+        const v6 = this.family === 6
+        if (v6 && d.source) throw new ArgumentError('source', 'not supported on IPv6 sockets')
+        // IPv6: the interface goes in the destination's scope (the addon sends IPv4 packet info only).
+        const to = v6 ? sockaddrIn6(d.address, d.port, d.ifindex ?? this.#boundIfindex) : sockaddrIn(d.address, d.port)
         meta.writeInt32LE(offset, m + MMSG.sendOffset)
         meta.writeInt32LE(d.data.length, m + MMSG.sendLength)
         meta.writeInt32LE(to.length, m + MMSG.addressLength)
-        meta.writeInt32LE(d.ifindex ?? 0, m + MMSG.ifindex)
+        meta.writeInt32LE(v6 ? 0 : (d.ifindex ?? 0), m + MMSG.ifindex)
         if (d.source) parseIp(d.source, 'source').bytes.copy(meta, m + MMSG.source)
         to.copy(meta, m + MMSG.address)
         offset += d.data.length
