@@ -3,7 +3,7 @@ export { DhcpMessage, BOOTREQUEST, BOOTREPLY, type DhcpMessageFields, type Optio
 export { DhcpDecodeError, type DecodeReason } from './codec/errors.js'
 export { DEFINITIONS, MESSAGE_TYPES, OPTION_NAMES, isKnown, type ClasslessRoute, type ClientFqdn, type KnownCode, type MessageType, type OptionTypes } from './codec/options.js'
 export { LeaseDatabase, type LeaseDatabaseOptions, type SweepResult } from './server/lease-db.js'
-export { LeaseJournal, readLeaseFile, type JournalStats, type LeaseFileContents, type LeaseJournalOptions } from './server/journal.js'
+export { LeaseJournal, readLeaseFile, type JournalRecord, type JournalStats, type LeaseFileContents, type LeaseJournalOptions } from './server/journal.js'
 export { AddressPool, type PoolOptions } from './server/pool.js'
 export { clientKey, type Lease, type LeaseState } from './server/lease.js'
 export { DhcpServer, leaseChannel, healthChannel, type DhcpServerOptions, type DhcpServerCounters, type DhcpServerHealth, type HealthEvent, type LeaseEvent } from './server/server.js'

@@ -16,6 +16,16 @@ import { promisify } from 'node:util'
 import { DhcpError } from '../errors.js'
 import type { Lease } from './lease.js'
 
+/**
+ * What the journal stores: any JSON record with an `address` (the key: the newest record per
+ * address wins on reading) and a `client`. DHCPv4 leases are one kind; @lab/dhcp6 files its
+ * address and prefix bindings in the same journal.
+ */
+export interface JournalRecord {
+  address: string
+  client: string
+}
+
 const writeAsync = promisify(write) as (fd: number, data: Buffer, offset: number, length: number) => Promise<{ bytesWritten: number }>
 const APPEND_DSYNC = constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_DSYNC
 
@@ -38,10 +48,10 @@ function deferred(): Deferred {
 }
 
 /** A batch of records being written; `written` bytes of it are in the file already. */
-interface Batch {
+interface Batch<L> {
   data: Buffer
   written: number
-  leases: Lease[]
+  leases: L[]
   done: Deferred
 }
 
@@ -54,13 +64,13 @@ export interface JournalStats {
   failures: number
 }
 
-export interface LeaseJournalOptions {
+export interface LeaseJournalOptions<L extends JournalRecord = Lease> {
   /** First wait before a failed write is tried again, ms (default 100); doubles up to `retryMaxMs`. */
   retryInitialMs?: number
   /** Longest wait between attempts, ms (default 2000). */
   retryMaxMs?: number
   /** Called after each commit with the leases it made durable (all of them after a compaction). */
-  onCommit?: (leases: Lease[], compacted: boolean) => void
+  onCommit?: (leases: L[], compacted: boolean) => void
   /** Called when writing starts failing (with the error) and when it works again (undefined). */
   onFailure?: (failure: Error | undefined) => void
   /**
@@ -73,8 +83,8 @@ export interface LeaseJournalOptions {
 }
 
 /** What a lease file holds: the newest state per address, and how many lines could not be read. */
-export interface LeaseFileContents {
-  leases: Lease[]
+export interface LeaseFileContents<L extends JournalRecord = Lease> {
+  leases: L[]
   /** Records read (superseded ones included). */
   records: number
   /** Lines that were not a lease: a line torn by a crash mid-write (only the last can be). */
@@ -82,7 +92,7 @@ export interface LeaseFileContents {
 }
 
 /** Reads a lease file without opening it for writing; a missing file holds no leases. */
-export async function readLeaseFile(path: string): Promise<LeaseFileContents> {
+export async function readLeaseFile<L extends JournalRecord = Lease>(path: string): Promise<LeaseFileContents<L>> {
   let text: string
   try {
     text = await readFile(path, 'utf8')
@@ -90,14 +100,14 @@ export async function readLeaseFile(path: string): Promise<LeaseFileContents> {
     if ((error as { code?: string }).code === 'ENOENT') return { leases: [], records: 0, damaged: 0 }
     throw new DhcpError('LAB_ERR_DHCP_LEASE_FILE', `lease file ${path}: ${(error as Error).message}`, { cause: error })
   }
-  const leases = new Map<string, Lease>()
+  const leases = new Map<string, L>()
   let damaged = 0
   let records = 0
   for (const line of text.split('\n')) {
     if (!line) continue
-    let lease: Lease
+    let lease: L
     try {
-      lease = JSON.parse(line) as Lease
+      lease = JSON.parse(line) as L
     } catch {
       damaged++
       continue
@@ -112,16 +122,16 @@ export async function readLeaseFile(path: string): Promise<LeaseFileContents> {
   return { leases: [...leases.values()], records, damaged }
 }
 
-export class LeaseJournal {
+export class LeaseJournal<L extends JournalRecord = Lease> {
   #fd: number
   #records: number
   /** Recorded, not in a write yet. */
-  #pending: Lease[] = []
+  #pending: L[] = []
   /** Settles when the records in #pending are durable. */
   #next: Deferred | undefined
   /** The batch being written, or left over from a write that failed. */
-  #batch: Batch | undefined
-  #compactWith: (() => Lease[]) | undefined
+  #batch: Batch<L> | undefined
+  #compactWith: (() => L[]) | undefined
   /** The commit loop, while it runs. */
   #loop: Promise<void> | undefined
   #scheduled = false
@@ -131,14 +141,14 @@ export class LeaseJournal {
   #closing = false
   /** No compaction before this time (Date.now()) unless appends fail too: the last one failed. */
   #compactAfter = 0
-  readonly #options: LeaseJournalOptions
+  readonly #options: LeaseJournalOptions<L>
   readonly stats: JournalStats = { records: 0, commits: 0, failures: 0 }
 
   private constructor(
     readonly path: string,
     fd: number,
     records: number,
-    options: LeaseJournalOptions,
+    options: LeaseJournalOptions<L>,
   ) {
     this.#fd = fd
     this.#records = records
@@ -151,21 +161,21 @@ export class LeaseJournal {
    * the leases it holds. Throws DhcpError LAB_ERR_DHCP_LEASE_FILE naming the path when the
    * directory or the file cannot be created or opened.
    */
-  static async open(path: string, options: LeaseJournalOptions = {}): Promise<{ journal: LeaseJournal; leases: Lease[]; damaged: number }> {
+  static async open<L extends JournalRecord = Lease>(path: string, options: LeaseJournalOptions<L> = {}): Promise<{ journal: LeaseJournal<L>; leases: L[]; damaged: number }> {
     const dir = dirname(path)
     try {
       await mkdir(dir, { recursive: true })
     } catch (error) {
       throw new DhcpError('LAB_ERR_DHCP_LEASE_FILE', `lease file ${path}: cannot create its directory ${dir} (${(error as { code?: string }).code ?? (error as Error).message})`, { cause: error })
     }
-    const { leases, records, damaged } = await readLeaseFile(path)
+    const { leases, records, damaged } = await readLeaseFile<L>(path)
     let fd: number
     try {
       fd = openSync(path, APPEND_DSYNC, 0o600)
     } catch (error) {
       throw new DhcpError('LAB_ERR_DHCP_LEASE_FILE', `lease file ${path}: cannot open it for writing (${(error as { code?: string }).code ?? (error as Error).message})`, { cause: error })
     }
-    return { journal: new LeaseJournal(path, fd, records, options), leases, damaged }
+    return { journal: new LeaseJournal<L>(path, fd, records, options), leases, damaged }
   }
 
   /** Why writing fails now; undefined while it works. */
@@ -174,7 +184,7 @@ export class LeaseJournal {
   }
 
   /** Queues a lease state for the next commit; `durable()` tells when it is on disk. */
-  record(lease: Lease): void {
+  record(lease: L): void {
     if (this.#fd < 0 || this.#closing) throw new DhcpError('LAB_ERR_DHCP_CLOSED', `lease journal ${this.path} is closed`)
     this.#pending.push(lease)
     this.#records++
@@ -197,7 +207,7 @@ export class LeaseJournal {
   }
 
   /** Rewrites the journal with the leases `snapshot` returns, at the next commit. */
-  compact(snapshot: () => Lease[]): void {
+  compact(snapshot: () => L[]): void {
     this.#compactWith = snapshot
     this.#schedule()
   }
@@ -305,7 +315,7 @@ export class LeaseJournal {
     this.#retryMs = Math.min(this.#retryMs * 2, this.#options.retryMaxMs ?? 2000)
   }
 
-  #rewrite(leases: Lease[]): void {
+  #rewrite(leases: L[]): void {
     const tmp = `${this.path}.compact`
     try {
       const fd = openSync(tmp, 'w', 0o600)
