@@ -13,3 +13,7 @@ export { TcpForward, type TcpForwardOptions, type ForwardCounters } from './forw
 export { KernelForwards, FORWARD_TABLE, type KernelForwardCounters } from './forward/kernel-forwards.js'
 export { SocksServer, type SocksOptions, type SocksCounters } from './socks/socks5-server.js'
 export { routedSwitch, RoutedLinks, RouterState, ROUTED_TABLE, type RouterOptions, type ClientLink, type UplinkState } from './routed/router.js'
+export { fabricPlan, gatewayMacFor, VXLAN_OVERHEAD, type FabricOptions, type FabricPlan } from './fabric/fabric.js'
+export { FABRIC_TABLE } from './fabric/dataplane.js'
+export { FRR_BIN, bgpdConfig, zebraConfig, type FrrOptions, type BgpPeer } from './fabric/frr.js'
+export type { FabricStatus } from './status.js'

@@ -6,6 +6,8 @@ import { ArgumentError, Netlink, isNotFound, parseIp, parseMac } from '@lab/netl
 import { SwitchError } from './errors.js'
 import { parseOui } from './routed/client-mac.js'
 import { bridgePlan } from './switched/plan.js'
+import { fabricPlan } from './fabric/fabric.js'
+import { checkFrr, frrPaths } from './fabric/frr.js'
 import type { StartOptions } from './app.js'
 
 /** Throws ArgumentError (an invalid option) or SwitchError LAB_ERR_SWITCH_CONFIG. */
@@ -21,6 +23,10 @@ export async function preflight(o: StartOptions): Promise<void> {
     if (o.forwardMode !== undefined && o.forwardMode !== 'kernel' && o.forwardMode !== 'proxy') throw new ArgumentError('forwardMode', `kernel or proxy, not ${JSON.stringify(o.forwardMode)}`)
     if (o.socks !== undefined && !(Number.isInteger(o.socks) && o.socks > 0 && o.socks < 65536)) throw new ArgumentError('socks', `a TCP port (1-65535), not ${o.socks}`)
     if (o.leaseFile !== undefined) checkLeaseFile(o.leaseFile)
+    if (o.fabric !== undefined) {
+      fabricPlan(o.fabric, bridgePlan(o.subnet ?? '10.1.0.1/24'))
+      checkFrr(frrPaths(o.netns, o.frr))
+    }
   }
   if (o.netns !== undefined) await checkNetns(o.netns)
 }

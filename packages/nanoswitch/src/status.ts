@@ -5,6 +5,9 @@ import { Netlink } from '@lab/netlink-native'
 import type { NodeStatus } from '@lab/supervisor'
 import { RouterState } from './routed/routed-links.js'
 import type { SwitchState } from './switched/state.js'
+import { remoteFdb } from './fabric/dataplane.js'
+import { bgpPeers, evpnMacs, type BgpPeer } from './fabric/frr.js'
+import type { FabricState } from './fabric/runnables.js'
 
 export interface RoutedUplinkStatus {
   name: string
@@ -32,15 +35,45 @@ export interface SwitchStatus {
   /** Kernel forwards count connections; proxy forwards also know the open and failed ones. */
   forwards: Array<{ spec: string; mode: 'kernel' | 'proxy'; total: number; active?: number; failed?: number }>
   socks: { port: number; connections: number } | null
+  /**
+   * With a fabric: the BGP sessions (from FRR), the MACs EVPN installed in the kernel's fdb on the
+   * VXLAN port (`remoteMacs`) and the ones this host advertises (`localMacs`, from FRR).
+   * `error` says why FRR could not be asked (it is restarting, say); the rest is then empty.
+   */
+  fabric?: FabricStatus | null
   supervisor: NodeStatus
+}
+
+export interface FabricStatus {
+  vni: number
+  local: string
+  vxlan: string
+  peers: BgpPeer[]
+  remoteMacs: string[]
+  localMacs: string[]
+  error?: string
+}
+
+async function fabricStatus(f: FabricState, nl: Netlink): Promise<FabricStatus> {
+  const base = { vni: f.plan.vni, local: f.plan.local, vxlan: f.plan.vxlan }
+  const remoteMacs = await remoteFdb(nl, f.plan.vxlan).catch(() => [] as string[]) // no VXLAN device yet (starting)
+  try {
+    const [peers, macs] = await Promise.all([bgpPeers(f.frr, f.plan.neighbors), evpnMacs(f.frr, f.plan.vni)])
+    return { ...base, peers, remoteMacs, localMacs: macs.filter((m) => m.type === 'local').map((m) => m.mac) }
+  } catch (error) {
+    // FRR is not answering (starting, or being restarted): say so in the status instead of failing it.
+    return { ...base, peers: f.plan.neighbors.map((address) => ({ address, state: 'unknown', uptimeMs: 0, prefixesReceived: 0 })), remoteMacs, localMacs: [], error: (error as Error).message }
+  }
 }
 
 export async function switchStatus(state: SwitchState | RouterState, bridgeName: string, netns: string | undefined, tree: NodeStatus): Promise<SwitchStatus> {
   if (state instanceof RouterState) return routedStatus(state, netns, tree)
   const nl = await Netlink.open({ netns })
   let links
+  let fabric: FabricStatus | undefined
   try {
     links = await nl.link.list()
+    if (state.fabric) fabric = await fabricStatus(state.fabric, nl)
   } finally {
     nl.close()
   }
@@ -73,6 +106,7 @@ export async function switchStatus(state: SwitchState | RouterState, bridgeName:
       : null,
     forwards: await Promise.all([...state.forwards].map(async ([spec, f]) => ({ spec, mode: f.mode, ...(await f.counters()) }))),
     socks: state.socks ? { port: state.socks.port, connections: state.socks.counters().connections } : null,
+    fabric: fabric ?? null,
     supervisor: tree,
   }
 }
@@ -133,6 +167,12 @@ export function formatStatus(s: SwitchStatus): string {
     lines.push(f.mode === 'kernel' ? `forward ${f.spec}: kernel DNAT, ${f.total} connections` : `forward ${f.spec}: proxy, ${f.active ?? 0} open, ${f.total} total, ${f.failed ?? 0} failed`)
   }
   if (s.socks) lines.push(`socks5 :${s.socks.port}: ${s.socks.connections} connections`)
+  if (s.fabric) {
+    lines.push(`fabric vni ${s.fabric.vni} on ${s.fabric.vxlan}, local ${s.fabric.local}${s.fabric.error ? ` (FRR: ${s.fabric.error})` : ''}`)
+    for (const p of s.fabric.peers) lines.push(`  peer ${p.address.padEnd(15)} ${p.state}${p.state === 'Established' ? `, up ${Math.round(p.uptimeMs / 1000)} s, ${p.prefixesReceived} prefixes` : ''}`)
+    lines.push(`  local MACs: ${s.fabric.localMacs.join(' ') || '(none)'}`)
+    lines.push(`  remote MACs: ${s.fabric.remoteMacs.join(' ') || '(none)'}`)
+  }
   const walk = (n: NodeStatus, depth: number) => {
     lines.push(`${'  '.repeat(depth)}${n.name}: ${n.state}${n.restarts ? `, ${n.restarts} restarts` : ''}${n.lastError ? ` (${n.lastError})` : ''}`)
     for (const c of n.children) walk(c, depth + 1)

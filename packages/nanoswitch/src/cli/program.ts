@@ -1,5 +1,6 @@
 // nanoswitch's command line, as data for @lab/cli-kit: `run` the switch (in a namespace, or as a
 // VM's init), or ask a running one its `status`. Exit 0 ok, 1 failed, 2 usage.
+import { readFileSync } from 'node:fs'
 import { ArgumentError, parseIp, parseMac } from '@lab/netlink-native'
 import { UsageError, choiceFlag, integerFlag, type Options, type Program, type RunContext, type Values } from '@lab/cli-kit'
 import pino, { type Logger } from 'pino'
@@ -11,6 +12,7 @@ import { prettyStream } from '../pretty.js'
 import { parseOui } from '../routed/client-mac.js'
 import { formatStatus, type SwitchStatus } from '../status.js'
 import { bridgePlan } from '../switched/plan.js'
+import { fabricPlan, type FabricOptions } from '../fabric/fabric.js'
 
 const globalOptions: Options = {
   netns: { type: 'string', value: 'NS', description: 'the switch\'s network namespace (a name under /run/netns, or a path); default this process\'s' },
@@ -30,6 +32,7 @@ const runOptions: Options = {
   bridge: { type: 'string', value: 'NAME', description: 'switched: the bridge\'s name (default vmbridge)' },
   oui: { type: 'string', value: 'aa:bb:cc', description: 'routed: the OUI that marks client links (default 0a:b3:ec)' },
   'no-client-dhcp': { type: 'boolean', description: 'routed: do not answer DHCP on client links' },
+  fabric: { type: 'string', value: 'FILE', description: 'switched: join a fabric across hosts (JSON: vni, local, underlay, asn, neighbors, range; VXLAN + FRR BGP EVPN)' },
   keep: { type: 'boolean', description: 'on stop, leave the bridge, addresses and nftables tables for the next run to adopt' },
   init: { type: 'boolean', description: 'run as a VM\'s PID 1: mount /proc, /sys, /dev, /dev/pts and reap orphans' },
 }
@@ -61,6 +64,7 @@ export function startOptions(values: Values): StartOptions {
   const forwards: ForwardSpec[] = ((values.forward as string[] | undefined) ?? []).map((f) => flag('forward', f, parseForward)!)
   const socks = integerFlag('socks', values.socks as string | undefined, { min: 1, max: 65535 })
   const netns = values.netns as string | undefined
+  const fabric = values.fabric === undefined ? undefined : readFabric(values.fabric as string, values.subnet as string | undefined)
   return {
     mode,
     ...(netns ? { netns } : {}),
@@ -76,7 +80,26 @@ export function startOptions(values: Values): StartOptions {
     ...(values['lease-file'] ? { leaseFile: values['lease-file'] as string } : {}),
     ...(values.socket ? { controlSocket: values.socket as string } : {}),
     ...(values.keep ? { keep: true } : {}),
+    ...(fabric ? { fabric } : {}),
   }
+}
+
+/** The --fabric file, checked: UsageError naming the file and the field. */
+function readFabric(path: string, subnet: string | undefined): FabricOptions {
+  let value: unknown
+  try {
+    value = JSON.parse(readFileSync(path, 'utf8'))
+  } catch (error) {
+    const why = error instanceof SyntaxError ? `not JSON (${error.message})` : ((error as NodeJS.ErrnoException).code ?? (error as Error).message)
+    throw new UsageError(`--fabric ${path}: ${why}`)
+  }
+  try {
+    fabricPlan(value, bridgePlan(subnet ?? '10.1.0.1/24'))
+  } catch (error) {
+    if (!(error instanceof ArgumentError)) throw error
+    throw new UsageError(`--fabric ${path}: "${error.field.replace(/^fabric\.?/, '') || '(top)'}": ${error.message.slice(error.field.length + 2)}`)
+  }
+  return value as FabricOptions
 }
 
 function logger(json: boolean): Logger {
@@ -124,12 +147,19 @@ next address, by DHCP unless --no-client-dhcp); every other Ethernet link is an 
   nanoswitch run --mode routed --netns rt1
 status: links, bridge ports, leases, the DHCP server's health, the uplink's lease, forwards and the
 supervision tree of the running switch, read from its control socket.
+--fabric FILE: one switched network across hosts. FILE is JSON, e.g.
+  {"vni": 4242, "local": "192.168.50.1", "underlay": "ul0", "asn": 65000,
+   "neighbors": ["192.168.50.2", "192.168.50.3"], "range": ["10.1.0.10", "10.1.0.79"]}
+A VXLAN device for the VNI joins the bridge (the underlay never does); FRR's zebra and bgpd run in
+the switch's namespace (files in /var/run/frr/<netns>, reach them with vtysh -N <netns>); every
+host has the same gateway address and MAC; DHCP answers only local ports, from this host's range.
+The switch is healthy once every neighbor is Established.
 A configuration the switch cannot run with (no such namespace, a lease file that cannot be made)
 fails at once with exit status 1.`,
   commands: {
     run: {
       summary: 'run the switch until SIGINT/SIGTERM',
-      usage: '[--netns NS] [--socket PATH] [--mode switched|routed] [--uplink IF | --uplink-mac MAC] [--subnet CIDR] [--dns IP]... [--forward PORT:IP[:PORT]]... [--forward-mode kernel|proxy] [--socks PORT] [--lease-file PATH] [--bridge NAME] [--oui aa:bb:cc] [--no-client-dhcp] [--keep] [--init]',
+      usage: '[--netns NS] [--socket PATH] [--mode switched|routed] [--uplink IF | --uplink-mac MAC] [--subnet CIDR] [--dns IP]... [--forward PORT:IP[:PORT]]... [--forward-mode kernel|proxy] [--socks PORT] [--lease-file PATH] [--fabric FILE] [--bridge NAME] [--oui aa:bb:cc] [--no-client-dhcp] [--keep] [--init]',
       options: runOptions,
       example: 'nanoswitch run --netns sw1 --forward 8080:10.1.0.2 --socks 1080 --lease-file /var/lib/lab/sw1.leases',
       run,

@@ -12,6 +12,8 @@ export interface BridgeOptions {
   address: string
   uplink: UplinkSelector
   netns?: string
+  /** A fabric's underlay interface: never bridged. */
+  underlay?: string
 }
 
 /**
@@ -48,7 +50,7 @@ export async function attachPresentPorts(nl: Netlink, bridge: Link, o: BridgeOpt
   let uplink: Link | undefined
   const ports: Link[] = []
   for (const link of await nl.link.list()) {
-    const role = classify(link, o.name, o.uplink)
+    const role = classify(link, o.name, o.uplink, o.underlay)
     if (role === 'uplink') uplink = link
     else if (role === 'port') {
       await attachPort(nl, bridge, link, o, logger)
@@ -96,7 +98,7 @@ export async function followHotplug(
 }
 
 async function attachLate(nl: Netlink, bridge: Link, seen: Link, o: BridgeOptions, logger: Logger, on: { added?: (link: Link) => void }): Promise<void> {
-  if (classify(seen, o.name, o.uplink) !== 'port' || seen.master === bridge.index) return
+  if (classify(seen, o.name, o.uplink, o.underlay) !== 'port' || seen.master === bridge.index) return
   try {
     // The event is a snapshot: one queued before our own attach of the same link still shows it
     // loose. The link as it is now says whether there is anything to do.

@@ -25,7 +25,8 @@ export function isUplink(link: Link, selector: UplinkSelector): boolean {
 
 export type PortRole = 'uplink' | 'port' | 'ignored'
 
-export function classify(link: Link, bridgeName: string, selector: UplinkSelector): PortRole {
-  if (!isEthernetPort(link, bridgeName)) return 'ignored'
+/** `underlay`: a fabric's underlay interface, which carries VXLAN and is never bridged. */
+export function classify(link: Link, bridgeName: string, selector: UplinkSelector, underlay?: string): PortRole {
+  if (!isEthernetPort(link, bridgeName) || link.name === underlay) return 'ignored'
   return isUplink(link, selector) ? 'uplink' : 'port'
 }

@@ -1,6 +1,9 @@
 // What the runnables of a switched-mode switch share: its options, the plan of its bridge, what
 // it knows about itself (for `nanoswitch status`) and how the switch is ending.
 import type { DhcpServer, ClientLease } from '@lab/dhcp4'
+import type { FabricOptions } from '../fabric/fabric.js'
+import type { FrrOptions } from '../fabric/frr.js'
+import type { FabricState } from '../fabric/runnables.js'
 import type { ForwardSpec } from '../forward/forward-spec.js'
 import type { Lifecycle } from '../lifecycle.js'
 import type { SocksServer } from '../socks/socks5-server.js'
@@ -34,6 +37,13 @@ export interface SwitchOptions {
   socks?: number
   /** Where leases are kept (a journal); without one they live in memory only. */
   leaseFile?: string
+  /**
+   * One switched network across many hosts: a VXLAN device for `vni` on the bridge, FRR's BGP
+   * EVPN to the `neighbors`, the same gateway address and MAC on every host, DHCP from `range`.
+   */
+  fabric?: FabricOptions
+  /** Where FRR is and where this switch's FRR keeps its files (default /var/run/frr/<netns>). */
+  frr?: FrrOptions
 }
 
 /** The DHCP server's own account of its health, where @lab/dhcp4 gives one. */
@@ -54,6 +64,8 @@ export class SwitchState {
   /** Per forward (by its spec text): how it is done and its connection counts. */
   forwards = new Map<string, { mode: 'kernel' | 'proxy'; counters: () => Promise<{ total: number; active?: number; failed?: number }> }>()
   socks: SocksServer | undefined
+  /** With a fabric: its plan, FRR's paths and the MTU the VMs get. */
+  fabric: FabricState | undefined
 }
 
 /** Everything a switched-mode runnable is built from. */

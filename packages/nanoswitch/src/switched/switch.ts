@@ -19,14 +19,22 @@ import { proxyForwardRunnable } from './runnables/proxy-forward.js'
 import { socksRunnable } from './runnables/socks.js'
 import { uplinkRunnable } from './runnables/uplink.js'
 import { SwitchState, type SwitchContext, type SwitchOptions } from './state.js'
+import { checkUnderlay } from '../fabric/dataplane.js'
+import { fabricPlan } from '../fabric/fabric.js'
+import { frrPaths } from '../fabric/frr.js'
+import { fabricRunnable, type FabricState } from '../fabric/runnables.js'
 
 export { SwitchState, type SwitchOptions } from './state.js'
 
 export function nanoswitch(options: SwitchOptions, state = new SwitchState(), lifecycle?: Lifecycle): Runnable {
   const plan = bridgePlan(options.subnet ?? '10.1.0.1/24')
-  state.bridge = plan
   const netns = options.netns
-  const bridgeOptions: BridgeOptions = { name: options.bridge ?? 'vmbridge', address: plan.cidr, uplink: options.uplink ?? {}, ...(netns ? { netns } : {}) }
+  // A fabric: this host hands out only its slice of the subnet, and the underlay stays unbridged.
+  const fabric: FabricState | undefined = options.fabric ? { plan: fabricPlan(options.fabric, plan), frr: frrPaths(netns, options.frr) } : undefined
+  if (fabric?.plan.range) plan.range = fabric.plan.range
+  state.bridge = plan
+  state.fabric = fabric
+  const bridgeOptions: BridgeOptions = { name: options.bridge ?? 'vmbridge', address: plan.cidr, uplink: options.uplink ?? {}, ...(netns ? { netns } : {}), ...(fabric ? { underlay: fabric.plan.underlay } : {}) }
   // An explicit uplink is waited for; the default (the seed's MAC) only used if present at start.
   const explicitUplink = options.uplink?.name !== undefined || options.uplink?.mac !== undefined
 
@@ -39,6 +47,8 @@ export function nanoswitch(options: SwitchOptions, state = new SwitchState(), li
         let bridge: Link
         let uplink: Link | undefined
         try {
+          // Checked before anything is made: an unknown underlay ends the start with one line.
+          if (fabric) fabric.mtu = await checkUnderlay(nl, fabric.plan, netns)
           bridge = await ensureBridge(nl, bridgeOptions)
           const found = await attachPresentPorts(nl, bridge, bridgeOptions, ctx.logger)
           uplink = found.uplink
@@ -48,6 +58,7 @@ export function nanoswitch(options: SwitchOptions, state = new SwitchState(), li
         }
         ctx.logger.info({ bridge: bridgeOptions.name, address: plan.cidr, ports: [...state.ports.keys()], uplink: uplink?.name ?? null }, 'bridge ready')
 
+        if (fabric) ctx.run('fabric', fabricRunnable(sw, fabric, bridge), { strategy: 'one-for-all' })
         ctx.run('ports', portsRunnable(sw, bridge))
         ctx.run('dhcp-server', dhcpServerRunnable(sw))
         if (uplink || explicitUplink) ctx.run('uplink', uplinkRunnable(sw))

@@ -1,0 +1,124 @@
+// FRR (Debian's `frr`: zebra and bgpd) for one switch: its configuration written from the fabric
+// plan, its daemons started in the switch's namespace, and what vtysh says about it.
+//
+// Each switch's FRR is private: one directory (default /var/run/frr/<pathspace>, which is where
+// `vtysh -N <pathspace>` looks) holds its configuration, pid files, vty sockets and the zserv
+// socket; the daemons get every path on their command line (-f, -i, -z, --vty_socket) so nothing
+// is read from or written to /etc/frr, and several switches on one machine never share a file.
+// FRR's own netns-as-VRF mode is not used (it mishandles pre-existing VXLAN devices in 8.4): one
+// zebra and one bgpd per namespace.
+import { execFile } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { basename, join } from 'node:path'
+import { SwitchError } from '../errors.js'
+import type { FabricPlan } from './fabric.js'
+
+export interface FrrOptions {
+  /** Where zebra, bgpd and vtysh are: default /usr/lib/frr (the daemons) and vtysh on PATH. */
+  bin?: string
+  /** The switch's FRR directory. Default /var/run/frr/<pathspace>. */
+  dir?: string
+}
+
+export const FRR_BIN = '/usr/lib/frr'
+
+/** FRR's pathspace for a switch: its namespace's name (a path's last part), or `nanoswitch`. */
+export function pathspaceOf(netns: string | undefined): string {
+  return (netns ? basename(netns) : 'nanoswitch').replace(/[^A-Za-z0-9_.-]/g, '_')
+}
+
+export interface FrrPaths {
+  bin: string
+  dir: string
+  pathspace: string
+}
+
+export function frrPaths(netns: string | undefined, o: FrrOptions = {}): FrrPaths {
+  const pathspace = pathspaceOf(netns)
+  return { bin: o.bin ?? FRR_BIN, dir: o.dir ?? `/var/run/frr/${pathspace}`, pathspace }
+}
+
+/** A missing FRR ends the start with one line saying what to install. */
+export function checkFrr(p: FrrPaths): void {
+  for (const daemon of ['zebra', 'bgpd']) {
+    const path = join(p.bin, daemon)
+    if (!existsSync(path)) throw new SwitchError('LAB_ERR_SWITCH_CONFIG', `fabric: FRR's ${daemon} is not at ${path} (install Debian's frr package: apt-get install frr)`)
+  }
+}
+
+/** The uid and gid FRR's daemons drop to (user and group `frr`), so its directory is theirs. */
+export function frrOwner(): { uid: number; gid: number } | undefined {
+  const user = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .map((l) => l.split(':'))
+    .find((f) => f[0] === 'frr')
+  return user ? { uid: Number(user[2]), gid: Number(user[3]) } : undefined
+}
+
+export function zebraConfig(plan: FabricPlan, p: FrrPaths): string {
+  return [`hostname ${p.pathspace}`, 'log stdout warnings', ''].join('\n')
+}
+
+/**
+ * bgpd's configuration: a session to every neighbor (iBGP, or eBGP with `peerAsn`), only the
+ * l2vpn evpn family, and every local VNI advertised. Short timers (keepalive 3 s, hold 9 s,
+ * connect retry 1 s) so a host that goes away is withdrawn within seconds, and a fabric forms
+ * as soon as the hosts are up.
+ */
+export function bgpdConfig(plan: FabricPlan, p: FrrPaths): string {
+  const lines = [`hostname ${p.pathspace}`, 'log stdout warnings', `router bgp ${plan.asn}`, ` bgp router-id ${plan.local}`, ' no bgp default ipv4-unicast', ' no bgp ebgp-requires-policy']
+  for (const n of plan.neighbors) {
+    lines.push(` neighbor ${n} remote-as ${plan.peerAsn}`, ` neighbor ${n} update-source ${plan.local}`, ` neighbor ${n} timers 3 9`, ` neighbor ${n} timers connect 1`)
+  }
+  lines.push(' address-family l2vpn evpn')
+  for (const n of plan.neighbors) lines.push(`  neighbor ${n} activate`)
+  lines.push('  advertise-all-vni', ' exit-address-family', '')
+  return lines.join('\n')
+}
+
+/** A daemon's command line: every path inside the switch's FRR directory. */
+export function daemonArgs(daemon: 'zebra' | 'bgpd', p: FrrPaths): string[] {
+  const args = ['-N', p.pathspace, '-f', join(p.dir, `${daemon}.conf`), '-i', join(p.dir, `${daemon}.pid`), '-z', join(p.dir, 'zserv.api'), '--vty_socket', p.dir, '-A', '127.0.0.1']
+  // bgpd listens on port 179 in the switch's namespace only; no vty TCP port (vtysh uses the socket).
+  return [...args, '-P', '0']
+}
+
+/** Runs one vtysh command against the switch's FRR and parses its JSON answer. */
+export function vtyshJson<T>(p: FrrPaths, command: string, timeoutMs = 3_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    execFile('vtysh', ['--vty_socket', p.dir, '-c', command], { timeout: timeoutMs, maxBuffer: 16 << 20 }, (error, stdout) => {
+      if (error) return reject(new Error(`vtysh -c '${command}': ${error.message.split('\n')[0]}`, { cause: error }))
+      try {
+        resolve(JSON.parse(stdout) as T)
+      } catch (e) {
+        reject(new Error(`vtysh -c '${command}': not JSON: ${stdout.slice(0, 120)}`, { cause: e }))
+      }
+    })
+  })
+}
+
+export interface BgpPeer {
+  address: string
+  state: string
+  uptimeMs: number
+  prefixesReceived: number
+}
+
+interface EvpnSummary {
+  peers?: Record<string, { state?: string; peerUptimeMsec?: number; pfxRcd?: number }>
+}
+
+/** The sessions as `show bgp l2vpn evpn summary json` gives them; a neighbor not listed is Idle. */
+export async function bgpPeers(p: FrrPaths, neighbors: string[]): Promise<BgpPeer[]> {
+  const s = await vtyshJson<EvpnSummary>(p, 'show bgp l2vpn evpn summary json')
+  return neighbors.map((address) => {
+    const peer = s.peers?.[address]
+    return { address, state: peer?.state ?? 'Idle', uptimeMs: peer?.state === 'Established' ? (peer.peerUptimeMsec ?? 0) : 0, prefixesReceived: peer?.pfxRcd ?? 0 }
+  })
+}
+
+/** The MACs FRR knows on the VNI: `local` ones it advertises, `remote` ones learned by type-2 routes. */
+export async function evpnMacs(p: FrrPaths, vni: number): Promise<Array<{ mac: string; type: string; remoteVtep?: string }>> {
+  const r = await vtyshJson<{ macs?: Record<string, { type?: string; remoteVtep?: string }> }>(p, `show evpn mac vni ${vni} json`)
+  return Object.entries(r.macs ?? {}).map(([mac, m]) => ({ mac, type: m.type ?? 'unknown', ...(m.remoteVtep ? { remoteVtep: m.remoteVtep } : {}) }))
+}

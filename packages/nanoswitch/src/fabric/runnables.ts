@@ -1,0 +1,144 @@
+// `fabric`: the fabric's part of the switch's supervision tree.
+//   fabric         the VXLAN device on the bridge, the DHCP filter, FRR's directory and config
+//   fabric.zebra   FRR's zebra in the switch's namespace: learns local MACs from the bridge,
+//                  installs remote ones (extern_learn) and the flood list
+//   fabric.bgpd    FRR's bgpd: healthy once every neighbor is Established
+// One for all: when zebra dies bgpd's view of the kernel is stale, so both start again. A daemon
+// that exits (crash, kill -9) fails its runnable and the supervisor starts it again with backoff.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { chownSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Netlink, spawnInNetns, type Link } from '@lab/netlink-native'
+import type { Context, Runnable } from '@lab/supervisor'
+import { realClock, sleep } from '@lab/clock'
+import { aborted, service } from '../service.js'
+import type { SwitchContext } from '../switched/state.js'
+import { applyFabricFilter, checkUnderlay, destroyFabricFilter, ensureVxlan, removeVxlan } from './dataplane.js'
+import type { FabricPlan } from './fabric.js'
+import { bgpdConfig, bgpPeers, daemonArgs, frrOwner, zebraConfig, type FrrPaths } from './frr.js'
+
+/** What the switch's status reads the fabric from. */
+export interface FabricState {
+  plan: FabricPlan
+  frr: FrrPaths
+  mtu?: number
+}
+
+export function fabricRunnable(sw: SwitchContext, fabric: FabricState, bridge: Link): Runnable {
+  const { plan, frr } = fabric
+  return service(
+    sw.lifecycle,
+    async (ctx) => {
+      const nl = await Netlink.open({ netns: sw.netns })
+      try {
+        const mtu = await checkUnderlay(nl, plan, sw.netns)
+        await ensureVxlan(nl, plan, bridge, mtu)
+        fabric.mtu = mtu
+      } finally {
+        await nl.close()
+      }
+      await applyFabricFilter(sw.netns, plan.vxlan)
+      writeFrrDir(plan, frr)
+      ctx.logger.info({ vni: plan.vni, vxlan: plan.vxlan, local: plan.local, neighbors: plan.neighbors, frr: frr.dir }, 'fabric data plane ready')
+      ctx.run('zebra', daemonRunnable(sw, frr, 'zebra'))
+      ctx.run('bgpd', daemonRunnable(sw, frr, 'bgpd', plan.neighbors))
+    },
+    async (_, ctx) => {
+      // The daemons are stopped by now (children stop first).
+      if (!sw.lifecycle.removing) return
+      rmSync(frr.dir, { recursive: true, force: true })
+      await destroyFabricFilter(sw.netns)
+      const nl = await Netlink.open({ netns: sw.netns })
+      try {
+        await removeVxlan(nl, plan)
+      } finally {
+        await nl.close()
+      }
+      ctx.logger.info({ vxlan: plan.vxlan, frr: frr.dir }, 'fabric removed')
+    },
+  )
+}
+
+/** FRR's directory, owned by the user its daemons drop to, with the configuration in it. */
+function writeFrrDir(plan: FabricPlan, frr: FrrPaths): void {
+  mkdirSync(frr.dir, { recursive: true, mode: 0o750 })
+  const owner = frrOwner()
+  const files: Array<[string, string]> = [
+    ['zebra.conf', zebraConfig(plan, frr)],
+    ['bgpd.conf', bgpdConfig(plan, frr)],
+    // vtysh -N reads this; without it every vtysh call warns on stderr.
+    ['vtysh.conf', ''],
+  ]
+  for (const [name, text] of files) writeFileSync(join(frr.dir, name), text)
+  if (owner) for (const path of [frr.dir, ...files.map(([name]) => join(frr.dir, name))]) chownSync(path, owner.uid, owner.gid)
+}
+
+/**
+ * One FRR daemon in the foreground, in its own process group (killed whole on stop). zebra is
+ * healthy once its zserv socket answers; bgpd once every neighbor is Established (polled with
+ * vtysh every 200 ms while starting; afterwards nothing is polled).
+ */
+function daemonRunnable(sw: SwitchContext, frr: FrrPaths, daemon: 'zebra' | 'bgpd', neighbors: string[] = []): Runnable {
+  return async (ctx: Context) => {
+    // What a killed predecessor left: its pid file and sockets would make the new one refuse to start.
+    for (const f of [`${daemon}.pid`, `${daemon}.vty`, ...(daemon === 'zebra' ? ['zserv.api'] : [])]) rmSync(join(frr.dir, f), { force: true })
+    const argv = [join(frr.bin, daemon), ...daemonArgs(daemon, frr)]
+    const options = { stdio: ['ignore', 'pipe', 'pipe'] as const, detached: true }
+    const child: ChildProcess = sw.netns ? spawnInNetns(sw.netns, argv[0]!, argv.slice(1), { ...options, stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(argv[0]!, argv.slice(1), { ...options, stdio: ['ignore', 'pipe', 'pipe'] })
+    const exited = new Promise<Error>((resolve) => {
+      child.once('error', (error) => resolve(new Error(`${daemon}: ${error.message}`)))
+      child.once('exit', (code, signal) => resolve(new Error(`${daemon} exited (${signal ?? `status ${code}`})`)))
+    })
+    for (const stream of [child.stdout, child.stderr]) {
+      stream?.setEncoding('utf8')
+      stream?.on('data', (text: string) => {
+        for (const line of text.split('\n')) if (line.trim()) ctx.logger.warn({ daemon }, line.trim())
+      })
+    }
+    ctx.logger.info({ pid: child.pid, argv }, `${daemon} started`)
+    let stopped = false
+    try {
+      const ready = daemon === 'zebra' ? untilZserv(frr, ctx.signal) : untilEstablished(frr, neighbors, ctx.signal)
+      const first = await Promise.race([ready.then(() => undefined), exited])
+      if (first) throw first
+      if (ctx.signal.aborted) return
+      ctx.healthy()
+      const end = await Promise.race([exited, aborted(ctx.signal).then(() => undefined)])
+      if (end) throw end
+      stopped = true
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) {
+        killGroup(child, 'SIGTERM')
+        // bgpd sends its neighbors a Cease on SIGTERM (withdrawing this host at once); a daemon
+        // that does not end within 2 s is killed.
+        const done = await Promise.race([exited.then(() => true), sleep(realClock, 2_000).then(() => false)])
+        if (!done) killGroup(child, 'SIGKILL')
+        await exited
+      }
+      if (stopped) ctx.logger.info(`${daemon} stopped`)
+    }
+  }
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-child.pid!, signal)
+  } catch (error) {
+    // ESRCH: the group is gone already, which is what we wanted.
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error
+  }
+}
+
+async function untilZserv(frr: FrrPaths, signal: AbortSignal): Promise<void> {
+  // Polled while starting only, 50 ms apart; the stop's abort ends the wait.
+  while (!signal.aborted && !existsSync(join(frr.dir, 'zserv.api'))) await sleep(realClock, 50, signal).catch(() => undefined)
+}
+
+async function untilEstablished(frr: FrrPaths, neighbors: string[], signal: AbortSignal): Promise<void> {
+  while (!signal.aborted) {
+    // A stop in between ends the wait (the sleep rejects with the abort; the caller looks at the signal).
+    const peers = await bgpPeers(frr, neighbors).catch(() => undefined) // not answering yet: bgpd is still starting
+    if (peers?.every((p) => p.state === 'Established')) return
+    await sleep(realClock, 200, signal).catch(() => undefined)
+  }
+}
