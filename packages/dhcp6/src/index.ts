@@ -1,2 +1,7 @@
 export { Dhcp6Error, type Dhcp6ErrorCode } from './errors.js'
 export * from './codec/index.js'
+export { ClientMachine, type ClientState, type LeaseCallback, type LeaseChangeReason, type MachineIo, type MachineOptions } from './client/machine.js'
+export { RFC8415_RETRANSMIT, nextTimeout, type ExchangeKind, type RetransmitParameters } from './client/retransmit.js'
+export { DEFAULT_REQUESTED_OPTIONS, buildClientMessage, readServerMessage, type AddressIa, type PrefixIa, type LeasedAddress, type LeasedPrefix, type ClientRequest, type ServerReply } from './client/messages.js'
+export { leaseFromReply, leaseFromInformation, sameConfiguration, expiresAt, INFINITE, IRT_DEFAULT, IRT_MINIMUM, type Dhcp6Lease } from './client/lease.js'
+export { duidLl, duidLlt, defaultIaid } from './client/duid.js'

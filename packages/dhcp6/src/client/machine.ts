@@ -1,6 +1,7 @@
 // The client's RFC 8415 state machine (section 18.2), free of sockets: it sends through an injected
 // `io`, keeps time with an injected clock, and reports leases through `onLease`. Tests drive it
 // with a fake clock and replies built as values.
+import { randomInt } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { silentLogger, type Logger } from '@lab/netlink-native'
 import type { Clock, TimerHandle } from '@lab/clock'
@@ -201,7 +202,11 @@ export class ClientMachine extends EventEmitter<{ state: [ClientState]; lease: [
    */
   #transmit(kind: ExchangeKind, build: () => ClientRequest, options: TransmitOptions = {}): void {
     const p = { ...this.#params[kind], ...(options.mrd !== undefined ? { mrd: options.mrd } : {}) }
-    this.#xid = Math.floor(this.#random() * 0x1000000) & 0xffffff
+    // 16.1: a fresh transaction ID per exchange, from the system's generator (not `random`, which
+    // only spreads timeouts), and never the last one: a late reply to it must not match.
+    const previous = this.#xid
+    do this.#xid = randomInt(0x1000000)
+    while (this.#xid === previous)
     this.#firstTimeoutPassed = false
     let rt: number | undefined
     let count = 0
