@@ -27,6 +27,7 @@ const PEERS = {
   'qemu-system-x86_64': 'qemu-system-x86',
   lz4: 'lz4',
   'apt-get': 'apt',
+  vtysh: 'frr',
 }
 const SCAPY = { probe: ['/usr/bin/python3', '-c', 'import scapy'], pkg: 'python3-scapy' }
 // microVM images need a statically linked busybox (Debian's busybox is dynamic; busybox-static replaces it).
