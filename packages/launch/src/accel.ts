@@ -2,6 +2,7 @@
 // /dev/kvm opens; otherwise TCG. Some hosts expose /dev/kvm from a software hypervisor (kvm_pvm)
 // that cannot run stock guest kernels, so the device alone is not enough.
 import { accessSync, constants, existsSync } from 'node:fs'
+import { ArgumentError } from '@lab/netlink-native'
 
 export type Accel = 'kvm' | 'tcg'
 export type AccelChoice = Accel | 'auto'
@@ -18,7 +19,7 @@ export function kvmUsable(sysModule = '/sys/module', device = '/dev/kvm'): boole
 
 export function resolveAccel(choice: AccelChoice = 'auto'): Accel {
   if (choice === 'kvm' || choice === 'tcg') return choice
-  if (choice !== 'auto') throw new TypeError(`accel must be kvm, tcg or auto, got ${String(choice)}`)
+  if (choice !== 'auto') throw new ArgumentError('accel', `must be kvm, tcg or auto, got ${String(choice)}`)
   const env = process.env.LAB_QEMU_ACCEL
   if (env === 'kvm' || env === 'tcg') return env
   return kvmUsable() ? 'kvm' : 'tcg'

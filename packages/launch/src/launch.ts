@@ -10,6 +10,7 @@ import { nicArgs, type Nic } from './nic.js'
 import type { PortMap } from './port-map.js'
 import { qemuOption } from './qemu-option.js'
 import { startSwtpm } from './swtpm.js'
+import { ArgumentError } from '@lab/netlink-native'
 
 export const OVMF = { code: '/usr/share/OVMF/OVMF_CODE_4M.fd', vars: '/usr/share/OVMF/OVMF_VARS_4M.fd' }
 
@@ -95,7 +96,7 @@ export function launchArgs(options: LaunchOptions, cpuinfo = ''): LaunchPlan {
   const nics = nicArgs(options.nics ?? [{ type: 'user', ...(options.ports ? { ports: options.ports } : {}) }], fds, 'virtio-net-pci')
   args.push(...nics.args)
   for (const file of options.fwCfg ?? []) {
-    if ((file.file === undefined) === (file.string === undefined)) throw new TypeError(`fw_cfg ${file.name}: give exactly one of file or string`)
+    if ((file.file === undefined) === (file.string === undefined)) throw new ArgumentError(`fwCfg ${file.name}`, 'give exactly one of file or string')
     args.push('-fw_cfg', qemuOption(undefined, { name: file.name, file: file.file, string: file.string }))
   }
   return { args, fds, accel, macs: nics.macs, firmware }

@@ -3,6 +3,7 @@ import { FdTable } from './fd-table.js'
 import { randomMac } from './mac.js'
 import type { PortMap } from './port-map.js'
 import { qemuOption } from './qemu-option.js'
+import { ArgumentError } from '@lab/netlink-native'
 
 export type Nic =
   /** One end of an AF_UNIX socketpair (dgram or stream): a cable to another VM or to a process. */
@@ -31,7 +32,7 @@ export function nicArgs(nics: readonly Nic[], fds: FdTable, device: 'virtio-net-
         args.push('-netdev', qemuOption('user', { id, net: nic.net, dhcpstart: nic.dhcpStart, hostfwd: nic.ports?.toHostForwards() }))
         break
       default:
-        throw new TypeError(`unknown nic type ${(nic as { type: string }).type}`)
+        throw new ArgumentError('nic.type', `unknown nic type ${(nic as { type: string }).type}`)
     }
     args.push('-device', qemuOption(device, { netdev: id, mac }))
   })

@@ -1,5 +1,6 @@
 // QEMU's option syntax: `driver,key=value,key=value`. A comma inside a value is written as two
 // commas; anything else is taken literally. Keys with several values repeat (hostfwd=...,hostfwd=...).
+import { ArgumentError } from '@lab/netlink-native'
 
 /** A value for one key: a scalar, a list (the key repeats), or `true` for a bare flag. */
 export type OptionValue = string | number | boolean | readonly (string | number)[] | undefined
@@ -18,7 +19,7 @@ export function qemuOption(name: string | undefined, properties: Record<string, 
   if (name !== undefined && name !== '') parts.push(escapeOptionValue(name))
   for (const [key, value] of Object.entries(properties)) {
     if (value === undefined || value === false) continue
-    if (/[,=]/.test(key) || key === '') throw new TypeError(`qemu option key ${JSON.stringify(key)} cannot hold ',' or '='`)
+    if (/[,=]/.test(key) || key === '') throw new ArgumentError('key', `qemu option key ${JSON.stringify(key)} cannot hold ',' or '='`)
     if (value === true) parts.push(`${key}=on`)
     else if (Array.isArray(value)) for (const item of value) parts.push(`${key}=${escapeOptionValue(String(item))}`)
     else parts.push(`${key}=${escapeOptionValue(String(value))}`)

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { createServer } from 'node:net'
-import { PortMap, escapeOptionValue, isLocalUnicastMac, microVMArgs, parseQemuOption, qemuOption, randomMac, hostTscKhz, nicArgs, FdTable } from '../src/index.js'
+import { PortMap, escapeOptionValue, isLocalUnicastMac, microVMArgs, parseQemuOption, qemuOption, randomMac, hostTscKhz, nicArgs, FdTable, resolveAccel } from '../src/index.js'
+import { ArgumentError } from '@lab/netlink-native'
 
 describe('qemuOption', () => {
   it('encodes a driver with properties in order, repeating list keys', () => {
@@ -22,6 +23,9 @@ describe('qemuOption', () => {
   it('refuses keys that would change the meaning of the option', () => {
     expect(() => qemuOption('x', { 'a,b': 1 })).toThrow(/cannot hold/)
     expect(() => qemuOption('x', { 'a=b': 1 })).toThrow(/cannot hold/)
+    // Validation errors are ArgumentErrors, as in every @lab package (CONTRIBUTING.md).
+    expect(() => qemuOption('x', { 'a,b': 1 })).toThrow(ArgumentError)
+    expect(() => resolveAccel('fast' as never)).toThrow(ArgumentError)
   })
 
   it('round-trips random values through parse', () => {

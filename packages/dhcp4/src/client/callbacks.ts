@@ -2,7 +2,7 @@
 // `compose(manageIP(), manageRoutes(), manageDNS('/etc/resolv.conf'))`. Each gets the old and the
 // new lease on every change and makes the host match the new one (undefined: undo the old).
 import { renameSync, rmSync, writeFileSync } from 'node:fs'
-import { Netlink } from '@lab/netlink-native'
+import { Netlink, isNotFound } from '@lab/netlink-native'
 import type { ClasslessRoute } from '../codec/options.js'
 import { INFINITE, type ClientLease } from './lease.js'
 import type { LeaseCallback } from './machine.js'
@@ -36,7 +36,6 @@ async function withNetlink<T>(netns: string | undefined, fn: (nl: Netlink) => Pr
 }
 
 const cidr = (l: ClientLease) => `${l.address}/${l.prefixLength}`
-const isGone = (error: unknown) => ['EADDRNOTAVAIL', 'ESRCH', 'ENOENT', 'ENODEV'].includes((error as { code?: string }).code ?? '')
 
 /**
  * The leased address on the interface, with the kernel's lifetimes set to the lease's, so the
@@ -47,7 +46,7 @@ export function manageIP(options: ManageOptions = {}): LeaseCallback {
     withNetlink(options.netns, async (nl) => {
       if (old && (!next || cidr(old) !== cidr(next) || old.interface !== next.interface)) {
         await nl.addr.del(old.interface, cidr(old)).catch((error: unknown) => {
-          if (!isGone(error)) throw error
+          if (!isNotFound(error)) throw error
         })
       }
       if (next) {
@@ -76,7 +75,7 @@ export function manageRoutes(options: ManageOptions & { metric?: number } = {}):
         for (const r of old.routes) {
           if (keep.has(routeKey(r)) && next && next.address === old.address) continue
           await nl.route.del(spec(old, r)).catch((error: unknown) => {
-            if (!isGone(error)) throw error
+            if (!isNotFound(error)) throw error
           })
         }
       }

@@ -1,6 +1,7 @@
 // The /init of a test image: busybox sets up /proc, /sys, /dev, loads the virtio modules, brings
 // each interface up (static address or DHCP via udhcpc), prints markers on the console that tests
 // and callers wait for, runs the caller's commands, then powers off, idles or reads a shell.
+import { ArgumentError } from '@lab/netlink-native'
 
 export type InterfaceConfig =
   | { name: string; address: string; gateway?: string; dhcp?: false }
@@ -145,5 +146,5 @@ export function initScript(options: InitScriptOptions = {}): string {
 }
 
 function check(value: string, what: string): void {
-  if (!NAME.test(value) && !/^[0-9./]+$/.test(value)) throw new TypeError(`${what} ${JSON.stringify(value)} has characters a shell would interpret`)
+  if (!NAME.test(value) && !/^[0-9./]+$/.test(value)) throw new ArgumentError(what, `${JSON.stringify(value)} has characters a shell would interpret`)
 }
