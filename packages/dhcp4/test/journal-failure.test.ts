@@ -79,8 +79,8 @@ describe.skipIf(!isRoot())('a lease journal on a disk that fills up (needs root:
     await expect(db.durable()).rejects.toMatchObject({ code: 'ENOSPC' }) // at once, while failing
     expect(db.durableBinding(b, '10.5.0.11')).toBeUndefined()
     expect(db.durableBinding(a, '10.5.0.10')).toMatchObject({ state: 'bound' })
-    const failures = db.journalStats!.failures
-    await until('retries', () => db.journalStats!.failures >= failures + 2)
+    const failures = db.journalCounters()!.failures
+    await until('retries', () => db.journalCounters()!.failures >= failures + 2)
 
     rmSync(filler)
     await until('recovery', () => db.journalFailure === undefined)

@@ -72,8 +72,8 @@ describe('lease database', () => {
     for (let i = 0; i < 20; i++) db.bind(a, 'mac-a', '10.1.0.10', HOUR)
     await db.durable()
     // Group commit: 22 records, far fewer syncs.
-    expect(db.journalStats).toMatchObject({ records: 22 })
-    expect(db.journalStats!.commits).toBeLessThan(5)
+    expect(db.journalCounters()).toMatchObject({ records: 22 })
+    expect(db.journalCounters()!.commits).toBeLessThan(5)
     await db.close()
     appendFileSync(path, '{"address":"10.1.0.13","cli')
     const again = await LeaseDatabase.open({ pool: pool(), journalPath: path })

@@ -142,7 +142,12 @@ export class LeaseJournal<L extends JournalRecord = Lease> {
   /** No compaction before this time (Date.now()) unless appends fail too: the last one failed. */
   #compactAfter = 0
   readonly #options: LeaseJournalOptions<L>
-  readonly stats: JournalStats = { records: 0, commits: 0, failures: 0 }
+  readonly #counters: JournalStats = { records: 0, commits: 0, failures: 0 }
+
+  /** Records appended, synced commits, failed writes (a fresh copy). */
+  counters(): JournalStats {
+    return { ...this.#counters }
+  }
 
   private constructor(
     readonly path: string,
@@ -188,7 +193,7 @@ export class LeaseJournal<L extends JournalRecord = Lease> {
     if (this.#fd < 0 || this.#closing) throw new DhcpError('LAB_ERR_DHCP_CLOSED', `lease journal ${this.path} is closed`)
     this.#pending.push(lease)
     this.#records++
-    this.stats.records++
+    this.#counters.records++
     this.#schedule()
   }
 
@@ -258,7 +263,7 @@ export class LeaseJournal<L extends JournalRecord = Lease> {
         } catch (error) {
           // Appending may still work where a whole copy does not fit: go on with that now, and
           // with the compaction later.
-          this.stats.failures++
+          this.#counters.failures++
           this.#compactAfter = Date.now() + (this.#options.compactionPauseMs ?? 60_000)
           this.#options.onCompactionError?.(error as Error)
           if (!this.#batch && !this.#next) return
@@ -277,7 +282,7 @@ export class LeaseJournal<L extends JournalRecord = Lease> {
           batch.written += bytesWritten
         }
         this.#batch = undefined
-        this.stats.commits++
+        this.#counters.commits++
         this.#succeeded()
         this.#options.onCommit?.(batch.leases, false)
         batch.done.resolve()
@@ -296,7 +301,7 @@ export class LeaseJournal<L extends JournalRecord = Lease> {
   }
 
   #failed(error: Error): void {
-    this.stats.failures++
+    this.#counters.failures++
     const first = !this.#failure
     this.#failure = error
     // Whoever waits for these records is told now; the records stay queued for the retry.
@@ -342,7 +347,7 @@ export class LeaseJournal<L extends JournalRecord = Lease> {
     closeSync(this.#fd)
     this.#fd = fd
     this.#records = leases.length
-    this.stats.commits++
+    this.#counters.commits++
   }
 
   /**

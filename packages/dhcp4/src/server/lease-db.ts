@@ -297,8 +297,9 @@ export class LeaseDatabase {
     return pool.size - taken
   }
 
-  get journalStats(): { records: number; commits: number; failures: number } | undefined {
-    return this.#journal?.stats
+  /** The journal's counters; undefined when leases are kept in memory only. */
+  journalCounters(): { records: number; commits: number; failures: number } | undefined {
+    return this.#journal?.counters()
   }
 
   leaseOf(client: string): Lease | undefined {

@@ -361,7 +361,7 @@ export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
   counters(): DhcpServerCounters {
     const poolFree: Record<string, number> = {}
     for (const s of this.subnets) poolFree[s.config.subnet] = this.db.free(s.pool)
-    const journal = this.db.journalStats
+    const journal = this.db.journalCounters()
     return { ...this.#counts, poolFree, ...(journal ? { journal: { ...journal } } : {}) }
   }
 
