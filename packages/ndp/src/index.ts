@@ -1,3 +1,7 @@
 export { NdpError, type NdpErrorCode } from './errors.js'
 export * from './codec/index.js'
 export { encodeIcmpv6Packet, decodeIcmpv6Packet, multicastMac, ND_HOP_LIMIT, type Icmpv6Packet, type ReceivedIcmpv6 } from './wire/ipv6.js'
+export { NdSocket, type NdSocketOptions, type NdPacket, type NdSendOptions, type NdSocketCounters } from './socket/nd-socket.js'
+export { RouterAdvertiser, type RouterAdvertiserOptions, type RouterAdvertiserCounters, type AdvertisedPrefix, type AdvertisedRoute } from './router/advertiser.js'
+export { RA_CHANNEL, type RaEvent } from './router/diagnostics.js'
+export { MAX_INITIAL_RTR_ADVERT_INTERVAL, MAX_INITIAL_RTR_ADVERTISEMENTS, MAX_FINAL_RTR_ADVERTISEMENTS, MIN_DELAY_BETWEEN_RAS, MAX_RA_DELAY_TIME } from './router/intervals.js'
