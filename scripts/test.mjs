@@ -28,6 +28,8 @@ const PEERS = {
   lz4: 'lz4',
   'apt-get': 'apt',
   vtysh: 'frr',
+  rdisc6: 'ndisc6',
+  radvd: 'radvd',
 }
 const SCAPY = { probe: ['/usr/bin/python3', '-c', 'import scapy'], pkg: 'python3-scapy' }
 // microVM images need a statically linked busybox (Debian's busybox is dynamic; busybox-static replaces it).
