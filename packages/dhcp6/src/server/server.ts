@@ -1,0 +1,349 @@
+// The DHCPv6 server: per served interface an IPv6 UdpSocket on port 547, bound to the device and
+// joined to ff02::1:2 (All_DHCP_Relay_Agents_and_Servers); the subnets; the responder; the binding
+// database. Subnet choice: a relay's link-address, else one of the interface's own addresses,
+// else the first subnet. A Reply that binds leaves only once its bindings are durable. Malformed
+// packets are counted and dropped; nothing a client sends stops the server.
+import { channel } from 'node:diagnostics_channel'
+import { EventEmitter } from 'node:events'
+import { ArgumentError, Netlink, UdpSocket, silentLogger, type Datagram, type Logger } from '@lab/netlink-native'
+import type { Duid } from '../codec/duid.js'
+import { Dhcp6DecodeError } from '../codec/errors.js'
+import { Dhcp6Message, Dhcp6RelayMessage, decodeMessage, type AnyDhcp6Message } from '../codec/message.js'
+import { Dhcp6Options } from '../codec/options.js'
+import { Dhcp6Error } from '../errors.js'
+import { BindingDatabase } from './bindings.js'
+import type { Lease6 } from './lease.js'
+import { respond, type Dhcp6Outcome, type Dhcp6ResponderEvent } from './responder.js'
+import { Subnet6, type Dhcp6SubnetConfig } from './subnet.js'
+
+
+/** RFC 8415 7.1: the group servers and relays listen on, and the ports. */
+export const ALL_DHCP_RELAY_AGENTS_AND_SERVERS = 'ff02::1:2'
+export const SERVER_PORT = 547
+export const CLIENT_PORT = 546
+
+/** `lab:dhcp6:lease`: a binding made durable (and answered), released, declined or expired. */
+export const lease6Channel = channel('lab:dhcp6:lease')
+/** `lab:dhcp6:health`: a server's health, on every change. */
+export const health6Channel = channel('lab:dhcp6:health')
+
+export interface Lease6Event {
+  event: 'bind' | 'release' | 'decline' | 'expire'
+  lease: Lease6
+  interfaces: string[]
+}
+
+export type Dhcp6ServerHealth = { ok: true } | { ok: false; reason: string }
+
+export interface Dhcp6ServerOptions {
+  /** The namespace to serve in: a name under /run/netns or a path. Default: this process's. */
+  netns?: string
+  /** The interface, or interfaces, served: one socket each, joined to ff02::1:2 there. */
+  interface: string | string[]
+  /** The prefixes served; a relayed one needs no address of ours. */
+  subnets: Dhcp6SubnetConfig[]
+  /** Lease journal (its directory is created if needed); in memory only when omitted. */
+  leaseFile?: string
+  /** This server's DUID (default: DUID-LL of the first interface's MAC). */
+  serverId?: Duid
+  /** Preference (option 7) sent in Advertise; 255 makes clients take the offer at once (RFC 8415 18.2.1). */
+  preference?: number
+  /** Answer a Solicit carrying rapid commit with a Reply (default true). */
+  rapidCommit?: boolean
+  /** How long an advertised address is held, ms (default 60 s). */
+  offerHoldMs?: number
+  /** How often expired bindings and lapsed offers are swept, ms (default 10 s). */
+  sweepIntervalMs?: number
+  /** UDP port to listen on (default 547); tests and benchmarks may move it. */
+  port?: number
+  logger?: Logger
+}
+
+export interface Dhcp6ServerCounters {
+  received: number
+  malformed: number
+  /** Relay-Forward messages among those received. */
+  relayed: number
+  advertises: number
+  /** Replies that bound or extended (Request, Renew, Rebind, rapid commit). */
+  replies: number
+  releases: number
+  declines: number
+  confirms: number
+  informations: number
+  /** Solicits and Requests that found no address or prefix. */
+  exhausted: number
+  /** Messages left unanswered because their binding could not be written to the journal. */
+  withheld: number
+  /** Messages for another server, without a client id, and server messages: not answered. */
+  ignored: number
+  expired: number
+  /** Per subnet (its prefix), addresses and delegated prefixes a new client could get. */
+  poolFree: Record<string, { addresses?: number; prefixes?: number }>
+  journal?: { records: number; commits: number; failures: number }
+}
+
+type Counter = Exclude<keyof Dhcp6ServerCounters, 'poolFree' | 'journal'>
+
+const COUNTER: Record<Dhcp6ResponderEvent, Counter> = {
+  advertise: 'advertises',
+  reply: 'replies',
+  'reply-durable': 'replies',
+  exhausted: 'exhausted',
+  withheld: 'withheld',
+  release: 'releases',
+  decline: 'declines',
+  confirm: 'confirms',
+  information: 'informations',
+  'not-for-us': 'ignored',
+  'not-request': 'ignored',
+}
+
+interface Port {
+  name: string
+  ifindex: number
+  addresses: string[]
+  udp: UdpSocket
+}
+
+export class DhcpV6Server extends EventEmitter<{ health: [Dhcp6ServerHealth] }> {
+  readonly interfaces: string[]
+  readonly #counts: Record<Counter, number> = { received: 0, malformed: 0, relayed: 0, advertises: 0, replies: 0, releases: 0, declines: 0, confirms: 0, informations: 0, exhausted: 0, withheld: 0, ignored: 0, expired: 0 }
+  readonly #ports: Port[]
+  readonly #sweeper: NodeJS.Timeout
+  #health: Dhcp6ServerHealth = { ok: true }
+  #stopped = false
+
+  private constructor(
+    readonly options: Dhcp6ServerOptions,
+    readonly subnets: Subnet6[],
+    readonly db: BindingDatabase,
+    readonly serverId: Duid,
+    ports: Port[],
+    readonly logger: Logger,
+  ) {
+    super()
+    this.interfaces = ports.map((p) => p.name)
+    this.#ports = ports
+    for (const port of ports) {
+      port.udp.on('message', (d) => this.#handle(port, d))
+      port.udp.on('error', (e) => logger.error({ err: e, interface: port.name }, 'socket error'))
+    }
+    this.#sweeper = setInterval(() => this.sweep(), options.sweepIntervalMs ?? 10_000)
+    this.#sweeper.unref()
+  }
+
+  /**
+   * Starts serving: reads the interfaces, opens (or creates) the lease journal, binds UDP port 547
+   * on each interface and joins ff02::1:2 there. Throws ArgumentError for bad options; Dhcp6Error
+   * LAB_ERR_DHCP6_INTERFACE_BUSY when another DHCPv6 server already serves an interface in that
+   * namespace; LAB_ERR_DHCP6_LEASE_FILE when the lease file cannot be created.
+   */
+  static async start(options: Dhcp6ServerOptions): Promise<DhcpV6Server> {
+    const logger = options.logger ?? silentLogger
+    const names = typeof options.interface === 'string' ? [options.interface] : options.interface
+    if (!Array.isArray(names) || names.length === 0 || names.some((n) => typeof n !== 'string' || !n)) throw new ArgumentError('interface', 'an interface name, or a non-empty list of them')
+    if (!Array.isArray(options.subnets) || options.subnets.length === 0) throw new ArgumentError('subnets', 'a non-empty list of subnets')
+    if (options.preference !== undefined && !(Number.isInteger(options.preference) && options.preference >= 0 && options.preference <= 255)) throw new ArgumentError('preference', '0..255')
+    const subnets = options.subnets.map((c) => new Subnet6(c))
+    const nl = await Netlink.open({ netns: options.netns })
+    const found: Array<Omit<Port, 'udp'> & { mac: string | undefined }> = []
+    try {
+      for (const name of names) {
+        const link = await nl.link.get(name)
+        const addresses = (await nl.addr.list({ link: link.index, family: 6 })).map((a) => a.address)
+        found.push({ name, ifindex: link.index, addresses, mac: link.address })
+      }
+    } finally {
+      await nl.close()
+    }
+    const mac = found.find((p) => p.mac && p.mac !== '00:00:00:00:00:00')?.mac
+    const serverId: Duid = options.serverId ?? (mac ? { type: 'll', hardwareType: 1, linkLayerAddress: mac } : undefined)!
+    if (!serverId) throw new ArgumentError('serverId', `none of ${names.join(', ')} has a MAC address to make a DUID from: give serverId`)
+    let server: DhcpV6Server | undefined
+    const db = await BindingDatabase.open({
+      ...(options.leaseFile ? { journalPath: options.leaseFile } : {}),
+      ...(options.offerHoldMs !== undefined ? { offerHoldMs: options.offerHoldMs } : {}),
+      journal: {
+        onFailure: (failure) => server!.#journalFailure(failure),
+        onCompactionError: (error) => logger.warn({ err: error, leaseFile: options.leaseFile }, 'lease journal not compacted (appending goes on; tried again later)'),
+      },
+    })
+    const ports: Port[] = []
+    try {
+      for (const p of found) {
+        let udp: UdpSocket
+        try {
+          // No SO_REUSEADDR: a second server on this interface (ours, Kea, dnsmasq) is refused.
+          udp = await UdpSocket.open({ netns: options.netns, address: '::', port: options.port ?? SERVER_PORT, interface: p.name, multicastGroups: [ALL_DHCP_RELAY_AGENTS_AND_SERVERS], batch: 64, receiveBufferBytes: 4 << 20 })
+        } catch (error) {
+          if ((error as { code?: string }).code !== 'EADDRINUSE') throw error
+          throw new Dhcp6Error('LAB_ERR_DHCP6_INTERFACE_BUSY', `another DHCPv6 server already serves ${p.name}${options.netns ? ` in netns ${options.netns}` : ''} (UDP port ${options.port ?? SERVER_PORT} there is taken)`, { cause: error })
+        }
+        ports.push({ name: p.name, ifindex: p.ifindex, addresses: p.addresses, udp })
+      }
+    } catch (error) {
+      for (const p of ports) await p.udp.close()
+      await db.close()
+      throw error
+    }
+    logger.info({ interfaces: names, subnets: options.subnets.map((c) => c.prefix), leases: db.list().length, damagedRecords: db.damagedRecords }, 'serving')
+    server = new DhcpV6Server(options, subnets, db, serverId, ports, logger)
+    return server
+  }
+
+  /** `{ ok: true }` while new bindings can be made; `{ ok: false, reason }` while the journal cannot be written. */
+  get health(): Dhcp6ServerHealth {
+    return this.#health
+  }
+
+  #journalFailure(failure: Error | undefined): void {
+    const health: Dhcp6ServerHealth = failure ? { ok: false, reason: `lease file ${this.options.leaseFile}: ${failure.message}` } : { ok: true }
+    if (health.ok === this.#health.ok) return
+    this.#health = health
+    if (failure) this.logger.error({ err: failure, leaseFile: this.options.leaseFile }, 'lease journal cannot be written: no new bindings until it can (retrying)')
+    else this.logger.info({ leaseFile: this.options.leaseFile }, 'lease journal written again: new bindings resume')
+    this.emit('health', health)
+    if (health6Channel.hasSubscribers) health6Channel.publish({ health, interfaces: this.interfaces, ...(this.options.netns ? { netns: this.options.netns } : {}) })
+  }
+
+  #publish(event: Lease6Event['event'], lease: Lease6): void {
+    if (lease6Channel.hasSubscribers) lease6Channel.publish({ event, lease, interfaces: this.interfaces } satisfies Lease6Event)
+  }
+
+  #handle(port: Port, d: Datagram): void {
+    this.#counts.received++
+    let message: AnyDhcp6Message
+    try {
+      message = decodeMessage(d.data)
+    } catch (error) {
+      if (!(error instanceof Dhcp6DecodeError)) throw error
+      this.#counts.malformed++
+      this.logger.debug({ from: d.from, reason: error.reason }, 'malformed packet dropped')
+      return
+    }
+    // Relay-Forward chains: the client's message is in the innermost one; the relay nearest the
+    // client names the link (RFC 8415 19.1.1), and the reply retraces the chain (19.3).
+    const relays: Dhcp6RelayMessage[] = []
+    let inner: AnyDhcp6Message | undefined = message
+    while (inner?.relay && inner.type === 'RELAY-FORW') {
+      relays.push(inner)
+      inner = inner.message
+    }
+    if (!inner || inner.relay) {
+      this.#counts.ignored++
+      return
+    }
+    if (relays.length > 0) this.#counts.relayed++
+    const linkAddress = [...relays].reverse().find((r) => r.linkAddress !== '::')?.linkAddress
+    const subnet = linkAddress !== undefined ? this.subnets.find((s) => s.contains(linkAddress)) : (port.addresses.map((a) => this.subnets.find((s) => s.contains(a))).find(Boolean) ?? this.subnets[0])
+    if (!subnet) {
+      this.#counts.ignored++
+      this.logger.debug({ linkAddress, interface: port.name }, 'no subnet for the relay link')
+      return
+    }
+    const mac = relays.length > 0 ? relays[relays.length - 1]!.options.get(79) : undefined
+    let outcome: Dhcp6Outcome
+    try {
+      outcome = respond(inner, {
+        subnet,
+        db: this.db,
+        serverId: this.serverId,
+        ...(mac && mac.hardwareType === 1 ? { mac: mac.address } : {}),
+        ...(this.options.preference !== undefined ? { preference: this.options.preference } : {}),
+        ...(this.options.rapidCommit !== undefined ? { rapidCommit: this.options.rapidCommit } : {}),
+      })
+    } catch (error) {
+      // A value the reply cannot carry (or a bug): this one message goes unanswered, the server goes on.
+      this.#counts.ignored++
+      this.logger.warn({ err: error, transactionId: inner.transactionId }, 'message not answered')
+      return
+    }
+    this.#counts[COUNTER[outcome.event]]++
+    if (outcome.event === 'release' || outcome.event === 'decline') {
+      for (const lease of outcome.leases) this.#publish(outcome.event, lease)
+      this.logger.info({ event: outcome.event, leases: outcome.leases.map((l) => l.address) }, outcome.event)
+    } else if (outcome.event === 'exhausted') {
+      this.logger.warn({ prefix: subnet.config.prefix }, 'pool exhausted')
+    }
+    if (!outcome.reply) return
+    let data: Buffer
+    try {
+      data = this.#wrap(outcome.reply, relays).encode()
+    } catch (error) {
+      this.#counts.ignored++
+      this.logger.warn({ err: error }, 'reply not encoded')
+      return
+    }
+    const to = relays.length > 0 ? { address: d.from.address, port: SERVER_PORT } : { address: d.from.address, port: d.from.port }
+    if (outcome.event !== 'reply') return this.#send(port, data, to)
+    // The client may use what it binds as soon as it reads the Reply: the binding must be on disk first.
+    this.db.durable().then(
+      () => {
+        for (const lease of outcome.leases) this.#publish('bind', lease)
+        this.#send(port, data, to)
+      },
+      (error: unknown) => {
+        this.#counts.replies--
+        this.#counts.withheld++
+        this.logger.debug({ err: error }, 'binding not durable: Reply withheld')
+      },
+    )
+  }
+
+  #wrap(reply: Dhcp6Message, relays: Dhcp6RelayMessage[]): AnyDhcp6Message {
+    let out: AnyDhcp6Message = reply
+    for (let i = relays.length - 1; i >= 0; i--) {
+      const r = relays[i]!
+      const options = new Dhcp6Options()
+      // RFC 8415 19.3: the interface-id goes back as the relay sent it.
+      const interfaceId = r.options.get(18)
+      if (interfaceId) options.add(18, interfaceId)
+      options.add(9, out)
+      out = new Dhcp6RelayMessage({ type: 'RELAY-REPL', hopCount: r.hopCount, linkAddress: r.linkAddress, peerAddress: r.peerAddress, options })
+    }
+    return out
+  }
+
+  #send(port: Port, data: Buffer, to: { address: string; port: number }): void {
+    if (this.#stopped) return
+    port.udp.send({ data, ...to }).catch((error: unknown) => this.logger.warn({ err: error, to }, 'reply not sent'))
+  }
+
+  /** Frees expired bindings and lapsed offers; runs every sweepIntervalMs. */
+  sweep(): void {
+    const { expired } = this.db.sweep()
+    this.#counts.expired += expired.length
+    for (const lease of expired) {
+      this.#publish('expire', lease)
+      this.logger.info({ event: 'expired', address: lease.address, duid: lease.duid }, 'binding expired')
+    }
+  }
+
+  /** The counters and free addresses and prefixes per subnet, as a fresh JSON-ready object. */
+  counters(): Dhcp6ServerCounters {
+    const poolFree: Dhcp6ServerCounters['poolFree'] = {}
+    for (const s of this.subnets) {
+      poolFree[s.config.prefix] = { ...(s.na ? { addresses: this.db.free(s.na) } : {}), ...(s.pd ? { prefixes: this.db.free(s.pd) } : {}) }
+    }
+    const journal = this.db.journalCounters()
+    return { ...this.#counts, poolFree, ...(journal ? { journal } : {}) }
+  }
+
+  /** Stops answering, closes the sockets and writes what the journal still holds; idempotent. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return
+    this.#stopped = true
+    clearInterval(this.#sweeper)
+    for (const p of this.#ports) await p.udp.close()
+    try {
+      await this.db.close()
+    } catch (error) {
+      this.logger.error({ err: error, leaseFile: this.options.leaseFile }, 'lease records lost at stop')
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop()
+  }
+}
