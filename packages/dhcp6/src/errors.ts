@@ -9,6 +9,8 @@ export type Dhcp6ErrorCode =
   | 'LAB_ERR_DHCP6_INTERFACE_BUSY'
   /** The lease file (or its directory) cannot be created, opened or written. */
   | 'LAB_ERR_DHCP6_LEASE_FILE'
+  /** The client's interface has no usable link-local address (none, or DAD failed). */
+  | 'LAB_ERR_DHCP6_NO_LINK_LOCAL'
   /** No lease came in time (the client's LeaseTimeoutError). */
   | 'LAB_ERR_DHCP6_LEASE_TIMEOUT'
   /** The object was used after close or stop. */

@@ -1,0 +1,165 @@
+// Our DHCPv6 client against real servers, Kea (kea-dhcp6, with prefix delegation) and dnsmasq,
+// each in a throwaway namespace pair: the client waits for its link-local address to pass DAD,
+// gets an address (and a prefix from Kea), configures it (read back with `ip -j`), writes
+// resolv.conf, renews at T1 and releases, which the server logs.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { Daemon, TestNetns, cleanupAll, hasCommand, isRoot, vethPair } from '@lab/testkit'
+import { realClock, type Clock } from '@lab/clock'
+import { DhcpV6Client, compose, manageDNS, manageIP, type Dhcp6Lease, type LeaseChangeReason } from '../src/index.js'
+
+interface IpAddr {
+  ifname: string
+  addr_info: Array<{ family: string; local: string; prefixlen: number; scope: string; valid_life_time?: number; preferred_life_time?: number }>
+}
+
+/** The client's sense of time runs `factor` times faster, so dnsmasq's 2-minute lease renews within seconds. */
+function fastClock(factor: number): Clock {
+  if (factor === 1) return realClock
+  const t0 = Date.now()
+  return { now: () => t0 + (Date.now() - t0) * factor, setTimeout: (fn, ms) => realClock.setTimeout(fn, ms / factor) }
+}
+
+interface Peer {
+  name: string
+  available: boolean
+  /** Lease length the server gives, seconds; the client's clock runs lease/8 times faster when long. */
+  leaseSeconds: number
+  prefixDelegation: boolean
+  start(netns: TestNetns, ifname: string, dir: string): Promise<Daemon>
+  /** What the server logs when it takes an address back. */
+  released: (address: string) => RegExp
+}
+
+const kea: Peer = {
+  name: 'Kea',
+  available: hasCommand('kea-dhcp6'),
+  leaseSeconds: 8,
+  prefixDelegation: true,
+  async start(netns, ifname, dir) {
+    const config = join(dir, 'kea6.json')
+    writeFileSync(
+      config,
+      JSON.stringify({
+        Dhcp6: {
+          'interfaces-config': { interfaces: [ifname] },
+          'lease-database': { type: 'memfile', persist: true, name: join(dir, 'leases6.csv'), 'lfc-interval': 0 },
+          'control-socket': { 'socket-type': 'unix', 'socket-name': join(dir, 'kea6.sock') },
+          'data-directory': dir,
+          // A DUID of its own that is not written to /var/lib/kea.
+          'server-id': { type: 'LL', persist: false },
+          'preferred-lifetime': 6,
+          'valid-lifetime': this.leaseSeconds,
+          'renew-timer': 2,
+          'rebind-timer': 4,
+          'option-data': [
+            { name: 'dns-servers', data: 'fd00:1::53' },
+            { name: 'domain-search', data: 'lab.test' },
+          ],
+          subnet6: [
+            {
+              id: 1,
+              subnet: 'fd00:1::/64',
+              interface: ifname,
+              'rapid-commit': true,
+              pools: [{ pool: 'fd00:1::1000 - fd00:1::1fff' }],
+              'pd-pools': [{ prefix: 'fd00:100::', 'prefix-len': 48, 'delegated-len': 56 }],
+            },
+          ],
+          loggers: [{ name: 'kea-dhcp6', output_options: [{ output: 'stdout' }], severity: 'INFO' }],
+        },
+      }),
+    )
+    return Daemon.start({ name: 'kea-dhcp6', netns: netns.name, argv: ['kea-dhcp6', '-c', config], env: { ...process.env, KEA_PIDFILE_DIR: dir, KEA_LOCKFILE_DIR: dir }, ready: /DHCP6_STARTED/ })
+  },
+  released: (address) => new RegExp(`DHCP6_RELEASE_NA .*address ${address.replaceAll(':', ':')} .*released`),
+}
+
+const dnsmasq: Peer = {
+  name: 'dnsmasq',
+  available: hasCommand('dnsmasq'),
+  leaseSeconds: 120, // dnsmasq's minimum
+  prefixDelegation: false,
+  async start(netns, ifname, dir) {
+    return Daemon.start({
+      name: 'dnsmasq',
+      netns: netns.name,
+      argv: ['dnsmasq', '--keep-in-foreground', '--port=0', `--interface=${ifname}`, '--bind-interfaces', '--log-dhcp', '--log-facility=-', '--conf-file=/dev/null',
+        `--dhcp-range=fd00:1::1000,fd00:1::1fff,64,${this.leaseSeconds}s`, `--dhcp-leasefile=${join(dir, 'leases')}`, `--pid-file=${join(dir, 'pid')}`,
+        '--dhcp-option=option6:dns-server,[fd00:1::53]', '--dhcp-option=option6:domain-search,lab.test'],
+      ready: /DHCPv6, IP range/,
+    })
+  },
+  released: (address) => new RegExp(`DHCPRELEASE\\(s0\\).* ${address}`),
+}
+
+let teardown: (() => Promise<void>) | undefined
+afterEach(async () => {
+  await teardown?.()
+  teardown = undefined
+  await cleanupAll()
+})
+
+describe.skipIf(!isRoot())('DhcpV6Client against real servers', () => {
+  for (const peer of [kea, dnsmasq]) {
+    it.skipIf(!peer.available)(`gets an address${peer.prefixDelegation ? ' and a delegated prefix' : ''} from ${peer.name}, renews it and releases it`, async () => {
+      const srv = await TestNetns.create('d6s')
+      const cli = await TestNetns.create('d6c')
+      // The server's link-local address is usable at once (its DAD is not what is tested); the
+      // client's goes through DAD, which the client waits out.
+      for (const key of ['all', 'default']) await srv.exec(['sysctl', '-q', '-w', `net.ipv6.conf.${key}.accept_dad=0`])
+      await vethPair({ netns: srv, ifname: 's0', address: 'fd00:1::1/64' }, { netns: cli, ifname: 'c0' })
+      const dir = mkdtempSync(join(tmpdir(), 'lab-dhcp6-client-'))
+      const server = await peer.start(srv, 's0', dir)
+      const resolvConf = join(dir, 'resolv.conf')
+      const events: Array<{ reason: LeaseChangeReason; next?: Dhcp6Lease; old?: Dhcp6Lease }> = []
+      const client = await DhcpV6Client.start({
+        interface: 'c0',
+        netns: cli.name,
+        clock: fastClock(Math.max(1, peer.leaseSeconds / 8)),
+        ...(peer.prefixDelegation ? { prefixDelegation: { prefixLength: 56 } } : {}),
+        leaseFile: join(dir, 'client-lease.json'),
+        onLease: compose(manageIP({ netns: cli.name }), manageDNS(resolvConf)),
+      })
+      client.on('lease', (e) => events.push(e))
+      teardown = async () => {
+        await client.stop()
+        await server.stop()
+        rmSync(dir, { recursive: true, force: true })
+      }
+      expect(client.linkLocal).toMatch(/^fe80:/)
+
+      const lease = await client.waitForLease(15_000)
+      const address = lease.addresses[0]!.address
+      expect(address).toMatch(/^fd00:1::1[0-9a-f]{3}$/)
+      expect(lease.dns).toEqual(['fd00:1::53'])
+      expect(lease.domains).toEqual(['lab.test'])
+      if (peer.prefixDelegation) expect(lease.prefixes).toEqual([expect.objectContaining({ prefixLength: 56, prefix: expect.stringMatching(/^fd00:100:0:[0-9a-f]*00::$/) })])
+      const installed = (await cli.ip<IpAddr[]>(['-6', 'addr', 'show', 'dev', 'c0'])).flatMap((l) => l.addr_info).find((a) => a.local === address)
+      expect(installed).toMatchObject({ prefixlen: 128, scope: 'global' })
+      expect(installed!.valid_life_time).toBeLessThanOrEqual(peer.leaseSeconds)
+      expect(readFileSync(resolvConf, 'utf8')).toContain('nameserver fd00:1::53')
+      expect(JSON.parse(readFileSync(join(dir, 'client-lease.json'), 'utf8')).addresses[0].address).toBe(address)
+
+      // T1 comes (2 s for Kea, 60 s on a 15x clock for dnsmasq): the server extends the same address.
+      const deadline = Date.now() + 10_000
+      while (!events.some((e) => e.reason === 'renew')) {
+        if (Date.now() > deadline) throw new Error(`no renewal; events ${events.map((e) => e.reason).join(',')}`)
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      const renewed = events.find((e) => e.reason === 'renew')!.next!
+      expect(renewed.addresses[0]!.address).toBe(address)
+      expect(renewed.acquiredAt).toBeGreaterThan(lease.acquiredAt)
+
+      await client.release()
+      expect(client.state).toBe('stopped')
+      await server.waitFor(peer.released(address), 5000)
+      const after = (await cli.ip<IpAddr[]>(['-6', 'addr', 'show', 'dev', 'c0'])).flatMap((l) => l.addr_info)
+      expect(after.map((a) => a.local)).not.toContain(address)
+      expect(() => readFileSync(resolvConf)).toThrow()
+      expect(client.counters()).toEqual({ malformed: 0 })
+    }, 40_000)
+  }
+})
