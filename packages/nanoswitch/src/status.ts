@@ -57,13 +57,14 @@ export interface FabricStatus {
 async function fabricStatus(f: FabricState, nl: Netlink): Promise<FabricStatus> {
   const base = { vni: f.plan.vni, local: f.plan.local, vxlan: f.plan.vxlan }
   const remoteMacs = await remoteFdb(nl, f.plan.vxlan).catch(() => [] as string[]) // no VXLAN device yet (starting)
-  try {
-    const [peers, macs] = await Promise.all([bgpPeers(f.frr, f.plan.neighbors), evpnMacs(f.frr, f.plan.vni)])
-    return { ...base, peers, remoteMacs, localMacs: macs.filter((m) => m.type === 'local').map((m) => m.mac) }
-  } catch (error) {
-    // FRR is not answering (starting, or being restarted): say so in the status instead of failing it.
-    return { ...base, peers: f.plan.neighbors.map((address) => ({ address, state: 'unknown', uptimeMs: 0, prefixesReceived: 0 })), remoteMacs, localMacs: [], error: (error as Error).message }
-  }
+  // FRR not answering (starting, or being restarted) is said in the status instead of failing it.
+  const errors: string[] = []
+  const failed = (error: unknown) => void errors.push((error as Error).message)
+  const [peers, macs] = await Promise.all([
+    bgpPeers(f.frr, f.plan.neighbors).catch((error: unknown) => (failed(error), f.plan.neighbors.map((address) => ({ address, state: 'unknown', uptimeMs: 0, prefixesReceived: 0 })))),
+    evpnMacs(f.frr, f.plan.vni).catch((error: unknown) => (failed(error), [])),
+  ])
+  return { ...base, peers, remoteMacs, localMacs: macs.filter((m) => m.type === 'local').map((m) => m.mac), ...(errors.length ? { error: errors.join('; ') } : {}) }
 }
 
 export async function switchStatus(state: SwitchState | RouterState, bridgeName: string, netns: string | undefined, tree: NodeStatus): Promise<SwitchStatus> {

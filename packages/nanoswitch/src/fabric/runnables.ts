@@ -138,7 +138,9 @@ async function untilEstablished(frr: FrrPaths, neighbors: string[], signal: Abor
   while (!signal.aborted) {
     // A stop in between ends the wait (the sleep rejects with the abort; the caller looks at the signal).
     const peers = await bgpPeers(frr, neighbors).catch(() => undefined) // not answering yet: bgpd is still starting
-    if (peers?.every((p) => p.state === 'Established')) return
+    // Established, and each neighbor's routes arrived (at least its type-3 route for the VNI, which
+    // puts it in the flood list): before that, broadcast such as ARP would not cross the fabric.
+    if (peers?.every((p) => p.state === 'Established' && p.prefixesReceived > 0)) return
     await sleep(realClock, 200, signal).catch(() => undefined)
   }
 }
