@@ -1,0 +1,100 @@
+#!/usr/bin/env node
+// lab-dhcp6: run the DHCPv6 server (the client helper adds `client` to the command table).
+import { integerFlag, requiredFlag, runProgram, UsageError, type Program, type Values } from '@lab/cli-kit'
+import { readLeaseFile } from '@lab/dhcp4'
+import pino from 'pino'
+import type { Lease6 } from './server/lease.js'
+import { DhcpV6Server } from './server/server.js'
+import { clientCommand } from './client/command.js'
+import type { Dhcp6SubnetConfig } from './server/subnet.js'
+
+function untilAborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })))
+}
+
+const flag = (value: string, description: string, multiple = false) => ({ type: 'string' as const, value, description, ...(multiple ? { multiple } : {}) })
+
+async function server(values: Values, signal: AbortSignal): Promise<number> {
+  const iface = requiredFlag('interface', values.interface as string | undefined)
+  const prefix = requiredFlag('prefix', values.prefix as string | undefined)
+  const subnet: Dhcp6SubnetConfig = { prefix }
+  if (values.range !== undefined) {
+    const [first, last, extra] = String(values.range).split('-')
+    if (!first || !last || extra !== undefined) throw new UsageError('--range: FIRST-LAST, e.g. fd00:1::1000-fd00:1::1fff')
+    subnet.range = [first, last]
+  }
+  if (values['pd-pool'] !== undefined) {
+    subnet.pdPool = { prefix: values['pd-pool'] as string, length: integerFlag('pd-length', requiredFlag('pd-length', values['pd-length'] as string | undefined), { min: 1, max: 128 }) as number }
+  } else if (values['pd-length'] !== undefined) {
+    throw new UsageError('--pd-length needs --pd-pool')
+  }
+  if (!subnet.range && !subnet.pdPool) throw new UsageError('server needs --range, --pd-pool, or both')
+  if (values.dns) subnet.dns = values.dns as string[]
+  if (values.domain) subnet.domains = values.domain as string[]
+  if (values['preferred-lifetime'] !== undefined) subnet.preferredLifetime = integerFlag('preferred-lifetime', values['preferred-lifetime'] as string, { min: 1, max: 0xfffffffe })
+  if (values['valid-lifetime'] !== undefined) subnet.validLifetime = integerFlag('valid-lifetime', values['valid-lifetime'] as string, { min: 1, max: 0xfffffffe })
+  const logger = pino({ name: 'lab-dhcp6', level: process.env.LOG_LEVEL ?? 'info' })
+  const stopAsked = untilAborted(signal)
+  const dhcp = await DhcpV6Server.start({
+    interface: iface,
+    subnets: [subnet],
+    ...(values['lease-file'] ? { leaseFile: values['lease-file'] as string } : {}),
+    ...(values.netns ? { netns: values.netns as string } : {}),
+    ...(values.preference !== undefined ? { preference: integerFlag('preference', values.preference as string, { min: 0, max: 255 }) } : {}),
+    logger,
+  })
+  const showCounters = () => logger.info({ counters: dhcp.counters() }, 'counters')
+  process.on('SIGUSR1', showCounters)
+  await stopAsked
+  process.off('SIGUSR1', showCounters)
+  logger.info({ counters: dhcp.counters() }, 'stopping')
+  await dhcp.stop()
+  return 0
+}
+
+async function leases(values: Values): Promise<number> {
+  const { leases: list } = await readLeaseFile<Lease6>(requiredFlag('lease-file', values['lease-file'] as string | undefined))
+  const now = Date.now()
+  const current = list.filter((l) => l.state === 'bound' && l.expiresAt > now)
+  if (values.json) console.log(JSON.stringify(current))
+  else for (const l of current) console.log(`${l.address}\t${l.kind}\tiaid ${l.iaid}\tduid ${l.duid}\texpires ${new Date(l.expiresAt).toISOString()}`)
+  return 0
+}
+
+const program: Program = {
+  name: 'lab-dhcp6',
+  summary: 'a DHCPv6 server (addresses, delegated prefixes, relays) whose leases survive kill -9',
+  globalOptions: { netns: flag('NS', 'network namespace (a name under /run/netns or a path)') },
+  notes: 'server: SIGUSR1 logs the counters as one JSON line; SIGINT/SIGTERM stop it after the pending bindings are on disk.',
+  commands: {
+    server: {
+      summary: 'serve DHCPv6 on an interface (UDP 547, ff02::1:2)',
+      usage: '--interface IF --prefix CIDR [--range FIRST-LAST] [--pd-pool CIDR --pd-length N] [--dns ADDR]... [--domain NAME]... [--lease-file PATH]',
+      options: {
+        interface: flag('IF', 'the interface to serve'),
+        prefix: flag('CIDR', 'the on-link prefix, e.g. fd00:1::/64'),
+        range: flag('FIRST-LAST', 'the addresses to lease (IA_NA)'),
+        'pd-pool': flag('CIDR', 'the pool prefixes are delegated from (IA_PD)'),
+        'pd-length': flag('N', 'the length of each delegated prefix'),
+        dns: flag('ADDR', 'a DNS server (option 23)', true),
+        domain: flag('NAME', 'a search domain (option 24)', true),
+        'preferred-lifetime': flag('S', 'seconds (default 3600)'),
+        'valid-lifetime': flag('S', 'seconds (default 7200)'),
+        preference: flag('N', 'preference 0..255 in Advertise (255: clients take it at once)'),
+        'lease-file': flag('PATH', 'the lease journal; its directory is created'),
+      },
+      example: 'lab-dhcp6 server --netns sw1 --interface br0 --prefix fd00:1::/64 --range fd00:1::1000-fd00:1::1fff --pd-pool fd00:100::/48 --pd-length 56 --dns fd00:1::1 --lease-file /tmp/leases6',
+      run: ({ values, signal }) => server(values, signal),
+    },
+    client: clientCommand,
+    leases: {
+      summary: "print the current bindings of a server's lease file",
+      usage: '--lease-file PATH [--json]',
+      options: { 'lease-file': flag('PATH', 'the lease journal') },
+      example: 'lab-dhcp6 leases --lease-file /tmp/leases6 --json',
+      run: ({ values }) => leases(values),
+    },
+  },
+}
+
+runProgram(program)
