@@ -8,8 +8,6 @@ export type NdpErrorCode =
   | 'LAB_ERR_NDP_DECODE'
   /** The interface has no hardware address or no IPv6 link-local address to advertise from. */
   | 'LAB_ERR_NDP_INTERFACE'
-  /** The object was used after close or stop. */
-  | 'LAB_ERR_NDP_CLOSED'
 
 export class NdpError extends LabError {
   declare readonly code: NdpErrorCode
