@@ -2,13 +2,17 @@
 // each in a throwaway namespace pair: the client waits for its link-local address to pass DAD,
 // gets an address (and a prefix from Kea), configures it (read back with `ip -j`), writes
 // resolv.conf, renews at T1 and releases, which the server logs.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
-import { Daemon, TestNetns, cleanupAll, hasCommand, isRoot, vethPair } from '@lab/testkit'
+import { Daemon, TestNetns, cleanupAll, hasCommand, isRoot, run, vethPair } from '@lab/testkit'
 import { realClock, type Clock } from '@lab/clock'
 import { DhcpV6Client, compose, manageDNS, manageIP, type Dhcp6Lease, type LeaseChangeReason } from '../src/index.js'
+
+/** The built CLI (npm test builds first). */
+const cliPath = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
 
 interface IpAddr {
   ifname: string
@@ -97,6 +101,25 @@ const dnsmasq: Peer = {
 }
 
 let teardown: (() => Promise<void>) | undefined
+
+/** A server namespace running `peer` on s0 (fd00:1::1/64) and a client namespace with c0, the other end. */
+async function pair(peer: Peer): Promise<{ cli: TestNetns; dir: string; server: Daemon }> {
+  const srv = await TestNetns.create('d6s')
+  const cli = await TestNetns.create('d6c')
+  // The server's link-local address is usable at once (its DAD is not what is tested); the
+  // client's goes through DAD, which the client waits out.
+  for (const key of ['all', 'default']) await srv.exec(['sysctl', '-q', '-w', `net.ipv6.conf.${key}.accept_dad=0`])
+  await vethPair({ netns: srv, ifname: 's0', address: 'fd00:1::1/64' }, { netns: cli, ifname: 'c0' })
+  const dir = mkdtempSync(join(tmpdir(), 'lab-dhcp6-client-'))
+  teardown = async () => rmSync(dir, { recursive: true, force: true })
+  const server = await peer.start(srv, 's0', dir)
+  teardown = async () => {
+    await server.stop()
+    rmSync(dir, { recursive: true, force: true })
+  }
+  return { cli, dir, server }
+}
+
 afterEach(async () => {
   await teardown?.()
   teardown = undefined
@@ -106,14 +129,7 @@ afterEach(async () => {
 describe.skipIf(!isRoot())('DhcpV6Client against real servers', () => {
   for (const peer of [kea, dnsmasq]) {
     it.skipIf(!peer.available)(`gets an address${peer.prefixDelegation ? ' and a delegated prefix' : ''} from ${peer.name}, renews it and releases it`, async () => {
-      const srv = await TestNetns.create('d6s')
-      const cli = await TestNetns.create('d6c')
-      // The server's link-local address is usable at once (its DAD is not what is tested); the
-      // client's goes through DAD, which the client waits out.
-      for (const key of ['all', 'default']) await srv.exec(['sysctl', '-q', '-w', `net.ipv6.conf.${key}.accept_dad=0`])
-      await vethPair({ netns: srv, ifname: 's0', address: 'fd00:1::1/64' }, { netns: cli, ifname: 'c0' })
-      const dir = mkdtempSync(join(tmpdir(), 'lab-dhcp6-client-'))
-      const server = await peer.start(srv, 's0', dir)
+      const { cli, dir, server } = await pair(peer)
       const resolvConf = join(dir, 'resolv.conf')
       const events: Array<{ reason: LeaseChangeReason; next?: Dhcp6Lease; old?: Dhcp6Lease }> = []
       const client = await DhcpV6Client.start({
@@ -125,10 +141,10 @@ describe.skipIf(!isRoot())('DhcpV6Client against real servers', () => {
         onLease: compose(manageIP({ netns: cli.name }), manageDNS(resolvConf)),
       })
       client.on('lease', (e) => events.push(e))
+      const done = teardown
       teardown = async () => {
         await client.stop()
-        await server.stop()
-        rmSync(dir, { recursive: true, force: true })
+        await done?.()
       }
       expect(client.linkLocal).toMatch(/^fe80:/)
 
@@ -164,4 +180,16 @@ describe.skipIf(!isRoot())('DhcpV6Client against real servers', () => {
       expect(client.counters()).toEqual({ malformed: 0 })
     }, 40_000)
   }
+
+  it.skipIf(!kea.available || !existsSync(cliPath))('lab-dhcp6 client --pd --once --json --release-on-exit prints the lease and gives it back', async () => {
+    const { cli: ns, server } = await pair(kea)
+    const result = await run(['node', cliPath, 'client', '--netns', ns.name, '--interface', 'c0', '--pd', '--once', '--json', '--release-on-exit', '--timeout', '15'], { timeout: 30_000 })
+    const printed = JSON.parse(result.stdout) as { event: string; lease: Dhcp6Lease }
+    expect(printed.event).toBe('acquire')
+    expect(printed.lease).toMatchObject({ interface: 'c0', addresses: [{ address: expect.stringMatching(/^fd00:1::1/) }], prefixes: [{ prefixLength: 56 }], dns: ['fd00:1::53'] })
+    await server.waitFor(kea.released(printed.lease.addresses[0]!.address), 5000)
+    const usage = await run(['node', cliPath, 'client', '--netns', ns.name], { allowFailure: true })
+    expect(usage.code).toBe(2)
+    expect(usage.stderr).toMatch(/^lab-dhcp6: .*--interface/)
+  }, 40_000)
 })
