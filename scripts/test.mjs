@@ -14,6 +14,8 @@ const PEERS = {
   socat: 'socat',
   dnsmasq: 'dnsmasq-base',
   'kea-dhcp4': 'kea-dhcp4-server',
+  'kea-dhcp6': 'kea-dhcp6-server',
+  dhcp6c: 'wide-dhcpv6-client',
   dhcpd: 'isc-dhcp-server',
   udhcpc: 'udhcpc',
   dhclient: 'isc-dhcp-client',
