@@ -17,6 +17,7 @@ import type { Family } from './rtnetlink/inet.js'
 import { decodeLink, linkAdd, linkDel, linkDumpRequest, linkGet, linkSet, linkSetBridgePort, type BridgePortOptions, type Link, type LinkAddOptions, type LinkAttributes } from './rtnetlink/link.js'
 import { decodeNeighbour, neighAdd, neighDel, neighDumpRequest, neighReplace, type Neighbour, type NeighbourOptions } from './rtnetlink/neigh.js'
 import { decodeRoute, routeAdd, routeAppend, routeDel, routeDumpRequest, routeReplace, tableNumber, type Route, type RouteOptions } from './rtnetlink/route.js'
+import { decodeQdisc, qdiscAdd, qdiscChange, qdiscDel, qdiscDumpRequest, qdiscReplace, type Qdisc, type QdiscOptions, type QdiscRef } from './rtnetlink/qdisc.js'
 import { decodeRule, ruleAdd, ruleDel, ruleDumpRequest, type Rule, type RuleOptions } from './rtnetlink/rule.js'
 import { createPersistentTuntap } from './rtnetlink/tuntap.js'
 import { watchEvents, type NetlinkEvent, type WatchKind } from './rtnetlink/watch.js'
@@ -73,6 +74,12 @@ export class BatchBuilder {
     add: (o: NeighbourOptions) => void this.ops.push(neighAdd(o)),
     replace: (o: NeighbourOptions) => void this.ops.push(neighReplace(o)),
     del: (o: NeighbourOptions) => void this.ops.push(neighDel(o)),
+  }
+  readonly qdisc = {
+    add: (o: QdiscOptions) => void this.ops.push(qdiscAdd(o)),
+    change: (o: QdiscOptions) => void this.ops.push(qdiscChange(o)),
+    replace: (o: QdiscOptions) => void this.ops.push(qdiscReplace(o)),
+    del: (o: QdiscRef) => void this.ops.push(qdiscDel(o)),
   }
   readonly rule = {
     add: (o: RuleOptions) => void this.ops.push(ruleAdd(o)),
@@ -165,6 +172,23 @@ export class Netlink {
       const index = filter.link === undefined ? undefined : await this.#indexOf(filter.link, 'neigh list')
       const { items, interrupted } = await this.#dump(C.RTM_GETNEIGH, 'neigh list', (w) => neighDumpRequest(w, filter.family), decodeNeighbour)
       return dumpList(items.filter((n) => (index === undefined || n.index === index) && (filter.family === undefined || n.family === filter.family)), interrupted)
+    },
+  }
+
+  /**
+   * Queueing disciplines: netem (delay, jitter, loss, duplicate, reorder, corrupt) and tbf (a rate
+   * limit). `add` is `tc qdisc add dev IF root netem delay 50ms`; `change` alters the one there
+   * (ENOENT if none), `replace` adds or swaps it, `del` removes it.
+   */
+  readonly qdisc = {
+    add: async (o: QdiscOptions): Promise<void> => this.#one(qdiscAdd(o)),
+    change: async (o: QdiscOptions): Promise<void> => this.#one(qdiscChange(o)),
+    replace: async (o: QdiscOptions): Promise<void> => this.#one(qdiscReplace(o)),
+    del: async (o: QdiscRef): Promise<void> => this.#one(qdiscDel(o)),
+    list: async (filter: { link?: LinkRef } = {}): Promise<DumpList<Qdisc>> => {
+      const index = filter.link === undefined ? undefined : await this.#indexOf(filter.link, 'qdisc list')
+      const { items, interrupted } = await this.#dump(C.RTM_GETQDISC, 'qdisc list', qdiscDumpRequest, decodeQdisc)
+      return dumpList(items.filter((q) => index === undefined || q.index === index), interrupted)
     },
   }
 

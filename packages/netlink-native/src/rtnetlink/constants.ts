@@ -201,3 +201,37 @@ export const FR_ACT_BLACKHOLE = 6
 export const FR_ACT_UNREACHABLE = 7
 export const FR_ACT_PROHIBIT = 8
 export const RULE_ACTIONS: Record<number, string> = { 1: 'table', 2: 'goto', 3: 'nop', 6: 'blackhole', 7: 'unreachable', 8: 'prohibit' }
+
+// Traffic control (linux/rtnetlink.h, linux/pkt_sched.h): qdiscs by RTM_*QDISC with struct tcmsg.
+export const RTM_NEWQDISC = 36
+export const RTM_DELQDISC = 37
+export const RTM_GETQDISC = 38
+export const TCA_KIND = 1
+export const TCA_OPTIONS = 2
+export const TC_H_ROOT = 0xffffffff
+export const TC_H_INGRESS = 0xfffffff1
+export const TC_LINKLAYER_ETHERNET = 1
+
+// netem: TCA_OPTIONS is struct tc_netem_qopt followed by these attributes (not a nest).
+export const TCA_NETEM_CORR = 1
+export const TCA_NETEM_DELAY_DIST = 2
+export const TCA_NETEM_REORDER = 3
+export const TCA_NETEM_CORRUPT = 4
+export const TCA_NETEM_LOSS = 5
+export const TCA_NETEM_RATE = 6
+export const TCA_NETEM_ECN = 7
+export const TCA_NETEM_RATE64 = 8
+export const TCA_NETEM_LATENCY64 = 10
+export const TCA_NETEM_JITTER64 = 11
+
+// tbf: TCA_OPTIONS is a nest of these.
+export const TCA_TBF_PARMS = 1
+export const TCA_TBF_RTAB = 2
+export const TCA_TBF_PTAB = 3
+export const TCA_TBF_RATE64 = 4
+export const TCA_TBF_PRATE64 = 5
+export const TCA_TBF_BURST = 6
+export const TCA_TBF_PBURST = 7
+
+/** Kernel packet-scheduler ticks are 64 ns (PSCHED_SHIFT 6). */
+export const PSCHED_SHIFT = 6
