@@ -147,6 +147,30 @@ describe.skipIf(!isRoot())('RouterAdvertiser (needs root)', () => {
     }
   })
 
+  it('counts the RAs it cannot send while the interface has no link-local address, and advertises once it has one', async () => {
+    const { router, client } = await link('ranoll')
+    // As with addrgenmode none, or a link an orchestrator numbers itself: no link-local address for a while.
+    await router.exec(['ip', 'addr', 'flush', 'dev', 'r0', 'scope', 'link'])
+    const clock = new FakeClock()
+    const logged: string[] = []
+    const logger = { debug() {}, info() {}, error() {}, warn: (_: unknown, msg?: string) => void logged.push(msg ?? '') }
+    await using watcher = await NdSocket.open({ netns: client.name, interface: 'c0', receive: ['router-advertisement'] })
+    const heard: NdPacket[] = []
+    watcher.on('message', (p) => heard.push(p))
+    const ra = await RouterAdvertiser.start({ netns: router.name, interface: 'r0', prefixes: ['fd00:4::/64'], clock, random: () => 0, logger })
+    try {
+      await until('the first send to fail', () => ra.counters().sendErrors, (n) => n === 1)
+      expect(logged).toEqual(['router advertisement not sent'])
+      await router.exec(['ip', 'addr', 'add', 'fe80::1/64', 'dev', 'r0', 'nodad'])
+      await clock.advance(clock.pendingDelays()[0]!)
+      await until('an RA at the client', () => heard.length, (n) => n === 1)
+      expect(heard[0]!.source).toBe('fe80::1')
+      expect(ra.counters()).toMatchObject({ unsolicited: 2, advertisements: 1, sendErrors: 1 })
+    } finally {
+      await ra.stop()
+    }
+  })
+
   it('counts and drops malformed ND packets: a hop limit other than 255, a zero option length, a bad checksum', async () => {
     const { router, client } = await link('rabad')
     const clock = new FakeClock()
