@@ -1,6 +1,6 @@
 // Errors the kernel returns for a netlink request: errno, the operation and object from the request,
 // and the extended-ack text and offending attribute offset when the kernel sent them.
-import { SystemError } from '../errors.js'
+import { DecodeError, SystemError } from '../errors.js'
 import { Attributes } from './attributes.js'
 import { NLMSG_HDRLEN, NLMSGERR_ATTR_MISS_TYPE, NLMSGERR_ATTR_MSG, NLMSGERR_ATTR_OFFS, NLM_F_ACK_TLVS, NLM_F_CAPPED } from './constants.js'
 
@@ -24,6 +24,8 @@ export class NetlinkError extends SystemError {
 
 /** Reads struct nlmsgerr (int error; struct nlmsghdr msg; [payload]; [TLVs]). */
 export function parseErrorPayload(payload: Buffer, flags: number): { errno: number; extack: ExtendedAck } {
+  // Found by the fuzz tests: a truncated NLMSG_ERROR threw a RangeError from the Buffer read.
+  if (payload.length < 4) throw new DecodeError(`NLMSG_ERROR payload of ${payload.length} bytes, struct nlmsgerr needs at least 4`, { length: payload.length })
   const error = payload.readInt32LE(0)
   const extack: ExtendedAck = {}
   if (flags & NLM_F_ACK_TLVS) {
