@@ -1,0 +1,77 @@
+// Property tests for the DHCPv4 codec: whatever bytes arrive, only DhcpDecodeError escapes; a
+// message that decodes encodes to bytes that decode to the same message again (values and bytes
+// stable after the first round); real messages with a byte flipped stay typed errors or messages.
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { DhcpDecodeError, DhcpMessage, type OptionValue } from '../src/index.js'
+
+const RUNS = 2_000
+
+function decodeOrTypedError(bytes: Uint8Array): DhcpMessage | undefined {
+  try {
+    return DhcpMessage.decode(Buffer.from(bytes))
+  } catch (error) {
+    if (error instanceof DhcpDecodeError) return undefined
+    throw new Error(`escaped: ${(error as Error)?.stack ?? String(error)}`)
+  }
+}
+
+/** A BOOTP header with the magic cookie, then random option bytes ending in 255 (or not). */
+const shaped = fc
+  .tuple(fc.uint8Array({ minLength: 236, maxLength: 236 }), fc.array(fc.tuple(fc.integer({ min: 1, max: 254 }), fc.uint8Array({ maxLength: 20 })), { maxLength: 16 }), fc.boolean())
+  .map(([header, options, end]) => {
+    const body = options.flatMap(([code, value]) => [code, value.length, ...value])
+    return Uint8Array.from([...header.map((b, i) => (i === 0 ? 1 + (b % 2) : i === 1 ? 1 : i === 2 ? 6 : b)), 99, 130, 83, 99, ...body, ...(end ? [255] : [])])
+  })
+
+const plain = (m: DhcpMessage) => ({ ...m, options: [...m.options] as Array<[number, OptionValue]> })
+
+function real(): Buffer {
+  const m = new DhcpMessage({ op: 1, xid: 0x1234, chaddr: '02:00:00:00:00:07' })
+  m.set(53, 'REQUEST').set(50, '10.1.0.7').set(54, '10.1.0.1').set(55, [1, 3, 6, 15, 121]).set(12, 'vm7').set(61, Buffer.from([1, 2, 0, 0, 0, 0, 7]))
+  m.set(81, { flags: 1, rcode1: 0, rcode2: 0, name: 'vm7.lab' }).set(82, new Map([[1, Buffer.from('eth0')]]))
+  return m.encode()
+}
+
+describe('DHCPv4 codec under random input', () => {
+  it('random bytes: only DhcpDecodeError', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 600 }), (bytes) => void decodeOrTypedError(bytes)), { numRuns: RUNS })
+  })
+
+  it('well-shaped messages with random options: decode, encode, decode is stable in values and bytes', () => {
+    fc.assert(
+      fc.property(shaped, (bytes) => {
+        const first = decodeOrTypedError(bytes)
+        if (!first) return
+        const encoded = encodeOrTypedError(first)
+        if (!encoded) return
+        const second = DhcpMessage.decode(encoded)
+        expect(plain(second)).toEqual(plain(first))
+        expect(second.encode().equals(encoded)).toBe(true)
+      }),
+      { numRuns: RUNS },
+    )
+  })
+
+  it('a real REQUEST with one byte changed anywhere: a message or a DhcpDecodeError', () => {
+    const base = real()
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: base.length - 1 }), fc.integer({ min: 0, max: 255 }), (at, value) => {
+        const bytes = Buffer.from(base)
+        bytes[at] = value
+        void decodeOrTypedError(bytes)
+      }),
+      { numRuns: RUNS },
+    )
+  })
+})
+
+/** Encoding a decoded message may refuse values the codec cannot write back; it must say so typed. */
+function encodeOrTypedError(m: DhcpMessage): Buffer | undefined {
+  try {
+    return m.encode()
+  } catch (error) {
+    if ((error as { code?: string }).code === 'LAB_ERR_ARGUMENT' || error instanceof DhcpDecodeError) return undefined
+    throw new Error(`encode escaped: ${(error as Error)?.stack ?? String(error)}`)
+  }
+}
