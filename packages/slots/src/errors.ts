@@ -10,6 +10,8 @@ export const SLOTS_ERROR_CODES = {
   noUplink: 'LAB_ERR_SLOTS_NO_UPLINK',
   /** `del(index)` of a slot that does not exist: errno's name, so `isNotFound(err)` is true. */
   notFound: 'ENOENT',
+  /** `settled()` timed out: removed slots' veths are still there (a process keeps their namespace). */
+  busy: 'LAB_ERR_SLOTS_BUSY',
   /** The Slots was closed. */
   closed: 'LAB_ERR_SLOTS_CLOSED',
   /** A CNI invocation failed; `CniError.cniCode` holds the CNI spec's code. */

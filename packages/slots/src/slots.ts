@@ -1,13 +1,16 @@
 // Per-sandbox network slots: allocate an index, build the slot's namespace, veth, TAP, routes and
 // NAT, and tear it all down again. A new Slots re-adopts slots that exist on the system.
 import { readdirSync, existsSync } from 'node:fs'
-import { Netlink, Netns, NETNS_RUN_DIR, silentLogger, type Logger } from '@lab/netlink-native'
+import { ArgumentError, Netlink, Netns, NETNS_RUN_DIR, isNotFound, silentLogger, type BatchResult, type Logger } from '@lab/netlink-native'
+import { realClock, sleep } from '@lab/clock'
 import { DEFAULT_RANGES, slotAddressing, validateRanges, type SlotAddressing, type SlotRanges } from './addressing.js'
 import { SlotAllocator } from './allocator.js'
 import { SLOTS_ERROR_CODES, SlotsError } from './errors.js'
 import { publishSlot } from './events.js'
 import { SlotNat } from './nat.js'
 import { createTopology, destroyTopology } from './topology.js'
+import { deleteConntrackOf, flushConntrack } from './conntrack.js'
+import { IDLE_ALIAS, type PoolOptions, type SlotsStatus } from './pool.js'
 
 export interface SlotsOptions extends Partial<SlotRanges> {
   /**
@@ -20,6 +23,11 @@ export interface SlotsOptions extends Partial<SlotRanges> {
   uplink?: string
   /** pino-shaped; omitted: nothing is logged. */
   logger?: Logger
+  /**
+   * A warm pool: slots made in the background up to `size`, handed out by `acquire()` without
+   * kernel work and scrubbed by `release()`. Omitted: no pool (`acquire()` adds a slot).
+   */
+  pool?: PoolOptions
 }
 
 export interface Slot extends SlotAddressing {
@@ -35,6 +43,18 @@ export class Slots {
   readonly #allocator: SlotAllocator
   readonly #logger: Logger
   readonly #pending = new Map<number, Promise<void>>()
+  readonly #pool: Required<PoolOptions> | undefined
+  /** Ready pooled slots, handed out last-in first-out (the most recently scrubbed is warmest). */
+  readonly #idle: Slot[] = []
+  readonly #acquired = new Set<number>()
+  /** Background work (refills, idle markers) that close() waits for. */
+  readonly #background = new Set<Promise<unknown>>()
+  #filling = 0
+  #poolFull = false
+  #refillError = false
+  /** Host veths renamed out of the way by a removal, until the kernel has deleted them. */
+  readonly #tombstones = new Set<string>()
+  #tombstoneSeq = 0
   #closed = false
 
   private constructor(options: SlotsOptions, host: Netlink, uplink: string, nat: SlotNat, logger: Logger) {
@@ -45,6 +65,7 @@ export class Slots {
     this.#nat = nat
     this.#logger = logger
     this.#allocator = new SlotAllocator(this.ranges.maxSlots)
+    this.#pool = options.pool && { reuse: true, ...options.pool }
   }
 
   /**
@@ -56,6 +77,10 @@ export class Slots {
   static async open(options: SlotsOptions = {}): Promise<Slots> {
     const ranges = { ...DEFAULT_RANGES, ...stripUndefined(options) }
     validateRanges(ranges)
+    if (options.pool !== undefined) {
+      const size = options.pool?.size
+      if (!Number.isInteger(size) || size < 0 || size > ranges.maxSlots) throw new ArgumentError('pool.size', `0..${ranges.maxSlots} (maxSlots)`)
+    }
     const logger = options.logger ?? silentLogger
     const host = await Netlink.open({ netns: options.hostNetns })
     let nat: SlotNat | undefined
@@ -66,6 +91,7 @@ export class Slots {
       nat = await SlotNat.open(options.hostNetns, uplink, ranges)
       const slots = new Slots(options, host, uplink, nat, logger)
       await slots.#adopt()
+      slots.#refill()
       return slots
     } catch (error) {
       await nat?.close()
@@ -76,7 +102,10 @@ export class Slots {
 
   /** Indexes of existing slots: namespaces named with our prefix whose host veth exists. */
   async #adopt(): Promise<void> {
-    const hostLinks = new Set((await this.#host.link.list()).map((l) => l.name))
+    const links = await this.#host.link.list()
+    const hostLinks = new Set(links.map((l) => l.name))
+    const idle = new Set(links.filter((l) => l.alias === IDLE_ALIAS).map((l) => l.name))
+    const doomed: SlotAddressing[] = []
     const prefix = this.ranges.netnsPrefix
     const names = existsSync(NETNS_RUN_DIR) ? readdirSync(NETNS_RUN_DIR) : []
     for (const name of names) {
@@ -86,7 +115,15 @@ export class Slots {
       const index = Number(rest)
       if (index < 1 || index > this.ranges.maxSlots) continue
       const s = slotAddressing(this.ranges, index)
-      if (hostLinks.has(s.vethName)) {
+      if (idle.has(s.vethName)) {
+        // A pooled slot nobody had acquired (its owner died): back into our pool, or removed
+        // when there is no room, so none is leaked.
+        if (this.#pool && this.#idle.length < this.#pool.size) {
+          this.#allocator.adopt(index)
+          this.#idle.push({ ...s, uplink: this.uplink })
+          this.#logger.info({ slot: index }, 'adopted an idle pooled slot')
+        } else doomed.push(s)
+      } else if (hostLinks.has(s.vethName)) {
         this.#allocator.adopt(index)
         this.#logger.info({ slot: index }, 'adopted existing slot')
       } else {
@@ -96,6 +133,10 @@ export class Slots {
       }
     }
     await this.#nat.syncTo(this.#allocator.inUse.map((i) => slotAddressing(this.ranges, i)))
+    for (const s of doomed) {
+      await this.#teardown(s)
+      this.#logger.info({ slot: s.index }, 'removed an idle pooled slot (no room in the pool)')
+    }
   }
 
   /**
@@ -113,6 +154,11 @@ export class Slots {
       // Failures reach the caller as a rejection, like every other failure of add().
       return Promise.reject(error)
     }
+    return this.#create(index, false)
+  }
+
+  /** `idle`: made for the pool, marked idle in the same netlink batch that brings it up. */
+  #create(index: number, idle: boolean): Promise<Slot> {
     return this.#serialize(index, async () => {
       const s = slotAddressing(this.ranges, index)
       try {
@@ -122,7 +168,7 @@ export class Slots {
         // links fail first, its outcome is moot: the teardown removes its namespace.
         const inside = this.#nat.addInside(s)
         inside.catch(() => undefined)
-        await createTopology(this.#host, s, { createNetns: false })
+        await createTopology(this.#host, s, { createNetns: false, alias: idle ? IDLE_ALIAS : undefined })
         await inside
         await this.#nat.addOnHost(s)
       } catch (error) {
@@ -185,8 +231,14 @@ export class Slots {
     return this.#serialize(index, async () => {
       const existed = this.#allocator.has(index)
       if (mustExist && !existed) throw new SlotsError(SLOTS_ERROR_CODES.notFound, `ENOENT: slot del ${index} (no such slot)`)
+      const pooled = this.#idle.findIndex((p) => p.index === index)
+      if (pooled >= 0) this.#idle.splice(pooled, 1)
+      this.#acquired.delete(index)
       await this.#teardown(s)
       this.#allocator.release(index)
+      this.#poolFull = false
+      this.#refillError = false
+      this.#refill()
       if (!existed) return
       this.#logger.info({ slot: index }, 'slot removed')
       publishSlot({ action: 'removed', hostNetns: this.hostNetns, slot: { ...s, uplink: this.uplink } })
@@ -212,6 +264,8 @@ export class Slots {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    // Refills under way finish (or fail) first: their handles are the ones closed here.
+    while (this.#background.size > 0) await Promise.allSettled([...this.#background])
     await this.#nat.close()
     await this.#host.close()
   }
@@ -224,9 +278,211 @@ export class Slots {
     if (this.#closed) throw new SlotsError(SLOTS_ERROR_CODES.closed, 'slots: used after close()')
   }
 
+  /**
+   * Makes the slot unable to carry traffic, frees its names for reuse at once, and leaves the
+   * slow part to the kernel. Deleting a veth waits for RCU grace periods (~30 ms here); deleting
+   * a namespace does not: the kernel tears a dead namespace's devices down in its cleanup work,
+   * batched with every other namespace that died meanwhile. So the host sets drop the slot (one
+   * transaction), the host veth goes down, loses its route and address and is renamed out of the
+   * way (one netlink batch), and the namespace's name is removed; the veth pair goes when the
+   * namespace dies. A process still inside the namespace (a VM not yet gone) keeps it alive, with
+   * a veth that is down and in no set. `settled()` waits until the kernel has deleted the veths.
+   */
   async #teardown(s: SlotAddressing): Promise<void> {
     await this.#nat.del(s)
-    await destroyTopology(this.#host, s)
+    const link = await this.#host.link.get(s.vethName).catch((error: unknown) => {
+      if (isNotFound(error)) return undefined // never made, or gone already: nothing to retire
+      throw error
+    })
+    if (link) {
+      const tombstone = `lsgone${(this.#tombstoneSeq++ % 0x10000).toString(16)}${(process.pid % 0x1000).toString(16)}`
+      const results: BatchResult[] = await this.#host.batch(
+        (b) => {
+          b.route.del({ dst: `${s.hostReachableIP}/32` })
+          b.addr.del(link.index, `${s.vethAddress}/31`)
+          // A link must be down to be renamed.
+          b.link.set(link.index, { up: false, alias: '' })
+          b.link.set(link.index, { name: tombstone })
+        },
+        { throwOnError: false },
+      )
+      for (const r of results) if (!r.ok && !isNotFound(r.error)) throw r.error
+      this.#tombstones.add(tombstone)
+    }
+    await Netns.destroy(s.netns)
+    // Where a name could not be removed with its namespace (none was made), fall back to the
+    // plain removal, which is idempotent.
+    if (!link) await destroyTopology(this.#host, s, { deleteNetns: false })
+  }
+
+  /**
+   * Resolves when the kernel has deleted the veths of every slot removed so far (their namespaces'
+   * cleanup ran), or rejects after `timeoutMs` (default 30 s) naming what is left.
+   */
+  async settled(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const names = new Set((await this.#host.link.list()).map((l) => l.name))
+      for (const t of this.#tombstones) if (!names.has(t)) this.#tombstones.delete(t)
+      if (this.#tombstones.size === 0) return
+      if (Date.now() > deadline) throw new SlotsError(SLOTS_ERROR_CODES.busy, `slots: removed veths still there after ${timeoutMs} ms: ${[...this.#tombstones].join(', ')} (a process inside their namespace?)`)
+      await sleep(realClock, 20)
+    }
+  }
+
+  // --- the warm pool -----------------------------------------------------------------------------
+
+  /**
+   * Hands out a slot from the warm pool at once (no kernel work: the pool's idle marker is cleared
+   * in the background) and starts a refill. With the pool empty, or without a pool, adds one.
+   * Throws SlotsError `LAB_ERR_SLOTS_FULL` when no slot is idle and every index is in use.
+   */
+  acquire(): Promise<Slot> {
+    try {
+      this.#checkOpen()
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    const slot = this.#idle.pop()
+    if (slot) {
+      this.#acquired.add(slot.index)
+      this.#track(this.#mark(slot, ''))
+      this.#refill()
+      return Promise.resolve(slot)
+    }
+    return this.add().then((s) => {
+      this.#acquired.add(s.index)
+      return s
+    })
+  }
+
+  /**
+   * Scrubs a slot and returns it to the pool: its conntrack entries (in its namespace and the host's)
+   * are deleted, its TAP re-created if a process still holds it open, and it is marked idle. With
+   * the pool full, `reuse: false` or no pool, the slot is destroyed instead. Fails with SlotsError
+   * `ENOENT` for a slot this instance does not have.
+   */
+  release(slot: Slot | number): Promise<void> {
+    const index = typeof slot === 'number' ? slot : slot.index
+    try {
+      this.#checkOpen()
+      if (!this.#allocator.has(index) || this.#idle.some((p) => p.index === index)) {
+        throw new SlotsError(SLOTS_ERROR_CODES.notFound, `ENOENT: slot release ${index} (not in use)`)
+      }
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    const pool = this.#pool
+    if (!pool || !pool.reuse || this.#idle.length + this.#filling >= pool.size) return this.destroy(index)
+    return this.#serialize(index, async () => {
+      const s = slotAddressing(this.ranges, index)
+      try {
+        await this.#scrub(s)
+      } catch (error) {
+        // A slot that cannot be scrubbed must not reach the next sandbox: remove it instead.
+        this.#logger.warn({ err: error, slot: index }, 'scrubbing a released slot failed: removing it')
+        this.#acquired.delete(index)
+        await this.#teardown(s)
+        this.#allocator.release(index)
+        this.#refill()
+        return
+      }
+      this.#acquired.delete(index)
+      const ready = { ...s, uplink: this.uplink }
+      await this.#mark(ready, IDLE_ALIAS)
+      if (this.#idle.length < pool.size && !this.#closed) this.#idle.push(ready)
+      else {
+        await this.#teardown(s)
+        this.#allocator.release(index)
+      }
+    })
+  }
+
+  /** What the pool and the slots are doing, for status pages and `lab-slots pool`. */
+  status(): SlotsStatus {
+    const inUse = this.#allocator.inUse.length
+    return {
+      slots: inUse,
+      free: this.ranges.maxSlots - inUse,
+      maxSlots: this.ranges.maxSlots,
+      pool: this.#pool && {
+        size: this.#pool.size,
+        reuse: this.#pool.reuse,
+        idle: this.#idle.length,
+        filling: this.#filling,
+        acquired: this.#acquired.size,
+        idleSlots: this.#idle.map((s) => s.index).sort((a, b) => a - b),
+      },
+    }
+  }
+
+  async #scrub(s: SlotAddressing): Promise<void> {
+    // The guest's own flows live in the slot namespace (its SNAT/DNAT); their masqueraded and
+    // DNATed halves in the host's.
+    await Promise.all([flushConntrack(s.netns), deleteConntrackOf(this.hostNetns, [s.peerAddress, s.hostReachableIP])])
+    const inner = await Netlink.open({ netns: s.netns })
+    try {
+      // A TAP has carrier while some process holds it open: a guest's VMM that is still around
+      // would get the next sandbox's frames. Re-create it so the next guest gets a fresh one.
+      const tap = await inner.link.get(s.tapName)
+      if (tap.carrier) {
+        await inner.link.del(s.tapName)
+        await inner.link.add({ name: s.tapName, kind: 'tap' })
+        await inner.batch((b) => {
+          b.addr.add(s.tapName, `${s.tapAddress}/${s.tapPrefixLength}`)
+          b.link.set(s.tapName, { up: true })
+        })
+      }
+    } finally {
+      await inner.close()
+    }
+  }
+
+  /** Sets the host veth's alias: the idle marker a restarted owner finds its pool by. */
+  #mark(s: SlotAddressing, alias: string): Promise<void> {
+    return this.#host.link.set(s.vethName, { alias })
+  }
+
+  #track(work: Promise<unknown>): void {
+    const tracked = work.catch((error: unknown) => this.#logger.error({ err: error }, 'slots: background pool work failed'))
+    this.#background.add(tracked)
+    void tracked.then(() => this.#background.delete(tracked))
+  }
+
+  /** Starts background creations until the pool holds `size` slots; never more than two at once,
+   *  so callers' own adds keep their share of the kernel, and never past `maxSlots`. */
+  #refill(): void {
+    const pool = this.#pool
+    if (!pool || this.#closed) return
+    while (!this.#poolFull && !this.#refillError && this.#filling < 2 && this.#idle.length + this.#filling < pool.size) {
+      let index: number
+      try {
+        index = this.#allocator.allocate()
+      } catch {
+        // Every index is in use: the pool stays smaller until a slot is removed (del, destroy).
+        this.#poolFull = true
+        return
+      }
+      this.#filling++
+      this.#track(
+        this.#create(index, true)
+          .then(
+            (slot) => {
+              if (this.#closed) return // stays marked idle: the next open takes it back
+              this.#idle.push(slot)
+            },
+            (error: unknown) => {
+              // Not retried in a loop: the next release or removal tries again.
+              this.#refillError = true
+              throw error
+            },
+          )
+          .finally(() => {
+            this.#filling--
+            this.#refill()
+          }),
+      )
+    }
   }
 
   /** Work on one slot index runs in order (a removal waits for the add of the same slot). */

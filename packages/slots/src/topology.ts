@@ -4,7 +4,7 @@ import { Netlink, Netns, isNotFound, type BatchResult } from '@lab/netlink-nativ
 import type { SlotAddressing } from './addressing.js'
 
 /** Builds the slot's links and routes. The host handle is the (host) namespace the slot hangs off. */
-export async function createTopology(host: Netlink, s: SlotAddressing, options: { createNetns?: boolean } = {}): Promise<void> {
+export async function createTopology(host: Netlink, s: SlotAddressing, options: { createNetns?: boolean; alias?: string } = {}): Promise<void> {
   // Under CNI the runtime owns the namespace; standalone slots make their own.
   if (options.createNetns !== false) await Netns.add(s.netns)
   const inner = await Netlink.open({ netns: s.netns })
@@ -21,7 +21,7 @@ export async function createTopology(host: Netlink, s: SlotAddressing, options: 
     await host.batch((b) => {
       b.link.add({ name: s.vethName, kind: 'veth', peer: { name: s.peerName, netns: s.netns } })
       b.addr.add(s.vethName, `${s.vethAddress}/31`)
-      b.link.set(s.vethName, { up: true })
+      b.link.set(s.vethName, { up: true, ...(options.alias ? { alias: options.alias } : {}) })
       b.route.add({ dst: `${s.hostReachableIP}/32`, gateway: s.peerAddress, interface: s.vethName })
     })
     await tap

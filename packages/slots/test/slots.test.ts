@@ -153,6 +153,7 @@ describe.skipIf(!isRoot())('sandbox network slots (needs root)', () => {
     await slots.del(one.index)
     await slots.destroy(two.index)
     await slots.destroy(two.index)
+    await slots.settled()
     const nl = await Netlink.open({ netns: host.name })
     const nft = await Nft.open({ netns: host.name })
     const snapshot = async () => ({
@@ -169,6 +170,8 @@ describe.skipIf(!isRoot())('sandbox network slots (needs root)', () => {
     for (let i = 0; i < 200; i++) made.push((await slots.add()).index)
     expect((await snapshot()).elements).toBe(200)
     for (const i of made) await slots.del(i)
+    // A removal leaves the veth pair to the kernel's namespace cleanup: wait for it.
+    await slots.settled()
     expect(await snapshot()).toEqual(before)
     // Overlapping: addMany and plain concurrent adds get distinct indexes and whole slots.
     const many = await slots.addMany(40, 4)
@@ -187,6 +190,7 @@ describe.skipIf(!isRoot())('sandbox network slots (needs root)', () => {
     await slots.destroyMany(all.slice(0, 25).map((s) => s.index))
     await slots.flush()
     expect(slots.list()).toEqual([])
+    await slots.settled()
     expect(await snapshot()).toEqual(before)
     await nl.close()
     await nft.close()

@@ -1,0 +1,36 @@
+// The warm pool's options, status and the marker that survives the owner: a pooled slot nobody has
+// acquired carries this alias on its host veth (IFLA_IFALIAS), so a Slots opened after a crash
+// (kill -9) tells idle pool slots, which it takes back or removes, from slots a sandbox may still
+// use, which it adopts as in use.
+
+/** The host veth alias of an idle pooled slot. */
+export const IDLE_ALIAS = 'lab-slots:idle'
+
+export interface PoolOptions {
+  /** How many ready slots to keep; 0..maxSlots. */
+  size: number
+  /** Released slots are scrubbed and kept (default true); false: released slots are destroyed. */
+  reuse?: boolean
+}
+
+export interface SlotsStatus {
+  /** Slots this instance has, pooled or not. */
+  slots: number
+  /** Indexes not in use. */
+  free: number
+  maxSlots: number
+  /** Undefined without a pool. */
+  pool:
+    | {
+        size: number
+        reuse: boolean
+        /** Ready to be acquired. */
+        idle: number
+        /** Being made in the background. */
+        filling: number
+        /** Handed out by acquire() and not released. */
+        acquired: number
+        idleSlots: number[]
+      }
+    | undefined
+}
