@@ -25,6 +25,7 @@ const PEERS = {
   ping: 'iputils-ping',
   ethtool: 'ethtool',
   iptables: 'iptables',
+  conntrack: 'conntrack',
   unshare: 'util-linux',
   'qemu-system-x86_64': 'qemu-system-x86',
   lz4: 'lz4',
