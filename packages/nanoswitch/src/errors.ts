@@ -6,8 +6,9 @@ import { ArgumentError, LabError } from '@lab/netlink-native'
  * - `LAB_ERR_SWITCH_CONFIG`: the switch cannot run as configured (a namespace that does not exist,
  *   a lease file whose directory cannot be made). Restarting does not help, so the switch stops.
  * - `LAB_ERR_SWITCH_CLIENT_MAC`: routed mode: a client link's MAC encodes no usable /31.
+ * - `LAB_ERR_SOCKS_PROTOCOL`: a SOCKS5 client sent something the protocol does not allow.
  */
-export type SwitchErrorCode = 'LAB_ERR_SWITCH_CONFIG' | 'LAB_ERR_SWITCH_CLIENT_MAC'
+export type SwitchErrorCode = 'LAB_ERR_SWITCH_CONFIG' | 'LAB_ERR_SWITCH_CLIENT_MAC' | 'LAB_ERR_SOCKS_PROTOCOL'
 
 /** The base of every error @lab/nanoswitch throws on purpose. */
 export class SwitchError extends LabError {

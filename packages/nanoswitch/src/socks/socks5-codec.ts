@@ -1,4 +1,6 @@
 // SOCKS5 messages (RFC 1928) for a CONNECT-only proxy without authentication.
+import { SwitchError } from '../errors.js'
+
 export const SOCKS_VERSION = 5
 export const METHOD_NO_AUTH = 0x00
 export const METHOD_NONE_ACCEPTABLE = 0xff
@@ -19,12 +21,13 @@ export const REPLY = {
   addressTypeNotSupported: 0x08,
 } as const
 
-export class SocksProtocolError extends Error {
+/** What a client sent breaks RFC 1928; `reply` is the REP code to answer with. */
+export class SocksProtocolError extends SwitchError {
   constructor(
     message: string,
     readonly reply: number = REPLY.generalFailure,
   ) {
-    super(message)
+    super('LAB_ERR_SOCKS_PROTOCOL', message)
     this.name = 'SocksProtocolError'
   }
 }
