@@ -1,7 +1,7 @@
 import { Attributes, type AttributeWriter, type NetlinkMessage } from '@lab/netlink-native'
 import { ArgumentError } from '@lab/netlink-native'
-import { CHAIN, HOOK, HOOKS, PRIORITIES, VERDICTS, familyName, type HookName } from '../constants.js'
-import type { TableRef } from './header.js'
+import { CHAIN, HOOK, HOOKS, PRIORITIES, VERDICTS, type HookName } from '../constants.js'
+import { nfgenFamily, type TableRef } from './header.js'
 
 export interface ChainSpec {
   table: TableRef
@@ -59,7 +59,7 @@ const HOOK_NAMES: Record<string, Record<number, HookName>> = {
 }
 
 export function decodeChain(m: NetlinkMessage): Chain {
-  const family = familyName(m.payload.readUInt8(0))
+  const family = nfgenFamily(m)
   const a = new Attributes(m.payload, 4)
   const c: Chain = { table: { family, name: a.str(CHAIN.TABLE) ?? '' }, name: a.str(CHAIN.NAME) ?? '' }
   const handle = a.be64(CHAIN.HANDLE)

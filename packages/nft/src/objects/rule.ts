@@ -1,9 +1,9 @@
 import { ArgumentError, Attributes, type AttributeWriter, type NetlinkMessage } from '@lab/netlink-native'
-import { EXPR, NFTA_LIST_ELEM, RULE, familyName } from '../constants.js'
+import { EXPR, NFTA_LIST_ELEM, RULE } from '../constants.js'
 import { decodeExpression, type Expression } from '../expr/expression.js'
 // Importing the expression types registers their decoders.
 import '../expr/index.js'
-import type { TableRef } from './header.js'
+import { nfgenFamily, type TableRef } from './header.js'
 
 export interface RuleSpec {
   table: TableRef
@@ -68,7 +68,7 @@ export function decodeExpressions(list: Attributes | undefined): Expression[] {
 }
 
 export function decodeRule(m: NetlinkMessage): Rule {
-  const family = familyName(m.payload.readUInt8(0))
+  const family = nfgenFamily(m)
   const a = new Attributes(m.payload, 4)
   const rule: Rule = {
     table: { family, name: a.str(RULE.TABLE) ?? '' },

@@ -3,9 +3,9 @@
 // reads back can be applied again unchanged.
 import { Attributes, ArgumentError, formatIp, formatMac, parseCidr, parseIp, parseMac, type AttributeWriter, type NetlinkMessage } from '@lab/netlink-native'
 import { DATA, NFTA_LIST_ELEM, SET, SET_ELEM, SET_ELEM_INTERVAL_END, SET_ELEM_LIST, SET_FLAGS, familyName } from '../constants.js'
-import type { TableRef } from './header.js'
 import { writeValue, writeVerdict, readData, type Verdict } from '../expr/data.js'
 import { L4_NUMBERS, l4Name } from '../expr/protocols.js'
+import { nfgenFamily, type TableRef } from './header.js'
 
 /**
  * Key types: nft's datatype numbers and lengths.
@@ -229,7 +229,7 @@ export function writeSet(w: AttributeWriter, s: SetSpec): void {
 }
 
 export function decodeSet(m: NetlinkMessage): NftSet {
-  const family = familyName(m.payload.readUInt8(0))
+  const family = nfgenFamily(m)
   const a = new Attributes(m.payload, 4)
   const keyType = a.be32(SET.KEY_TYPE)
   const type = (Object.keys(SET_TYPES) as SetType[]).find((k) => SET_TYPES[k].id === keyType) ?? 'ipv4_addr'
@@ -335,6 +335,7 @@ export interface WireElementRead {
 
 /** The elements of one NFT_MSG_NEWSETELEM message, as the kernel sent them. */
 export function decodeWireElements(m: NetlinkMessage, dataType?: SetSpec['dataType']): WireElementRead[] {
+  nfgenFamily(m)
   const a = new Attributes(m.payload, 4)
   const list = a.nested(SET_ELEM_LIST.ELEMENTS)
   if (!list) return []

@@ -1,6 +1,6 @@
 import { Attributes, type NetlinkMessage } from '@lab/netlink-native'
-import { TABLE, familyName, type Family } from '../constants.js'
-import type { TableRef } from './header.js'
+import { TABLE, type Family } from '../constants.js'
+import { nfgenFamily, type TableRef } from './header.js'
 
 export interface Table extends TableRef {
   handle?: bigint
@@ -15,7 +15,7 @@ export function writeTable(w: import('@lab/netlink-native').AttributeWriter, t: 
 }
 
 export function decodeTable(m: NetlinkMessage): Table {
-  const family: Family = familyName(m.payload.readUInt8(0))
+  const family: Family = nfgenFamily(m)
   const a = new Attributes(m.payload, 4)
   const t: Table = { family, name: a.str(TABLE.NAME) ?? '' }
   const handle = a.be64(TABLE.HANDLE)
