@@ -171,7 +171,7 @@ describe.skipIf(!isRoot())('RouterAdvertiser (needs root)', () => {
     }
   })
 
-  it('counts and drops malformed ND packets: a hop limit other than 255, a zero option length, a bad checksum', async () => {
+  it('counts and drops malformed ND packets: a hop limit other than 255, a zero option length, a bad checksum, invalid sources', async () => {
     const { router, client } = await link('rabad')
     const clock = new FakeClock()
     const ra = await RouterAdvertiser.start({ netns: router.name, interface: 'r0', prefixes: ['fd00:3::/64'], clock, random: () => 0 })
@@ -197,6 +197,14 @@ describe.skipIf(!isRoot())('RouterAdvertiser (needs root)', () => {
       await raw.send(encodeIcmpv6Packet({ source: '::', destination: 'ff02::2', icmp: rs }), { to })
       await until('the valid solicitation', () => ra.counters().solicitations, (n) => n === 1)
       expect(clock.pending).toBe(2)
+      // The host side: an RA whose source is not link-local is discarded (RFC 4861 6.1.2).
+      const heard: NdPacket[] = []
+      nd.on('message', (p) => heard.push(p))
+      await using routerRaw = await PacketSocket.open({ netns: router.name, interface: 'r0', protocol: 'ipv6', type: 'dgram' })
+      const advert = encodeNdMessage({ ...ra.advertisement(), options: [] })
+      await routerRaw.send(encodeIcmpv6Packet({ source: 'fd00:3::1', destination: 'ff02::1', icmp: advert }), { to: '33:33:00:00:00:01' })
+      await until('the RA from a global address to be dropped', () => nd.counters().malformed, (n) => n === 1)
+      expect(heard).toEqual([])
     } finally {
       await ra.stop()
     }

@@ -9,7 +9,6 @@ import { encodeNdMessage } from '../codec/message.js'
 import type { RouterAdvertisement } from '../codec/router-advertisement.js'
 import type { RouterPreference } from '../codec/options/route-information.js'
 import { NdSocket, type NdPacket } from '../socket/nd-socket.js'
-import { isUnspecified } from '../wire/ipv6.js'
 import { raChannel, type RaEvent } from './diagnostics.js'
 import { nextUnsolicitedDelay, solicitedSendTime } from './intervals.js'
 
@@ -91,7 +90,7 @@ export interface RouterAdvertiserCounters {
   final: number
   /** Valid Router Solicitations received. */
   solicitations: number
-  /** ND packets dropped as malformed: bad lengths, checksum, hop limit other than 255, invalid RS. */
+  /** ND packets dropped as malformed: bad lengths, checksum, hop limit other than 255, an RS from :: with a link-layer address. */
   malformed: number
   /** RAs that could not be sent (logged). */
   sendErrors: number
@@ -122,7 +121,7 @@ export class RouterAdvertiser {
   readonly #minMs: number
   readonly #maxMs: number
   readonly #advertisement: RouterAdvertisement
-  readonly #counters = { advertisements: 0, unsolicited: 0, solicited: 0, final: 0, solicitations: 0, invalid: 0, sendErrors: 0 }
+  readonly #counters = { advertisements: 0, unsolicited: 0, solicited: 0, final: 0, solicitations: 0, sendErrors: 0 }
   #periodic: TimerHandle | undefined
   #nextPeriodicAt = 0
   #solicited: TimerHandle | undefined
@@ -224,20 +223,13 @@ export class RouterAdvertiser {
       solicited: c.solicited,
       final: c.final,
       solicitations: c.solicitations,
-      malformed: this.#socket.counters().malformed + c.invalid,
+      malformed: this.#socket.counters().malformed,
       sendErrors: c.sendErrors,
     }
   }
 
   #onPacket(packet: NdPacket): void {
     if (this.#stopped || packet.message.type !== 'router-solicitation') return
-    // RFC 4861 6.1.1: "If the IP source address is the unspecified address, there is no source
-    // link-layer address option in the message."
-    if (isUnspecified(packet.source) && packet.message.options.some((o) => o.type === 'source-link-layer-address')) {
-      this.#counters.invalid++
-      this.#logger.debug({ interface: this.interface, from: packet.sourceMac }, 'dropped an RS from :: with a source link-layer address')
-      return
-    }
     this.#counters.solicitations++
     // 6.2.6: one answer may serve several solicitations; its delay counts from the first.
     if (this.#solicited) return

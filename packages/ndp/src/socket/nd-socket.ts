@@ -18,6 +18,7 @@ import { NdpError } from '../errors.js'
 import { NdpDecodeError } from '../codec/decode-error.js'
 import { decodeNdMessage, encodeNdMessage, type NdMessage } from '../codec/message.js'
 import { ND_NEIGHBOR_ADVERT, ND_NEIGHBOR_SOLICIT, ND_ROUTER_ADVERT, ND_ROUTER_SOLICIT } from '../codec/constants.js'
+import { checkValidity } from './validity.js'
 import { IPPROTO_ICMPV6, ND_HOP_LIMIT, decodeIcmpv6Packet, encodeIcmpv6Packet, isMulticast, multicastMac } from '../wire/ipv6.js'
 
 const RT_SCOPE_LINK = 253
@@ -62,7 +63,10 @@ export interface NdSendOptions {
 export interface NdSocketCounters {
   /** Valid ND messages delivered. */
   received: number
-  /** Packets dropped because they did not decode, had a bad checksum or a hop limit other than 255. */
+  /**
+   * Packets dropped because they did not decode, had a bad checksum or a hop limit other than 255,
+   * or failed RFC 4861's validity checks (an RA from a source that is not link-local...).
+   */
   malformed: number
   sent: number
 }
@@ -104,7 +108,9 @@ export class NdSocket extends EventEmitter {
         const ip = decodeIcmpv6Packet(frame.data)
         // RFC 4861 6.1.1, 6.1.2, 7.1.1, 7.1.2: "The IP Hop Limit field has a value of 255".
         if (ip.hopLimit !== ND_HOP_LIMIT) throw new NdpDecodeError('bad-hop-limit', `hop limit ${ip.hopLimit} from ${ip.source}`, 7)
-        packet = { message: decodeNdMessage(ip.icmp), source: ip.source, destination: ip.destination, hopLimit: ip.hopLimit, sourceMac: frame.address }
+        const message = decodeNdMessage(ip.icmp)
+        checkValidity(message, ip.source, ip.destination)
+        packet = { message, source: ip.source, destination: ip.destination, hopLimit: ip.hopLimit, sourceMac: frame.address }
       } catch (error) {
         if (!(error instanceof NdpDecodeError)) throw error
         this.#counters.malformed++
