@@ -45,8 +45,8 @@ export class QmpClient extends EventEmitter {
   /** Waits for the greeting and enters command mode. */
   static async connect(stream: Duplex): Promise<QmpClient> {
     const client = new QmpClient(stream)
-    const greeting = (await new Promise<unknown>((resolve, reject) => (client.greeting = { resolve, reject }))) as { QMP: { version: QmpClient['version'] } }
-    client.version = greeting.QMP.version
+    const greeting = (await new Promise<unknown>((resolve, reject) => (client.greeting = { resolve, reject }))) as { QMP?: { version?: QmpClient['version'] } }
+    client.version = typeof greeting.QMP === 'object' && greeting.QMP !== null ? greeting.QMP.version : undefined
     await client.execute('qmp_capabilities')
     return client
   }
@@ -75,13 +75,20 @@ export class QmpClient extends EventEmitter {
   }
 
   private message(line: string): void {
-    let message: Record<string, unknown>
+    let parsed: unknown
     try {
-      message = JSON.parse(line) as Record<string, unknown>
+      parsed = JSON.parse(line)
     } catch {
       this.fail(new LaunchError(LAUNCH_ERROR_CODES.qmp, `qmp: unparsable message ${line.slice(0, 200)}`))
       return
     }
+    // Found by the property tests: `null`, a number or an array is valid JSON but no QMP message,
+    // and `'QMP' in null` threw a TypeError out of the stream's data handler.
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      this.fail(new LaunchError(LAUNCH_ERROR_CODES.qmp, `qmp: not a QMP message: ${line.slice(0, 200)}`))
+      return
+    }
+    const message = parsed as Record<string, unknown>
     if ('QMP' in message) {
       this.greeting?.resolve(message)
       this.greeting = undefined
@@ -92,8 +99,8 @@ export class QmpClient extends EventEmitter {
       if (!pending) return
       this.pending.delete(message.id)
       if ('error' in message) {
-        const error = message.error as { class: string; desc: string }
-        pending.reject(new QmpError(pending.command, error.class, error.desc))
+        const error = (typeof message.error === 'object' && message.error !== null ? message.error : {}) as { class?: unknown; desc?: unknown }
+        pending.reject(new QmpError(pending.command, String(error.class ?? 'GenericError'), String(error.desc ?? JSON.stringify(message.error))))
       } else pending.resolve(message.return)
     }
   }
