@@ -12,4 +12,5 @@ export { leaseFromReply, leaseFromInformation, sameConfiguration, expiresAt, INF
 export { duidLl, duidLlt, defaultIaid } from './client/duid.js'
 export { DhcpV6Client, LeaseTimeoutError, clientChannel, type DhcpV6ClientOptions, type ClientEvent } from './client/client.js'
 export { compose, manageIP, manageDNS, type ManageOptions } from './client/callbacks.js'
+export { dadConflict, type DadOptions } from './client/dad.js'
 export { UdpTransport, ALL_DHCP_RELAY_AGENTS_AND_SERVERS, CLIENT_PORT, SERVER_PORT, type TransportOptions } from './client/transport.js'

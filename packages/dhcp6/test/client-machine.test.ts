@@ -336,9 +336,23 @@ describe('ClientMachine (RFC 8415 client, fake clock)', () => {
     // CNF_TIMEOUT 1 s doubling to CNF_MAX_RT 4 s, until CNF_MAX_RD: 0, 1, 3, 7 s; then the lease goes on.
     expect(u.gaps('CONFIRM')).toEqual([1000, 2000, 4000])
     expect(u.machine.state).toBe('bound')
-    expect(u.changes.map((c) => c.reason)).toEqual(['acquire'])
-    await u.clock.advance(100_000)
+    // The same lease, through the callbacks again (the link going down took the address), with
+    // what is left of its times: 10.5 s have passed.
+    expect(u.changes.map((c) => c.reason)).toEqual(['acquire', 'confirm'])
+    expect(u.changes[1]!.next).toMatchObject({ t1: 90, t2: 150, validLifetime: 190, addresses: [{ address: 'fd00:1::1000', preferredLifetime: 140, validLifetime: 190 }] })
+    await u.clock.advance(89_000)
+    expect(u.machine.state).toBe('bound')
+    await u.clock.advance(1000)
     expect(u.machine.state).toBe('renewing')
+
+    const v = setup()
+    await bind(v)
+    v.machine.confirm()
+    await v.clock.advance(500)
+    v.machine.receive(reply(v.last(), 'REPLY', { status: STATUS.Success, addresses: [] }))
+    await v.clock.settle()
+    expect(v.changes.map((c) => c.reason)).toEqual(['acquire', 'confirm'])
+    expect(v.machine.state).toBe('bound')
   })
 
   it('restarts with a Rebind for an unexpired lease it was given', async () => {

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Daemon, TestNetns, cleanupAll, hasCommand, isRoot, run, vethPair } from '@lab/testkit'
 import { realClock, type Clock } from '@lab/clock'
-import { DhcpV6Client, compose, manageDNS, manageIP, type Dhcp6Lease, type LeaseChangeReason } from '../src/index.js'
+import { DhcpV6Client, compose, dadConflict, manageDNS, manageIP, type ClientState, type Dhcp6Lease, type LeaseChangeReason } from '../src/index.js'
 
 /** The built CLI (npm test builds first). */
 const cliPath = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
@@ -103,7 +103,7 @@ const dnsmasq: Peer = {
 let teardown: (() => Promise<void>) | undefined
 
 /** A server namespace running `peer` on s0 (fd00:1::1/64) and a client namespace with c0, the other end. */
-async function pair(peer: Peer): Promise<{ cli: TestNetns; dir: string; server: Daemon }> {
+async function pair(peer: Peer): Promise<{ srv: TestNetns; cli: TestNetns; dir: string; server: Daemon }> {
   const srv = await TestNetns.create('d6s')
   const cli = await TestNetns.create('d6c')
   // The server's link-local address is usable at once (its DAD is not what is tested); the
@@ -117,7 +117,7 @@ async function pair(peer: Peer): Promise<{ cli: TestNetns; dir: string; server: 
     await server.stop()
     rmSync(dir, { recursive: true, force: true })
   }
-  return { cli, dir, server }
+  return { srv, cli, dir, server }
 }
 
 afterEach(async () => {
@@ -180,6 +180,55 @@ describe.skipIf(!isRoot())('DhcpV6Client against real servers', () => {
       expect(client.counters()).toEqual({ malformed: 0 })
     }, 40_000)
   }
+
+  it.skipIf(!kea.available)('declines an address the kernel DAD finds in use, and Kea gives another', async () => {
+    const { cli, server, srv } = await pair(kea)
+    // Kea's first address is already the server's own on the link: the client's DAD fails.
+    await srv.exec(['ip', 'addr', 'add', 'fd00:1::1000/64', 'dev', 's0'])
+    const declined: string[][] = []
+    const client = await DhcpV6Client.start({ interface: 'c0', netns: cli.name, conflict: dadConflict({ interface: 'c0', netns: cli.name }), onLease: manageIP({ netns: cli.name }) })
+    client.on('declined', (a) => declined.push(a))
+    const done = teardown
+    teardown = async () => {
+      await client.stop()
+      await done?.()
+    }
+    const lease = await client.waitForLease(20_000)
+    expect(declined).toEqual([['fd00:1::1000']])
+    await server.waitFor(/DHCP6_DECLINE_LEASE.*fd00:1::1000/, 5000)
+    expect(lease.addresses[0]!.address).not.toBe('fd00:1::1000')
+    const addrs = (await cli.ip<IpAddr[]>(['-6', 'addr', 'show', 'dev', 'c0'])).flatMap((l) => l.addr_info.map((a) => a.local))
+    expect(addrs).toContain(lease.addresses[0]!.address)
+    expect(addrs).not.toContain('fd00:1::1000')
+  }, 40_000)
+
+  it.skipIf(!kea.available)('confirms its lease with Kea after the link went down and up, and puts the address back', async () => {
+    const { cli } = await pair(kea)
+    const events: LeaseChangeReason[] = []
+    const states: ClientState[] = []
+    const client = await DhcpV6Client.start({ interface: 'c0', netns: cli.name, onLease: manageIP({ netns: cli.name }) })
+    client.on('lease', (e) => events.push(e.reason))
+    client.on('state', (s) => states.push(s))
+    const done = teardown
+    teardown = async () => {
+      await client.stop()
+      await done?.()
+    }
+    const lease = await client.waitForLease(15_000)
+    const address = lease.addresses[0]!.address
+    const onC0 = async () => (await cli.ip<IpAddr[]>(['-6', 'addr', 'show', 'dev', 'c0'])).flatMap((l) => l.addr_info.map((a) => a.local))
+    await cli.exec(['ip', 'link', 'set', 'c0', 'down'])
+    expect(await onC0()).not.toContain(address) // the kernel drops IPv6 addresses with the link
+    await cli.exec(['ip', 'link', 'set', 'c0', 'up'])
+    const deadline = Date.now() + 15_000
+    while (!events.includes('confirm')) {
+      if (Date.now() > deadline) throw new Error(`no confirm; events ${events.join(',')}, states ${states.join(',')}`)
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    expect(states).toContain('confirming')
+    expect(client.lease!.addresses[0]!.address).toBe(address)
+    expect(await onC0()).toContain(address)
+  }, 40_000)
 
   it.skipIf(!kea.available || !existsSync(cliPath))('lab-dhcp6 client --pd --once --json --release-on-exit prints the lease and gives it back', async () => {
     const { cli: ns, server } = await pair(kea)

@@ -3,6 +3,7 @@ import { integerFlag, numberFlag, requiredFlag, type Command, type Values } from
 import pino from 'pino'
 import { compose, manageDNS, manageIP } from './callbacks.js'
 import { DhcpV6Client, LeaseTimeoutError } from './client.js'
+import { dadConflict } from './dad.js'
 import { INFINITE, type Dhcp6Lease } from './lease.js'
 import type { LeaseCallback, LeaseChangeReason } from './machine.js'
 
@@ -38,6 +39,7 @@ async function client(values: Values, signal: AbortSignal): Promise<number> {
   const show = (lease: Dhcp6Lease | undefined, reason: LeaseChangeReason) => {
     if (values.json) console.log(JSON.stringify({ event: reason, ...(lease ? { lease } : {}) }))
     else if (reason === 'acquire' || reason === 'renew') console.log(describeLease(lease!))
+    else if (reason === 'confirm') console.log(`${describeLease(lease!)} (confirmed)`)
     else console.log(`${ifname}: lease ${reason === 'not-on-link' ? 'not valid on this link' : reason === 'expire' ? 'expired' : 'released'}`)
   }
   const dhcp = await DhcpV6Client.start({
@@ -46,6 +48,8 @@ async function client(values: Values, signal: AbortSignal): Promise<number> {
     ...(values.pd || pdLength !== undefined ? { prefixDelegation: pdLength !== undefined ? { prefixLength: pdLength } : true } : {}),
     ...(values.stateless ? { stateless: true } : {}),
     ...(values['lease-file'] ? { leaseFile: values['lease-file'] as string } : {}),
+    // Addresses it configures are checked by the kernel's DAD first; those in use are declined.
+    ...(values['no-configure'] ? {} : { conflict: dadConflict({ interface: ifname, ...(netns ? { netns } : {}) }) }),
     onLease: compose(...callbacks),
     logger,
   })

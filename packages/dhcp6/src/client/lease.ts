@@ -123,3 +123,15 @@ export function remaining(lease: Dhcp6Lease, now: number): { addresses: LeasedAd
     prefixes: lease.prefixes.map((p) => ({ ...p, preferredLifetime: left(p.preferredLifetime), validLifetime: left(p.validLifetime) })),
   }
 }
+
+/**
+ * The same lease counted from `now`: every time and lifetime shortened by the seconds since it
+ * was acquired. What a Confirm that keeps the lease reports, so callbacks (re)install addresses
+ * with what is left of their lifetimes (a link going down takes IPv6 addresses with it).
+ */
+export function rebase(lease: Dhcp6Lease, now: number): Dhcp6Lease {
+  const elapsed = Math.max(0, Math.floor((now - lease.acquiredAt) / 1000))
+  const left = (seconds: number) => (seconds === INFINITE ? INFINITE : Math.max(0, seconds - elapsed))
+  const { addresses, prefixes } = remaining(lease, now)
+  return { ...lease, addresses, prefixes, t1: left(lease.t1), t2: left(lease.t2), validLifetime: left(lease.validLifetime), acquiredAt: lease.acquiredAt + elapsed * 1000 }
+}

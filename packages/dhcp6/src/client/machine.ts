@@ -5,7 +5,7 @@ import { randomInt } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { silentLogger, type Logger } from '@lab/netlink-native'
 import type { Clock, TimerHandle } from '@lab/clock'
-import { INFINITE, expiresAt, leaseFromInformation, leaseFromReply, remaining, usableBindings, type Dhcp6Lease } from './lease.js'
+import { INFINITE, expiresAt, leaseFromInformation, leaseFromReply, rebase, remaining, usableBindings, type Dhcp6Lease } from './lease.js'
 import { STATUS, decodeDuid, type Dhcp6Message, type Duid } from '../codec/index.js'
 import { DEFAULT_REQUESTED_OPTIONS, buildClientMessage, readServerMessage, sameDuid, type AddressIa, type ClientMessageType, type ClientRequest, type PrefixIa, type ServerReply } from './messages.js'
 import { RFC8415_RETRANSMIT, nextTimeout, type ExchangeKind, type RetransmitParameters } from './retransmit.js'
@@ -13,10 +13,12 @@ import { RFC8415_RETRANSMIT, nextTimeout, type ExchangeKind, type RetransmitPara
 export type ClientState = 'stopped' | 'soliciting' | 'requesting' | 'bound' | 'renewing' | 'rebinding' | 'confirming' | 'declining' | 'releasing' | 'informing'
 
 /**
- * Why a lease changed: `acquire` (a new lease), `renew` (a Reply to Renew or Rebind), `expire` (the
- * last valid lifetime ended), `release`, `not-on-link` (a Confirm's Reply said the link changed).
+ * Why a lease changed: `acquire` (a new lease), `renew` (a Reply to Renew or Rebind), `confirm`
+ * (the lease holds after the link came back: the same lease with what is left of its times),
+ * `expire` (the last valid lifetime ended), `release`, `not-on-link` (a Confirm's Reply said the
+ * client is on another link now).
  */
-export type LeaseChangeReason = 'acquire' | 'renew' | 'expire' | 'release' | 'not-on-link'
+export type LeaseChangeReason = 'acquire' | 'renew' | 'confirm' | 'expire' | 'release' | 'not-on-link'
 
 /** Called on every change of the lease: old and new (either may be undefined). */
 export type LeaseCallback = (old: Dhcp6Lease | undefined, next: Dhcp6Lease | undefined, reason: LeaseChangeReason) => Promise<void> | void
@@ -136,7 +138,7 @@ export class ClientMachine extends EventEmitter<{ state: [ClientState]; lease: [
     if (lease.addresses.length === 0) return this.#rebind()
     this.#enter('confirming')
     const iaNa: AddressIa[] = [{ iaid: this.options.iaid, t1: 0, t2: 0, addresses: lease.addresses.map((a) => ({ address: a.address, preferredLifetime: 0, validLifetime: 0 })) }]
-    this.#transmit('confirm', () => this.#message('CONFIRM', { iaNa, requestedOptions: [] }), { giveUp: () => this.#resume() })
+    this.#transmit('confirm', () => this.#message('CONFIRM', { iaNa, requestedOptions: [] }), { giveUp: () => void this.#confirmed() })
   }
 
   /**
@@ -339,12 +341,19 @@ export class ClientMachine extends EventEmitter<{ state: [ClientState]; lease: [
     })
   }
 
-  /** Back to where the lease's times say after a Confirm that got no answer: bound, renewing or rebinding. */
-  #resume(): void {
-    const lease = this.#lease
-    if (!lease) return this.#solicit()
+  /**
+   * The lease holds after a link change (a Success, or no answer within CNF_MAX_RD: 18.2.3 says
+   * keep using it): back to bound with its times counted down, which pass T1 or T2 at once if
+   * due, and through the callbacks again, since a link going down takes its IPv6 addresses.
+   */
+  async #confirmed(): Promise<void> {
+    const old = this.#lease
+    if (!old) return this.#solicit()
+    const lease = rebase(old, this.options.clock.now())
+    this.#lease = lease
     this.#enter('bound')
     this.#armLease(lease)
+    await this.#report(old, lease, 'confirm')
   }
 
   async #expire(): Promise<void> {
@@ -442,7 +451,7 @@ export class ClientMachine extends EventEmitter<{ state: [ClientState]; lease: [
         return this.#renewed(m, from, state)
       case 'confirming':
         if (m.status?.code === STATUS.NotOnLink) void this.#drop('not-on-link')
-        else this.#resume()
+        else void this.#confirmed()
         return
       case 'declining':
         return this.#solicit()
