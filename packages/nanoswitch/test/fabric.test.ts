@@ -2,7 +2,7 @@
 // nanoswitch in fabric mode: VXLAN on the bridge, real FRR (zebra + bgpd) doing BGP EVPN. Clients
 // take leases with udhcpc and with our DhcpClient; read back with ping, `bridge -j fdb`, vtysh
 // JSON and the switch's status. Faults: kill -9 of a bgpd, a host that stops.
-import { existsSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import pino from 'pino'
 import { afterAll, describe, expect, it } from 'vitest'
 import { announce } from '@lab/arp'
@@ -10,6 +10,7 @@ import { DhcpClient, compose, manageIP } from '@lab/dhcp4'
 import { ipv4ToNumber } from '@lab/netlink-native'
 import { Daemon, TestNetns, cleanupAll, deferCleanup, hasCommand, isRoot, run, vethPair } from '@lab/testkit'
 import { RunningSwitch, SwitchError, gatewayMacFor, type FabricOptions } from '../src/index.js'
+import { frrProcesses, killFrr } from './frr-cleanup.js'
 
 /** What the README's "many hosts" section says, measured here. */
 const ANNOUNCEMENT_REACHES = {
@@ -39,20 +40,6 @@ interface FdbEntry { mac: string; ifname?: string; dev?: string; flags?: string[
 const fdb = async (ns: TestNetns): Promise<FdbEntry[]> => JSON.parse((await ns.exec(['bridge', '-j', 'fdb', 'show', 'dev', `vx${VNI}`])).stdout) as FdbEntry[]
 const externMacs = async (ns: TestNetns) => (await fdb(ns)).filter((e) => e.flags?.includes('extern_learn') && e.mac !== '00:00:00:00:00:00').map((e) => e.mac)
 const inRange = (address: string, [a, b]: [string, string]) => ipv4ToNumber(address) >= ipv4ToNumber(a) && ipv4ToNumber(address) <= ipv4ToNumber(b)
-const frrProcesses = async (pathspace: string) => (await run(['pgrep', '-f', `-N ${pathspace} `], { allowFailure: true })).stdout.trim()
-
-function killFrr(pathspace: string): void {
-  const dir = `/var/run/frr/${pathspace}`
-  for (const daemon of ['bgpd', 'zebra']) {
-    try {
-      process.kill(Number(readFileSync(`${dir}/${daemon}.pid`, 'utf8')), 'SIGKILL')
-    } catch {
-      // No pid file or no such process: that daemon is gone already.
-    }
-  }
-  rmSync(dir, { recursive: true, force: true })
-}
-
 const peers = ['frr', 'udhcpc', 'ping', 'bridge', 'vtysh'].every((c) => c === 'frr' ? existsSync('/usr/lib/frr/bgpd') : hasCommand(c))
 
 describe.skipIf(!isRoot() || !peers)('a fabric of three hosts over VXLAN with FRR BGP EVPN (needs root, frr, udhcpc)', () => {
