@@ -216,6 +216,6 @@ describe('RouterAdvertiser options', () => {
     await expect(RouterAdvertiser.start({ interface: 'r0', maxInterval: 2 })).rejects.toMatchObject({ code: 'LAB_ERR_ARGUMENT', field: 'maxInterval' })
     await expect(RouterAdvertiser.start({ interface: 'r0', lifetime: 100 })).rejects.toMatchObject({ field: 'lifetime' })
     await expect(RouterAdvertiser.start({ interface: 'r0', prefixes: ['10.0.0.0/24'] })).rejects.toMatchObject({ field: 'prefixes[0]' })
-    await expect(RouterAdvertiser.start({ interface: 'r0', dnssl: ['a'.repeat(64)] })).rejects.toMatchObject({ field: 'domains' })
+    await expect(RouterAdvertiser.start({ interface: 'r0', dnssl: ['a'.repeat(64)] })).rejects.toMatchObject({ field: 'dnssl' })
   })
 })

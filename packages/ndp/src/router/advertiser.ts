@@ -4,7 +4,7 @@
 import { ArgumentError, parseCidr, silentLogger, type Logger } from '@lab/netlink-native'
 import { realClock, type Clock, type TimerHandle } from '@lab/clock'
 import { ALL_NODES } from '../codec/constants.js'
-import type { NdOption } from '../codec/options.js'
+import { encodeOption, type NdOption } from '../codec/options.js'
 import { encodeNdMessage } from '../codec/message.js'
 import type { RouterAdvertisement } from '../codec/router-advertisement.js'
 import type { RouterPreference } from '../codec/options/route-information.js'
@@ -188,7 +188,15 @@ export class RouterAdvertiser {
       })
       opts.push({ type: 'rdnss', lifetime: dnsLifetime, servers })
     }
-    if (options.dnssl?.length) opts.push({ type: 'dnssl', lifetime: dnsLifetime, domains: options.dnssl })
+    if (options.dnssl?.length) {
+      const option: NdOption = { type: 'dnssl', lifetime: dnsLifetime, domains: options.dnssl }
+      try {
+        encodeOption(option)
+      } catch (error) {
+        throw new ArgumentError('dnssl', (error as Error).message.replace(/^domains: /, ''))
+      }
+      opts.push(option)
+    }
     if (options.mtu !== undefined) opts.push({ type: 'mtu', mtu: numberIn('mtu', options.mtu, 0, 1280, 0xffffffff) })
     const preference = options.preference ?? 'medium'
     if (!['high', 'medium', 'low'].includes(preference)) throw new ArgumentError('preference', `high, medium or low, got ${preference}`)
@@ -253,6 +261,9 @@ export class RouterAdvertiser {
     if (this.#stopped) return
     this.#lastMulticast = this.#clock.now()
     this.#periodic?.cancel()
+    // Any multicast RA answers every solicitation still waiting for one.
+    this.#solicited?.cancel()
+    this.#solicited = undefined
     // As radvd does, the intervals after each of the first MAX_INITIAL_RTR_ADVERTISEMENTS RAs are capped.
     const delay = nextUnsolicitedDelay(this.#minMs, this.#maxMs, this.#counters.unsolicited + this.#counters.solicited, this.#random())
     this.#nextPeriodicAt = this.#clock.now() + delay
