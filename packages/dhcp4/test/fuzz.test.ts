@@ -75,3 +75,22 @@ function encodeOrTypedError(m: DhcpMessage): Buffer | undefined {
     throw new Error(`encode escaped: ${(error as Error)?.stack ?? String(error)}`)
   }
 }
+
+describe('server configuration files under random input', () => {
+  it('any text, any JSON: a config or one ConfigError naming what is wrong, never another error', async () => {
+    const { ConfigError, parseConfig } = await import('../src/index.js')
+    const subnet = fc.record({ subnet: fc.constantFrom('10.1.0.0/24', '10.1.0.0/33', 'x', 7), range: fc.oneof(fc.constant(['10.1.0.2', '10.1.0.9']), fc.jsonValue()), router: fc.oneof(fc.constant('10.1.0.1'), fc.jsonValue()), reservations: fc.oneof(fc.constant({ '02:00:00:00:00:01': '10.1.0.5' }), fc.jsonValue()) }, { requiredKeys: [] })
+    const config = fc.record({ interface: fc.oneof(fc.constant('br0'), fc.jsonValue()), subnets: fc.oneof(fc.array(subnet, { maxLength: 3 }), fc.jsonValue()), leaseFile: fc.oneof(fc.constant('/tmp/x'), fc.jsonValue()), extra: fc.jsonValue() }, { requiredKeys: [] })
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ maxLength: 80 }), fc.json(), config.map((c) => JSON.stringify(c))), (text) => {
+        try {
+          parseConfig(text)
+        } catch (error) {
+          if (!(error instanceof ConfigError)) throw new Error(`escaped: ${(error as Error)?.stack ?? String(error)}`)
+          expect((error as Error).message.split('\n')).toHaveLength(1)
+        }
+      }),
+      { numRuns: RUNS },
+    )
+  })
+})
