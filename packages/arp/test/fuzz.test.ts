@@ -4,7 +4,8 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { ArpDecodeError, decodeArp, encodeArp, type ArpPacket } from '../src/index.js'
 
-const RUNS = 2_000
+// CI runs a few thousand inputs; `npm run fuzz` sets LAB_FUZZ_RUNS for the long campaign.
+const RUNS = Number(process.env.LAB_FUZZ_RUNS ?? 2_000)
 const mac = fc.uint8Array({ minLength: 6, maxLength: 6 }).map((b) => [...b].map((x) => x.toString(16).padStart(2, '0')).join(':'))
 const ipv4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((o) => o.join('.'))
 const packet: fc.Arbitrary<ArpPacket> = fc.record({ dst: mac, src: mac, op: fc.constantFrom(1 as const, 2 as const), senderMac: mac, senderIp: ipv4, targetMac: mac, targetIp: ipv4 })

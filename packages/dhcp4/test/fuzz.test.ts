@@ -5,7 +5,8 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { DhcpDecodeError, DhcpMessage, type OptionValue } from '../src/index.js'
 
-const RUNS = 2_000
+// CI runs a few thousand inputs; `npm run fuzz` sets LAB_FUZZ_RUNS for the long campaign.
+const RUNS = Number(process.env.LAB_FUZZ_RUNS ?? 2_000)
 
 function decodeOrTypedError(bytes: Uint8Array): DhcpMessage | undefined {
   try {

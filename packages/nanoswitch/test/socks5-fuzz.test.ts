@@ -4,7 +4,8 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { SocksProtocolError, parseGreeting, parseRequest } from '../src/socks/socks5-codec.js'
 
-const RUNS = 2_000
+// CI runs a few thousand inputs; `npm run fuzz` sets LAB_FUZZ_RUNS for the long campaign.
+const RUNS = Number(process.env.LAB_FUZZ_RUNS ?? 2_000)
 
 function typed<T>(parse: () => T): T | undefined {
   try {

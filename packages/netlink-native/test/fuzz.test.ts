@@ -17,7 +17,8 @@ import { decodeRule } from '../src/rtnetlink/rule.js'
 import { decodeEvent } from '../src/rtnetlink/watch.js'
 import * as C from '../src/rtnetlink/constants.js'
 
-const RUNS = 2_000
+// CI runs a few thousand inputs; `npm run fuzz` sets LAB_FUZZ_RUNS for the long campaign.
+const RUNS = Number(process.env.LAB_FUZZ_RUNS ?? 2_000)
 
 /** Runs `decode`; anything thrown must be a DecodeError. */
 function onlyDecodeErrors(decode: () => unknown): void {

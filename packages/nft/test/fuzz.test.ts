@@ -14,7 +14,8 @@ import { decodeSet, decodeWireElements } from '../src/objects/set.js'
 import { decodeTable } from '../src/objects/table.js'
 import { Attributes } from '@lab/netlink-native'
 
-const RUNS = 1_500
+// CI runs a few thousand inputs; `npm run fuzz` sets LAB_FUZZ_RUNS for the long campaign.
+const RUNS = Number(process.env.LAB_FUZZ_RUNS ?? 1_500)
 const EXPRESSIONS = ['bitwise', 'cmp', 'counter', 'ct', 'immediate', 'limit', 'log', 'lookup', 'masq', 'meta', 'nat', 'notrack', 'payload', 'range', 'reject', 'redir', 'dynset', 'nosuch']
 
 function typed(decode: () => unknown): void {
