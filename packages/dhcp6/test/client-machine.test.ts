@@ -150,6 +150,21 @@ describe('ClientMachine (RFC 8415 client, fake clock)', () => {
     expect(request.transactionId).not.toBe(solicit.transactionId)
   })
 
+  it('goes to the next Advertise when the chosen server answers the Request with NoAddrsAvail', async () => {
+    const t = setup()
+    t.machine.start()
+    await t.clock.advance(500)
+    t.machine.receive(reply(t.last(), 'ADVERTISE', { server: SERVER_A, preference: 20, addresses: ['fd00:1::a'] }))
+    t.machine.receive(reply(t.last(), 'ADVERTISE', { server: SERVER_B, preference: 10, addresses: ['fd00:1::b'] }))
+    await t.clock.advance(1050)
+    expect(t.last().options.get(OPTION.SERVERID)).toEqual(SERVER_A)
+    t.machine.receive(reply(t.last(), 'REPLY', { server: SERVER_A, iaStatus: STATUS.NoAddrsAvail }))
+    expect(t.types()).toEqual(['SOLICIT', 'REQUEST', 'REQUEST'])
+    expect(t.last().options.get(OPTION.SERVERID)).toEqual(SERVER_B)
+    t.machine.receive(reply(t.last(), 'REPLY', { server: SERVER_B, iaStatus: STATUS.NoAddrsAvail }))
+    expect(t.machine.state).toBe('soliciting')
+  })
+
   it('takes an Advertise with preference 255 at once, and the first Advertise after the first RT', async () => {
     const t = setup()
     t.machine.start()

@@ -77,6 +77,8 @@ export class ClientMachine extends EventEmitter<{ state: [ClientState]; lease: [
   /** Advertises collected during the first RT of a Solicit, best first once chosen. */
   #advertises: ServerReply[] = []
   #firstTimeoutPassed = false
+  /** The other Advertises of the last Solicit, best first: where a failed Request goes next. */
+  #fallback: ServerReply[] = []
   /** Bumped on every transition: async work begun in an older state is dropped. */
   #generation = 0
   #onReleased: (() => void) | undefined
@@ -297,9 +299,15 @@ export class ClientMachine extends EventEmitter<{ state: [ClientState]; lease: [
     const addresses = b.iaNa.flatMap((ia) => ia.addresses).map((a) => ({ address: a.address, preferredLifetime: 0, validLifetime: 0 }))
     const prefixes = b.iaPd.flatMap((ia) => ia.prefixes).map((p) => ({ ...p, preferredLifetime: 0, validLifetime: 0 }))
     const ia = this.#iaFor(addresses, prefixes)
-    this.#transmit('request', () => this.#message('REQUEST', { serverId: advertise.serverId!, ...ia }), {
-      giveUp: () => (others.length ? this.#request(others[0]!, others.slice(1)) : this.#solicit()),
-    })
+    this.#fallback = others
+    this.#transmit('request', () => this.#message('REQUEST', { serverId: advertise.serverId!, ...ia }), { giveUp: () => this.#nextServer() })
+  }
+
+  /** This server will not do (no answer, or nothing to give): the next Advertise, else Solicit again. */
+  #nextServer(): void {
+    const others = this.#fallback
+    if (others.length) this.#request(others[0]!, others.slice(1))
+    else this.#solicit()
   }
 
   #armLease(lease: Dhcp6Lease): void {
@@ -445,6 +453,8 @@ export class ClientMachine extends EventEmitter<{ state: [ClientState]; lease: [
       case 'requesting':
         if (m.status?.code === STATUS.NotOnLink) return this.#solicit()
         if (this.#hasBindings(m)) void this.#bind(m, from, state)
+        // NoAddrsAvail and the like (18.2.10.1): this server has nothing after all.
+        else this.#nextServer()
         return
       case 'renewing':
       case 'rebinding':
