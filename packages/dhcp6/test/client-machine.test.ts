@@ -3,7 +3,7 @@
 // and the end of the lease. Server replies are built with the codec.
 import { describe, expect, it } from 'vitest'
 import { FakeClock } from '@lab/clock'
-import { ClientMachine, Dhcp6Message, Dhcp6Options, OPTION, STATUS, duidLl, type Dhcp6Lease, type Duid, type LeaseChangeReason, type MachineOptions } from '../src/index.js'
+import { ClientMachine, DUID_EPOCH_MS, Dhcp6Message, Dhcp6Options, OPTION, STATUS, defaultIaid, duidLl, duidLlt, encodeDuid, type Dhcp6Lease, type Duid, type LeaseChangeReason, type MachineOptions } from '../src/index.js'
 
 const MAC = '02:00:00:00:00:0a'
 const IAID = 0x0000000a
@@ -398,5 +398,12 @@ describe('ClientMachine (RFC 8415 client, fake clock)', () => {
     expect(t.types()).toEqual(['INFORMATION-REQUEST'])
     await t.clock.advance(2000)
     expect(t.types()).toEqual(['INFORMATION-REQUEST', 'INFORMATION-REQUEST'])
+  })
+
+  it('identifies the client by DUID-LL of its MAC (or DUID-LLT), and its IA by the MAC last four bytes', () => {
+    expect(encodeDuid(duidLl('02:00:00:00:00:0A')).toString('hex')).toBe('00030001' + '02000000000a')
+    expect(encodeDuid(duidLlt('02:00:00:00:00:0a', DUID_EPOCH_MS + 1000 * 1000)).toString('hex')).toBe('00010001' + '000003e8' + '02000000000a')
+    expect(defaultIaid('02:00:11:22:33:44', 7)).toBe(0x11223344)
+    expect(defaultIaid(undefined, 7)).toBe(7)
   })
 })

@@ -230,6 +230,21 @@ describe.skipIf(!isRoot())('DhcpV6Client against real servers', () => {
     expect(await onC0()).toContain(address)
   }, 40_000)
 
+  it.skipIf(!kea.available)('asks Kea for configuration only (Information-Request) and writes resolv.conf', async () => {
+    const { cli, dir, server } = await pair(kea)
+    const resolvConf = join(dir, 'resolv.conf')
+    const client = await DhcpV6Client.start({ interface: 'c0', netns: cli.name, stateless: true, onLease: compose(manageIP({ netns: cli.name }), manageDNS(resolvConf)) })
+    const done = teardown
+    teardown = async () => {
+      await client.stop()
+      await done?.()
+    }
+    const lease = await client.waitForLease(15_000)
+    expect(lease).toMatchObject({ stateless: true, addresses: [], prefixes: [], dns: ['fd00:1::53'], domains: ['lab.test'], t1: 86_400 })
+    expect(readFileSync(resolvConf, 'utf8')).toBe('# written by @lab/dhcp6 from the lease of c0\nsearch lab.test\nnameserver fd00:1::53\n')
+    expect(server.log).not.toMatch(/DHCP6_LEASE_ALLOC/)
+  }, 40_000)
+
   it.skipIf(!kea.available || !existsSync(cliPath))('lab-dhcp6 client --pd --once --json --release-on-exit prints the lease and gives it back', async () => {
     const { cli: ns, server } = await pair(kea)
     const result = await run(['node', cliPath, 'client', '--netns', ns.name, '--interface', 'c0', '--pd', '--once', '--json', '--release-on-exit', '--timeout', '15'], { timeout: 30_000 })
