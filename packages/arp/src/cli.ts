@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // lab-arp: gratuitous ARP announcements, an announcer that follows link state, RFC 5227 probes.
 import { choiceFlag, integerFlag, requiredFlag, runProgram, UsageError, type Options, type Program } from '@lab/cli-kit'
+import { ipv4ToNumber } from '@lab/netlink-native'
 import pino from 'pino'
 import { announce } from './announce.js'
 import { announcer } from './announcer.js'
@@ -36,6 +37,7 @@ const program: Program = {
         const interval = integerFlag('interval', values.interval as string | undefined, { min: 0, max: 3_600_000 }, 1000)
         const form = choiceFlag('form', values.form as string | undefined, FORMS, 'request')
         const netns = values.netns as string | undefined
+        for (const address of addresses) ipv4ToNumber(address, '--address')
         for (const address of addresses) await announce({ interface: iface, address, netns, count, interval, form })
       },
     },
@@ -49,6 +51,7 @@ const program: Program = {
         const addresses = requiredFlag('address', values.address as string[] | undefined)
         if (addresses.length !== 1) throw new UsageError('probe takes one --address')
         const address = addresses[0]!
+        ipv4ToNumber(address, '--address')
         const result = await probe({ interface: iface, address, netns: values.netns as string | undefined })
         print({ address, ...result }, result.conflict ? `${address} is in use by ${result.holder}` : `${address} is free`)
         return result.conflict ? 1 : 0

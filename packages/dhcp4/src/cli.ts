@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // lab-dhcp4: run the DHCP server, or print the leases of a lease file.
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { integerFlag, numberFlag, requiredFlag, runProgram, UsageError, type Program, type Values } from '@lab/cli-kit'
 import pino from 'pino'
 import { ConfigError, parseConfig, type ServerConfig } from './config.js'
@@ -10,6 +10,7 @@ import type { ClientLease } from './client/lease.js'
 import type { LeaseCallback } from './client/machine.js'
 import { LoadGenerator } from './load/load-generator.js'
 import { readLeaseFile } from './server/journal.js'
+import { DhcpError } from './errors.js'
 import { DhcpServer } from './server/server.js'
 
 /** A configuration file that cannot be used: exit 2, one line naming the file and the field. */
@@ -69,7 +70,10 @@ async function server(values: Values, signal: AbortSignal): Promise<number> {
 }
 
 async function leases(values: Values): Promise<number> {
-  const { leases: list } = await readLeaseFile(requiredFlag('lease-file', values['lease-file'] as string | undefined))
+  const file = requiredFlag('lease-file', values['lease-file'] as string | undefined)
+  // A server creates its lease file when it starts: a missing one is a wrong path, not "no leases".
+  if (!existsSync(file)) throw new DhcpError('LAB_ERR_DHCP_LEASE_FILE', `--lease-file ${file}: no such file`)
+  const { leases: list } = await readLeaseFile(file)
   const now = Date.now()
   const current = list.filter((l) => l.state === 'bound' && l.expiresAt > now)
   if (values.json) console.log(JSON.stringify(current))
