@@ -38,10 +38,10 @@ export interface UpResult {
   actions: string[]
 }
 
-const requireHere = createRequire(import.meta.url)
-
 function binOf(pkg: string, bin: string): string {
-  return join(dirname(requireHere.resolve(`${pkg}/package.json`)), 'bin', bin)
+  // The CJS build has a module-scoped `require` and no import.meta.url; the ESM build the reverse.
+  const resolver = typeof require === 'function' ? require : createRequire(import.meta.url)
+  return join(dirname(resolver.resolve(`${pkg}/package.json`)), 'bin', bin)
 }
 
 const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a ?? null) === JSON.stringify(b ?? null)
