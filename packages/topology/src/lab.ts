@@ -40,7 +40,7 @@ export interface UpResult {
 
 function binOf(pkg: string, bin: string): string {
   // The CJS build has a module-scoped `require` and no import.meta.url; the ESM build the reverse.
-  const resolver = typeof require === 'function' ? require : createRequire(import.meta.url)
+  const resolver = typeof require === 'function' && typeof require.resolve === 'function' ? require : createRequire(import.meta.url)
   return join(dirname(resolver.resolve(`${pkg}/package.json`)), 'bin', bin)
 }
 
@@ -265,6 +265,8 @@ async function removeNode(state: LabState, node: string): Promise<void> {
 export async function down(name: string): Promise<string[]> {
   const state = requireState(name)
   const removed: string[] = []
+  // Every process is asked to stop at once: each may take a second or two to stop cleanly.
+  await Promise.all(Object.values(state.nodes).flatMap((n) => n.processes.map(stopProcess)))
   for (const node of Object.keys(state.nodes)) {
     await removeNode(state, node)
     writeState(state)
