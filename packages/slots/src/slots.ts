@@ -52,6 +52,8 @@ export class Slots {
   #filling = 0
   #poolFull = false
   #refillError = false
+  /** After flush(), until the next acquire(). */
+  #suspended = false
   /** Host veths renamed out of the way by a removal, until the kernel has deleted them. */
   readonly #tombstones = new Set<string>()
   #tombstoneSeq = 0
@@ -79,7 +81,8 @@ export class Slots {
     validateRanges(ranges)
     if (options.pool !== undefined) {
       const size = options.pool?.size
-      if (!Number.isInteger(size) || size < 0 || size > ranges.maxSlots) throw new ArgumentError('pool.size', `0..${ranges.maxSlots} (maxSlots)`)
+      // Larger than maxSlots is allowed: the pool then holds every free index.
+      if (!Number.isInteger(size) || size < 0 || size > 65535) throw new ArgumentError('pool.size', 'an integer 0..65535')
     }
     const logger = options.logger ?? silentLogger
     const host = await Netlink.open({ netns: options.hostNetns })
@@ -255,8 +258,13 @@ export class Slots {
     await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, queue.length)) }, worker))
   }
 
-  /** Removes every slot this instance has; the host's table and the instance stay. */
+  /**
+   * Removes every slot this instance has, the pool's included; the host's table and the instance
+   * stay. The pool stays empty until the next `acquire()`.
+   */
   async flush(): Promise<void> {
+    this.#suspended = true
+    while (this.#background.size > 0) await Promise.allSettled([...this.#background])
     await this.destroyMany(this.#allocator.inUse)
   }
 
@@ -310,17 +318,23 @@ export class Slots {
       this.#tombstones.add(tombstone)
     }
     await Netns.destroy(s.netns)
+    // The host's conntrack entries of the slot (masqueraded, DNATed) would otherwise outlive it and
+    // meet the next slot with this index. Not awaited: they carry nothing once the veth is down,
+    // and the dump costs time in proportion to the host's whole table.
+    this.#track(deleteConntrackOf(this.hostNetns, [s.peerAddress, s.hostReachableIP]))
     // Where a name could not be removed with its namespace (none was made), fall back to the
     // plain removal, which is idempotent.
     if (!link) await destroyTopology(this.#host, s, { deleteNetns: false })
   }
 
   /**
-   * Resolves when the kernel has deleted the veths of every slot removed so far (their namespaces'
-   * cleanup ran), or rejects after `timeoutMs` (default 30 s) naming what is left.
+   * Resolves when the background work is done and the kernel has deleted the veths of every slot
+   * removed so far (their namespaces' cleanup ran), or rejects after `timeoutMs` (default 30 s) naming what is left.
    */
   async settled(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs
+    // Background work first (conntrack clean-up of removed slots, idle markers, refills).
+    while (this.#background.size > 0) await Promise.allSettled([...this.#background])
     for (;;) {
       const names = new Set((await this.#host.link.list()).map((l) => l.name))
       for (const t of this.#tombstones) if (!names.has(t)) this.#tombstones.delete(t)
@@ -343,6 +357,7 @@ export class Slots {
     } catch (error) {
       return Promise.reject(error)
     }
+    this.#suspended = false
     const slot = this.#idle.pop()
     if (slot) {
       this.#acquired.add(slot.index)
@@ -373,7 +388,9 @@ export class Slots {
       return Promise.reject(error)
     }
     const pool = this.#pool
-    if (!pool || !pool.reuse || this.#idle.length + this.#filling >= pool.size) return this.destroy(index)
+    // A refill under way is not counted: a scrubbed slot is cheaper than a new one, and a refill that
+    // ends in a full pool removes its slot.
+    if (!pool || !pool.reuse || this.#idle.length >= pool.size) return this.destroy(index)
     return this.#serialize(index, async () => {
       const s = slotAddressing(this.ranges, index)
       try {
@@ -417,9 +434,6 @@ export class Slots {
   }
 
   async #scrub(s: SlotAddressing): Promise<void> {
-    // The guest's own flows live in the slot namespace (its SNAT/DNAT); their masqueraded and
-    // DNATed halves in the host's.
-    await Promise.all([flushConntrack(s.netns), deleteConntrackOf(this.hostNetns, [s.peerAddress, s.hostReachableIP])])
     const inner = await Netlink.open({ netns: s.netns })
     try {
       // A TAP has carrier while some process holds it open: a guest's VMM that is still around
@@ -436,6 +450,9 @@ export class Slots {
     } finally {
       await inner.close()
     }
+    // Then the flows, once no old holder of the TAP can make new ones: the guest's own flows live
+    // in the slot namespace (its SNAT/DNAT), their masqueraded and DNATed halves in the host's.
+    await Promise.all([flushConntrack(s.netns), deleteConntrackOf(this.hostNetns, [s.peerAddress, s.hostReachableIP])])
   }
 
   /** Sets the host veth's alias: the idle marker a restarted owner finds its pool by. */
@@ -453,7 +470,7 @@ export class Slots {
    *  so callers' own adds keep their share of the kernel, and never past `maxSlots`. */
   #refill(): void {
     const pool = this.#pool
-    if (!pool || this.#closed) return
+    if (!pool || this.#closed || this.#suspended) return
     while (!this.#poolFull && !this.#refillError && this.#filling < 2 && this.#idle.length + this.#filling < pool.size) {
       let index: number
       try {
@@ -467,9 +484,11 @@ export class Slots {
       this.#track(
         this.#create(index, true)
           .then(
-            (slot) => {
+            async (slot) => {
               if (this.#closed) return // stays marked idle: the next open takes it back
-              this.#idle.push(slot)
+              if (this.#idle.length < pool.size) return void this.#idle.push(slot)
+              // Releases filled the pool meanwhile.
+              await this.destroy(slot.index)
             },
             (error: unknown) => {
               // Not retried in a loop: the next release or removal tries again.
