@@ -52,6 +52,12 @@ describe.skipIf(!needs)('nanoswitch run --fabric, the built CLI (needs root, a b
         return Daemon.start({ name: `nanoswitch h${i + 1}`, argv: [process.execPath, cli, 'run', '--netns', h.name, '--fabric', file, '--socket', sockets[i]!], env: { ...process.env, LOG_LEVEL: 'info' }, ready: /switch healthy/, readyTimeoutMs: 30_000 })
       }),
     )
+    // Healthy means broadcast crosses now: each host's flood list already names the other's VTEP
+    // (read once, at once: no waiting here).
+    for (const [i, h] of hosts.entries()) {
+      const fdb = JSON.parse((await h.exec(['bridge', '-j', 'fdb', 'show', 'dev', `vx${VNI}`])).stdout) as Array<{ mac: string; dst?: string }>
+      expect(fdb.filter((e) => e.mac === '00:00:00:00:00:00').map((e) => e.dst), h.name).toEqual([vtep(1 - i)])
+    }
     const status = async (i: number) => JSON.parse((await run([process.execPath, cli, 'status', '--socket', sockets[i]!, '--json'])).stdout) as SwitchStatus
     for (const i of [0, 1]) {
       const s = await status(i)

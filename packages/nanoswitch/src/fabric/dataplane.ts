@@ -96,3 +96,13 @@ export async function remoteFdb(nl: Netlink, vxlan: string): Promise<string[]> {
   // The bridge's entry and the VXLAN device's own (with the remote VTEP) both name the MAC: once each.
   return [...new Set(entries.filter((e) => (e.flags & NTF_EXT_LEARNED) !== 0 && e.lladdr && e.lladdr !== '00:00:00:00:00:00').map((e) => e.lladdr!))]
 }
+
+/**
+ * The head-end replication flood list zebra installed on the VXLAN port: the remote VTEPs with an
+ * all-zero MAC entry (one per neighbor whose type-3 route arrived). Until a neighbor is in it,
+ * broadcast such as ARP requests does not reach that host.
+ */
+export async function floodList(nl: Netlink, vxlan: string): Promise<string[]> {
+  const entries = await nl.neigh.list({ family: 'bridge', link: vxlan })
+  return [...new Set(entries.filter((e) => e.lladdr === '00:00:00:00:00:00' && e.address).map((e) => e.address!))]
+}

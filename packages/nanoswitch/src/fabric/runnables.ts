@@ -13,7 +13,7 @@ import type { Context, Runnable } from '@lab/supervisor'
 import { realClock, sleep } from '@lab/clock'
 import { aborted, service } from '../service.js'
 import type { SwitchContext } from '../switched/state.js'
-import { applyFabricFilter, checkUnderlay, destroyFabricFilter, ensureVxlan, removeVxlan } from './dataplane.js'
+import { applyFabricFilter, checkUnderlay, destroyFabricFilter, ensureVxlan, floodList, removeVxlan } from './dataplane.js'
 import type { FabricPlan } from './fabric.js'
 import { bgpdConfig, bgpPeers, daemonArgs, frrOwner, zebraConfig, type FrrPaths } from './frr.js'
 
@@ -41,7 +41,7 @@ export function fabricRunnable(sw: SwitchContext, fabric: FabricState, bridge: L
       writeFrrDir(plan, frr)
       ctx.logger.info({ vni: plan.vni, vxlan: plan.vxlan, local: plan.local, neighbors: plan.neighbors, frr: frr.dir }, 'fabric data plane ready')
       ctx.run('zebra', daemonRunnable(sw, frr, 'zebra'))
-      ctx.run('bgpd', daemonRunnable(sw, frr, 'bgpd', plan.neighbors))
+      ctx.run('bgpd', daemonRunnable(sw, frr, 'bgpd', plan.neighbors, plan.vxlan))
     },
     async (_, ctx) => {
       // The daemons are stopped by now (children stop first).
@@ -75,10 +75,10 @@ function writeFrrDir(plan: FabricPlan, frr: FrrPaths): void {
 
 /**
  * One FRR daemon in the foreground, in its own process group (killed whole on stop). zebra is
- * healthy once its zserv socket answers; bgpd once every neighbor is Established (polled with
- * vtysh every 200 ms while starting; afterwards nothing is polled).
+ * healthy once its zserv socket answers; bgpd once every neighbor is Established and in the
+ * kernel's flood list (polled while starting; afterwards nothing is polled).
  */
-function daemonRunnable(sw: SwitchContext, frr: FrrPaths, daemon: 'zebra' | 'bgpd', neighbors: string[] = []): Runnable {
+function daemonRunnable(sw: SwitchContext, frr: FrrPaths, daemon: 'zebra' | 'bgpd', neighbors: string[] = [], vxlan = ''): Runnable {
   return async (ctx: Context) => {
     // What a killed predecessor left: its pid file and sockets would make the new one refuse to start.
     for (const f of [`${daemon}.pid`, `${daemon}.vty`, ...(daemon === 'zebra' ? ['zserv.api'] : [])]) rmSync(join(frr.dir, f), { force: true })
@@ -98,7 +98,7 @@ function daemonRunnable(sw: SwitchContext, frr: FrrPaths, daemon: 'zebra' | 'bgp
     ctx.logger.info({ pid: child.pid, argv }, `${daemon} started`)
     let stopped = false
     try {
-      const ready = daemon === 'zebra' ? untilZserv(frr, ctx.signal) : untilEstablished(frr, neighbors, ctx.signal)
+      const ready = daemon === 'zebra' ? untilZserv(frr, ctx.signal) : untilEstablished(sw.netns, frr, neighbors, vxlan, ctx.signal)
       const first = await Promise.race([ready.then(() => undefined), exited])
       if (first) throw first
       if (ctx.signal.aborted) return
@@ -134,13 +134,24 @@ async function untilZserv(frr: FrrPaths, signal: AbortSignal): Promise<void> {
   while (!signal.aborted && !existsSync(join(frr.dir, 'zserv.api'))) await sleep(realClock, 50, signal).catch(() => undefined)
 }
 
-async function untilEstablished(frr: FrrPaths, neighbors: string[], signal: AbortSignal): Promise<void> {
-  while (!signal.aborted) {
-    // A stop in between ends the wait (the sleep rejects with the abort; the caller looks at the signal).
-    const peers = await bgpPeers(frr, neighbors).catch(() => undefined) // not answering yet: bgpd is still starting
-    // Established, and each neighbor's routes arrived (at least its type-3 route for the VNI, which
-    // puts it in the flood list): before that, broadcast such as ARP would not cross the fabric.
-    if (peers?.every((p) => p.state === 'Established' && p.prefixesReceived > 0)) return
-    await sleep(realClock, 200, signal).catch(() => undefined)
+async function untilEstablished(netns: string | undefined, frr: FrrPaths, neighbors: string[], vxlan: string, signal: AbortSignal): Promise<void> {
+  const nl = await Netlink.open({ netns })
+  try {
+    while (!signal.aborted) {
+      // First the kernel (cheap, every 50 ms): each neighbor's VTEP in the flood list on the VXLAN
+      // port. BGP having received a neighbor's routes is not enough: zebra installs them a moment
+      // later, and until then an ARP request from a VM here reaches no other host (its first ping
+      // would wait for the kernel's ARP retry, 1 s).
+      const flood = await floodList(nl, vxlan)
+      if (neighbors.every((n) => flood.includes(n))) {
+        // Then FRR: every session Established (a flood entry outlives a session that just fell).
+        const peers = await bgpPeers(frr, neighbors).catch(() => undefined) // not answering yet: bgpd is still starting
+        if (peers?.every((p) => p.state === 'Established')) return
+      }
+      // A stop in between ends the wait (the sleep rejects with the abort; the caller looks at the signal).
+      await sleep(realClock, 50, signal).catch(() => undefined)
+    }
+  } finally {
+    await nl.close()
   }
 }
