@@ -2,6 +2,7 @@
 // Create + destroy 100 slots: ours (netlink + one nft transaction per namespace) vs seed 003's
 // commands as a shell script, same topology, same run. The "host" is a namespace made here.
 import { execFileSync, spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Slots } from '../dist/index.js'
 
@@ -37,16 +38,32 @@ sh(['ip', '-n', host, 'link', 'set', 'up0', 'up'])
 
 const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6
 
+const slabKb = () => Number(/^Slab:\s+(\d+)/m.exec(readFileSync('/proc/meminfo', 'utf8'))[1])
+
 // Ours.
 const slots = await Slots.open({ hostNetns: host, uplink: 'up0', netnsPrefix: `${tag}-ns-`, vethPrefix: `${tag}v` })
 await slots.del((await slots.add()).index) // warm-up
+await slots.settled()
+const slab0 = slabKb()
+const rss0 = process.memoryUsage().rss
 let t0 = process.hrtime.bigint()
 const created = []
-for (let i = 0; i < COUNT; i++) created.push(await slots.add())
+const createTimes = []
+for (let i = 0; i < COUNT; i++) {
+  const t = process.hrtime.bigint()
+  created.push(await slots.add())
+  createTimes.push(ms(t))
+}
 const oursCreate = ms(t0)
+const slabPerSlot = ((slabKb() - slab0) * 1024) / COUNT
+const rssPerSlot = (process.memoryUsage().rss - rss0) / COUNT
 t0 = process.hrtime.bigint()
 for (const s of created) await slots.del(s.index)
 const oursDestroy = ms(t0)
+// What the caller does not wait for: the kernel deleting the veth pairs with their namespaces.
+t0 = process.hrtime.bigint()
+await slots.settled()
+const oursSettle = ms(t0)
 // The same, overlapping: addMany (4 at a time) and destroyMany (8 at a time).
 t0 = process.hrtime.bigint()
 const many = await slots.addMany(COUNT, 4)
@@ -54,7 +71,22 @@ const oursCreateMany = ms(t0)
 t0 = process.hrtime.bigint()
 await slots.destroyMany(many.map((s) => s.index), 8)
 const oursDestroyMany = ms(t0)
+await slots.settled()
 await slots.close()
+
+// A warm pool as large as the run: acquire hands out a slot prepared in the background.
+const pooled = await Slots.open({ hostNetns: host, uplink: 'up0', netnsPrefix: `${tag}-ns-`, vethPrefix: `${tag}v`, pool: { size: COUNT } })
+while (pooled.status().pool.idle < COUNT) await new Promise((r) => setTimeout(r, 20))
+t0 = process.hrtime.bigint()
+const acquired = []
+for (let i = 0; i < COUNT; i++) acquired.push(await pooled.acquire())
+const oursAcquire = ms(t0)
+t0 = process.hrtime.bigint()
+for (const s of acquired) await pooled.release(s)
+const oursRelease = ms(t0)
+await pooled.flush()
+await pooled.settled()
+await pooled.close()
 
 // Seed 003's commands.
 t0 = process.hrtime.bigint()
@@ -68,7 +100,11 @@ const row = (label, c, d) =>
   `${label.padEnd(30)} ${(c / COUNT).toFixed(2).padStart(8)} ms ${(d / COUNT).toFixed(2).padStart(8)} ms ${((c + d) / COUNT).toFixed(2).padStart(8)} ms`
 console.log(`\n${COUNT} slots, per slot`)
 console.log(`${'variant'.padEnd(30)} ${'add'.padStart(11)} ${'remove'.padStart(11)} ${'both'.padStart(11)}`)
+console.log(row('ours, warm pool acquire/release', oursAcquire, oursRelease))
 console.log(row('ours, one after another', oursCreate, oursDestroy))
 console.log(row('ours, addMany/destroyMany', oursCreateMany, oursDestroyMany))
 console.log(row('seed 003 commands (ip/iptables)', seedCreate, seedDestroy))
+const sorted = [...createTimes].sort((a, b) => a - b)
+console.log(`add one by one: median ${sorted[Math.floor(COUNT / 2)].toFixed(2)} ms, p90 ${sorted[Math.floor(COUNT * 0.9)].toFixed(2)} ms; the kernel finished deleting ${COUNT} removed slots ${oursSettle.toFixed(0)} ms after the last del() returned`)
+console.log(`memory per slot: ${(slabPerSlot / 1024).toFixed(1)} KiB kernel slab (/proc/meminfo Slab delta), ${(rssPerSlot / 1024).toFixed(1)} KiB RSS in our process`)
 console.log(`ours creates ${(seedCreate / oursCreate).toFixed(1)}x faster one by one (${(seedCreate / oursCreateMany).toFixed(1)}x with addMany), create+destroy ${((seedCreate + seedDestroy) / (oursCreate + oursDestroy)).toFixed(1)}x (${((seedCreate + seedDestroy) / (oursCreateMany + oursDestroyMany)).toFixed(1)}x overlapped)`)

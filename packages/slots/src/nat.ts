@@ -11,6 +11,8 @@ export const HOST_TABLE: TableRef = { family: 'ip', name: 'lab-slots' }
 export const SLOT_TABLE: TableRef = { family: 'ip', name: 'lab-slot' }
 const VETHS: SetSpec = { table: HOST_TABLE, name: 'slot_veths', type: 'ifname' }
 const SOURCES: SetSpec = { table: HOST_TABLE, name: 'slot_sources', type: 'ipv4_addr' }
+/** Veths of removed slots until they are down and renamed: everything through them is dropped. */
+const RETIRED: SetSpec = { table: HOST_TABLE, name: 'slot_retired', type: 'ifname' }
 
 /** For removals: an object that is gone already is what removal wants. */
 function unlessGone(error: unknown): void {
@@ -36,10 +38,20 @@ export class SlotNat {
         tx.addTable(HOST_TABLE)
         tx.addChain({ table: HOST_TABLE, name: 'forward', type: 'filter', hook: 'forward', priority: 'filter', policy: 'accept' })
         tx.addChain({ table: HOST_TABLE, name: 'postrouting', type: 'nat', hook: 'postrouting', priority: 'srcnat', policy: 'accept' })
+        tx.addChain({ table: HOST_TABLE, name: 'input', type: 'filter', hook: 'input', priority: 'filter', policy: 'accept' })
+        tx.addChain({ table: HOST_TABLE, name: 'output', type: 'filter', hook: 'output', priority: 'filter', policy: 'accept' })
         tx.addSet(VETHS)
         tx.addSet(SOURCES)
+        tx.addSet(RETIRED)
         tx.flushChain({ table: HOST_TABLE, name: 'forward' })
         tx.flushChain({ table: HOST_TABLE, name: 'postrouting' })
+        tx.flushChain({ table: HOST_TABLE, name: 'input' })
+        tx.flushChain({ table: HOST_TABLE, name: 'output' })
+        // A removed slot carries nothing from the moment its removal resolves (its veth is still up).
+        tx.addRule({ table: HOST_TABLE, chain: 'forward', exprs: rule().iifname(`@${RETIRED.name}`).drop() })
+        tx.addRule({ table: HOST_TABLE, chain: 'forward', exprs: rule().oifname(`@${RETIRED.name}`).drop() })
+        tx.addRule({ table: HOST_TABLE, chain: 'input', exprs: rule().iifname(`@${RETIRED.name}`).drop() })
+        tx.addRule({ table: HOST_TABLE, chain: 'output', exprs: rule().oifname(`@${RETIRED.name}`).drop() })
         // Slots are isolated from each other: a guest reaches the world and the host, not its neighbours.
         tx.addRule({ table: HOST_TABLE, chain: 'forward', exprs: rule().iifname(`@${VETHS.name}`).oifname(`@${VETHS.name}`).drop() })
         tx.addRule({ table: HOST_TABLE, chain: 'forward', exprs: rule().iifname(`@${VETHS.name}`).oifname(uplink).accept() })
@@ -109,6 +121,23 @@ export class SlotNat {
     await this.#host.apply((tx) => tx.delElements(SOURCES, [{ key: s.peerAddress }])).catch(unlessGone)
   }
 
+  /**
+   * One transaction, no rtnl: the slot leaves the host sets (missing elements are fine) and its veth
+   * joins the retired set, so nothing passes through it any more.
+   */
+  async retire(s: SlotAddressing): Promise<void> {
+    await this.#host.apply((tx) => {
+      tx.destroyElements(VETHS, [{ key: s.vethName }])
+      tx.destroyElements(SOURCES, [{ key: s.peerAddress }])
+      tx.addElements(RETIRED, [{ key: s.vethName }])
+    })
+  }
+
+  /** The retired veth is down and renamed (or gone): its name may serve a new slot. */
+  async unretire(s: SlotAddressing): Promise<void> {
+    await this.#host.apply((tx) => tx.destroyElements(RETIRED, [{ key: s.vethName }]))
+  }
+
   /** Removes the slot table from the slot's namespace; a missing table or namespace is fine. */
   static async delInside(s: SlotAddressing): Promise<void> {
     let inner: Nft
@@ -130,6 +159,7 @@ export class SlotNat {
     await this.#host.apply((tx) => {
       tx.flushSet(VETHS)
       tx.flushSet(SOURCES)
+      tx.flushSet(RETIRED)
       tx.addElements(VETHS, slots.map((s) => ({ key: s.vethName })))
       tx.addElements(SOURCES, slots.map((s) => ({ key: s.peerAddress })))
     })

@@ -8,7 +8,7 @@ import { SlotAllocator } from './allocator.js'
 import { SLOTS_ERROR_CODES, SlotsError } from './errors.js'
 import { publishSlot } from './events.js'
 import { SlotNat } from './nat.js'
-import { createTopology, destroyTopology } from './topology.js'
+import { createTopology } from './topology.js'
 import { deleteConntrackOf, flushConntrack } from './conntrack.js'
 import { IDLE_ALIAS, type PoolOptions, type SlotsStatus } from './pool.js'
 
@@ -287,19 +287,27 @@ export class Slots {
   }
 
   /**
-   * Makes the slot unable to carry traffic, frees its names for reuse at once, and leaves the
-   * slow part to the kernel. Deleting a veth waits for RCU grace periods (~30 ms here); deleting
-   * a namespace does not: the kernel tears a dead namespace's devices down in its cleanup work,
-   * batched with every other namespace that died meanwhile. So the host sets drop the slot (one
-   * transaction), the host veth goes down, loses its route and address and is renamed out of the
-   * way (one netlink batch), and the namespace's name is removed; the veth pair goes when the
-   * namespace dies. A process still inside the namespace (a VM not yet gone) keeps it alive, with
-   * a veth that is down and in no set. `settled()` waits until the kernel has deleted the veths.
+   * Makes the slot unable to carry traffic and leaves the slow part to the kernel. Deleting a veth
+   * waits for RCU grace periods (~30 ms here), and the kernel's cleanup of dead namespaces holds
+   * the rtnl lock through its own waits, so any rtnetlink request made meanwhile waits too. The
+   * caller therefore waits only for one nftables transaction (no rtnl: the host sets drop the slot
+   * and its veth joins the retired set, whose rules drop everything through it) and for the
+   * namespace's name to go. The rest runs in the background, in order with later work on the same
+   * index (a new slot there waits for it): the veth goes down, loses its route and address and
+   * is renamed out of the way, unless the kernel has deleted it with its namespace already (the
+   * pair goes when the namespace dies, batched with every other namespace that died meanwhile).
+   * A process still inside the namespace (a VM not yet gone) keeps it alive, with a veth that is
+   * down and in no set. `settled()` waits until the kernel has deleted the veths.
    */
   async #teardown(s: SlotAddressing): Promise<void> {
-    await this.#nat.del(s)
+    await this.#nat.retire(s)
+    await Netns.destroy(s.netns)
+    this.#chain(s.index, this.#track(this.#retireLinks(s)))
+  }
+
+  async #retireLinks(s: SlotAddressing): Promise<void> {
     const link = await this.#host.link.get(s.vethName).catch((error: unknown) => {
-      if (isNotFound(error)) return undefined // never made, or gone already: nothing to retire
+      if (isNotFound(error)) return undefined // never made, or deleted with its namespace already
       throw error
     })
     if (link) {
@@ -317,14 +325,21 @@ export class Slots {
       for (const r of results) if (!r.ok && !isNotFound(r.error)) throw r.error
       this.#tombstones.add(tombstone)
     }
-    await Netns.destroy(s.netns)
+    // The name is free: a new slot with this index may use it (and be matched by the sets).
+    await this.#nat.unretire(s)
     // The host's conntrack entries of the slot (masqueraded, DNATed) would otherwise outlive it and
-    // meet the next slot with this index. Not awaited: they carry nothing once the veth is down,
-    // and the dump costs time in proportion to the host's whole table.
-    this.#track(deleteConntrackOf(this.hostNetns, [s.peerAddress, s.hostReachableIP]))
-    // Where a name could not be removed with its namespace (none was made), fall back to the
-    // plain removal, which is idempotent.
-    if (!link) await destroyTopology(this.#host, s, { deleteNetns: false })
+    // meet the next slot with this index.
+    await deleteConntrackOf(this.hostNetns, [s.peerAddress, s.hostReachableIP])
+  }
+
+  /** Later work on this index waits for `work` too (and for what it waited for before). */
+  #chain(index: number, work: Promise<unknown>): void {
+    const before = this.#pending.get(index) ?? Promise.resolve()
+    const next = Promise.allSettled([before, work]).then(() => undefined)
+    this.#pending.set(index, next)
+    void next.then(() => {
+      if (this.#pending.get(index) === next) this.#pending.delete(index)
+    })
   }
 
   /**
@@ -460,10 +475,15 @@ export class Slots {
     return this.#host.link.set(s.vethName, { alias })
   }
 
-  #track(work: Promise<unknown>): void {
-    const tracked = work.catch((error: unknown) => this.#logger.error({ err: error }, 'slots: background pool work failed'))
+  /** Runs `work` in the background: close() and settled() wait for it, failures are logged. */
+  #track(work: Promise<unknown>): Promise<void> {
+    const tracked = work.then(
+      () => undefined,
+      (error: unknown) => this.#logger.error({ err: error }, 'slots: background work failed'),
+    )
     this.#background.add(tracked)
     void tracked.then(() => this.#background.delete(tracked))
+    return tracked
   }
 
   /** Starts background creations until the pool holds `size` slots; never more than two at once,
