@@ -289,23 +289,25 @@ export class Slots {
   /**
    * Makes the slot unable to carry traffic and leaves the slow part to the kernel. Deleting a veth
    * waits for RCU grace periods (~30 ms here), and the kernel's cleanup of dead namespaces holds
-   * the rtnl lock through its own waits, so any rtnetlink request made meanwhile waits too. The
-   * caller therefore waits only for one nftables transaction (no rtnl: the host sets drop the slot
-   * and its veth joins the retired set, whose rules drop everything through it) and for the
-   * namespace's name to go. The rest runs in the background, in order with later work on the same
-   * index (a new slot there waits for it): the veth goes down, loses its route and address and
-   * is renamed out of the way, unless the kernel has deleted it with its namespace already (the
+   * the rtnl lock through its own waits, so any rtnetlink request made meanwhile waits too; even
+   * unmounting the namespace's name waits for a grace period. The caller therefore waits only for
+   * one nftables transaction (no rtnl: the host sets drop the slot and its veth joins the retired
+   * set, whose rules drop everything through it, forwarded or to and from the host). The rest runs
+   * in the background, in order with later work on the same index (a new slot there waits for it):
+   * the namespace's name is removed, and the veth goes down, loses its route and address and is
+   * renamed out of the way, unless the kernel has deleted it with its namespace already (the
    * pair goes when the namespace dies, batched with every other namespace that died meanwhile).
    * A process still inside the namespace (a VM not yet gone) keeps it alive, with a veth that is
    * down and in no set. `settled()` waits until the kernel has deleted the veths.
    */
   async #teardown(s: SlotAddressing): Promise<void> {
     await this.#nat.retire(s)
-    await Netns.destroy(s.netns)
     this.#chain(s.index, this.#track(this.#retireLinks(s)))
   }
 
   async #retireLinks(s: SlotAddressing): Promise<void> {
+    // Removing the name unmounts it, which waits for an RCU grace period (10-40 ms here under load).
+    await Netns.destroy(s.netns)
     const link = await this.#host.link.get(s.vethName).catch((error: unknown) => {
       if (isNotFound(error)) return undefined // never made, or deleted with its namespace already
       throw error

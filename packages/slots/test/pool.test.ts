@@ -106,15 +106,21 @@ describe.skipIf(!isRoot())('warm pool (needs root)', () => {
       expect(conntrack(slot.netns).length).toBeGreaterThan(0)
       expect(conntrack(host.name, ['-s', slot.peerAddress]).length).toBeGreaterThan(0)
       expect(conntrack(host.name, ['-d', slot.hostReachableIP]).length).toBeGreaterThan(0)
-      const tapBefore = (await host.exec(['ip', '-n', slot.netns, '-j', 'link', 'show', slot.tapName])).stdout
+      const tapIndex = async () => {
+        const inner = await Netlink.open({ netns: slot.netns })
+        try {
+          return (await inner.link.get(slot.tapName)).index
+        } finally {
+          await inner.close()
+        }
+      }
+      const tapBefore = await tapIndex()
       // The guest's relay still holds the TAP open, as a VMM that has not exited would.
       await slots.release(slot)
       expect(conntrack(slot.netns)).toEqual([])
       expect(conntrack(host.name, ['-s', slot.peerAddress])).toEqual([])
       expect(conntrack(host.name, ['-d', slot.hostReachableIP])).toEqual([])
-      const tapAfter = (await host.exec(['ip', '-n', slot.netns, '-j', 'link', 'show', slot.tapName])).stdout
-      const index = (json: string) => (JSON.parse(json) as Array<{ ifindex: number; addr_info?: unknown }>)[0]!.ifindex
-      expect(index(tapAfter)).not.toBe(index(tapBefore))
+      expect(await tapIndex()).not.toBe(tapBefore)
       const inner = await Netlink.open({ netns: slot.netns })
       const tap = await inner.link.get(slot.tapName)
       expect(tap.up).toBe(true)
