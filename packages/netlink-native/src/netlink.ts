@@ -225,12 +225,13 @@ export class Netlink {
   }
 
   /**
-   * Typed events for the given kinds until the loop breaks or `signal` aborts. When the kernel
-   * drops events (the receive queue overflowed), an `overrun` event is followed by the current
-   * state of every watched kind as `new` events with `resync: true`.
+   * Typed events for the given kinds until the loop breaks or `signal` aborts. When events are
+   * lost (the kernel's receive queue overflowed, or the consumer fell `maxQueued` events behind,
+   * default 10 000), an `overrun` event is followed by the current state of every watched kind as
+   * `new` events with `resync: true`: nothing is lost silently, and memory stays bounded.
    */
-  watch(kinds: WatchKind[] = ['link', 'addr', 'route', 'neigh'], options: { signal?: AbortSignal } = {}): AsyncIterableIterator<NetlinkEvent> {
-    return watchEvents(this.netns, kinds, options.signal, (kind) => this.#snapshot(kind))
+  watch(kinds: WatchKind[] = ['link', 'addr', 'route', 'neigh'], options: { signal?: AbortSignal; maxQueued?: number } = {}): AsyncIterableIterator<NetlinkEvent> {
+    return watchEvents(this.netns, kinds, options.signal, (kind) => this.#snapshot(kind), undefined, options.maxQueued)
   }
 
   async #snapshot(kind: WatchKind): Promise<NetlinkEvent[]> {

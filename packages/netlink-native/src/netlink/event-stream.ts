@@ -15,12 +15,33 @@ export function eventStream<T>(
   opening: NetlinkSocket | Promise<NetlinkSocket>,
   options: {
     decode(message: NetlinkMessage): T | undefined
-    /** Called when the kernel dropped events; push what the consumer should hear. */
+    /**
+     * Called when events were lost: the kernel dropped some (ENOBUFS), or the consumer fell
+     * `maxQueued` events behind. Push what the consumer should hear (an overrun, then a resync).
+     */
     onOverrun(sink: EventSink<T>): void
     signal?: AbortSignal
+    /** Events held for a consumer that does not read; beyond it they are dropped as an overrun. Default 10 000. */
+    maxQueued?: number
   },
 ): AsyncIterableIterator<T> {
-  const queue: T[] = []
+  const maxQueued = options.maxQueued ?? 10_000
+  // A queue read from `head` (shift() would move the whole array for every event of a burst).
+  let queue: Array<T | undefined> = []
+  let head = 0
+  const queued = () => queue.length - head
+  // A consumer `maxQueued` events behind loses the newer ones; once it has read what was kept, it
+  // hears an overrun and the family's resync (the state then, after everything it missed), as when
+  // the kernel drops events. What the family pushes itself is not bounded, or a state larger than
+  // the bound would never get through.
+  let dropped = false
+  const enqueue = (event: T, bounded: boolean) => {
+    if (bounded && queued() >= maxQueued) {
+      dropped = true
+      return
+    }
+    queue.push(event)
+  }
   let wake: (() => void) | undefined
   let failure: unknown
   let done = false
@@ -33,7 +54,8 @@ export function eventStream<T>(
   const finish = () => {
     if (done) return
     done = true
-    queue.length = 0
+    queue = []
+    head = 0
     void socket?.close()
     options.signal?.removeEventListener('abort', finish)
     notify()
@@ -41,7 +63,7 @@ export function eventStream<T>(
   const sink: EventSink<T> = {
     push(event) {
       if (done) return
-      queue.push(event)
+      enqueue(event, false)
       notify()
     },
     fail(error) {
@@ -62,7 +84,7 @@ export function eventStream<T>(
         for (const m of messages) {
           try {
             const event = options.decode(m)
-            if (event !== undefined) queue.push(event)
+            if (event !== undefined) enqueue(event, true)
           } catch {
             // A message this version cannot decode is skipped, not fatal to the stream.
           }
@@ -77,7 +99,19 @@ export function eventStream<T>(
   const iterator: AsyncIterableIterator<T> = {
     async next(): Promise<IteratorResult<T>> {
       for (;;) {
-        if (queue.length > 0) return { value: queue.shift()!, done: false }
+        if (queued() === 0 && dropped && !done) {
+          dropped = false
+          options.onOverrun(sink)
+        }
+        if (queued() > 0) {
+          const value = queue[head] as T
+          queue[head++] = undefined
+          if (head >= 1024 && head * 2 >= queue.length) {
+            queue = queue.slice(head)
+            head = 0
+          }
+          return { value, done: false }
+        }
         if (failure) {
           const error = failure
           failure = undefined

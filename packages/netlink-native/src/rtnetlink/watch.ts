@@ -4,7 +4,7 @@
 import { NETLINK_ROUTE } from '../netlink/constants.js'
 import type { NetlinkMessage } from '../netlink/message.js'
 import { NetlinkSocket } from '../netlink/socket.js'
-import { eventStream } from '../netlink/event-stream.js'
+import { eventStream, type EventSink } from '../netlink/event-stream.js'
 import { decodeAddress, type Address } from './addr.js'
 import * as C from './constants.js'
 import { decodeLink, type Link } from './link.js'
@@ -59,28 +59,39 @@ export function watchEvents(
   signal: AbortSignal | undefined,
   snapshot: (kind: WatchKind) => Promise<NetlinkEvent[]>,
   receiveBufferBytes?: number,
+  maxQueued?: number,
 ): AsyncIterableIterator<NetlinkEvent> {
   // Opened synchronously: the socket has joined its groups when watch() returns, so no change
   // made after that is missed.
   const socket = NetlinkSocket.openSync({ protocol: NETLINK_ROUTE, netns, groups: kinds.flatMap((k) => GROUPS[k]), receiveBufferBytes })
   let resyncing = false
+  let lostDuringResync = false
+  const resync = (sink: EventSink<NetlinkEvent>) => {
+    resyncing = true
+    sink.push({ kind: 'overrun' })
+    void (async () => {
+      try {
+        for (const kind of kinds) for (const e of await snapshot(kind)) sink.push(e)
+      } catch (error) {
+        sink.fail(error)
+      } finally {
+        resyncing = false
+      }
+      // Events lost while the snapshot was read may be newer than it: report and resync again.
+      if (lostDuringResync) {
+        lostDuringResync = false
+        resync(sink)
+      }
+    })()
+  }
   return eventStream<NetlinkEvent>(socket, {
     decode: decodeEvent,
     signal,
+    maxQueued,
     // Events were lost: say so, then give the current state of every watched kind.
     onOverrun(sink) {
-      if (resyncing) return
-      resyncing = true
-      sink.push({ kind: 'overrun' })
-      void (async () => {
-        try {
-          for (const kind of kinds) for (const e of await snapshot(kind)) sink.push(e)
-        } catch (error) {
-          sink.fail(error)
-        } finally {
-          resyncing = false
-        }
-      })()
+      if (resyncing) lostDuringResync = true
+      else resync(sink)
     },
   })
 }
