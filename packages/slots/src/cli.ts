@@ -60,6 +60,21 @@ const program: Program = {
         print(list, list.map((s) => `${s.index}\t${s.netns}\t${s.vethName}\t${s.hostReachableIP} -> ${s.guestIP}`).join('\n'))
       },
     },
+    pool: {
+      summary: 'show the slots and which of them wait idle in a warm pool (Slots.open({ pool }))',
+      usage: '[--host-netns NS] [--json]',
+      example: 'lab-slots pool --host-netns lab-host --uplink uplink0 --json',
+      async run({ values, print }) {
+        await using slots = await open(values)
+        const status = slots.status()
+        const idle = new Set(status.idle)
+        const inUse = slots.list().filter((s) => !idle.has(s.index)).map((s) => s.index)
+        print(
+          { ...status, inUse },
+          `${status.slots} slots (of ${status.maxSlots}): ${idle.size} idle in a pool${idle.size ? ` (${status.idle.join(' ')})` : ''}, ${inUse.length} in use${inUse.length ? ` (${inUse.join(' ')})` : ''}`,
+        )
+      },
+    },
     del: {
       summary: 'remove slots; fails (exit 1) for one that does not exist',
       usage: 'INDEX... [--host-netns NS]',

@@ -16,6 +16,8 @@ export interface PoolOptions {
 export interface SlotsStatus {
   /** Slots this instance has, pooled or not. */
   slots: number
+  /** Slots marked idle in a pool: this instance's, or (without a pool) ones found at open(). */
+  idle: number[]
   /** Indexes not in use. */
   free: number
   maxSlots: number
@@ -30,7 +32,6 @@ export interface SlotsStatus {
         filling: number
         /** Handed out by acquire() and not released. */
         acquired: number
-        idleSlots: number[]
       }
     | undefined
 }

@@ -50,6 +50,8 @@ export class Slots {
   /** Background work (refills, idle markers) that close() waits for. */
   readonly #background = new Set<Promise<unknown>>()
   #filling = 0
+  /** Idle pool slots found at open() by an instance without a pool. */
+  readonly #idleElsewhere = new Set<number>()
   #poolFull = false
   #refillError = false
   /** After flush(), until the next acquire(). */
@@ -121,7 +123,12 @@ export class Slots {
       if (idle.has(s.vethName)) {
         // A pooled slot nobody had acquired (its owner died): back into our pool, or removed
         // when there is no room, so none is leaked.
-        if (this.#pool && this.#idle.length < this.#pool.size) {
+        if (!this.#pool) {
+          // Another process's pool, or one whose owner died: left as it is (a CLI listing slots
+          // must not empty a running pool); a Slots opened with a pool takes it back.
+          this.#allocator.adopt(index)
+          this.#idleElsewhere.add(index)
+        } else if (this.#idle.length < this.#pool.size) {
           this.#allocator.adopt(index)
           this.#idle.push({ ...s, uplink: this.uplink })
           this.#logger.info({ slot: index }, 'adopted an idle pooled slot')
@@ -378,8 +385,14 @@ export class Slots {
     const slot = this.#idle.pop()
     if (slot) {
       this.#acquired.add(slot.index)
-      this.#track(this.#mark(slot, ''))
-      this.#refill()
+      // Not even a sendmsg on this path: clearing the idle marker and the refill start on the next
+      // turn of the loop (close() waits for both).
+      this.#track(
+        new Promise((resolve) => setImmediate(resolve)).then(() => {
+          this.#refill()
+          return this.#mark(slot, '')
+        }),
+      )
       return Promise.resolve(slot)
     }
     return this.add().then((s) => {
@@ -437,6 +450,7 @@ export class Slots {
     const inUse = this.#allocator.inUse.length
     return {
       slots: inUse,
+      idle: this.#pool ? this.#idle.map((s) => s.index).sort((a, b) => a - b) : [...this.#idleElsewhere].filter((i) => this.#allocator.has(i)).sort((a, b) => a - b),
       free: this.ranges.maxSlots - inUse,
       maxSlots: this.ranges.maxSlots,
       pool: this.#pool && {
@@ -445,7 +459,6 @@ export class Slots {
         idle: this.#idle.length,
         filling: this.#filling,
         acquired: this.#acquired.size,
-        idleSlots: this.#idle.map((s) => s.index).sort((a, b) => a - b),
       },
     }
   }

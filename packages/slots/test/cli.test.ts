@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TestNetns, cleanupAll, deferCleanup, isRoot, run, runSync, vethPair } from '@lab/testkit'
+import { Slots } from '../src/index.js'
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
 
@@ -49,5 +50,20 @@ describe.skipIf(!isRoot() || !existsSync(cli))('lab-slots CLI (needs root and a 
     const help = (await labSlots('--help')).stdout
     expect(help).toMatch(/^lab-slots: per-sandbox network slots/)
     expect(help.trimEnd()).toMatch(/example:\n  lab-slots add --host-netns lab-host --uplink uplink0 --json$/)
+  })
+  it('pool shows the idle pool slots another process left, and listing leaves them alone', async () => {
+    const owner = await Slots.open({ hostNetns: host.name, uplink: 'up0', netnsPrefix: `${host.name}-s`, vethPrefix: 'lc', pool: { size: 2 } })
+    while (owner.status().pool!.idle < 2) await new Promise((r) => setTimeout(r, 20))
+    const taken = await owner.acquire()
+    await owner.close() // stops refilling: one idle, one in use
+    expect((await labSlots('list', ...args)).code).toBe(0)
+    const shown = await labSlots('pool', '--json', ...args)
+    expect(shown.code, shown.stderr).toBe(0)
+    const status = JSON.parse(shown.stdout) as { slots: number; idle: number[]; inUse: number[] }
+    expect(status).toMatchObject({ slots: 2, inUse: [taken.index] })
+    expect(status.idle.length).toBe(1)
+    expect((await labSlots('pool', ...args)).stdout).toMatch(/^2 slots \(of 4000\): 1 idle in a pool \(\d+\), 1 in use \(\d+\)\n$/)
+    expect((await labSlots('destroy', '--all', ...args)).code).toBe(0)
+    expect(JSON.parse((await labSlots('list', '--json', ...args)).stdout)).toEqual([])
   })
 })

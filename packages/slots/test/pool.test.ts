@@ -126,7 +126,7 @@ describe.skipIf(!isRoot())('warm pool (needs root)', () => {
       expect(tap.up).toBe(true)
       expect((await inner.addr.list({ link: slot.tapName })).map((a) => a.cidr)).toEqual([`${slot.tapAddress}/${slot.tapPrefixLength}`])
       await inner.close()
-      expect(slots.status().pool!.idleSlots).toContain(slot.index)
+      expect(slots.status().idle).toContain(slot.index)
     } finally {
       world.close()
       service.close()
@@ -182,7 +182,7 @@ setInterval(() => {}, 1000)
     // A smaller pool: four idle slots come back into it, the other two are removed.
     await using slots = await open(4)
     expect(slots.status().pool).toMatchObject({ idle: 4 })
-    expect(slots.list().map((s: Slot) => s.index).filter((i) => !slots.status().pool!.idleSlots.includes(i))).toEqual(acquired.sort((a, b) => a - b))
+    expect(slots.list().map((s: Slot) => s.index).filter((i) => !slots.status().idle.includes(i))).toEqual(acquired.sort((a, b) => a - b))
     await slots.settled()
     expect(await slotNamespaces()).toBe(6)
     const links = await host.ip<Array<{ ifname: string; ifalias?: string }>>(['link', 'show'])
