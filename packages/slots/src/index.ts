@@ -1,4 +1,5 @@
-export { Slots, type Slot, type SlotsOptions } from './slots.js'
+export { Slots, type Slot, type SlotsOptions, type SlotAddOptions } from './slots.js'
+export { validateEgress, type EgressPolicy } from './egress.js'
 export { SlotsError, SLOTS_ERROR_CODES } from './errors.js'
 export { CHANNELS, type SlotEvent } from './events.js'
 export { DEFAULT_RANGES, slotAddressing, validateRanges, type SlotAddressing, type SlotRanges } from './addressing.js'

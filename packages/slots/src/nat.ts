@@ -6,11 +6,17 @@
 import { isNotFound } from '@lab/netlink-native'
 import { Nft, rule, type SetSpec, type TableRef } from '@lab/nft'
 import type { SlotAddressing, SlotRanges } from './addressing.js'
+import type { EgressPolicy } from './egress.js'
 
 export const HOST_TABLE: TableRef = { family: 'ip', name: 'lab-slots' }
 export const SLOT_TABLE: TableRef = { family: 'ip', name: 'lab-slot' }
 const VETHS: SetSpec = { table: HOST_TABLE, name: 'slot_veths', type: 'ifname' }
 const SOURCES: SetSpec = { table: HOST_TABLE, name: 'slot_sources', type: 'ipv4_addr' }
+/** Slot source address -> jump to the slot's egress chain; slots with `allow` have no element. */
+const EGRESS: SetSpec = { table: HOST_TABLE, name: 'egress_policy', type: 'ipv4_addr', dataType: 'verdict' }
+const egressChain = (s: SlotAddressing) => `egress_${s.index}`
+const egressSet = (s: SlotAddressing): SetSpec => ({ table: HOST_TABLE, name: `egress_${s.index}`, type: 'ipv4_addr', flags: ['interval'] })
+
 /** Veths of removed slots until they are down and renamed: everything through them is dropped. */
 const RETIRED: SetSpec = { table: HOST_TABLE, name: 'slot_retired', type: 'ifname' }
 
@@ -26,12 +32,13 @@ export class SlotNat {
     host: Nft,
     readonly uplink: string,
     readonly ranges: SlotRanges,
+    readonly resolver: string | undefined,
   ) {
     this.#host = host
   }
 
   /** Ensures the host table, sets and rules exist (idempotent: rules are rewritten, sets kept). */
-  static async open(hostNetns: string | undefined, uplink: string, ranges: SlotRanges): Promise<SlotNat> {
+  static async open(hostNetns: string | undefined, uplink: string, ranges: SlotRanges, resolver?: string): Promise<SlotNat> {
     const host = await Nft.open({ netns: hostNetns })
     try {
       await host.apply((tx) => {
@@ -43,6 +50,7 @@ export class SlotNat {
         tx.addSet(VETHS)
         tx.addSet(SOURCES)
         tx.addSet(RETIRED)
+        tx.addSet(EGRESS)
         tx.flushChain({ table: HOST_TABLE, name: 'forward' })
         tx.flushChain({ table: HOST_TABLE, name: 'postrouting' })
         tx.flushChain({ table: HOST_TABLE, name: 'input' })
@@ -54,6 +62,8 @@ export class SlotNat {
         tx.addRule({ table: HOST_TABLE, chain: 'output', exprs: rule().oifname(`@${RETIRED.name}`).drop() })
         // Slots are isolated from each other: a guest reaches the world and the host, not its neighbours.
         tx.addRule({ table: HOST_TABLE, chain: 'forward', exprs: rule().iifname(`@${VETHS.name}`).oifname(`@${VETHS.name}`).drop() })
+        // A slot's egress policy: its chain drops what the policy forbids, or returns here.
+        tx.addRule({ table: HOST_TABLE, chain: 'forward', exprs: rule().iifname(`@${VETHS.name}`).oifname(uplink).vmap('ip saddr', `@${EGRESS.name}`) })
         tx.addRule({ table: HOST_TABLE, chain: 'forward', exprs: rule().iifname(`@${VETHS.name}`).oifname(uplink).accept() })
         tx.addRule({ table: HOST_TABLE, chain: 'forward', exprs: rule().iifname(uplink).oifname(`@${VETHS.name}`).accept() })
         tx.addRule({ table: HOST_TABLE, chain: 'postrouting', exprs: rule().ip('saddr', `@${SOURCES.name}`).oifname(uplink).masquerade() })
@@ -62,7 +72,7 @@ export class SlotNat {
       await host.close()
       throw error
     }
-    return new SlotNat(host, uplink, ranges)
+    return new SlotNat(host, uplink, ranges, resolver)
   }
 
   /** Adds the slot's rules: its own namespace's SNAT/DNAT, and the host's set elements. */
@@ -130,7 +140,50 @@ export class SlotNat {
       tx.destroyElements(VETHS, [{ key: s.vethName }])
       tx.destroyElements(SOURCES, [{ key: s.peerAddress }])
       tx.addElements(RETIRED, [{ key: s.vethName }])
+      this.#dropEgress(tx, s)
     })
+  }
+
+  /**
+   * Sets the slot's egress policy in one transaction: its verdict-map element, its chain and its
+   * set are replaced together, so no packet sees half a policy.
+   */
+  async setEgress(s: SlotAddressing, policy: EgressPolicy): Promise<void> {
+    await this.#host.apply((tx) => {
+      this.#dropEgress(tx, s)
+      if (policy === 'allow') return
+      const chain = { table: HOST_TABLE, name: egressChain(s) }
+      tx.addChain(chain)
+      if (typeof policy === 'object' && 'deny' in policy) {
+        if (policy.deny.length > 0) {
+          tx.addSet(egressSet(s))
+          tx.addElements(egressSet(s), policy.deny.map((key) => ({ key })))
+          tx.addRule({ ...chain, chain: chain.name, exprs: rule().ip('daddr', `@${egressSet(s).name}`).drop() })
+        }
+      } else {
+        // Name resolution stays possible through the configured resolver.
+        if (this.resolver) {
+          tx.addRule({ ...chain, chain: chain.name, exprs: rule().ip('daddr', this.resolver).udp('dport', 53).accept() })
+          tx.addRule({ ...chain, chain: chain.name, exprs: rule().ip('daddr', this.resolver).tcp('dport', 53).accept() })
+        }
+        if (typeof policy === 'object' && policy.allow.length > 0) {
+          tx.addSet(egressSet(s))
+          tx.addElements(egressSet(s), policy.allow.map((key) => ({ key })))
+          tx.addRule({ ...chain, chain: chain.name, exprs: rule().ip('daddr', `@${egressSet(s).name}`).return() })
+        }
+        tx.addRule({ ...chain, chain: chain.name, exprs: rule().drop() })
+      }
+      tx.addElements(EGRESS, [{ key: s.peerAddress, value: { verdict: 'jump', chain: chain.name } }])
+    })
+  }
+
+  /** Queues the removal of the slot's egress element, chain and set (absent ones are fine). */
+  #dropEgress(tx: Parameters<Parameters<Nft['apply']>[0]>[0], s: SlotAddressing): void {
+    // The kernel deletes by key; the value is there only because a map element is written with one.
+    tx.destroyElements(EGRESS, [{ key: s.peerAddress, value: { verdict: 'accept' } }])
+    // A chain must be empty, and a set unreferenced, before they go.
+    tx.destroyChain({ table: HOST_TABLE, name: egressChain(s) })
+    tx.destroySet(egressSet(s))
   }
 
   /** The retired veth is down and renamed (or gone): its name may serve a new slot. */

@@ -1,7 +1,7 @@
 // Per-sandbox network slots: allocate an index, build the slot's namespace, veth, TAP, routes and
 // NAT, and tear it all down again. A new Slots re-adopts slots that exist on the system.
 import { readdirSync, existsSync } from 'node:fs'
-import { ArgumentError, Netlink, Netns, NETNS_RUN_DIR, isNotFound, silentLogger, type BatchResult, type Logger } from '@lab/netlink-native'
+import { ArgumentError, ipv4ToNumber, Netlink, Netns, NETNS_RUN_DIR, isNotFound, silentLogger, type BatchResult, type Logger } from '@lab/netlink-native'
 import { realClock, sleep } from '@lab/clock'
 import { DEFAULT_RANGES, slotAddressing, validateRanges, type SlotAddressing, type SlotRanges } from './addressing.js'
 import { SlotAllocator } from './allocator.js'
@@ -10,6 +10,7 @@ import { publishSlot } from './events.js'
 import { SlotNat } from './nat.js'
 import { createTopology } from './topology.js'
 import { deleteConntrackOf, flushConntrack } from './conntrack.js'
+import { validateEgress, type EgressPolicy } from './egress.js'
 import { IDLE_ALIAS, type PoolOptions, type SlotsStatus } from './pool.js'
 
 export interface SlotsOptions extends Partial<SlotRanges> {
@@ -28,6 +29,16 @@ export interface SlotsOptions extends Partial<SlotRanges> {
    * kernel work and scrubbed by `release()`. Omitted: no pool (`acquire()` adds a slot).
    */
   pool?: PoolOptions
+  /**
+   * A DNS resolver slots may still reach on port 53 (UDP and TCP) under `deny` and `{ allow }`
+   * egress policies; omitted: none.
+   */
+  resolver?: string
+}
+
+export interface SlotAddOptions {
+  /** What the guest may reach through the uplink; default `allow`. */
+  egress?: EgressPolicy
 }
 
 export interface Slot extends SlotAddressing {
@@ -50,6 +61,8 @@ export class Slots {
   /** Background work (refills, idle markers) that close() waits for. */
   readonly #background = new Set<Promise<unknown>>()
   #filling = 0
+  /** Slots whose egress policy is not `allow`. */
+  readonly #egress = new Map<number, EgressPolicy>()
   /** Idle pool slots found at open() by an instance without a pool. */
   readonly #idleElsewhere = new Set<number>()
   #poolFull = false
@@ -81,6 +94,7 @@ export class Slots {
   static async open(options: SlotsOptions = {}): Promise<Slots> {
     const ranges = { ...DEFAULT_RANGES, ...stripUndefined(options) }
     validateRanges(ranges)
+    if (options.resolver !== undefined) ipv4ToNumber(options.resolver, 'resolver')
     if (options.pool !== undefined) {
       const size = options.pool?.size
       // Larger than maxSlots is allowed: the pool then holds every free index.
@@ -93,7 +107,7 @@ export class Slots {
       const uplink = options.uplink ?? (await defaultUplink(host))
       await host.link.get(uplink)
       await host.sysctl.set('net.ipv4.ip_forward', '1')
-      nat = await SlotNat.open(options.hostNetns, uplink, ranges)
+      nat = await SlotNat.open(options.hostNetns, uplink, ranges, options.resolver)
       const slots = new Slots(options, host, uplink, nat, logger)
       await slots.#adopt()
       slots.#refill()
@@ -155,20 +169,22 @@ export class Slots {
    * transaction per tick), so `Promise.all` of many adds finishes sooner than one by one.
    * Throws SlotsError `LAB_ERR_SLOTS_FULL` when every index is in use.
    */
-  add(): Promise<Slot> {
+  add(options: SlotAddOptions = {}): Promise<Slot> {
     let index: number
+    let egress: EgressPolicy
     try {
       this.#checkOpen()
+      egress = validateEgress(options.egress ?? 'allow')
       index = this.#allocator.allocate()
     } catch (error) {
       // Failures reach the caller as a rejection, like every other failure of add().
       return Promise.reject(error)
     }
-    return this.#create(index, false)
+    return this.#create(index, false, egress)
   }
 
   /** `idle`: made for the pool, marked idle in the same netlink batch that brings it up. */
-  #create(index: number, idle: boolean): Promise<Slot> {
+  #create(index: number, idle: boolean, egress: EgressPolicy = 'allow'): Promise<Slot> {
     return this.#serialize(index, async () => {
       const s = slotAddressing(this.ranges, index)
       try {
@@ -181,6 +197,10 @@ export class Slots {
         await createTopology(this.#host, s, { createNetns: false, alias: idle ? IDLE_ALIAS : undefined })
         await inside
         await this.#nat.addOnHost(s)
+        if (egress !== 'allow') {
+          await this.#nat.setEgress(s, egress)
+          this.#egress.set(index, egress)
+        }
       } catch (error) {
         await this.#teardown(s).catch((e: unknown) => this.#logger.error({ err: e, slot: index }, 'cleanup after a failed add failed'))
         this.#allocator.release(index)
@@ -309,6 +329,7 @@ export class Slots {
    */
   async #teardown(s: SlotAddressing): Promise<void> {
     await this.#nat.retire(s)
+    this.#egress.delete(s.index)
     this.#chain(s.index, this.#track(this.#retireLinks(s)))
   }
 
@@ -349,6 +370,31 @@ export class Slots {
     void next.then(() => {
       if (this.#pending.get(index) === next) this.#pending.delete(index)
     })
+  }
+
+  /**
+   * Changes a slot's egress policy in one nftables transaction; new packets meet it at once.
+   * Fails with SlotsError `ENOENT` for a slot this instance does not have.
+   */
+  setEgress(index: number, policy: EgressPolicy): Promise<void> {
+    let checked: EgressPolicy
+    try {
+      this.#checkOpen()
+      checked = validateEgress(policy)
+      if (!this.#allocator.has(index)) throw new SlotsError(SLOTS_ERROR_CODES.notFound, `ENOENT: slot set egress ${index} (no such slot)`)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return this.#serialize(index, async () => {
+      await this.#nat.setEgress(slotAddressing(this.ranges, index), checked)
+      if (checked === 'allow') this.#egress.delete(index)
+      else this.#egress.set(index, checked)
+    })
+  }
+
+  /** The slot's egress policy (`allow` unless set otherwise by this instance). */
+  egress(index: number): EgressPolicy {
+    return this.#egress.get(index) ?? 'allow'
   }
 
   /**
@@ -464,6 +510,10 @@ export class Slots {
   }
 
   async #scrub(s: SlotAddressing): Promise<void> {
+    // Per-slot rules back to the pool's default; always, since a policy set before a restart is
+    // in the kernel but not in this instance's map.
+    await this.#nat.setEgress(s, 'allow')
+    this.#egress.delete(s.index)
     const inner = await Netlink.open({ netns: s.netns })
     try {
       // A TAP has carrier while some process holds it open: a guest's VMM that is still around

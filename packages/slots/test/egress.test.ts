@@ -1,0 +1,82 @@
+import { existsSync, readdirSync } from 'node:fs'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { TestNetns, cleanupAll, deferCleanup, isRoot, runSync, vethPair } from '@lab/testkit'
+import { ArgumentError, connectTcp, listenTcp } from '@lab/netlink-native'
+import { Slots } from '../src/index.js'
+import { attachGuest, type Guest } from './guest.js'
+
+/** Whether a TCP connection gets through within 2 s (a dropped SYN would otherwise hang). */
+async function reaches(netns: string, host: string, port: number): Promise<boolean> {
+  const attempt = connectTcp({ netns, host, port }).then(
+    (s) => {
+      s.destroy()
+      return true
+    },
+    () => false,
+  )
+  const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2000).unref())
+  return Promise.race([attempt, timeout])
+}
+
+describe.skipIf(!isRoot())('egress policy per slot (needs root)', () => {
+  let host: TestNetns
+  let internet: TestNetns
+  let slots: Slots
+  let guest: Guest
+  const servers: Array<{ close(): void }> = []
+
+  beforeAll(async () => {
+    host = await TestNetns.create('egr-host')
+    internet = await TestNetns.create('egr-net')
+    await vethPair({ netns: host, ifname: 'up0', address: '192.0.2.1/24' }, { netns: internet, ifname: 'w0', address: '192.0.2.2/24' })
+    // A second "internet" address, and a resolver.
+    await internet.exec(['ip', 'addr', 'add', '192.0.2.3/24', 'dev', 'w0'])
+    await internet.exec(['ip', 'addr', 'add', '192.0.2.53/24', 'dev', 'w0'])
+    await host.exec(['ip', 'route', 'add', 'default', 'via', '192.0.2.2'])
+    const prefix = `${host.name}-e`
+    deferCleanup('egress slot namespaces', () => {
+      if (!existsSync('/run/netns')) return
+      for (const n of readdirSync('/run/netns')) if (n.startsWith(prefix)) runSync(['ip', 'netns', 'del', n], true)
+    })
+    slots = await Slots.open({ hostNetns: host.name, netnsPrefix: prefix, vethPrefix: 'ev', resolver: '192.0.2.53' })
+    for (const address of ['192.0.2.2', '192.0.2.3']) servers.push(await listenTcp({ netns: internet.name, host: address, port: 8080 }, (s) => s.end()))
+    servers.push(await listenTcp({ netns: internet.name, host: '192.0.2.53', port: 53 }, (s) => s.end()))
+  })
+  afterAll(async () => {
+    guest?.stop()
+    for (const s of servers) s.close()
+    await slots?.flush()
+    await slots?.settled()
+    await slots?.close()
+    cleanupAll()
+  })
+
+  it('deny keeps the guest off the internet but lets it reach the resolver; setEgress changes it at once', async () => {
+    const slot = await slots.add({ egress: 'deny' })
+    guest = await attachGuest(slot)
+    const from = guest.netns.name
+    expect(await reaches(from, '192.0.2.2', 8080)).toBe(false)
+    expect(await reaches(from, '192.0.2.53', 53)).toBe(true)
+    expect(slots.egress(slot.index)).toBe('deny')
+
+    await slots.setEgress(slot.index, { allow: ['192.0.2.2/32'] })
+    expect(await reaches(from, '192.0.2.2', 8080)).toBe(true)
+    expect(await reaches(from, '192.0.2.3', 8080)).toBe(false)
+
+    await slots.setEgress(slot.index, { deny: ['192.0.2.2'] })
+    expect(await reaches(from, '192.0.2.2', 8080)).toBe(false)
+    expect(await reaches(from, '192.0.2.3', 8080)).toBe(true)
+
+    await slots.setEgress(slot.index, 'allow')
+    expect(await reaches(from, '192.0.2.2', 8080)).toBe(true)
+    expect(slots.egress(slot.index)).toBe('allow')
+    // One chain per slot with a policy, none left behind by 'allow'.
+    const chains = await host.exec(['nft', 'list', 'table', 'ip', 'lab-slots'])
+    expect(chains.stdout).not.toMatch(/chain egress_/)
+  }, 60_000)
+
+  it('rejects a malformed policy before touching the kernel', async () => {
+    await expect(slots.add({ egress: 'maybe' as never })).rejects.toBeInstanceOf(ArgumentError)
+    await expect(slots.setEgress(1, { allow: ['10.0.0.300/8'] })).rejects.toMatchObject({ field: 'egress.allow[0]' })
+  })
+})
