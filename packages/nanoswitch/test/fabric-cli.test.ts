@@ -58,6 +58,10 @@ describe.skipIf(!needs)('nanoswitch run --fabric, the built CLI (needs root, a b
       const fdb = JSON.parse((await h.exec(['bridge', '-j', 'fdb', 'show', 'dev', `vx${VNI}`])).stdout) as Array<{ mac: string; dst?: string }>
       expect(fdb.filter((e) => e.mac === '00:00:00:00:00:00').map((e) => e.dst), h.name).toEqual([vtep(1 - i)])
     }
+    // bgpd was started only once zebra was ready: FRR logged no failed zebra connection (a bgpd
+    // started beside a zebra still starting logs `zclient_send_message() failed` and `client not
+    // connected`, and tries again only after 10 s: before the fix, about one start in three).
+    for (const s of switches) expect(s.log).not.toMatch(/zclient_send_message\(\) failed|client not connected/)
     const status = async (i: number) => JSON.parse((await run([process.execPath, cli, 'status', '--socket', sockets[i]!, '--json'])).stdout) as SwitchStatus
     for (const i of [0, 1]) {
       const s = await status(i)

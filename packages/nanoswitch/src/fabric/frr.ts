@@ -61,14 +61,21 @@ export function zebraConfig(plan: FabricPlan, p: FrrPaths): string {
 
 /**
  * bgpd's configuration: a session to every neighbor (iBGP, or eBGP with `peerAsn`), only the
- * l2vpn evpn family, and every local VNI advertised. Short timers (keepalive 3 s, hold 9 s,
- * connect retry 1 s) so a host that goes away is withdrawn within seconds, and a fabric forms
- * as soon as the hosts are up.
+ * l2vpn evpn family, and every local VNI advertised. Timers for a fabric that forms in about a
+ * second and notices a lost host in seconds:
+ * - `timers 3 9` (keepalive, hold): a host that goes away is withdrawn within 9 s;
+ * - `timers connect 1`: a neighbor not listening yet (hosts start together) is tried again after
+ *   1 s, not 120 s;
+ * - `coalesce-time 0`: a new session's first UPDATE (the type-3 routes that put this host in
+ *   its neighbors' flood lists) goes at once instead of after the 1 s FRR waits by default for
+ *   more peers to join its update group; measured: the flood list 1.2 s sooner (bench/fabric);
+ * - `advertisement-interval 0`: no MRAI delay between UPDATEs, also for eBGP (FRR's traditional
+ *   defaults wait up to 30 s there), so a VM's MAC moves at once.
  */
 export function bgpdConfig(plan: FabricPlan, p: FrrPaths): string {
-  const lines = [`hostname ${p.pathspace}`, 'log stdout warnings', `router bgp ${plan.asn}`, ` bgp router-id ${plan.local}`, ' no bgp default ipv4-unicast', ' no bgp ebgp-requires-policy']
+  const lines = [`hostname ${p.pathspace}`, 'log stdout warnings', `router bgp ${plan.asn}`, ` bgp router-id ${plan.local}`, ' no bgp default ipv4-unicast', ' no bgp ebgp-requires-policy', ' coalesce-time 0']
   for (const n of plan.neighbors) {
-    lines.push(` neighbor ${n} remote-as ${plan.peerAsn}`, ` neighbor ${n} update-source ${plan.local}`, ` neighbor ${n} timers 3 9`, ` neighbor ${n} timers connect 1`)
+    lines.push(` neighbor ${n} remote-as ${plan.peerAsn}`, ` neighbor ${n} update-source ${plan.local}`, ` neighbor ${n} timers 3 9`, ` neighbor ${n} timers connect 1`, ` neighbor ${n} advertisement-interval 0`)
   }
   lines.push(' address-family l2vpn evpn')
   for (const n of plan.neighbors) lines.push(`  neighbor ${n} activate`)
@@ -81,6 +88,17 @@ export function daemonArgs(daemon: 'zebra' | 'bgpd', p: FrrPaths): string[] {
   const args = ['-N', p.pathspace, '-f', join(p.dir, `${daemon}.conf`), '-i', join(p.dir, `${daemon}.pid`), '-z', join(p.dir, 'zserv.api'), '--vty_socket', p.dir, '-A', '127.0.0.1']
   // bgpd listens on port 179 in the switch's namespace only; no vty TCP port (vtysh uses the socket).
   return [...args, '-P', '0']
+}
+
+/**
+ * Whether one daemon's vty answers (`vtysh -d <daemon>`): its event loop runs, so its start is
+ * complete. The files it makes (pid, vty and zserv sockets) appear before that.
+ */
+export function vtyAnswers(p: FrrPaths, daemon: 'zebra' | 'bgpd', timeoutMs = 3_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    // Any failure (no socket yet, refused, timed out) means "not yet": the caller asks again.
+    execFile('vtysh', ['--vty_socket', p.dir, '-d', daemon, '-c', 'show zebra client summary'], { timeout: timeoutMs }, (error) => resolve(!error))
+  })
 }
 
 /** Runs one vtysh command against the switch's FRR and parses its JSON answer. */

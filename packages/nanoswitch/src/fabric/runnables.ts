@@ -15,7 +15,7 @@ import { aborted, service } from '../service.js'
 import type { SwitchContext } from '../switched/state.js'
 import { applyFabricFilter, checkUnderlay, destroyFabricFilter, ensureVxlan, floodList, removeVxlan } from './dataplane.js'
 import type { FabricPlan } from './fabric.js'
-import { bgpdConfig, bgpPeers, daemonArgs, frrOwner, zebraConfig, type FrrPaths } from './frr.js'
+import { bgpdConfig, bgpPeers, daemonArgs, frrOwner, vtyAnswers, zebraConfig, type FrrPaths } from './frr.js'
 
 /** What the switch's status reads the fabric from. */
 export interface FabricState {
@@ -75,11 +75,16 @@ function writeFrrDir(plan: FabricPlan, frr: FrrPaths): void {
 
 /**
  * One FRR daemon in the foreground, in its own process group (killed whole on stop). zebra is
- * healthy once its zserv socket answers; bgpd once every neighbor is Established and in the
+ * healthy once its vty answers (its start complete); bgpd once every neighbor is Established and in the
  * kernel's flood list (polled while starting; afterwards nothing is polled).
  */
 function daemonRunnable(sw: SwitchContext, frr: FrrPaths, daemon: 'zebra' | 'bgpd', neighbors: string[] = [], vxlan = ''): Runnable {
   return async (ctx: Context) => {
+    // bgpd's connection to zebra is made once at its start: if zebra is not ready then, FRR tries
+    // again only 10 s later, with no EVPN until then. The supervisor starts both children
+    // together (and again together after a failure), so bgpd waits for zebra here.
+    if (daemon === 'bgpd') await untilZebra(frr, ctx.signal)
+    if (ctx.signal.aborted) return
     // What a killed predecessor left: its pid file and sockets would make the new one refuse to start.
     for (const f of [`${daemon}.pid`, `${daemon}.vty`, ...(daemon === 'zebra' ? ['zserv.api'] : [])]) rmSync(join(frr.dir, f), { force: true })
     const argv = [join(frr.bin, daemon), ...daemonArgs(daemon, frr)]
@@ -98,10 +103,11 @@ function daemonRunnable(sw: SwitchContext, frr: FrrPaths, daemon: 'zebra' | 'bgp
     ctx.logger.info({ pid: child.pid, argv }, `${daemon} started`)
     let stopped = false
     try {
-      const ready = daemon === 'zebra' ? untilZserv(frr, ctx.signal) : untilEstablished(sw.netns, frr, neighbors, vxlan, ctx.signal)
+      const ready = daemon === 'zebra' ? untilZebra(frr, ctx.signal) : untilEstablished(sw.netns, frr, neighbors, vxlan, ctx.signal)
       const first = await Promise.race([ready.then(() => undefined), exited])
       if (first) throw first
       if (ctx.signal.aborted) return
+      ctx.logger.info({ pid: child.pid }, `${daemon} ready`)
       ctx.healthy()
       const end = await Promise.race([exited, aborted(ctx.signal).then(() => undefined)])
       if (end) throw end
@@ -129,9 +135,15 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
-async function untilZserv(frr: FrrPaths, signal: AbortSignal): Promise<void> {
-  // Polled while starting only, 50 ms apart; the stop's abort ends the wait.
-  while (!signal.aborted && !existsSync(join(frr.dir, 'zserv.api'))) await sleep(realClock, 50, signal).catch(() => undefined)
+async function untilZebra(frr: FrrPaths, signal: AbortSignal): Promise<void> {
+  // zebra's zserv socket exists before zebra is ready: a bgpd started then fails to connect and
+  // FRR's client tries again only 10 s later (seen in about one start in three, bench/fabric).
+  // Ready is when its vty answers, which it does once its start is complete. Polled 50 ms apart
+  // while starting only; the stop's abort ends the wait.
+  while (!signal.aborted) {
+    if (existsSync(join(frr.dir, 'zserv.api')) && (await vtyAnswers(frr, 'zebra'))) return
+    await sleep(realClock, 50, signal).catch(() => undefined)
+  }
 }
 
 async function untilEstablished(netns: string | undefined, frr: FrrPaths, neighbors: string[], vxlan: string, signal: AbortSignal): Promise<void> {
