@@ -1,7 +1,7 @@
 // Per-sandbox network slots: allocate an index, build the slot's namespace, veth, TAP, routes and
 // NAT, and tear it all down again. A new Slots re-adopts slots that exist on the system.
 import { readdirSync, existsSync } from 'node:fs'
-import { ArgumentError, ipv4ToNumber, Netlink, Netns, NETNS_RUN_DIR, isNotFound, silentLogger, type BatchResult, type Logger } from '@lab/netlink-native'
+import { ArgumentError, ipv4ToNumber, parseRate, Netlink, Netns, NETNS_RUN_DIR, isNotFound, silentLogger, type BatchResult, type Logger } from '@lab/netlink-native'
 import { realClock, sleep } from '@lab/clock'
 import { DEFAULT_RANGES, slotAddressing, validateRanges, type SlotAddressing, type SlotRanges } from './addressing.js'
 import { SlotAllocator } from './allocator.js'
@@ -39,6 +39,11 @@ export interface SlotsOptions extends Partial<SlotRanges> {
 export interface SlotAddOptions {
   /** What the guest may reach through the uplink; default `allow`. */
   egress?: EgressPolicy
+  /**
+   * A rate limit each way ('100mbit', or bits per second): a tbf qdisc on the host veth (into the
+   * slot) and on the slot's side of it (out of the slot). Omitted: unlimited.
+   */
+  rate?: string | number
 }
 
 export interface Slot extends SlotAddressing {
@@ -61,6 +66,8 @@ export class Slots {
   /** Background work (refills, idle markers) that close() waits for. */
   readonly #background = new Set<Promise<unknown>>()
   #filling = 0
+  /** Slots made with a rate limit (release removes it). */
+  readonly #limited = new Set<number>()
   /** Slots whose egress policy is not `allow`. */
   readonly #egress = new Map<number, EgressPolicy>()
   /** Idle pool slots found at open() by an instance without a pool. */
@@ -175,16 +182,17 @@ export class Slots {
     try {
       this.#checkOpen()
       egress = validateEgress(options.egress ?? 'allow')
+      if (options.rate !== undefined) parseRate(options.rate, 'rate')
       index = this.#allocator.allocate()
     } catch (error) {
       // Failures reach the caller as a rejection, like every other failure of add().
       return Promise.reject(error)
     }
-    return this.#create(index, false, egress)
+    return this.#create(index, false, egress, options.rate)
   }
 
   /** `idle`: made for the pool, marked idle in the same netlink batch that brings it up. */
-  #create(index: number, idle: boolean, egress: EgressPolicy = 'allow'): Promise<Slot> {
+  #create(index: number, idle: boolean, egress: EgressPolicy = 'allow', rate?: string | number): Promise<Slot> {
     return this.#serialize(index, async () => {
       const s = slotAddressing(this.ranges, index)
       try {
@@ -194,7 +202,8 @@ export class Slots {
         // links fail first, its outcome is moot: the teardown removes its namespace.
         const inside = this.#nat.addInside(s)
         inside.catch(() => undefined)
-        await createTopology(this.#host, s, { createNetns: false, alias: idle ? IDLE_ALIAS : undefined })
+        await createTopology(this.#host, s, { createNetns: false, alias: idle ? IDLE_ALIAS : undefined, rate })
+        if (rate !== undefined) this.#limited.add(index)
         await inside
         await this.#nat.addOnHost(s)
         if (egress !== 'allow') {
@@ -330,6 +339,7 @@ export class Slots {
   async #teardown(s: SlotAddressing): Promise<void> {
     await this.#nat.retire(s)
     this.#egress.delete(s.index)
+    this.#limited.delete(s.index)
     this.#chain(s.index, this.#track(this.#retireLinks(s)))
   }
 
@@ -516,6 +526,12 @@ export class Slots {
     this.#egress.delete(s.index)
     const inner = await Netlink.open({ netns: s.netns })
     try {
+      if (this.#limited.has(s.index)) {
+        // The pool's slots are unlimited: the next sandbox must not inherit this one's rate.
+        await this.#host.qdisc.del({ interface: s.vethName })
+        await inner.qdisc.del({ interface: s.peerName })
+        this.#limited.delete(s.index)
+      }
       // A TAP has carrier while some process holds it open: a guest's VMM that is still around
       // would get the next sandbox's frames. Re-create it so the next guest gets a fresh one.
       const tap = await inner.link.get(s.tapName)

@@ -4,7 +4,7 @@ import { Netlink, Netns, isNotFound, type BatchResult } from '@lab/netlink-nativ
 import type { SlotAddressing } from './addressing.js'
 
 /** Builds the slot's links and routes. The host handle is the (host) namespace the slot hangs off. */
-export async function createTopology(host: Netlink, s: SlotAddressing, options: { createNetns?: boolean; alias?: string } = {}): Promise<void> {
+export async function createTopology(host: Netlink, s: SlotAddressing, options: { createNetns?: boolean; alias?: string; rate?: string | number } = {}): Promise<void> {
   // Under CNI the runtime owns the namespace; standalone slots make their own.
   if (options.createNetns !== false) await Netns.add(s.netns)
   const inner = await Netlink.open({ netns: s.netns })
@@ -23,6 +23,8 @@ export async function createTopology(host: Netlink, s: SlotAddressing, options: 
       b.addr.add(s.vethName, `${s.vethAddress}/31`)
       b.link.set(s.vethName, { up: true, ...(options.alias ? { alias: options.alias } : {}) })
       b.route.add({ dst: `${s.hostReachableIP}/32`, gateway: s.peerAddress, interface: s.vethName })
+      // A rate limit shapes what the host sends into the slot (`tc qdisc add dev veth-i root tbf`).
+      if (options.rate !== undefined) b.qdisc.add({ interface: s.vethName, kind: 'tbf', rate: options.rate })
     })
     await tap
     // The peer and the TAP exist inside now: the slot side in one batch.
@@ -33,6 +35,8 @@ export async function createTopology(host: Netlink, s: SlotAddressing, options: 
       b.addr.add(s.tapName, `${s.tapAddress}/${s.tapPrefixLength}`)
       b.link.set(s.tapName, { up: true })
       b.route.add({ dst: 'default', gateway: s.vethAddress, interface: s.peerName })
+      // ... and the slot's side shapes what the slot sends out.
+      if (options.rate !== undefined) b.qdisc.add({ interface: s.peerName, kind: 'tbf', rate: options.rate })
     })
     await forwarding
   } finally {

@@ -75,8 +75,42 @@ describe.skipIf(!isRoot())('egress policy per slot (needs root)', () => {
     expect(chains.stdout).not.toMatch(/chain egress_/)
   }, 60_000)
 
+  it('rate: a transfer into a limited slot stays within 10% of the limit; the tbf is on the host veth', async () => {
+    const slot = await slots.add({ rate: '8mbit' })
+    const limited = await attachGuest(slot)
+    const bytes = 2_000_000 // 2 s at 8 Mbit/s
+    const server = await listenTcp({ netns: internet.name, host: '192.0.2.2', port: 9090 }, (s) => s.end(Buffer.alloc(bytes)))
+    try {
+      const qdiscs = JSON.parse((await host.exec(['tc', '-j', 'qdisc', 'show', 'dev', slot.vethName])).stdout) as Array<{ kind: string }>
+      expect(qdiscs.map((q) => q.kind)).toContain('tbf')
+      const socket = await connectTcp({ netns: limited.netns.name, host: '192.0.2.2', port: 9090 })
+      // Measured from the first byte: the handshake and the bucket's initial burst are not the rate.
+      const { received, seconds } = await new Promise<{ received: number; seconds: number }>((resolve, reject) => {
+        let received = 0
+        let first: bigint | undefined
+        let firstBytes = 0
+        socket.on('data', (d: Buffer) => {
+          if (first === undefined) {
+            first = process.hrtime.bigint()
+            firstBytes = d.length
+          }
+          received += d.length
+        })
+        socket.on('end', () => resolve({ received: received - firstBytes, seconds: Number(process.hrtime.bigint() - first!) / 1e9 }))
+        socket.on('error', reject)
+      })
+      const bitsPerSecond = (received * 8) / seconds
+      expect(bitsPerSecond).toBeLessThan(8e6 * 1.1)
+      expect(bitsPerSecond).toBeGreaterThan(8e6 * 0.9)
+    } finally {
+      server.close()
+      limited.stop()
+    }
+  }, 60_000)
+
   it('rejects a malformed policy before touching the kernel', async () => {
     await expect(slots.add({ egress: 'maybe' as never })).rejects.toBeInstanceOf(ArgumentError)
     await expect(slots.setEgress(1, { allow: ['10.0.0.300/8'] })).rejects.toMatchObject({ field: 'egress.allow[0]' })
+    await expect(slots.add({ rate: 'fast' })).rejects.toMatchObject({ field: 'rate' })
   })
 })
