@@ -1,14 +1,15 @@
 // A CNI 1.0 plugin (https://www.cni.dev/docs/spec/): the runtime passes the command and the
 // container's namespace in the environment and the network configuration on stdin; the plugin
 // sets up one slot in that namespace and prints the result, or a CNI error, as JSON on stdout.
-import { Netlink, SystemError, isNotFound } from '@lab/netlink-native'
+import { Netlink, SystemError, ipv4ToNumber, isNotFound, parseRate } from '@lab/netlink-native'
+import { validateEgress, type EgressPolicy } from './egress.js'
 import { SLOTS_ERROR_CODES, SlotsError } from './errors.js'
 import { DEFAULT_RANGES, slotAddressing, validateRanges, type SlotAddressing, type SlotRanges } from './addressing.js'
 import { IndexStore } from './index-store.js'
 import { SlotNat } from './nat.js'
 import { createTopology, destroyTopology, readInside, restoreInside, type InsideState } from './topology.js'
 
-export const SUPPORTED_VERSIONS = ['0.4.0', '1.0.0']
+export const SUPPORTED_VERSIONS = ['0.4.0', '1.0.0', '1.1.0']
 
 // Error codes from the CNI specification; 100 and up are this plugin's own.
 export const CNI_ERRORS = {
@@ -20,6 +21,8 @@ export const CNI_ERRORS = {
   decodeFailure: 6,
   invalidConfig: 7,
   tryAgainLater: 11,
+  /** CNI 1.1 STATUS: the plugin cannot serve ADDs now. */
+  pluginNotAvailable: 50,
   kernelRefused: 100,
 } as const
 
@@ -45,6 +48,14 @@ export interface CniConfig extends Partial<SlotRanges> {
   dataDir?: string
   /** For tests: the namespace acting as the host (the plugin itself runs in the runtime's). */
   hostNetns?: string
+  /** The slot's egress policy (as `Slots.add({ egress })`); default `allow`. */
+  egress?: EgressPolicy
+  /** A DNS resolver that `deny` and `{ allow }` policies still let through. */
+  resolver?: string
+  /** A rate limit each way, '100mbit' (as `Slots.add({ rate })`). */
+  rate?: string | number
+  /** CNI 1.1 GC: the attachments the runtime still has; every other recorded one is removed. */
+  'cni.dev/valid-attachments'?: Array<{ containerID: string; ifname: string }>
 }
 
 export interface CniInvocation {
@@ -76,6 +87,13 @@ function parseConfig(stdin: string): CniConfig {
   }
   if (!config.name) throw new CniError(CNI_ERRORS.invalidConfig, 'network configuration needs a name')
   if (!config.uplink) throw new CniError(CNI_ERRORS.invalidConfig, 'network configuration needs "uplink" (the host interface to NAT out of)')
+  try {
+    if (config.egress !== undefined) validateEgress(config.egress, 'egress')
+    if (config.rate !== undefined) parseRate(config.rate, 'rate')
+    if (config.resolver !== undefined) ipv4ToNumber(config.resolver, 'resolver')
+  } catch (error) {
+    throw new CniError(CNI_ERRORS.invalidConfig, (error as Error).message)
+  }
   return config
 }
 
@@ -155,10 +173,11 @@ async function add(config: CniConfig, env: CniInvocation['env']): Promise<unknow
       // repeated ADD keeps the first notes: by then the namespace holds our own changes.
       if (Object.keys(store.notes(index)).length === 0) store.setNotes(index, toNotes(await readInside(netnsPath)))
       await host.sysctl.set('net.ipv4.ip_forward', '1')
-      const nat = await SlotNat.open(config.hostNetns, config.uplink, ranges)
+      const nat = await SlotNat.open(config.hostNetns, config.uplink, ranges, config.resolver)
       try {
-        await createTopology(host, s, { createNetns: false })
+        await createTopology(host, s, { createNetns: false, rate: config.rate })
         await nat.add(s)
+        if (config.egress !== undefined && config.egress !== 'allow') await nat.setEgress(s, config.egress)
       } finally {
         await nat.close()
       }
@@ -240,6 +259,37 @@ async function check(config: CniConfig, env: CniInvocation['env']): Promise<void
   })
 }
 
+/**
+ * CNI 1.1 GC: removes every recorded attachment the runtime no longer lists as valid. Their
+ * namespaces are the runtime's and may be gone: the host side is removed, and what is left
+ * inside goes with the namespace.
+ */
+async function gc(config: CniConfig): Promise<void> {
+  const valid = config['cni.dev/valid-attachments']
+  if (!Array.isArray(valid)) throw new CniError(CNI_ERRORS.invalidConfig, 'GC needs "cni.dev/valid-attachments"')
+  const keep = new Set(valid.map((a) => `${a.containerID}\n${a.ifname}`))
+  const store = new IndexStore(config.dataDir ?? `/var/lib/cni/lab-slots/${config.name}`, rangesOf(config, 'eth0').maxSlots)
+  const stale = store.entries().filter((e) => !keep.has(`${e.containerId}\n${e.ifname}`))
+  if (stale.length === 0) return
+  await withHost(config, async (host) => {
+    for (const e of stale) {
+      const ranges = rangesOf(config, e.ifname)
+      await removeSlot(config, host, ranges, slotIn(ranges, e.index, ''), undefined)
+      store.release(e.index)
+    }
+  })
+}
+
+/** CNI 1.1 STATUS: ready when the host and its uplink are there. */
+async function status(config: CniConfig): Promise<void> {
+  await withHost(config, async (host) => {
+    await host.link.get(config.uplink).catch((error: unknown) => {
+      if (isNotFound(error)) throw new CniError(CNI_ERRORS.pluginNotAvailable, `uplink ${config.uplink} is not there`)
+      throw error
+    })
+  })
+}
+
 /** Runs one CNI invocation and returns what the executable prints and its exit code. */
 export async function runCni(invocation: CniInvocation): Promise<CniOutcome> {
   const command = invocation.env.CNI_COMMAND
@@ -259,8 +309,14 @@ export async function runCni(invocation: CniInvocation): Promise<CniOutcome> {
       case 'CHECK':
         await check(config, invocation.env)
         return { stdout: '', exitCode: 0 }
+      case 'GC':
+        await gc(config)
+        return { stdout: '', exitCode: 0 }
+      case 'STATUS':
+        await status(config)
+        return { stdout: '', exitCode: 0 }
       default:
-        throw new CniError(CNI_ERRORS.invalidEnvironment, `unknown CNI_COMMAND ${JSON.stringify(command)}`, 'expected ADD, DEL, CHECK or VERSION')
+        throw new CniError(CNI_ERRORS.invalidEnvironment, `unknown CNI_COMMAND ${JSON.stringify(command)}`, 'expected ADD, DEL, CHECK, GC, STATUS or VERSION')
     }
   } catch (error) {
     const cni =

@@ -67,6 +67,17 @@ export class IndexStore {
     writeFileSync(join(this.dir, String(index)), `${held.containerId}\n${held.ifname}\n${lines.join('')}`, { mode: 0o600 })
   }
 
+  /** Every held index with its owner (CNI GC walks these). */
+  entries(): Array<{ index: number } & IndexOwner> {
+    const out: Array<{ index: number } & IndexOwner> = []
+    for (const name of readdirSync(this.dir)) {
+      if (!/^\d+$/.test(name)) continue
+      const held = this.#read(Number(name))
+      if (held) out.push({ index: Number(name), containerId: held.containerId, ifname: held.ifname })
+    }
+    return out.sort((a, b) => a.index - b.index)
+  }
+
   release(index: number): void {
     rmSync(join(this.dir, String(index)), { force: true })
   }

@@ -127,8 +127,11 @@ export class SlotNat {
    * with its namespace, or with `delInside` where the namespace stays (CNI).
    */
   async del(s: SlotAddressing): Promise<void> {
-    await this.#host.apply((tx) => tx.delElements(VETHS, [{ key: s.vethName }])).catch(unlessGone)
-    await this.#host.apply((tx) => tx.delElements(SOURCES, [{ key: s.peerAddress }])).catch(unlessGone)
+    await this.#host.apply((tx) => {
+      tx.destroyElements(VETHS, [{ key: s.vethName }])
+      tx.destroyElements(SOURCES, [{ key: s.peerAddress }])
+      this.#dropEgress(tx, s)
+    })
   }
 
   /**

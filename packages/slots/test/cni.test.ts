@@ -14,7 +14,7 @@ describe('CNI plugin: VERSION and errors, without touching the network', () => {
   it('answers VERSION without a configuration', async () => {
     const out = await runCni({ env: { CNI_COMMAND: 'VERSION' }, stdin: '' })
     expect(out.exitCode).toBe(0)
-    expect(JSON.parse(out.stdout)).toEqual({ cniVersion: '1.0.0', supportedVersions: ['0.4.0', '1.0.0'] })
+    expect(JSON.parse(out.stdout)).toEqual({ cniVersion: '1.0.0', supportedVersions: ['0.4.0', '1.0.0', '1.1.0'] })
   })
 
   it.each([
@@ -22,6 +22,9 @@ describe('CNI plugin: VERSION and errors, without touching the network', () => {
     ['an unsupported cniVersion', { CNI_COMMAND: 'ADD' }, JSON.stringify({ cniVersion: '0.1.0', name: 'n', type: 't', uplink: 'up0' }), CNI_ERRORS.incompatibleVersion],
     ['no uplink', { CNI_COMMAND: 'ADD' }, JSON.stringify({ cniVersion: '1.0.0', name: 'n', type: 't' }), CNI_ERRORS.invalidConfig],
     ['no CNI_NETNS on ADD', { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'c', CNI_IFNAME: 'eth0' }, JSON.stringify({ cniVersion: '1.0.0', name: 'n', type: 't', uplink: 'up0' }), CNI_ERRORS.invalidEnvironment],
+    ['a malformed egress policy', { CNI_COMMAND: 'ADD' }, JSON.stringify({ cniVersion: '1.0.0', name: 'n', type: 't', uplink: 'up0', egress: 'sometimes' }), CNI_ERRORS.invalidConfig],
+    ['a malformed rate', { CNI_COMMAND: 'ADD' }, JSON.stringify({ cniVersion: '1.0.0', name: 'n', type: 't', uplink: 'up0', rate: 'fast' }), CNI_ERRORS.invalidConfig],
+    ['GC without valid-attachments', { CNI_COMMAND: 'GC' }, JSON.stringify({ cniVersion: '1.1.0', name: 'n', type: 't', uplink: 'up0' }), CNI_ERRORS.invalidConfig],
     ['an unknown command', { CNI_COMMAND: 'FROB' }, JSON.stringify({ cniVersion: '1.0.0', name: 'n', type: 't', uplink: 'up0' }), CNI_ERRORS.invalidEnvironment],
   ])('returns a CNI error for %s', async (_what, env, stdin, code) => {
     const out = await runCni({ env, stdin })
@@ -129,5 +132,36 @@ describe.skipIf(!isRoot())('CNI plugin driving slots (needs root)', () => {
       expect(check.status).toBe(1)
       expect(JSON.parse(check.stdout).code).toBe(CNI_ERRORS.unknownContainer)
     }
+  })
+
+  it('takes egress and rate from the network config; STATUS (CNI 1.1) checks the uplink; GC removes attachments the runtime no longer has', async () => {
+    const c11 = { ...config, cniVersion: '1.1.0', egress: 'deny' as const, rate: '50mbit' }
+    const kept = await TestNetns.create('cni-keep')
+    const lost = await TestNetns.create('cni-lost')
+    for (const [id, ns] of [['keep', kept], ['lost', lost]] as const) {
+      const out = await runCni({ env: env('ADD', id, ns.name), stdin: JSON.stringify(c11) })
+      expect(out.exitCode, out.stdout).toBe(0)
+    }
+    const ruleset = (await host.exec(['nft', 'list', 'table', 'ip', 'lab-slots'])).stdout
+    expect(ruleset).toMatch(/chain egress_\d+ \{[\s\S]*drop/)
+    const vethOf = (out: string) => (JSON.parse(out) as Array<{ ifname: string }>).map((l) => l.ifname).filter((n) => n.startsWith('cv'))
+    const before = vethOf((await host.exec(['ip', '-j', 'link', 'show'])).stdout)
+    expect(before.length).toBe(2)
+    const qdiscs = JSON.parse((await host.exec(['tc', '-j', 'qdisc', 'show', 'dev', before[0]!])).stdout) as Array<{ kind: string }>
+    expect(qdiscs.map((q) => q.kind)).toContain('tbf')
+
+    const status = await runCni({ env: { CNI_COMMAND: 'STATUS' }, stdin: JSON.stringify(c11) })
+    expect(status.exitCode, status.stdout).toBe(0)
+    const down = await runCni({ env: { CNI_COMMAND: 'STATUS' }, stdin: JSON.stringify({ ...c11, uplink: 'nope0' }) })
+    expect(down.exitCode).toBe(1)
+    expect(JSON.parse(down.stdout).code).toBe(CNI_ERRORS.pluginNotAvailable)
+
+    const gc = await runCni({ env: { CNI_COMMAND: 'GC' }, stdin: JSON.stringify({ ...c11, 'cni.dev/valid-attachments': [{ containerID: 'keep', ifname: 'eth0' }] }) })
+    expect(gc.exitCode, gc.stdout).toBe(0)
+    expect(vethOf((await host.exec(['ip', '-j', 'link', 'show'])).stdout).length).toBe(1)
+    const check = await runCni({ env: env('CHECK', 'keep', kept.name), stdin: JSON.stringify(c11) })
+    expect(check.exitCode, check.stdout).toBe(0)
+    expect((await runCni({ env: env('DEL', 'keep', kept.name), stdin: JSON.stringify(c11) })).exitCode).toBe(0)
+    expect((await host.exec(['nft', 'list', 'table', 'ip', 'lab-slots'])).stdout).not.toMatch(/chain egress_/)
   })
 })
