@@ -36,11 +36,18 @@ describe.skipIf(!isRoot() || !built)('README examples (needs root and a build)',
     expect(result.stdout).toMatch(/index: 1,[\s\S]*netns: 'lab-slot-1'[\s\S]*hostReachableIP: '10\.11\.0\.1'[\s\S]*uplink: 'uplink0'/)
   })
 
+  it('the pool and egress example runs as written', async () => {
+    const pool = blocks().find((b) => b.lang === 'js' && b.code.includes('pool: { size: 4 }'))!
+    const result = await inThrowaway(['env', '-C', packageDir, process.execPath, '--input-type=module', '--eval', pool.code])
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stdout).toMatch(/^\{ allow: \[ '192\.0\.2\.0\/24' \] \} \{[^}]*size: 4,[^}]*acquired: 1[^}]*\}\n$/)
+  })
+
   it('the CLI lines run as written', async () => {
     const cli = blocks().find((b) => b.lang === 'sh' && b.code.includes('lab-slots add'))!
     const result = await inThrowaway(['env', `PATH=${bin}:${process.env.PATH}`, 'sh', '-ex', '-c', cli.code])
     expect(result.code, result.stderr).toBe(0)
     // add --json prints the slot; list prints one line per slot; after del and destroy, nothing is left.
-    expect(result.stdout).toMatch(/"netns": "lab-slot-1"[\s\S]*"hostReachableIP": "10\.11\.0\.1"[\s\S]*\n1\tlab-slot-1\tveth-1\t10\.11\.0\.1 -> 169\.254\.0\.21\n$/)
+    expect(result.stdout).toMatch(/"netns": "lab-slot-1"[\s\S]*"hostReachableIP": "10\.11\.0\.1"[\s\S]*\n1\tlab-slot-1\tveth-1\t10\.11\.0\.1 -> 169\.254\.0\.21\n1 slots \(of 4000\): 0 idle in a pool, 1 in use \(1\)\n$/)
   })
 })
