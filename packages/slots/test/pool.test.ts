@@ -136,6 +136,42 @@ describe.skipIf(!isRoot())('warm pool (needs root)', () => {
     await slots.settled()
   }, 60_000)
 
+  it('a removed slot carries nothing once del() resolves; destroy-then-add of one index in a tight loop gives whole slots; fds stay flat', async () => {
+    await using slots = await open(0)
+    const slot = await slots.add()
+    const guest = await attachGuest(slot)
+    const world = await listenTcp({ netns: internet.name, host: '192.0.2.2', port: 8081 }, (s) => s.end())
+    try {
+      expect(await connects(guest.netns.name, '192.0.2.2', 8081)).toBe(true)
+      await slots.del(slot.index)
+      // The veth is still up here (its namespace dies in the background): the retired set stops it.
+      expect(await connects(guest.netns.name, '192.0.2.2', 8081)).toBe(false)
+    } finally {
+      world.close()
+      guest.stop()
+    }
+    const fds = () => readdirSync('/proc/self/fd').length
+    await slots.settled()
+    const before = fds()
+    for (let i = 0; i < 30; i++) {
+      const again = await slots.add()
+      expect(again.index).toBe(slot.index)
+      await slots.del(again.index)
+    }
+    const last = await slots.add()
+    const inner = await Netlink.open({ netns: last.netns })
+    expect((await inner.addr.list({ family: 4 })).map((a) => a.cidr).sort()).toEqual([`${last.peerAddress}/31`, '127.0.0.1/8', `${last.tapAddress}/${last.tapPrefixLength}`].sort())
+    await inner.close()
+    const hostLink = (await host.ip<Array<{ ifname: string; operstate: string }>>(['link', 'show', last.vethName]))[0]!
+    expect(hostLink.operstate).toBe('UP')
+    await slots.del(last.index)
+    await slots.settled()
+    expect(fds()).toBeLessThanOrEqual(before)
+    expect(await slotNamespaces()).toBe(0)
+    const leftovers = (await host.ip<Array<{ ifname: string }>>(['link', 'show'])).filter((l) => l.ifname.startsWith('pv') || l.ifname.startsWith('lsgone'))
+    expect(leftovers).toEqual([])
+  }, 90_000)
+
   it('release and del of a slot it does not have fail with ENOENT', async () => {
     await using slots = await open(0)
     const error = await slots.release(42).catch((e: unknown) => e)
