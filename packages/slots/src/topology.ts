@@ -7,25 +7,33 @@ import type { SlotAddressing } from './addressing.js'
 export async function createTopology(host: Netlink, s: SlotAddressing, options: { createNetns?: boolean; alias?: string; rate?: string | number } = {}): Promise<void> {
   // Under CNI the runtime owns the namespace; standalone slots make their own.
   if (options.createNetns !== false) await Netns.add(s.netns)
-  const inner = await Netlink.open({ netns: s.netns })
+  // The host side needs only the namespace (the veth is born with its peer inside it), not a
+  // socket in it: its batch runs while the slot's socket is being opened. Both are awaited below;
+  // the catches only mark them handled meanwhile (a failed batch is the caller's to clean up).
+  const hostSide = host.batch((b) => {
+    b.link.add({ name: s.vethName, kind: 'veth', peer: { name: s.peerName, netns: s.netns } })
+    b.addr.add(s.vethName, `${s.vethAddress}/31`)
+    b.link.set(s.vethName, { up: true, ...(options.alias ? { alias: options.alias } : {}) })
+    b.route.add({ dst: `${s.hostReachableIP}/32`, gateway: s.peerAddress, interface: s.vethName })
+    // A rate limit shapes what the host sends into the slot (`tc qdisc add dev veth-i root tbf`).
+    if (options.rate !== undefined) b.qdisc.add({ interface: s.vethName, kind: 'tbf', rate: options.rate })
+  })
+  hostSide.catch(() => undefined)
+  let inner: Netlink
   try {
-    // Two sockets, two namespaces, working at once: the host side in one batch (the veth is born
-    // with its peer inside the slot namespace, no move needed), forwarding in the slot meanwhile.
-    // Both are awaited below; the catches only mark them handled while the batch runs (if the
-    // batch fails first, the caller's teardown removes what they made).
+    inner = await Netlink.open({ netns: s.netns })
+  } catch (error) {
+    await hostSide.catch(() => undefined) // settled before the caller's teardown runs
+    throw error
+  }
+  try {
+    // Forwarding and the TAP overlap with the host batch too. A TAP is made through
+    // /dev/net/tun, not rtnetlink, so it cannot join a batch.
     const forwarding = inner.sysctl.set('net.ipv4.ip_forward', '1')
     forwarding.catch(() => undefined)
-    // A TAP is made through /dev/net/tun, not rtnetlink, so it cannot join a batch; it can overlap.
     const tap = inner.link.add({ name: s.tapName, kind: 'tap' })
     tap.catch(() => undefined)
-    await host.batch((b) => {
-      b.link.add({ name: s.vethName, kind: 'veth', peer: { name: s.peerName, netns: s.netns } })
-      b.addr.add(s.vethName, `${s.vethAddress}/31`)
-      b.link.set(s.vethName, { up: true, ...(options.alias ? { alias: options.alias } : {}) })
-      b.route.add({ dst: `${s.hostReachableIP}/32`, gateway: s.peerAddress, interface: s.vethName })
-      // A rate limit shapes what the host sends into the slot (`tc qdisc add dev veth-i root tbf`).
-      if (options.rate !== undefined) b.qdisc.add({ interface: s.vethName, kind: 'tbf', rate: options.rate })
-    })
+    await hostSide
     await tap
     // The peer and the TAP exist inside now: the slot side in one batch.
     await inner.batch((b) => {
