@@ -87,6 +87,19 @@ describe.skipIf(!isRoot())('AF_PACKET and TAP (needs root)', () => {
     await tap.close()
   })
 
+  it('a TAP whose device is deleted under it reports EBADFD once and stops reading', async () => {
+    const tap = await Tap.open({ netns: a.name, interface: 'tapgone' })
+    const errors: Array<{ code?: string }> = []
+    tap.on('error', (error) => void errors.push(error as { code?: string }))
+    tap.on('message', () => undefined)
+    await a.exec(['ip', 'link', 'set', 'tapgone', 'up'])
+    await a.exec(['ip', 'link', 'del', 'tapgone'])
+    for (let i = 0; i < 40 && errors.length === 0; i++) await new Promise((r) => setTimeout(r, 25))
+    await new Promise((r) => setTimeout(r, 300))
+    expect(errors.map((e) => e.code)).toEqual(['EBADFD'])
+    await tap.close()
+  })
+
   it('keeps the fd count flat across 2,000 open/close cycles', async () => {
     // Attaching to a persistent TAP exercises the fd path without a device teardown (an RCU wait) per cycle.
     const nl = await Netlink.open({ netns: a.name })

@@ -24,6 +24,11 @@ export async function attachGuest(slot: Slot): Promise<Guest> {
   // unfinished into the TAP. Make this stand-in behave like the VM.
   await netns.exec(['ethtool', '-K', 'eth0', 'tx', 'off'])
   const tap = await Tap.open({ netns: slot.netns, interface: slot.tapName })
+  // A release re-creates the slot's TAP under a VMM that still holds the old one: its reads then
+  // fail with EBADFD, which ends this relay as it would end the VMM's.
+  tap.on('error', (error: Error & { code?: string }) => {
+    if (error.code !== 'EBADFD') throw error
+  })
   const wire = await PacketSocket.open({ netns: netns.name, interface: 'relay0', outgoing: false })
   tap.on('message', (frame) => void wire.send(frame).catch(() => undefined))
   wire.on('message', (frame) => void tap.write(frame.data).catch(() => undefined))

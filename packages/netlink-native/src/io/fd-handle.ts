@@ -78,7 +78,18 @@ export class FdHandle {
       this.#poller?.stop()
       return
     }
-    this.#poller ??= new native.Poller(this.#fd, (status, ready) => this.#dispatch(status, ready))
+    this.#poller ??= new native.Poller(this.#fd, (status, ready) => {
+      try {
+        this.#dispatch(status, ready)
+      } catch (error) {
+        // A listener threw (an 'error' event nobody listens to, a throwing 'message' handler).
+        // Thrown inside the addon's callback, Node 20 would drop it with only a DEP0168 warning:
+        // throw it outside instead, where it is an uncaught exception as from any other callback.
+        process.nextTick(() => {
+          throw error
+        })
+      }
+    })
     this.#poller.start(events)
   }
 

@@ -52,6 +52,10 @@ export class DatagramReader<T> extends EventEmitter {
       try {
         item = this.#readOne()
       } catch (error) {
+        // Not EAGAIN: the fd itself failed (a TAP whose device was deleted reads EBADFD). Polling
+        // on would report it again on every turn of the loop: stop reading, say it once.
+        this.handle.pauseReading()
+        for (const w of this.#waiting.splice(0)) w({ value: undefined, done: true })
         this.emit('error', error as Error)
         return
       }
