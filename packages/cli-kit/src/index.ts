@@ -3,3 +3,4 @@ export { execute, runProgram, suggest, type Command, type Io, type OptionSpec, t
 export { UsageError, EXIT, errorLine, isUsageError } from './errors.js'
 export { integerFlag, numberFlag, choiceFlag, requiredFlag, type IntegerRange } from './flags.js'
 export { formatProgramHelp, formatCommandHelp } from './help.js'
+export { untilAborted, serveUntilStopped, runLeaseClient, type LeaseClient, type LeaseClientRun } from './service.js'

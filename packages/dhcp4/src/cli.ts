@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // lab-dhcp4: run the DHCP server, or print the leases of a lease file.
 import { existsSync, readFileSync } from 'node:fs'
-import { integerFlag, numberFlag, requiredFlag, runProgram, UsageError, type Program, type Values } from '@lab/cli-kit'
+import { integerFlag, numberFlag, requiredFlag, runLeaseClient, runProgram, serveUntilStopped, untilAborted, UsageError, type Program, type Values } from '@lab/cli-kit'
 import pino from 'pino'
 import { ConfigError, parseConfig, type ServerConfig } from './config.js'
 import { compose, manageDNS, manageIP, manageRoutes } from './client/callbacks.js'
@@ -60,13 +60,7 @@ async function server(values: Values, signal: AbortSignal): Promise<number> {
   // it may send SIGTERM already.
   const stopAsked = untilAborted(signal)
   const dhcp = await DhcpServer.start({ ...config, logger })
-  const showCounters = () => logger.info({ counters: dhcp.counters() }, 'counters')
-  process.on('SIGUSR1', showCounters)
-  await stopAsked
-  process.off('SIGUSR1', showCounters)
-  logger.info({ counters: dhcp.counters() }, 'stopping')
-  await dhcp.stop()
-  return 0
+  return serveUntilStopped(dhcp, stopAsked, logger)
 }
 
 async function leases(values: Values): Promise<number> {
@@ -116,34 +110,17 @@ async function client(values: Values, signal: AbortSignal): Promise<number> {
     onLease: compose(...callbacks),
     logger,
   })
-  let failed = false
-  dhcp.on('error', () => void (failed = true))
-  try {
-    const lease = await dhcp.waitForLease(timeout * 1000)
-    show(lease, 'acquire')
-  } catch (error) {
-    await dhcp.stop()
-    if (error instanceof LeaseTimeoutError) {
-      console.error(`lab-dhcp4: ${error.message}`)
-      return 1
-    }
-    throw error
-  }
-  if (failed) {
-    await dhcp.stop()
-    console.error(`lab-dhcp4: the lease came but configuring ${ifname} failed (see the log)`)
-    return 1
-  }
-  if (values.once) {
-    if (values['release-on-exit']) await dhcp.release()
-    else await dhcp.stop()
-    return 0
-  }
-  dhcp.on('lease', ({ old, next, reason }) => show(next ?? old, reason))
-  await untilAborted(signal)
-  if (values['release-on-exit']) await dhcp.release()
-  else await dhcp.stop()
-  return 0
+  return runLeaseClient(dhcp, {
+    program: 'lab-dhcp4',
+    interface: ifname,
+    timeoutMs: timeout * 1000,
+    once: values.once === true,
+    releaseOnExit: values['release-on-exit'] === true,
+    signal,
+    show,
+    stderr: (line) => console.error(line),
+    isTimeout: (error) => error instanceof LeaseTimeoutError,
+  })
 }
 
 async function load(values: Values): Promise<number> {
@@ -165,10 +142,6 @@ async function load(values: Values): Promise<number> {
     console.log(`latency p50 ${result.latencyMs.p50.toFixed(2)} ms, p99 ${result.latencyMs.p99.toFixed(2)} ms; naks ${result.naks}, failed ${result.failed}, retransmissions ${result.retransmissions}`)
   }
   return result.completed === clients ? 0 : 1
-}
-
-function untilAborted(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })))
 }
 
 const flag = (value: string, description: string, multiple = false) => ({ type: 'string' as const, value, description, ...(multiple ? { multiple } : {}) })

@@ -1,16 +1,12 @@
 #!/usr/bin/env node
 // lab-dhcp6: run the DHCPv6 server (the client helper adds `client` to the command table).
-import { integerFlag, requiredFlag, runProgram, UsageError, type Program, type Values } from '@lab/cli-kit'
+import { integerFlag, requiredFlag, runProgram, UsageError, type Program, type Values, serveUntilStopped, untilAborted } from '@lab/cli-kit'
 import { readLeaseFile } from '@lab/dhcp4'
 import pino from 'pino'
 import type { Lease6 } from './server/lease.js'
 import { DhcpV6Server } from './server/server.js'
 import { clientCommand } from './client/command.js'
 import type { Dhcp6SubnetConfig } from './server/subnet.js'
-
-function untilAborted(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })))
-}
 
 const flag = (value: string, description: string, multiple = false) => ({ type: 'string' as const, value, description, ...(multiple ? { multiple } : {}) })
 
@@ -43,13 +39,7 @@ async function server(values: Values, signal: AbortSignal): Promise<number> {
     ...(values.preference !== undefined ? { preference: integerFlag('preference', values.preference as string, { min: 0, max: 255 }) } : {}),
     logger,
   })
-  const showCounters = () => logger.info({ counters: dhcp.counters() }, 'counters')
-  process.on('SIGUSR1', showCounters)
-  await stopAsked
-  process.off('SIGUSR1', showCounters)
-  logger.info({ counters: dhcp.counters() }, 'stopping')
-  await dhcp.stop()
-  return 0
+  return serveUntilStopped(dhcp, stopAsked, logger)
 }
 
 async function leases(values: Values): Promise<number> {

@@ -1,5 +1,5 @@
 // `lab-dhcp6 client`: DhcpV6Client from the command line, a row of lab-dhcp6's command table.
-import { integerFlag, numberFlag, requiredFlag, type Command, type Values } from '@lab/cli-kit'
+import { integerFlag, numberFlag, requiredFlag, runLeaseClient, type Command, type Values } from '@lab/cli-kit'
 import pino from 'pino'
 import { compose, manageDNS, manageIP } from './callbacks.js'
 import { DhcpV6Client, LeaseTimeoutError } from './client.js'
@@ -21,10 +21,6 @@ export function describeLease(lease: Dhcp6Lease): string {
     ...(lease.domains.length ? [`search ${lease.domains.join(' ')}`] : []),
   ]
   return `${lease.interface}: ${lease.stateless ? 'information ' : ''}${parts.join(', ') || 'nothing'} (server ${lease.serverId}${lease.serverAddress ? ` at ${lease.serverAddress}` : ''})`
-}
-
-function untilAborted(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })))
 }
 
 async function client(values: Values, signal: AbortSignal): Promise<number> {
@@ -53,30 +49,17 @@ async function client(values: Values, signal: AbortSignal): Promise<number> {
     onLease: compose(...callbacks),
     logger,
   })
-  let failed = false
-  dhcp.on('error', () => void (failed = true))
-  try {
-    show(await dhcp.waitForLease(timeout * 1000), 'acquire')
-  } catch (error) {
-    await dhcp.stop()
-    if (error instanceof LeaseTimeoutError) {
-      console.error(`lab-dhcp6: ${error.message}`)
-      return 1
-    }
-    throw error
-  }
-  if (failed) {
-    await dhcp.stop()
-    console.error(`lab-dhcp6: the lease came but configuring ${ifname} failed (see the log)`)
-    return 1
-  }
-  if (!values.once) {
-    dhcp.on('lease', ({ old, next, reason }) => show(next ?? old, reason))
-    await untilAborted(signal)
-  }
-  if (values['release-on-exit']) await dhcp.release()
-  else await dhcp.stop()
-  return 0
+  return runLeaseClient(dhcp, {
+    program: 'lab-dhcp6',
+    interface: ifname,
+    timeoutMs: timeout * 1000,
+    once: values.once === true,
+    releaseOnExit: values['release-on-exit'] === true,
+    signal,
+    show,
+    stderr: (line) => console.error(line),
+    isTimeout: (error) => error instanceof LeaseTimeoutError,
+  })
 }
 
 export const clientCommand: Command = {
