@@ -46,16 +46,15 @@ export interface LeaseClientRun<L> {
   program: string
   interface: string
   timeoutMs: number
-  /** Stop after the first lease. */
-  once: boolean
-  releaseOnExit: boolean
+  /** The command's flags: `--once` stops after the first lease, `--release-on-exit` releases. */
+  values: { once?: unknown; 'release-on-exit'?: unknown }
   signal: AbortSignal
   /** Prints a lease change (`acquire` for the first). */
   show(lease: L | undefined, reason: string): void
-  /** Prints the error line. */
-  stderr(line: string): void
   /** Whether an error from waitForLease is the client's "no lease in time". */
   isTimeout(error: unknown): boolean
+  /** Where the error line goes (default: stderr). */
+  stderr?(line: string): void
 }
 
 /**
@@ -63,6 +62,7 @@ export interface LeaseClientRun<L> {
  * the interface failed), then prints every change until stopped; releases on exit when asked.
  */
 export async function runLeaseClient<L>(client: LeaseClient<L>, run: LeaseClientRun<L>): Promise<number> {
+  const stderr = run.stderr ?? ((line: string) => void process.stderr.write(`${line}\n`))
   let failed = false
   client.on('error', () => void (failed = true))
   try {
@@ -70,21 +70,21 @@ export async function runLeaseClient<L>(client: LeaseClient<L>, run: LeaseClient
   } catch (error) {
     await client.stop()
     if (run.isTimeout(error)) {
-      run.stderr(`${run.program}: ${(error as Error).message}`)
+      stderr(`${run.program}: ${(error as Error).message}`)
       return EXIT.failed
     }
     throw error
   }
   if (failed) {
     await client.stop()
-    run.stderr(`${run.program}: the lease came but configuring ${run.interface} failed (see the log)`)
+    stderr(`${run.program}: the lease came but configuring ${run.interface} failed (see the log)`)
     return EXIT.failed
   }
-  if (!run.once) {
+  if (run.values.once !== true) {
     client.on('lease', ({ old, next, reason }) => run.show(next ?? old, reason))
     await untilAborted(run.signal)
   }
-  if (run.releaseOnExit) await client.release()
+  if (run.values['release-on-exit'] === true) await client.release()
   else await client.stop()
   return EXIT.ok
 }

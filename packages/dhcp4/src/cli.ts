@@ -110,17 +110,8 @@ async function client(values: Values, signal: AbortSignal): Promise<number> {
     onLease: compose(...callbacks),
     logger,
   })
-  return runLeaseClient(dhcp, {
-    program: 'lab-dhcp4',
-    interface: ifname,
-    timeoutMs: timeout * 1000,
-    once: values.once === true,
-    releaseOnExit: values['release-on-exit'] === true,
-    signal,
-    show,
-    stderr: (line) => console.error(line),
-    isTimeout: (error) => error instanceof LeaseTimeoutError,
-  })
+  const isTimeout = (error: unknown) => error instanceof LeaseTimeoutError
+  return runLeaseClient(dhcp, { program: 'lab-dhcp4', interface: ifname, timeoutMs: timeout * 1000, values, signal, show, isTimeout })
 }
 
 async function load(values: Values): Promise<number> {

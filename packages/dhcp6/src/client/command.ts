@@ -49,17 +49,8 @@ async function client(values: Values, signal: AbortSignal): Promise<number> {
     onLease: compose(...callbacks),
     logger,
   })
-  return runLeaseClient(dhcp, {
-    program: 'lab-dhcp6',
-    interface: ifname,
-    timeoutMs: timeout * 1000,
-    once: values.once === true,
-    releaseOnExit: values['release-on-exit'] === true,
-    signal,
-    show,
-    stderr: (line) => console.error(line),
-    isTimeout: (error) => error instanceof LeaseTimeoutError,
-  })
+  const isTimeout = (error: unknown) => error instanceof LeaseTimeoutError
+  return runLeaseClient(dhcp, { program: 'lab-dhcp6', interface: ifname, timeoutMs: timeout * 1000, values, signal, show, isTimeout })
 }
 
 export const clientCommand: Command = {
