@@ -6,6 +6,14 @@
 /** The host veth alias of an idle pooled slot. */
 export const IDLE_ALIAS = 'lab-slots:idle'
 
+/**
+ * The host veth alias of a slot still being built. The host side is several netlink messages
+ * (the veth's index is needed before its address), so an owner killed between them leaves a veth
+ * behind; this marker, set with the first message that brings the veth up and replaced only when
+ * the slot is complete, tells such a half-made slot from a slot in use.
+ */
+export const BUILDING_ALIAS = 'lab-slots:building'
+
 export interface PoolOptions {
   /** How many ready slots to keep; 0..maxSlots. */
   size: number

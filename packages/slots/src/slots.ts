@@ -11,7 +11,7 @@ import { SlotNat } from './nat.js'
 import { createTopology } from './topology.js'
 import { deleteConntrackOf, flushConntrack } from './conntrack.js'
 import { validateEgress, type EgressPolicy } from './egress.js'
-import { IDLE_ALIAS, type PoolOptions, type SlotsStatus } from './pool.js'
+import { BUILDING_ALIAS, IDLE_ALIAS, type PoolOptions, type SlotsStatus } from './pool.js'
 
 export interface SlotsOptions extends Partial<SlotRanges> {
   /**
@@ -129,8 +129,10 @@ export class Slots {
   /** Indexes of existing slots: namespaces named with our prefix whose host veth exists. */
   async #adopt(): Promise<void> {
     const links = await this.#host.link.list()
-    const hostLinks = new Set(links.map((l) => l.name))
     const idle = new Set(links.filter((l) => l.alias === IDLE_ALIAS).map((l) => l.name))
+    // A veth that is not up, or still marked as being built, belongs to a slot whose owner died
+    // while adding it: its other pieces may be missing.
+    const complete = new Set(links.filter((l) => l.up && l.alias !== BUILDING_ALIAS).map((l) => l.name))
     const doomed: SlotAddressing[] = []
     const prefix = this.ranges.netnsPrefix
     const names = existsSync(NETNS_RUN_DIR) ? readdirSync(NETNS_RUN_DIR) : []
@@ -154,7 +156,7 @@ export class Slots {
           this.#idle.push({ ...s, uplink: this.uplink })
           this.#logger.info({ slot: index }, 'adopted an idle pooled slot')
         } else doomed.push(s)
-      } else if (hostLinks.has(s.vethName)) {
+      } else if (complete.has(s.vethName)) {
         this.#allocator.adopt(index)
         this.#logger.info({ slot: index }, 'adopted existing slot')
       } else {
@@ -202,7 +204,7 @@ export class Slots {
         // links fail first, its outcome is moot: the teardown removes its namespace.
         const inside = this.#nat.addInside(s)
         inside.catch(() => undefined)
-        await createTopology(this.#host, s, { createNetns: false, alias: idle ? IDLE_ALIAS : undefined, rate })
+        await createTopology(this.#host, s, { createNetns: false, alias: BUILDING_ALIAS, rate })
         if (rate !== undefined) this.#limited.add(index)
         await inside
         await this.#nat.addOnHost(s)
@@ -210,6 +212,8 @@ export class Slots {
           await this.#nat.setEgress(s, egress)
           this.#egress.set(index, egress)
         }
+        // Complete: a pooled slot is marked idle, any other one unmarked (in use).
+        await this.#mark(s, idle ? IDLE_ALIAS : '')
       } catch (error) {
         await this.#teardown(s).catch((e: unknown) => this.#logger.error({ err: e, slot: index }, 'cleanup after a failed add failed'))
         this.#allocator.release(index)

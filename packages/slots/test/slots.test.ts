@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TestNetns, cleanupAll, deferCleanup, isRoot, runSync, vethPair } from '@lab/testkit'
 import { LabError, Netlink, Netns, connectTcp, isNotFound, listenTcp, type Logger } from '@lab/netlink-native'
 import { Nft } from '@lab/nft'
-import { CHANNELS, SlotsError, Slots, type Slot, type SlotEvent } from '../src/index.js'
+import { BUILDING_ALIAS, CHANNELS, SlotsError, Slots, type Slot, type SlotEvent } from '../src/index.js'
 import { attachGuest, type Guest } from './guest.js'
 
 /** A logger that keeps what it is given, to check what the library reports. */
@@ -113,6 +113,32 @@ describe.skipIf(!isRoot())('sandbox network slots (needs root)', () => {
     expect(slots.list().map((s) => s.index)).toEqual([1, 2])
     expect((await slots.add()).index).toBe(3)
     await slots.del(3)
+  })
+
+  it('removes half-made slots (an owner killed between the messages of an add) instead of adopting them', async () => {
+    await slots.close()
+    // Slot 3: the veth exists but was never brought up. Slot 4: up, but still marked as being built.
+    for (const [index, up] of [
+      [3, false],
+      [4, true],
+    ] as const) {
+      await Netns.add(`${prefix}${index}`)
+      await using nl = await Netlink.open({ netns: host.name })
+      await nl.link.add({ name: `sv${index}`, kind: 'veth', peer: { name: 'eth0', netns: `${prefix}${index}` } })
+      if (up) await nl.link.set(`sv${index}`, { up: true, alias: BUILDING_ALIAS })
+    }
+    slots = await Slots.open({ hostNetns: host.name, netnsPrefix: prefix, vethPrefix: 'sv', logger })
+    expect(slots.list().map((s) => s.index)).toEqual([1, 2])
+    await slots.settled() // the removal finishes in the background
+    expect(existsSync(`/run/netns/${prefix}3`) || existsSync(`/run/netns/${prefix}4`)).toBe(false)
+    const links = await host.ip<Array<{ ifname: string }>>(['link', 'show'])
+    expect(links.map((l) => l.ifname).filter((n) => n === 'sv3' || n === 'sv4')).toEqual([])
+    // A slot added now is complete: up and unmarked.
+    const three = await slots.add()
+    const veth = (await host.ip<Array<{ ifname: string; flags: string[]; ifalias?: string }>>(['link', 'show', 'sv3']))[0]!
+    expect(veth.flags).toContain('UP')
+    expect(veth.ifalias).toBeUndefined()
+    await slots.del(three.index)
   })
 
   it('del fails for a slot that does not exist (isNotFound), destroy does not; both publish on lab:slots:slot', async () => {
