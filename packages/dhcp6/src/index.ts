@@ -14,3 +14,4 @@ export { DhcpV6Client, LeaseTimeoutError, clientChannel, type DhcpV6ClientOption
 export { compose, manageIP, manageDNS, type ManageOptions } from './client/callbacks.js'
 export { dadConflict, type DadOptions } from './client/dad.js'
 export { UdpTransport, ALL_DHCP_RELAY_AGENTS_AND_SERVERS, CLIENT_PORT, SERVER_PORT, type TransportOptions } from './client/transport.js'
+export { LoadGenerator6, type LoadGenerator6Options, type LoadRun6Options, type LoadResult6 } from './load/load-generator.js'
