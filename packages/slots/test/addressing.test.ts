@@ -27,6 +27,25 @@ describe('slot addressing (seed 003 topology)', () => {
     expect(() => validateRanges({ ...DEFAULT_RANGES, vethPrefix: 'a-very-long-', maxSlots: 4000 })).toThrow(/vethPrefix/)
     expect(() => slotAddressing(DEFAULT_RANGES, 0)).toThrow(/index: slot index must be 1\.\./)
   })
+
+  it.each([
+    [1, 'fd0a:b3ec:12::2', 'fd0a:b3ec:12::3', 'fd0a:b3ec:11::1'],
+    [10, 'fd0a:b3ec:12::14', 'fd0a:b3ec:12::15', 'fd0a:b3ec:11::a'],
+    [4000, 'fd0a:b3ec:12::1f40', 'fd0a:b3ec:12::1f41', 'fd0a:b3ec:11::fa0'],
+  ])('IPv6 of slot %i: veth %s/127, peer %s/127, host-reachable %s', (i, veth, peer, reachable) => {
+    expect(slotAddressing(DEFAULT_RANGES, i).ipv6).toBeUndefined()
+    expect(slotAddressing(DEFAULT_RANGES, i, true).ipv6).toEqual({ vethAddress: veth, peerAddress: peer, hostReachableIP: reachable, tapAddress: 'fd0a:b3ec:fc::1', tapPrefixLength: 64, guestIP: 'fd0a:b3ec:fc::2' })
+  })
+
+  it('honours configured IPv6 ranges and refuses bad ones, naming the field', () => {
+    const r = { ...DEFAULT_RANGES, vethBase6: 'fd00:1:2:3:ffff:ffff:ffff:fffe', hostBase6: 'fd00:9::100', guestAddress6: 'fd00:fc::9' }
+    // Carries cross the 16-bit groups like any 128-bit number.
+    expect(slotAddressing(r, 1, true).ipv6).toMatchObject({ vethAddress: 'fd00:1:2:4::', peerAddress: 'fd00:1:2:4::1', hostReachableIP: 'fd00:9::101', guestIP: 'fd00:fc::9' })
+    expect(() => validateRanges({ ...DEFAULT_RANGES, vethBase6: 'fd00::1' })).toThrow(/vethBase6: must be even/)
+    expect(() => validateRanges({ ...DEFAULT_RANGES, hostBase6: '10.0.0.0' })).toThrow(/hostBase6: expected an IPv6 address/)
+    expect(() => validateRanges({ ...DEFAULT_RANGES, vethBase6: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:fff0' })).toThrow(/vethBase6: too high/)
+    expect(() => validateRanges({ ...DEFAULT_RANGES, tapPrefixLength6: 128 })).toThrow(/tapPrefixLength6/)
+  })
 })
 
 describe('slot indexes', () => {
