@@ -64,6 +64,13 @@ export interface JournalStats {
   failures: number
 }
 
+/** One successful write of the journal: an append of queued records, or a compaction. */
+export interface JournalWrite {
+  records: number
+  seconds: number
+  compacted: boolean
+}
+
 export interface LeaseJournalOptions<L extends JournalRecord = Lease> {
   /** First wait before a failed write is tried again, ms (default 100); doubles up to `retryMaxMs`. */
   retryInitialMs?: number
@@ -71,6 +78,11 @@ export interface LeaseJournalOptions<L extends JournalRecord = Lease> {
   retryMaxMs?: number
   /** Called after each commit with the leases it made durable (all of them after a compaction). */
   onCommit?: (leases: L[], compacted: boolean) => void
+  /**
+   * Called after each successful write: how many records it made durable (a group commit's size)
+   * and how long the write took, seconds (for metrics).
+   */
+  onWrite?: (write: JournalWrite) => void
   /** Called when writing starts failing (with the error) and when it works again (undefined). */
   onFailure?: (failure: Error | undefined) => void
   /**
@@ -249,8 +261,10 @@ export class LeaseJournal<L extends JournalRecord = Lease> {
       if (this.#compactionDue()) {
         try {
           // The snapshot is taken now, so it includes every record still queued or half written.
+          const started = performance.now()
           const leases = this.#compactWith!()
           this.#rewrite(leases)
+          this.#options.onWrite?.({ records: leases.length, seconds: (performance.now() - started) / 1000, compacted: true })
           this.#compactWith = undefined
           const settled = [this.#batch?.done, this.#next]
           this.#batch = undefined
@@ -276,6 +290,7 @@ export class LeaseJournal<L extends JournalRecord = Lease> {
           this.#next = undefined
         }
         const batch = this.#batch
+        const started = performance.now()
         // O_DSYNC: the write returns once the data is on stable storage, one trip to the thread pool.
         while (batch.written < batch.data.length) {
           const { bytesWritten } = await writeAsync(this.#fd, batch.data, batch.written, batch.data.length - batch.written)
@@ -283,6 +298,7 @@ export class LeaseJournal<L extends JournalRecord = Lease> {
         }
         this.#batch = undefined
         this.#counters.commits++
+        this.#options.onWrite?.({ records: batch.leases.length, seconds: (performance.now() - started) / 1000, compacted: false })
         this.#succeeded()
         this.#options.onCommit?.(batch.leases, false)
         batch.done.resolve()

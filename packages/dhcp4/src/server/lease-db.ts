@@ -297,6 +297,16 @@ export class LeaseDatabase {
     return pool.size - taken
   }
 
+  /** Leases of `pool` bound and running now. */
+  active(pool: AddressPool = this.pool): number {
+    const now = this.#now()
+    let n = 0
+    for (const lease of this.#byAddress.values()) {
+      if (lease.state === 'bound' && lease.expiresAt > now && pool.contains(ipv4ToNumber(lease.address))) n++
+    }
+    return n
+  }
+
   /** The journal's counters; undefined when leases are kept in memory only. */
   journalCounters(): { records: number; commits: number; failures: number } | undefined {
     return this.#journal?.counters()

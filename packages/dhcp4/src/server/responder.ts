@@ -37,8 +37,19 @@ export type ResponderEvent =
   /** A BOOTREPLY, or a message type a server does not answer (OFFER, ACK, ...). */
   | 'not-request'
 
+/** Why a REQUEST was NAKed (a small set: the metrics label them). */
+export type NakReason =
+  /** SELECTING without a requested address. */
+  | 'no-requested-address'
+  /** INIT-REBOOT for an address outside the client's subnet. */
+  | 'wrong-network'
+  /** The address is outside the subnet, or held by or reserved for another client. */
+  | 'not-yours'
+
 export interface Outcome {
   event: ResponderEvent
+  /** Set with `nak`. */
+  nakReason?: NakReason
   reply?: DhcpMessage
   /** The lease the event made or concerns: the offer, the binding, the released or declined record. */
   lease?: Lease
@@ -100,12 +111,12 @@ function addOptions(m: DhcpMessage, request: DhcpMessage, ctx: Context, leaseTim
   }
 }
 
-function nak(request: DhcpMessage, ctx: Context, why: string): Outcome {
+function nak(request: DhcpMessage, ctx: Context, reason: NakReason, why: string): Outcome {
   const m = reply(request, '0.0.0.0')
   m.set(53, 'NAK').set(54, ctx.serverId).set(56, why)
   // RFC 2131 4.3.2: a NAK is broadcast (unless relayed).
   m.broadcast = true
-  return answer(request, m, 'nak')
+  return { ...answer(request, m, 'nak'), nakReason: reason }
 }
 
 /**
@@ -166,10 +177,10 @@ export function respond(request: DhcpMessage, ctx: Context): Outcome {
         // SELECTING: the client chose a server; if not us, our offer is void.
         if (server !== ctx.serverId) return { event: 'not-selected' }
         address = requested
-        if (!address) return nak(request, ctx, 'no requested address')
+        if (!address) return nak(request, ctx, 'no-requested-address', 'no requested address')
       } else if (requested && request.ciaddr === '0.0.0.0') {
         // INIT-REBOOT: the client checks its previous address.
-        if (!ctx.subnet.contains(requested)) return nak(request, ctx, 'wrong network')
+        if (!ctx.subnet.contains(requested)) return nak(request, ctx, 'wrong-network', 'wrong network')
         if (!ctx.db.leaseOf(client) && !ctx.subnet.pool.reservedFor(client)) return { event: 'unknown-client' }
         address = requested
       } else if (request.ciaddr !== '0.0.0.0') {
@@ -178,7 +189,7 @@ export function respond(request: DhcpMessage, ctx: Context): Outcome {
       } else {
         return { event: 'bad-request' }
       }
-      if (!ctx.subnet.contains(address) || !ctx.db.available(address, client)) return nak(request, ctx, `${address} is not yours`)
+      if (!ctx.subnet.contains(address) || !ctx.db.available(address, client)) return nak(request, ctx, 'not-yours', `${address} is not yours`)
       let lease: Lease | undefined
       let event: ResponderEvent = 'ack'
       if (failing) {

@@ -5,6 +5,7 @@
 // packets are counted and dropped; nothing a client sends stops the server.
 import { channel } from 'node:diagnostics_channel'
 import { EventEmitter } from 'node:events'
+import type { Registry } from 'prom-client'
 import { ArgumentError, BPF, Netlink, PacketSocket, UdpSocket, bpf, silentLogger, type Datagram, type Logger, type OutgoingDatagram } from '@lab/netlink-native'
 import { DhcpDecodeError } from '../codec/errors.js'
 import { DhcpMessage } from '../codec/message.js'
@@ -12,6 +13,7 @@ import { DhcpError } from '../errors.js'
 import { encodeIpv4Udp } from '../wire/ipv4-udp.js'
 import type { Lease } from './lease.js'
 import { LeaseDatabase } from './lease-db.js'
+import { serverMetrics, type ServerMetrics } from './metrics.js'
 import { respond, type Outcome, type ResponderEvent } from './responder.js'
 import { Subnet, type SubnetConfig } from './subnet.js'
 
@@ -116,6 +118,11 @@ export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
   readonly #ports: Port[]
   readonly #sweeper: NodeJS.Timeout
   readonly #debug: boolean
+  /** Messages received by type, sent by type, NAKs by reason: read by the metrics when scraped. */
+  readonly #received = new Map<string, number>()
+  readonly #sent = new Map<string, number>()
+  readonly #naks = new Map<string, number>()
+  readonly #metrics: ServerMetrics
   #health: DhcpServerHealth = { ok: true }
   #stopped = false
 
@@ -129,6 +136,19 @@ export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
     super()
     this.interfaces = ports.map((p) => p.name)
     this.#ports = ports
+    this.#metrics = serverMetrics(
+      'lab_dhcp4',
+      {
+        received: this.#received,
+        sent: this.#sent,
+        naks: this.#naks,
+        counts: () => this.#counts,
+        pools: () => subnets.map((s) => ({ subnet: s.config.subnet, size: s.pool.size - s.pool.excludedInRange, free: db.free(s.pool), active: db.active(s.pool) })),
+        journal: () => db.journalCounters(),
+        healthy: () => this.#health.ok,
+      },
+      { messageTypes: ['DISCOVER', 'REQUEST', 'DECLINE', 'RELEASE', 'INFORM'], naks: true },
+    )
     // Building a debug line per packet costs; a pino logger says whether anyone reads them.
     const isLevelEnabled = (logger as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled
     this.#debug = logger !== silentLogger && (isLevelEnabled ? isLevelEnabled.call(logger, 'debug') : true)
@@ -180,6 +200,9 @@ export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
       journal: {
         // Failures come from writes, and writes only from requests answered after start() returned.
         onFailure: (failure) => server!.#journalFailure(failure),
+        onWrite: (write) => {
+          if (server) server.#metrics.write(write)
+        },
         onCompactionError: (error) => logger.warn({ err: error, leaseFile: options.leaseFile }, 'lease journal not compacted (appending goes on; tried again later)'),
       },
     })
@@ -232,6 +255,15 @@ export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
     return this.#health
   }
 
+  /**
+   * This server's Prometheus metrics (`lab_dhcp4_*`), in a registry of its own: serve it with
+   * `registry.metrics()`, or merge it with others (`Registry.merge`). Nothing is registered in
+   * prom-client's global registry.
+   */
+  metrics(): Registry {
+    return this.#metrics.registry
+  }
+
   /** The lease database tells when the journal starts or stops failing. */
   #journalFailure(failure: Error | undefined): void {
     const health: DhcpServerHealth = failure ? { ok: false, reason: `lease file ${this.options.leaseFile}: ${failure.message}` } : { ok: true }
@@ -262,6 +294,7 @@ export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
   }
 
   #handle(port: Port, d: Datagram): void {
+    const arrived = performance.now()
     this.#counts.received++
     let request: DhcpMessage
     try {
@@ -272,6 +305,8 @@ export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
       if (this.#debug) this.logger.debug({ from: d.from, reason: error.reason }, 'malformed packet dropped')
       return
     }
+    const type = request.messageType ?? 'unknown'
+    this.#received.set(type, (this.#received.get(type) ?? 0) + 1)
     const where = this.#select(port, request, d)
     if (!where) {
       this.#counts.ignored++
@@ -288,16 +323,17 @@ export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
       return
     }
     this.#counts[COUNTER[outcome.event]]++
+    if (outcome.nakReason) this.#naks.set(outcome.nakReason, (this.#naks.get(outcome.nakReason) ?? 0) + 1)
     this.#report(request, outcome, where.subnet)
     const reply = outcome.reply
     if (!reply) return
-    if (outcome.event !== 'ack') return this.#send(port, reply)
+    if (outcome.event !== 'ack') return this.#send(port, reply, arrived)
     // The client may use the address as soon as it reads the ACK: the lease must be on disk first.
     const lease = outcome.lease!
     this.db.durable().then(
       () => {
         this.#publish('bind', lease)
-        this.#send(port, reply)
+        this.#send(port, reply, arrived)
       },
       (error: unknown) => {
         // Not sent: counted as withheld. The journal's failure itself is logged once, as an
@@ -322,9 +358,12 @@ export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
   }
 
   /** RFC 2131 4.1: to the relay; to the client's address; broadcast; else unicast to yiaddr at chaddr. */
-  #send(port: Port, m: DhcpMessage): void {
+  #send(port: Port, m: DhcpMessage, arrived: number): void {
     if (this.#stopped) return
     const data = m.encode()
+    const type = m.messageType ?? 'unknown'
+    this.#sent.set(type, (this.#sent.get(type) ?? 0) + 1)
+    this.#metrics.exchange(type, (performance.now() - arrived) / 1000)
     const source = m.get(54)
     if (m.giaddr !== '0.0.0.0') return this.#queue(port, { data, address: m.giaddr, port: 67 })
     if (m.ciaddr !== '0.0.0.0' && m.messageType !== 'NAK') return this.#queue(port, { data, address: m.ciaddr, port: 68 })
