@@ -25,11 +25,21 @@ export function netnsName(lab: string, node: string): string {
 export interface UpOptions {
   /** The topology file's path, kept in the state for `lab down FILE` and `lab status`. */
   file?: string
-  /** Told about each step as it happens (the CLI prints them). */
-  progress?: (line: string) => void
+  /**
+   * Told how far each phase is, after every object (the CLI shows it as one line on a terminal:
+   * `creating nodes 37/100`). The library itself prints nothing.
+   */
+  onProgress?: (progress: UpProgress) => void
   /** How long to wait for DHCP nodes to get an address (default 30 s). */
   dhcpTimeoutMs?: number
   logger?: Logger
+}
+
+/** Where `up` is: `done` of `total` objects of the phase (`total` counts only what this run changes). */
+export interface UpProgress {
+  phase: 'removing links' | 'removing nodes' | 'creating nodes' | 'creating links' | 'configuring nodes' | 'impairing links' | 'waiting for DHCP leases'
+  done: number
+  total: number
 }
 
 export interface UpResult {
@@ -58,10 +68,8 @@ function firstInterface(topology: { links: LinkSpec[] }, node: string): string |
  */
 export async function up(topology: Topology, options: UpOptions = {}): Promise<UpResult> {
   const actions: string[] = []
-  const say = (line: string) => {
-    actions.push(line)
-    options.progress?.(line)
-  }
+  const say = (line: string) => void actions.push(line)
+  const report = (phase: UpProgress['phase'], done: number, total: number) => options.onProgress?.({ phase, done, total })
   const name = topology.name
   const state: LabState = readState(name) ?? { name, format: topology.format, nodes: {}, links: {} }
   if (options.file) state.file = resolve(options.file)
@@ -79,54 +87,62 @@ export async function up(topology: Topology, options: UpOptions = {}): Promise<U
   const recreate = new Set(Object.keys(state.nodes).filter((n) => topology.nodes[n] && changed(n)))
 
   // Removal first: links, then nodes (a namespace takes its veth ends with it).
-  for (const [key, link] of Object.entries(state.links)) {
-    const touchesRecreated = link.spec.endpoints.some((e) => recreate.has(e.node) || !topology.nodes[e.node])
+  const touchesRecreated = (link: LinkSpec) => link.endpoints.some((e) => recreate.has(e.node) || !topology.nodes[e.node])
+  const oldLinks = Object.entries(state.links).filter(([key, link]) => !desiredLinks.has(key) || touchesRecreated(link.spec))
+  for (const [i, [key, link]] of oldLinks.entries()) {
     const wanted = desiredLinks.get(key)
-    if (wanted && !touchesRecreated) continue
-    if (!touchesRecreated) await deleteLink(name, link.spec)
+    if (!touchesRecreated(link.spec)) await deleteLink(name, link.spec)
     delete state.links[key]
     writeState(state)
-    if (!touchesRecreated || wanted === undefined) say(`removed link ${key.replace('--', ' <-> ')}`)
+    if (!touchesRecreated(link.spec) || wanted === undefined) say(`removed link ${key.replace('--', ' <-> ')}`)
+    report('removing links', i + 1, oldLinks.length)
   }
-  for (const node of Object.keys(state.nodes)) {
-    if (topology.nodes[node] && !recreate.has(node)) continue
+  const oldNodes = Object.keys(state.nodes).filter((node) => !topology.nodes[node] || recreate.has(node))
+  for (const [i, node] of oldNodes.entries()) {
     await removeNode(state, node)
     writeState(state)
     if (!recreate.has(node)) say(`removed node ${node}`)
+    report('removing nodes', i + 1, oldNodes.length)
   }
 
   // Then creation: nodes, links, then what runs on the nodes.
   const added = new Set<string>()
-  for (const [node, spec] of Object.entries(topology.nodes)) {
-    if (state.nodes[node]) continue
+  const newNodes = Object.entries(topology.nodes).filter(([node]) => !state.nodes[node])
+  for (const [node, spec] of newNodes) {
     const netns = netnsName(name, node)
     state.nodes[node] = { netns, spec, processes: [] }
     writeState(state) // before the namespace exists: a kill from here on leaves it recorded
     await createNode(netns, spec)
     added.add(node)
     say(`${recreate.has(node) ? 'recreated' : 'added'} node ${node} (${spec.kind}, netns ${netns})`)
+    report('creating nodes', added.size, newNodes.length)
   }
-  for (const [key, link] of desiredLinks) {
-    if (state.links[key]) continue
+  const newLinks = [...desiredLinks].filter(([key]) => !state.links[key])
+  for (const [i, [key, link]] of newLinks.entries()) {
     state.links[key] = { spec: link }
     writeState(state)
     await createLink(name, topology, link)
     say(`added link ${key.replace('--', ' <-> ')}`)
+    report('creating links', i + 1, newLinks.length)
   }
-  for (const node of added) await configureNode(state, topology, node, options)
+  for (const [i, node] of [...added].entries()) {
+    await configureNode(state, topology, node)
+    report('configuring nodes', i + 1, added.size)
+  }
   writeState(state)
 
   // Impairments: compared with what the interfaces hold now.
-  for (const [key, link] of desiredLinks) {
+  const reimpaired = [...desiredLinks].filter(([key, link]) => !sameJson(state.links[key]!.impairment ?? {}, link.impairment ?? {}))
+  for (const [i, [key, link]] of reimpaired.entries()) {
     const current = state.links[key]!
-    if (sameJson(current.impairment ?? {}, link.impairment ?? {})) continue
     for (const e of link.endpoints) await applyImpairment(netnsName(name, e.node), e.interface, link.impairment)
     current.impairment = link.impairment
     writeState(state)
     say(`${link.impairment && Object.keys(link.impairment).length ? 'impaired' : 'cleared impairment of'} link ${key.replace('--', ' <-> ')}${link.impairment ? ` ${formatImpairment(link.impairment)}` : ''}`)
+    report('impairing links', i + 1, reimpaired.length)
   }
 
-  await waitForDhcp(state, topology, added, options)
+  await waitForDhcp(state, topology, added, options, report)
   return { name, actions }
 }
 
@@ -173,7 +189,7 @@ async function deleteLink(lab: string, link: LinkSpec): Promise<void> {
   }
 }
 
-async function configureNode(state: LabState, topology: Topology, node: string, options: UpOptions): Promise<void> {
+async function configureNode(state: LabState, topology: Topology, node: string): Promise<void> {
   const record = state.nodes[node]!
   const { netns, spec } = record
   const iface = firstInterface(topology, node)
@@ -197,7 +213,6 @@ async function configureNode(state: LabState, topology: Topology, node: string, 
   for (const command of spec.exec ?? []) {
     const code = await runIn(netns, ['sh', '-c', command], 'pipe')
     if (code !== 0) throw new TopologyError(`nodes.${node}.exec: "${command}" exited with ${code}`, { path: `nodes.${node}.exec` })
-    options.progress?.(`ran on ${node}: ${command}`)
   }
 }
 
@@ -215,18 +230,18 @@ function startDetached(state: LabState, node: string, role: string, bin: string,
   }
 }
 
-async function waitForDhcp(state: LabState, topology: Topology, added: Set<string>, options: UpOptions): Promise<void> {
+async function waitForDhcp(state: LabState, topology: Topology, added: Set<string>, options: UpOptions, report: (phase: UpProgress['phase'], done: number, total: number) => void): Promise<void> {
   const waiting = [...added].filter((n) => topology.nodes[n]!.dhcp)
   if (waiting.length === 0) return
   const deadline = Date.now() + (options.dhcpTimeoutMs ?? 30_000)
-  for (const node of waiting) {
+  report('waiting for DHCP leases', 0, waiting.length)
+  for (const [i, node] of waiting.entries()) {
     const iface = firstInterface(topology, node)!
-    options.progress?.(`waiting for ${node}'s DHCP lease on ${iface}`)
     await using nl = await Netlink.open({ netns: state.nodes[node]!.netns })
     for (;;) {
       const addrs = await nl.addr.list({ link: iface, family: 4 })
       if (addrs.length > 0) {
-        options.progress?.(`${node} got ${addrs[0]!.cidr} by DHCP`)
+        report('waiting for DHCP leases', i + 1, waiting.length)
         break
       }
       if (Date.now() > deadline) throw new TopologyError(`nodes.${node}.dhcp: no lease on ${iface} within ${(options.dhcpTimeoutMs ?? 30_000) / 1000} s (see ${labDir(state.name)})`, { code: 'LAB_ERR_DHCP_TIMEOUT' })

@@ -17,7 +17,7 @@ const runDir = mkdtempSync(join(tmpdir(), 'lab-run-'))
 const env = { ...process.env, LAB_RUN_DIR: runDir }
 // Lab names prefix every namespace: unique per test process.
 const tag = (process.pid % 10000).toString(36)
-const names = { main: `t${tag}a`, killed: `t${tag}k`, clab: `t${tag}c` }
+const names = { main: `t${tag}a`, killed: `t${tag}k`, clab: `t${tag}c`, tty: `t${tag}p` }
 
 const lab = (args: string[], allowFailure = false) => run([process.execPath, bin, ...args], { env, allowFailure, timeout: 60_000 })
 const netnsOf = (name: string) => runSync(['ip', 'netns', 'list']).split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(`${name}-`))
@@ -145,6 +145,33 @@ describe.skipIf(!isRoot() || !existsSync(join(pkg, 'dist/cli.js')))('lab (needs 
     await lab(['down', names.killed])
     expect(netnsOf(names.killed)).toEqual([])
     expect(existsSync(join(runDir, names.killed))).toBe(false)
+  })
+
+  it('shows progress as one line rewritten in place on a terminal, and none when piped or under CI', async () => {
+    const chain = join(dir, 'chain.yaml')
+    const nodes = Array.from({ length: 12 }, (_, i) => `  n${i}: { kind: netns }`).join('\n')
+    const links = Array.from({ length: 11 }, (_, i) => `  - endpoints: [n${i}:r, n${i + 1}:l]`).join('\n')
+    writeFileSync(chain, `name: ${names.tty}\nnodes:\n${nodes}\nlinks:\n${links}\n`)
+    const noCi = { ...env }
+    delete noCi.CI
+    const piped = await run([process.execPath, bin, 'up', chain], { env: noCi, timeout: 60_000 })
+    expect(piped.stdout).toMatch(/added node n11/)
+    expect(piped.stderr).toBe('')
+    await lab(['down', names.tty])
+    if (hasCommand('script')) {
+      // script(1) runs lab up on a pty: stderr is a terminal there.
+      const onTty = await run(['script', '-qec', `${process.execPath} ${bin} up ${chain}`, '/dev/null'], { env: noCi, timeout: 60_000 })
+      expect(onTty.stdout).toContain('\r\x1b[Kcreating nodes 1/12')
+      expect(onTty.stdout).toContain('\r\x1b[Kcreating nodes 12/12')
+      expect(onTty.stdout).toContain('\r\x1b[Kcreating links 11/11')
+      expect(onTty.stdout).toMatch(/added node n11/)
+      await lab(['down', names.tty])
+      const underCi = await run(['script', '-qec', `${process.execPath} ${bin} up ${chain}`, '/dev/null'], { env: { ...noCi, CI: 'true' }, timeout: 60_000 })
+      expect(underCi.stdout).not.toContain('creating nodes')
+      expect(underCi.stdout).toMatch(/added node n11/)
+      await lab(['down', names.tty])
+    }
+    expect(netnsOf(names.tty)).toEqual([])
   })
 
   it('a containerlab file with linux nodes, a bridge and exec comes up, naming what it ignores', async () => {
