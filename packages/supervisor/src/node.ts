@@ -17,6 +17,8 @@ export interface Tree {
   random: () => number
   defaults: { backoff: BackoffOptions; intensity: Intensity; strategy: Strategy }
   changed(): void
+  /** A runnable is about to be started again (counted per path for the metrics). */
+  restarted(path: string): void
   rootFailed(error: Error): void
 }
 
@@ -187,6 +189,7 @@ export class SupervisedNode {
     if (this.parent?.isCancelling) return
     this.#attempt++
     this.restarts++
+    this.tree.restarted(this.path)
     const delay = backoffDelay(this.#backoff, this.#attempt, this.tree.random)
     this.logger.info({ delayMs: delay, attempt: this.#attempt }, 'restarting after backoff')
     this.#cancelling = false

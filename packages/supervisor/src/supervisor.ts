@@ -1,8 +1,10 @@
 // supervisor(root, options): runs a tree of runnables and returns a handle to wait for health,
 // read status and stop it.
 import pino from 'pino'
+import type { Registry } from 'prom-client'
 import { DEFAULT_BACKOFF } from './backoff.js'
 import { realClock } from '@lab/clock'
+import { supervisorMetrics } from './metrics.js'
 import { SupervisedNode, type Tree } from './node.js'
 import type { NodeStatus, Runnable, SupervisorOptions } from './types.js'
 
@@ -15,6 +17,11 @@ export interface SupervisorHandle {
   stop(): Promise<void>
   /** Resolves with the error that made the root give up (restart intensity exceeded at the top). */
   readonly failed: Promise<Error>
+  /**
+   * The tree's Prometheus metrics (`lab_supervisor_*`: restarts and state per runnable) in a
+   * registry of its own; nothing is registered in prom-client's global registry.
+   */
+  metrics(): Registry
 }
 
 export function supervisor(root: Runnable, options: SupervisorOptions & { name?: string } = {}): SupervisorHandle {
@@ -25,6 +32,8 @@ export function supervisor(root: Runnable, options: SupervisorOptions & { name?:
   let rootNode: SupervisedNode
   let rootRestarts: number[] = []
   const intensity = options.intensity ?? { restarts: 5, withinMs: 60_000 }
+  // Per path, for as long as the tree lives: a node's own count starts over when its parent restarts.
+  const restarts = new Map<string, number>()
 
   const tree: Tree = {
     clock: options.clock ?? realClock,
@@ -33,6 +42,9 @@ export function supervisor(root: Runnable, options: SupervisorOptions & { name?:
     graceMs: options.graceMs ?? 5_000,
     random: options.random ?? Math.random,
     defaults: { backoff: { ...DEFAULT_BACKOFF, ...options.backoff }, intensity, strategy: options.strategy ?? 'one-for-one' },
+    restarted(path) {
+      restarts.set(path, (restarts.get(path) ?? 0) + 1)
+    },
     changed() {
       if (rootNode?.isHealthy()) for (const w of waiters.splice(0)) w.resolve()
     },
@@ -56,6 +68,7 @@ export function supervisor(root: Runnable, options: SupervisorOptions & { name?:
 
   rootNode = new SupervisedNode(options.name ?? 'root', options.name ?? 'root', undefined, root, options, tree)
   rootNode.start()
+  const metrics = supervisorMetrics(restarts, () => rootNode.status())
 
   return {
     healthy() {
@@ -69,5 +82,6 @@ export function supervisor(root: Runnable, options: SupervisorOptions & { name?:
       for (const w of waiters.splice(0)) w.reject(new Error('supervisor stopped'))
     },
     failed,
+    metrics: () => metrics,
   }
 }
