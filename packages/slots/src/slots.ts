@@ -12,6 +12,8 @@ import { createTopology } from './topology.js'
 import { deleteConntrackOf, flushConntrack } from './conntrack.js'
 import { validateEgress, type EgressPolicy } from './egress.js'
 import { BUILDING_ALIAS, IDLE_ALIAS, type PoolOptions, type SlotsStatus } from './pool.js'
+import { slotsMetrics, type SlotsMetrics } from './metrics.js'
+import type { Registry } from 'prom-client'
 
 export interface SlotsOptions extends Partial<SlotRanges> {
   /**
@@ -51,6 +53,7 @@ export interface Slot extends SlotAddressing {
 }
 
 export class Slots {
+  readonly #metrics: SlotsMetrics
   readonly ranges: SlotRanges
   readonly uplink: string
   readonly hostNetns: string | undefined
@@ -90,6 +93,7 @@ export class Slots {
     this.#logger = logger
     this.#allocator = new SlotAllocator(this.ranges.maxSlots)
     this.#pool = options.pool && { reuse: true, ...options.pool }
+    this.#metrics = slotsMetrics(() => this.status())
   }
 
   /**
@@ -196,6 +200,7 @@ export class Slots {
   /** `idle`: made for the pool, marked idle in the same netlink batch that brings it up. */
   #create(index: number, idle: boolean, egress: EgressPolicy = 'allow', rate?: string | number): Promise<Slot> {
     return this.#serialize(index, async () => {
+      const started = performance.now()
       const s = slotAddressing(this.ranges, index)
       try {
         await Netns.add(s.netns)
@@ -220,6 +225,7 @@ export class Slots {
         throw error
       }
       const slot = { ...s, uplink: this.uplink }
+      this.#metrics.created(idle, (performance.now() - started) / 1000)
       this.#logger.info({ slot: index, netns: s.netns }, 'slot added')
       publishSlot({ action: 'added', hostNetns: this.hostNetns, slot })
       return slot
@@ -277,7 +283,9 @@ export class Slots {
       const pooled = this.#idle.findIndex((p) => p.index === index)
       if (pooled >= 0) this.#idle.splice(pooled, 1)
       this.#acquired.delete(index)
+      const started = performance.now()
       await this.#teardown(s)
+      if (existed) this.#metrics.destroyed((performance.now() - started) / 1000)
       this.#allocator.release(index)
       this.#poolFull = false
       this.#refillError = false
@@ -503,6 +511,14 @@ export class Slots {
         this.#allocator.release(index)
       }
     })
+  }
+
+  /**
+   * The slots' Prometheus metrics (`lab_slots_*`: slots in use and idle, create and destroy
+   * latency) in a registry of this instance's own; nothing is registered globally.
+   */
+  metrics(): Registry {
+    return this.#metrics.registry
   }
 
   /** What the pool and the slots are doing, for status pages and `lab-slots pool`. */
