@@ -4,6 +4,8 @@ import type { Server } from 'node:net'
 import pino, { type Logger } from 'pino'
 import { supervisor, type SupervisorHandle } from '@lab/supervisor'
 import { controlSocketPath, listenControl } from './control.js'
+import type { Registry } from 'prom-client'
+import { SwitchObserver, type HttpListen } from './http/observer.js'
 import { Lifecycle } from './lifecycle.js'
 import { preflight } from './preflight.js'
 import { formatStatus, switchStatus, type SwitchStatus } from './status.js'
@@ -26,6 +28,11 @@ export interface StartOptions extends SwitchOptions, RouterOptions {
    * adopt (default false: a stop removes everything the switch made; ports are only released).
    */
   keep?: boolean
+  /**
+   * Serve the status page, /api/status, /api/events and /metrics on this address inside the
+   * switch's namespace (default: no HTTP server). Read-only: anything but GET gets 405.
+   */
+  http?: HttpListen
 }
 
 export class RunningSwitch {
@@ -42,6 +49,7 @@ export class RunningSwitch {
     readonly router: RouterState,
     readonly control: Server | undefined,
     readonly lifecycle: Lifecycle,
+    readonly observer: SwitchObserver,
   ) {
     this.failed = Promise.race([tree.failed, lifecycle.failed])
   }
@@ -61,6 +69,12 @@ export class RunningSwitch {
     const router = new RouterState()
     const root = options.mode === 'routed' ? routedSwitch(options, router, lifecycle) : nanoswitch(options, state, lifecycle)
     const tree = supervisor(root, { name: 'nanoswitch', logger, backoff: { baseMs: 100, capMs: 5_000 } })
+    const observer = new SwitchObserver({
+      ...(options.netns ? { netns: options.netns } : {}),
+      bridge: options.bridge ?? 'vmbridge',
+      status: () => statusOf({ state, router, tree, options }),
+      dhcpServers: () => (options.mode === 'routed' ? [...router.clients.values()].flatMap((c) => (c.server ? [c.server] : [])) : state.server ? [state.server] : []),
+    })
     let control: Server | undefined
     try {
       await Promise.race([tree.healthy(), tree.failed.then((e) => Promise.reject(e)), lifecycle.failed.then((e) => Promise.reject(e))])
@@ -69,17 +83,34 @@ export class RunningSwitch {
         const running = { state, router, tree, options }
         control = await listenControl(path, () => statusOf(running))
       }
+      if (options.http) await observer.startHttp(options.http, logger.child({ name: 'nanoswitch.http' }))
     } catch (error) {
       // What was made before the failure goes again: a start that fails leaves nothing behind.
       lifecycle.stopping = true
+      if (control) await new Promise<void>((resolve) => control!.close(() => resolve()))
       await tree.stop()
+      await observer.close()
       throw error
     }
-    return new RunningSwitch(options, tree, state, router, control, lifecycle)
+    return new RunningSwitch(options, tree, state, router, control, lifecycle, observer)
   }
 
   status(): Promise<SwitchStatus> {
     return statusOf(this)
+  }
+
+  /**
+   * The switch's Prometheus metrics (ports, link events, forwards, uplink lease, fabric,
+   * restarts per runnable) merged with its DHCP server's, as a prom-client Registry made now, for
+   * a program that serves its own /metrics. Nothing is registered in prom-client's global registry.
+   */
+  metrics(): Registry {
+    return this.observer.metrics()
+  }
+
+  /** The port the HTTP server listens on (with `http`; useful when port 0 was asked for). */
+  get httpPort(): number | undefined {
+    return this.observer.http?.port
   }
 
   async formattedStatus(): Promise<string> {
@@ -95,7 +126,9 @@ export class RunningSwitch {
     if (options.keep !== undefined) this.lifecycle.keep = options.keep
     this.lifecycle.stopping = true
     if (this.control) await new Promise<void>((resolve) => this.control!.close(() => resolve()))
+    await this.observer.http?.stop()
     await this.tree.stop()
+    await this.observer.close()
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

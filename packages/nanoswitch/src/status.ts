@@ -8,6 +8,7 @@ import type { SwitchState } from './switched/state.js'
 import { remoteFdb } from './fabric/dataplane.js'
 import { bgpPeers, evpnMacs, type BgpPeer } from './fabric/frr.js'
 import type { FabricState } from './fabric/runnables.js'
+import { formatIpv6, ipv6Status, leases6, type Ipv6Status, type Lease6Status } from './switched/status6.js'
 
 export interface RoutedUplinkStatus {
   name: string
@@ -32,8 +33,8 @@ export interface SwitchStatus {
   dhcp?: { ok: boolean; text: string } | null
   /** `state` is `waiting for link` while a named uplink has not appeared. */
   uplink: { name: string; mac: string | null; state: string | null; address: string | null; router: string | null; server: string | null; expiresAt: string | null } | null
-  /** Kernel forwards count connections; proxy forwards also know the open and failed ones. */
-  forwards: Array<{ spec: string; mode: 'kernel' | 'proxy'; total: number; active?: number; failed?: number }>
+  /** Kernel forwards count connections (and bytes, both ways); proxy forwards also know the open and failed ones. */
+  forwards: Array<{ spec: string; mode: 'kernel' | 'proxy'; total: number; active?: number; failed?: number; bytes?: number }>
   socks: { port: number; connections: number } | null
   /**
    * With a fabric: the BGP sessions (from FRR), the MACs EVPN installed in the kernel's fdb on the
@@ -41,6 +42,10 @@ export interface SwitchStatus {
    * `error` says why FRR could not be asked (it is restarting, say); the rest is then empty.
    */
   fabric?: FabricStatus | null
+  /** Switched mode: the bridge's IPv6 (address, /64, RA and DHCPv6 server, the uplink's IPv6); null with IPv6 off. */
+  ipv6?: Ipv6Status | null
+  /** Switched mode: the DHCPv6 server's bindings in force (addresses, delegated prefixes). */
+  leases6?: Lease6Status[]
   supervisor: NodeStatus
 }
 
@@ -72,9 +77,11 @@ export async function switchStatus(state: SwitchState | RouterState, bridgeName:
   const nl = await Netlink.open({ netns })
   let links
   let fabric: FabricStatus | undefined
+  let ipv6: Ipv6Status | undefined
   try {
     links = await nl.link.list()
     if (state.fabric) fabric = await fabricStatus(state.fabric, nl)
+    if (state.ipv6) ipv6 = await ipv6Status(state.ipv6, nl, links)
   } finally {
     nl.close()
   }
@@ -108,6 +115,8 @@ export async function switchStatus(state: SwitchState | RouterState, bridgeName:
     forwards: await Promise.all([...state.forwards].map(async ([spec, f]) => ({ spec, mode: f.mode, ...(await f.counters()) }))),
     socks: state.socks ? { port: state.socks.port, connections: state.socks.counters().connections } : null,
     fabric: fabric ?? null,
+    ipv6: ipv6 ?? null,
+    leases6: leases6(state.ipv6, now),
     supervisor: tree,
   }
 }
@@ -164,6 +173,7 @@ export function formatStatus(s: SwitchStatus): string {
   else if (s.mode === 'switched') lines.push('uplink: none')
   lines.push(`leases (${s.leases.length}):`)
   for (const l of s.leases) lines.push(`  ${l.address.padEnd(15)} ${l.mac} ${l.hostname ?? '-'} until ${l.expiresAt}`)
+  lines.push(...formatIpv6(s.ipv6, s.leases6))
   for (const f of s.forwards) {
     lines.push(f.mode === 'kernel' ? `forward ${f.spec}: kernel DNAT, ${f.total} connections` : `forward ${f.spec}: proxy, ${f.active ?? 0} open, ${f.total} total, ${f.failed ?? 0} failed`)
   }
