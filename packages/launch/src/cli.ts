@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // lab-launch: build a microVM image (cached Debian cloud kernel + busybox initramfs) and boot
 // microVMs with TAPs, SLIRP forwards and a console on this terminal.
-import { choiceFlag, integerFlag, runProgram, UsageError, type Options, type Program, type Values } from '@lab/cli-kit'
+import { choiceFlag, createProgress, integerFlag, runProgram, UsageError, type Options, type Program, type Values } from '@lab/cli-kit'
 import { ArgumentError, Tap, parseIpv4Cidr, parseIp } from '@lab/netlink-native'
-import { guestImage, type GuestImageOptions } from './image/guest-image.js'
+import { guestImage, type GuestImage, type GuestImageOptions } from './image/guest-image.js'
+import type { ImageProgress } from './image/kernel.js'
 import type { InterfaceConfig } from './image/init-script.js'
 import { microVM } from './microvm.js'
 import type { Nic } from './nic.js'
@@ -83,6 +84,16 @@ function imageFrom(values: Values): GuestImageOptions {
   }
 }
 
+const mb = (bytes: number) => (bytes / 1e6).toFixed(1)
+
+/** The image, with a status line on a terminal while a first run downloads and unpacks the kernel. */
+async function imageWithProgress(options: GuestImageOptions): Promise<GuestImage> {
+  using progress = createProgress()
+  const show = ({ step, bytes, totalBytes }: ImageProgress) =>
+    progress.update(bytes === undefined ? step : `${step} ${mb(bytes)}${totalBytes ? `/${mb(totalBytes)}` : ''} MB`)
+  return await guestImage({ ...options, ...(progress.enabled ? { onProgress: show } : {}) })
+}
+
 const program: Program = {
   name: 'lab-launch',
   summary: 'QEMU microVMs from the command line',
@@ -118,7 +129,7 @@ const program: Program = {
           if (extra !== undefined || !iface) throw new UsageError(`--tap ${spec}: expected NAME[@NETNS]`)
           return { iface: name('tap', iface), netns }
         })
-        const paths = values.kernel ? { kernel: values.kernel as string, initramfs: values.initramfs as string } : await guestImage(image)
+        const paths = values.kernel ? { kernel: values.kernel as string, initramfs: values.initramfs as string } : await imageWithProgress(image)
         const nics: Nic[] = []
         if (values['user-net'] || forwards.length > 0) nics.push({ type: 'user', ports })
         for (const { iface, netns } of taps) nics.push({ type: 'tap', fd: (await Tap.open({ interface: iface, ...(netns ? { netns } : {}) })).handOff() })
@@ -155,7 +166,7 @@ const program: Program = {
       options: imageOptions,
       example: 'lab-launch image --dhcp eth0 --then shell --json',
       async run({ values, print }) {
-        const image = await guestImage(imageFrom(values))
+        const image = await imageWithProgress(imageFrom(values))
         print(image, `kernel    ${image.kernel}\ninitramfs ${image.initramfs}`)
       },
     },

@@ -2,7 +2,7 @@
 // a fast PVH boot, or the bzImage for UEFI), the virtio network and power button modules, busybox and /init from
 // the template. Images are content-addressed in the cache, so a rerun reuses them.
 import { join } from 'node:path'
-import { defaultCacheDir, fetchKernel, POWER_BUTTON_MODULES, VIRTIO_NET_MODULES, type GuestKernel } from './kernel.js'
+import { defaultCacheDir, fetchKernel, POWER_BUTTON_MODULES, VIRTIO_NET_MODULES, type GuestKernel, type ImageProgress } from './kernel.js'
 import { writeInitramfs, type InitramfsOptions } from './initramfs.js'
 
 export interface GuestImageOptions extends InitramfsOptions {
@@ -11,6 +11,11 @@ export interface GuestImageOptions extends InitramfsOptions {
   extraModules?: readonly string[]
   /** 'vmlinux' (default) boots fastest on microvm/SeaBIOS; 'bzImage' is what UEFI loads. */
   kernelFormat?: 'vmlinux' | 'bzImage'
+  /**
+   * Told about the slow steps as they start (a first run downloads and unpacks the kernel and
+   * extracts vmlinux; every run builds the initramfs). The library prints nothing itself.
+   */
+  onProgress?: (progress: ImageProgress) => void
 }
 
 export interface GuestImage {
@@ -24,13 +29,14 @@ export async function guestImage(options: GuestImageOptions = {}): Promise<Guest
   const cacheDir = options.cacheDir ?? defaultCacheDir()
   let kernel = kernels.get(cacheDir)
   if (!kernel) {
-    kernel = fetchKernel({ cacheDir })
+    kernel = fetchKernel({ cacheDir, ...(options.onProgress ? { onProgress: options.onProgress } : {}) })
     kernels.set(cacheDir, kernel)
     // A failed fetch is not kept, so the next call tries again; the caller awaiting it gets the error.
     kernel.catch(() => kernels.delete(cacheDir))
   }
   const k = await kernel
   const modulePaths = options.modulePaths ?? k.modulePaths([...VIRTIO_NET_MODULES, ...POWER_BUTTON_MODULES, ...(options.console === 'hvc0' ? ['virtio_console'] : []), ...(options.extraModules ?? [])])
-  const initramfs = writeInitramfs(join(cacheDir, 'images'), { ...options, modulePaths })
-  return { kernel: options.kernelFormat === 'bzImage' ? k.kernel : k.vmlinux(), initramfs }
+  const kernelPath = options.kernelFormat === 'bzImage' ? k.kernel : k.vmlinux(() => options.onProgress?.({ step: 'extracting vmlinux' }))
+  options.onProgress?.({ step: 'building initramfs' })
+  return { kernel: kernelPath, initramfs: writeInitramfs(join(cacheDir, 'images'), { ...options, modulePaths }) }
 }

@@ -31,8 +31,11 @@ export interface GuestKernel {
   version: string
   /** The bzImage. */
   kernel: string
-  /** The same kernel uncompressed (ELF, boots via PVH without decompressing itself), extracted on first use and cached. */
-  vmlinux(): string
+  /**
+   * The same kernel uncompressed (ELF, boots via PVH without decompressing itself), extracted on
+   * first use and cached; `onExtract` is called before an extraction (not when it is cached).
+   */
+  vmlinux(onExtract?: () => void): string
   /** lib/modules/<version> of the unpacked package. */
   modulesDir: string
   /**
@@ -47,6 +50,20 @@ export interface FetchKernelOptions {
   cacheDir?: string
   /** The Debian package; default: what linux-image-cloud-amd64 depends on. */
   package?: string
+  /**
+   * Told about the slow steps of a first run (nothing is reported when the kernel is cached): the
+   * download with its bytes so far, then unpacking. The library prints nothing itself.
+   */
+  onProgress?: (progress: ImageProgress) => void
+}
+
+/** A step of building a guest image, for a progress display. */
+export interface ImageProgress {
+  step: 'downloading kernel' | 'unpacking kernel' | 'extracting vmlinux' | 'building initramfs'
+  /** While downloading: bytes so far. */
+  bytes?: number
+  /** While downloading: the package's size, when apt knows it. */
+  totalBytes?: number
 }
 
 export function defaultCacheDir(): string {
@@ -58,12 +75,13 @@ export async function fetchKernel(options: FetchKernelOptions = {}): Promise<Gue
   const unpacked = join(cacheDir, 'kernel')
   const cached = findUnpacked(unpacked, options.package)
   if (cached) return cached
-  const deb = await findOrDownloadDeb(cacheDir, options.package)
+  const deb = await findOrDownloadDeb(cacheDir, options.package, options.onProgress)
   const version = /^linux-image-([^_]+)_/.exec(deb.split('/').pop()!)?.[1]
   if (!version) throw new Error(`cannot tell the kernel version from ${deb}`)
   mkdirSync(unpacked, { recursive: true })
   const temporary = join(unpacked, `.${version}.${process.pid}`)
   rmSync(temporary, { recursive: true, force: true })
+  options.onProgress?.({ step: 'unpacking kernel' })
   await run('dpkg', ['-x', deb, temporary])
   try {
     renameSync(temporary, join(unpacked, version))
@@ -90,7 +108,7 @@ function findUnpacked(dir: string, pkg?: string): GuestKernel | undefined {
   return undefined
 }
 
-async function findOrDownloadDeb(cacheDir: string, pkg?: string): Promise<string> {
+async function findOrDownloadDeb(cacheDir: string, pkg?: string, onProgress?: (progress: ImageProgress) => void): Promise<string> {
   // A deb apt already downloaded saves the network round trip.
   const archives = '/var/cache/apt/archives'
   const local = (dir: string) =>
@@ -109,10 +127,13 @@ async function findOrDownloadDeb(cacheDir: string, pkg?: string): Promise<string
   const download = async () => {
     const name = pkg ?? (await cloudKernelPackage())
     const own = mkdtempSync(join(debs, '.download-'))
+    const watch = onProgress ? await watchDownload(own, name, onProgress) : undefined
     try {
       await run('apt-get', ['-o', 'Acquire::Retries=3', 'download', name], { cwd: own })
+      watch?.tick() // the whole file, before it moves out of the watched directory
       for (const file of local(own)) renameSync(file, join(debs, file.split('/').pop()!))
     } finally {
+      watch?.stop()
       rmSync(own, { recursive: true, force: true })
     }
     return name
@@ -135,6 +156,37 @@ async function findOrDownloadDeb(cacheDir: string, pkg?: string): Promise<string
   return downloaded[downloaded.length - 1]!
 }
 
+/**
+ * Reports the bytes apt-get has written into `dir` (it downloads into the working directory) four
+ * times a second, against the package's size from `apt-cache show` when it has one.
+ */
+async function watchDownload(dir: string, pkg: string, onProgress: (progress: ImageProgress) => void): Promise<{ tick(): void; stop(): void }> {
+  const totalBytes = await run('apt-cache', ['show', '--no-all-versions', pkg]).then(
+    ({ stdout }) => Number(/^Size:\s*(\d+)/m.exec(stdout)?.[1]) || undefined,
+    // No size is no reason to fail a download: the display shows bytes alone.
+    () => undefined,
+  )
+  const bytesIn = (d: string): number => {
+    let bytes = 0
+    for (const entry of readdirSync(d, { withFileTypes: true })) {
+      // apt-get may write through a partial/ directory: count what is inside it too.
+      const path = join(d, entry.name)
+      try {
+        bytes += entry.isDirectory() ? bytesIn(path) : statSync(path).size
+      } catch (error) {
+        // Renamed or removed between the listing and the stat: counted on the next tick.
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+      }
+    }
+    return bytes
+  }
+  const tick = () => onProgress({ step: 'downloading kernel', bytes: bytesIn(dir), ...(totalBytes ? { totalBytes } : {}) })
+  tick()
+  const timer = setInterval(tick, 250)
+  timer.unref()
+  return { tick, stop: () => clearInterval(timer) }
+}
+
 async function cloudKernelPackage(): Promise<string> {
   const { stdout } = await run('apt-cache', ['depends', 'linux-image-cloud-amd64'])
   const match = /Depends:\s*(linux-image-\S+-cloud-amd64)/.exec(stdout)
@@ -148,9 +200,10 @@ function guestKernel(version: string, kernel: string, modulesDir: string): Guest
     version,
     kernel,
     modulesDir,
-    vmlinux() {
+    vmlinux(onExtract) {
       const path = join(dirname(kernel), `vmlinux-${version}`)
       if (!existsSync(path)) {
+        onExtract?.()
         const temporary = `${path}.${process.pid}.tmp`
         writeFileSync(temporary, extractVmlinux(readFileSync(kernel)))
         renameSync(temporary, path)
