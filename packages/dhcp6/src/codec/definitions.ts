@@ -1,8 +1,9 @@
 // The option definitions: per code, how its value is encoded, decoded and printed. Codes and
 // layouts are RFC 8415 section 21 unless another RFC is named.
-import { ArgumentError, formatIp, parseIp } from '@lab/netlink-native'
+import { ArgumentError } from '@lab/netlink-native'
 import { decodeDuid, encodeDuid, formatDuid, colonHex, type Duid } from './duid.js'
 import { Dhcp6DecodeError } from './errors.js'
+import { formatIpv6, ipv6 } from './address.js'
 import type { IaAddress, IaNa, IaPd, IaPrefix, IaTa } from './ia.js'
 import { decodeMessage, type AnyDhcp6Message } from './message.js'
 import { decodeNames, encodeName } from './names.js'
@@ -85,11 +86,6 @@ function exactly(d: Buffer, n: number, code: number): void {
   if (d.length !== n) badLength(code, `needs ${n} bytes, has ${d.length}`)
 }
 
-function ipv6(text: string, field: string): Buffer {
-  const ip = parseIp(text, field)
-  if (ip.family !== 6) throw new ArgumentError(field, `expected an IPv6 address, got ${text}`)
-  return ip.bytes
-}
 
 const u32 = (v: number, field: string): number => {
   if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new ArgumentError(field, `0..4294967295, got ${v}`)
@@ -128,10 +124,10 @@ const flag: Definition<true> = {
 }
 
 const address: Definition<string> = {
-  encode: (v) => ipv6(v, 'address'),
+  encode: (v) => Buffer.from(ipv6(v, 'address')),
   decode: (d, c) => {
     exactly(d, 16, c)
-    return formatIp(d)
+    return formatIpv6(d)
   },
   format: (v) => v,
 }
@@ -141,7 +137,7 @@ const addresses: Definition<string[]> = {
   decode: (d, c) => {
     if (d.length % 16 !== 0) badLength(c, `needs a multiple of 16 bytes, has ${d.length}`)
     const out: string[] = []
-    for (let i = 0; i < d.length; i += 16) out.push(formatIp(d.subarray(i, i + 16)))
+    for (let i = 0; i < d.length; i += 16) out.push(formatIpv6(d.subarray(i, i + 16)))
     return out
   },
   format: (v) => v.join(', '),
@@ -221,7 +217,7 @@ const iaAddress: Definition<IaAddress> = {
   decode: (d, c, depth) => {
     if (d.length < 24) badLength(c, `IA Address needs at least 24 bytes, has ${d.length}`)
     return {
-      address: formatIp(d.subarray(0, 16)),
+      address: formatIpv6(d.subarray(0, 16)),
       preferredLifetime: d.readUInt32BE(16),
       validLifetime: d.readUInt32BE(20),
       options: Dhcp6Options.decode(d.subarray(24), depth),
@@ -249,7 +245,7 @@ const iaPrefix: Definition<IaPrefix> = {
       preferredLifetime: d.readUInt32BE(0),
       validLifetime: d.readUInt32BE(4),
       prefixLength,
-      prefix: formatIp(d.subarray(9, 25)),
+      prefix: formatIpv6(d.subarray(9, 25)),
       options: Dhcp6Options.decode(d.subarray(25), depth),
     }
   },

@@ -2,6 +2,7 @@
 // the RFC defines decodes to a typed value; a type it does not define keeps its bytes.
 import { ArgumentError } from '@lab/netlink-native'
 import { Dhcp6DecodeError } from './errors.js'
+import { BoundedMemo } from './memo.js'
 
 export const DUID_LLT = 1
 export const DUID_EN = 2
@@ -50,11 +51,13 @@ export function colonHex(b: Buffer | Uint8Array): string {
   return text
 }
 
-function parseColonHex(text: string, field: string): Buffer {
+/** Colon-separated hex as bytes (shared: copy, never change them). */
+const colonHexBytes = new BoundedMemo(4096, (text: string, field: string): Buffer => {
   if (text === '') return Buffer.alloc(0)
   if (!/^[0-9a-fA-F]{1,2}(:[0-9a-fA-F]{1,2})*$/.test(text)) throw new ArgumentError(field, `expected colon-separated hex bytes, got ${JSON.stringify(text)}`)
   return Buffer.from(text.split(':').map((x) => parseInt(x, 16)))
-}
+})
+const parseColonHex = (text: string, field: string): Buffer => colonHexBytes.get(text, field)
 
 /**
  * Encodes a DUID. Layout: 2 bytes DUID type, then per type: LLT 2 bytes hardware type, 4 bytes

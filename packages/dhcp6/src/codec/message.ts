@@ -1,7 +1,8 @@
 // DHCPv6 messages (RFC 8415 sections 8 and 9): client/server messages with a 24-bit transaction
 // id, and relay messages (Relay-Forward, Relay-Reply) with a hop count, link and peer addresses
 // and the relayed message inside option 9.
-import { ArgumentError, formatIp, parseIp } from '@lab/netlink-native'
+import { ArgumentError } from '@lab/netlink-native'
+import { formatIpv6, ipv6 } from './address.js'
 import { Dhcp6DecodeError } from './errors.js'
 import { MAX_DEPTH, Dhcp6Options } from './options.js'
 import { formatDuid } from './duid.js'
@@ -94,9 +95,7 @@ export class Dhcp6RelayMessage {
     head[0] = MESSAGE_TYPES[this.type]
     head[1] = this.hopCount
     for (const [at, field] of [[2, 'linkAddress'], [18, 'peerAddress']] as const) {
-      const ip = parseIp(this[field], field)
-      if (ip.family !== 6) throw new ArgumentError(field, `expected an IPv6 address, got ${this[field]}`)
-      ip.bytes.copy(head, at)
+      ipv6(this[field], field).copy(head, at)
     }
     return Buffer.concat([head, this.options.encode()])
   }
@@ -124,8 +123,8 @@ export function decodeMessage(b: Buffer, depth = 0): AnyDhcp6Message {
     return new Dhcp6RelayMessage({
       type,
       hopCount: b[1]!,
-      linkAddress: formatIp(b.subarray(2, 18)),
-      peerAddress: formatIp(b.subarray(18, 34)),
+      linkAddress: formatIpv6(b.subarray(2, 18)),
+      peerAddress: formatIpv6(b.subarray(18, 34)),
       options: Dhcp6Options.decode(b.subarray(34), depth + 1),
     })
   }

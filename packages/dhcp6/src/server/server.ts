@@ -5,7 +5,7 @@
 // packets are counted and dropped; nothing a client sends stops the server.
 import { channel } from 'node:diagnostics_channel'
 import { EventEmitter } from 'node:events'
-import { ArgumentError, Netlink, UdpSocket, silentLogger, type Datagram, type Logger } from '@lab/netlink-native'
+import { ArgumentError, Netlink, UdpSocket, silentLogger, type Datagram, type Logger, type OutgoingDatagram } from '@lab/netlink-native'
 import type { Duid } from '../codec/duid.js'
 import { Dhcp6DecodeError } from '../codec/errors.js'
 import { Dhcp6Message, Dhcp6RelayMessage, decodeMessage, type AnyDhcp6Message } from '../codec/message.js'
@@ -104,6 +104,7 @@ interface Port {
   ifindex: number
   addresses: string[]
   udp: UdpSocket
+  outbox: OutgoingDatagram[]
 }
 
 export class DhcpV6Server extends EventEmitter<{ health: [Dhcp6ServerHealth] }> {
@@ -147,7 +148,7 @@ export class DhcpV6Server extends EventEmitter<{ health: [Dhcp6ServerHealth] }> 
     if (options.preference !== undefined && !(Number.isInteger(options.preference) && options.preference >= 0 && options.preference <= 255)) throw new ArgumentError('preference', '0..255')
     const subnets = options.subnets.map((c) => new Subnet6(c))
     const nl = await Netlink.open({ netns: options.netns })
-    const found: Array<Omit<Port, 'udp'> & { mac: string | undefined }> = []
+    const found: Array<Omit<Port, 'udp' | 'outbox'> & { mac: string | undefined }> = []
     try {
       for (const name of names) {
         const link = await nl.link.get(name)
@@ -180,7 +181,7 @@ export class DhcpV6Server extends EventEmitter<{ health: [Dhcp6ServerHealth] }> 
           if ((error as { code?: string }).code !== 'EADDRINUSE') throw error
           throw new Dhcp6Error('LAB_ERR_DHCP6_INTERFACE_BUSY', `another DHCPv6 server already serves ${p.name}${options.netns ? ` in netns ${options.netns}` : ''} (UDP port ${options.port ?? SERVER_PORT} there is taken)`, { cause: error })
         }
-        ports.push({ name: p.name, ifindex: p.ifindex, addresses: p.addresses, udp })
+        ports.push({ name: p.name, ifindex: p.ifindex, addresses: p.addresses, udp, outbox: [] })
       }
     } catch (error) {
       for (const p of ports) await p.udp.close()
@@ -305,9 +306,16 @@ export class DhcpV6Server extends EventEmitter<{ health: [Dhcp6ServerHealth] }> 
     return out
   }
 
+  /** Replies made in one turn of the event loop leave together, in one sendmmsg. */
   #send(port: Port, data: Buffer, to: { address: string; port: number }): void {
     if (this.#stopped) return
-    port.udp.send({ data, ...to }).catch((error: unknown) => this.logger.warn({ err: error, to }, 'reply not sent'))
+    port.outbox.push({ data, address: to.address, port: to.port })
+    if (port.outbox.length > 1) return
+    setImmediate(() => {
+      const batch = port.outbox.splice(0)
+      if (this.#stopped) return
+      port.udp.sendBatch(batch).catch((error: unknown) => this.logger.warn({ err: error, replies: batch.length }, 'replies not sent'))
+    })
   }
 
   /** Frees expired bindings and lapsed offers; runs every sweepIntervalMs. */

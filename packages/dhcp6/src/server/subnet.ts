@@ -1,6 +1,8 @@
 // A prefix served: the range its addresses come from, the pool prefixes are delegated from, its
 // reservations and the options its clients get. IPv6 arithmetic in BigInt: a /64 has 2^64 hosts.
-import { ArgumentError, formatIp, parseCidr, parseIp } from '@lab/netlink-native'
+import { ArgumentError, parseCidr } from '@lab/netlink-native'
+import { formatIpv6, ipv6 } from '../codec/address.js'
+import { BoundedMemo } from '../codec/memo.js'
 
 export interface Reservation6 {
   /** The client's DUID as hex (colons allowed). */
@@ -31,14 +33,16 @@ export interface Dhcp6SubnetConfig {
   validLifetime?: number
 }
 
+/** An IPv6 address as a number; memoized: the same addresses are looked up several times per exchange. */
+const numbers = new BoundedMemo(4096, (text: string, field: string): bigint => BigInt('0x' + ipv6(text, field).toString('hex')))
 export function toBig(text: string, field: string): bigint {
-  const ip = parseIp(text, field)
-  if (ip.family !== 6) throw new ArgumentError(field, `expected an IPv6 address, got ${text}`)
-  return BigInt('0x' + ip.bytes.toString('hex'))
+  return numbers.get(text, field)
 }
 
 export function fromBig(n: bigint): string {
-  return formatIp(Buffer.from(n.toString(16).padStart(32, '0'), 'hex'))
+  const text = formatIpv6(Buffer.from(n.toString(16).padStart(32, '0'), 'hex'))
+  numbers.set(text, n)
+  return text
 }
 
 function network(text: string, field: string): { base: bigint; length: number } {
