@@ -21,8 +21,11 @@ export interface MetricsSource {
   naks: Map<string, number>
   /** Counters of the server's own (DhcpServer.counters() and the like). */
   counts(): { malformed: number; ignored: number; exhausted: number; withheld: number; expired: number }
-  /** Per subnet: the dynamic pool's size, addresses free, leases bound and running. */
-  pools(): Array<{ subnet: string; size: number; free: number; active: number }>
+  /**
+   * Per subnet (and `kind`, with the `poolKinds` option: DHCPv6's `na` addresses and `pd`
+   * prefixes): the dynamic pool's size, how much of it is free, leases bound and running.
+   */
+  pools(): Array<{ subnet: string; kind?: string; size: number; free: number; active: number }>
   journal(): { records: number; commits: number; failures: number } | undefined
   healthy(): boolean
 }
@@ -62,7 +65,7 @@ function* byLabel(label: string, counts: Map<string, number>): Iterable<[Record<
  * The metrics of one DHCP server (v4 or v6: `prefix` is `lab_dhcp4` or `lab_dhcp6`). Returns the
  * registry and the two things observed as they happen.
  */
-export function serverMetrics(prefix: string, source: MetricsSource, options: { messageTypes: string[]; naks?: boolean }) {
+export function serverMetrics(prefix: string, source: MetricsSource, options: { messageTypes: string[]; naks?: boolean; poolKinds?: boolean }) {
   const registry = new Registry()
   // A scrape collects every metric in one turn of the event loop: the pools are counted once for it.
   let pools: ReturnType<MetricsSource['pools']> | undefined
@@ -91,9 +94,12 @@ export function serverMetrics(prefix: string, source: MetricsSource, options: { 
     ]
   })
   readCounter(registry, `${prefix}_leases_expired_total`, 'Leases that ran out without being renewed.', [], () => [[{}, source.counts().expired]])
-  readGauge(registry, `${prefix}_pool_addresses`, 'Addresses of the dynamic pool, per subnet (range minus exclusions).', ['subnet'], () => poolsNow().map((p) => [{ subnet: p.subnet }, p.size]))
-  readGauge(registry, `${prefix}_pool_free_addresses`, 'Addresses of the dynamic pool a new client could get now, per subnet.', ['subnet'], () => poolsNow().map((p) => [{ subnet: p.subnet }, p.free]))
-  readGauge(registry, `${prefix}_leases_active`, 'Leases bound and not expired, per subnet.', ['subnet'], () => poolsNow().map((p) => [{ subnet: p.subnet }, p.active]))
+  const poolLabels = options.poolKinds ? ['subnet', 'kind'] : ['subnet']
+  const of = (p: { subnet: string; kind?: string }): Record<string, string> => (options.poolKinds ? { subnet: p.subnet, kind: p.kind ?? '' } : { subnet: p.subnet })
+  const kinds = options.poolKinds ? ' (kind na: addresses, pd: delegated prefixes)' : ''
+  readGauge(registry, `${prefix}_pool_addresses`, `Addresses of the dynamic pool, per subnet (range minus exclusions)${kinds}.`, poolLabels, () => poolsNow().map((p) => [of(p), p.size]))
+  readGauge(registry, `${prefix}_pool_free_addresses`, `Addresses of the dynamic pool a new client could get now, per subnet${kinds}.`, poolLabels, () => poolsNow().map((p) => [of(p), p.free]))
+  readGauge(registry, `${prefix}_leases_active`, `Leases bound and not expired, per subnet${kinds}.`, poolLabels, () => poolsNow().map((p) => [of(p), p.active]))
   readGauge(registry, `${prefix}_healthy`, '1 while new bindings can be made, 0 while the lease journal cannot be written.', [], () => [[{}, source.healthy() ? 1 : 0]])
   readCounter(registry, `${prefix}_journal_records_total`, 'Lease records appended to the journal.', [], () => [[{}, source.journal()?.records ?? 0]])
   readCounter(registry, `${prefix}_journal_commits_total`, 'Successful journal writes (group commits and compactions).', [], () => [[{}, source.journal()?.commits ?? 0]])

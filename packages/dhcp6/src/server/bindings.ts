@@ -248,7 +248,15 @@ export class BindingDatabase {
     return Number(pool.size - taken)
   }
 
-  leaseOf(client: string): Lease6 | undefined {
+  /** Bindings of `pool` that are bound and running now. */
+  active(pool: Pool6): number {
+    const now = this.#now()
+    let n = 0
+    for (const lease of this.#byKey.values()) if (lease.state === 'bound' && lease.expiresAt > now && pool.indexOf(lease.address) !== undefined) n++
+    return n
+  }
+
+    leaseOf(client: string): Lease6 | undefined {
     return this.#byClient.get(client)
   }
 

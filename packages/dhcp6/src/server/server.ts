@@ -5,6 +5,8 @@
 // packets are counted and dropped; nothing a client sends stops the server.
 import { channel } from 'node:diagnostics_channel'
 import { EventEmitter } from 'node:events'
+import type { Registry } from 'prom-client'
+import { serverMetrics, type ServerMetrics } from '@lab/dhcp4'
 import { ArgumentError, Netlink, UdpSocket, silentLogger, type Datagram, type Logger, type OutgoingDatagram } from '@lab/netlink-native'
 import type { Duid } from '../codec/duid.js'
 import { Dhcp6DecodeError } from '../codec/errors.js'
@@ -112,6 +114,10 @@ export class DhcpV6Server extends EventEmitter<{ health: [Dhcp6ServerHealth] }> 
   readonly #counts: Record<Counter, number> = { received: 0, malformed: 0, relayed: 0, advertises: 0, replies: 0, releases: 0, declines: 0, confirms: 0, informations: 0, exhausted: 0, withheld: 0, ignored: 0, expired: 0 }
   readonly #ports: Port[]
   readonly #sweeper: NodeJS.Timeout
+  /** Messages received by type (the client's, inside any relay), sent by type: read by the metrics. */
+  readonly #received = new Map<string, number>()
+  readonly #sent = new Map<string, number>()
+  readonly #metrics: ServerMetrics
   #health: Dhcp6ServerHealth = { ok: true }
   #stopped = false
 
@@ -126,6 +132,22 @@ export class DhcpV6Server extends EventEmitter<{ health: [Dhcp6ServerHealth] }> 
     super()
     this.interfaces = ports.map((p) => p.name)
     this.#ports = ports
+    this.#metrics = serverMetrics(
+      'lab_dhcp6',
+      {
+        received: this.#received,
+        sent: this.#sent,
+        naks: new Map(),
+        counts: () => this.#counts,
+        pools: () =>
+          subnets.flatMap((s) =>
+            [s.na, s.pd].flatMap((pool) => (pool ? [{ subnet: s.config.prefix, kind: pool.kind, size: Number(pool.size), free: db.free(pool), active: db.active(pool) }] : [])),
+          ),
+        journal: () => db.journalCounters(),
+        healthy: () => this.#health.ok,
+      },
+      { messageTypes: ['SOLICIT', 'REQUEST', 'CONFIRM', 'RENEW', 'REBIND', 'RELEASE', 'DECLINE', 'INFORMATION-REQUEST'], poolKinds: true },
+    )
     for (const port of ports) {
       port.udp.on('message', (d) => this.#handle(port, d))
       port.udp.on('error', (e) => logger.error({ err: e, interface: port.name }, 'socket error'))
@@ -167,6 +189,9 @@ export class DhcpV6Server extends EventEmitter<{ health: [Dhcp6ServerHealth] }> 
       ...(options.offerHoldMs !== undefined ? { offerHoldMs: options.offerHoldMs } : {}),
       journal: {
         onFailure: (failure) => server!.#journalFailure(failure),
+        onWrite: (write) => {
+          if (server) server.#metrics.write(write)
+        },
         onCompactionError: (error) => logger.warn({ err: error, leaseFile: options.leaseFile }, 'lease journal not compacted (appending goes on; tried again later)'),
       },
     })
@@ -198,6 +223,14 @@ export class DhcpV6Server extends EventEmitter<{ health: [Dhcp6ServerHealth] }> 
     return this.#health
   }
 
+  /**
+   * This server's Prometheus metrics (`lab_dhcp6_*`), in a registry of its own: serve it with
+   * `registry.metrics()` or merge it with others (`Registry.merge`); nothing is registered globally.
+   */
+  metrics(): Registry {
+    return this.#metrics.registry
+  }
+
   #journalFailure(failure: Error | undefined): void {
     const health: Dhcp6ServerHealth = failure ? { ok: false, reason: `lease file ${this.options.leaseFile}: ${failure.message}` } : { ok: true }
     if (health.ok === this.#health.ok) return
@@ -213,6 +246,7 @@ export class DhcpV6Server extends EventEmitter<{ health: [Dhcp6ServerHealth] }> 
   }
 
   #handle(port: Port, d: Datagram): void {
+    const arrived = performance.now()
     this.#counts.received++
     let message: AnyDhcp6Message
     try {
@@ -235,6 +269,7 @@ export class DhcpV6Server extends EventEmitter<{ health: [Dhcp6ServerHealth] }> 
       this.#counts.ignored++
       return
     }
+    this.#received.set(inner.type, (this.#received.get(inner.type) ?? 0) + 1)
     if (relays.length > 0) this.#counts.relayed++
     const linkAddress = [...relays].reverse().find((r) => r.linkAddress !== '::')?.linkAddress
     const subnet = linkAddress !== undefined ? this.subnets.find((s) => s.contains(linkAddress)) : (port.addresses.map((a) => this.subnets.find((s) => s.contains(a))).find(Boolean) ?? this.subnets[0])
@@ -277,12 +312,13 @@ export class DhcpV6Server extends EventEmitter<{ health: [Dhcp6ServerHealth] }> 
       return
     }
     const to = relays.length > 0 ? { address: d.from.address, port: SERVER_PORT } : { address: d.from.address, port: d.from.port }
-    if (outcome.event !== 'reply') return this.#send(port, data, to)
+    const sent = { type: outcome.reply.type, arrived }
+    if (outcome.event !== 'reply') return this.#send(port, data, to, sent)
     // The client may use what it binds as soon as it reads the Reply: the binding must be on disk first.
     this.db.durable().then(
       () => {
         for (const lease of outcome.leases) this.#publish('bind', lease)
-        this.#send(port, data, to)
+        this.#send(port, data, to, sent)
       },
       (error: unknown) => {
         this.#counts.replies--
@@ -307,8 +343,10 @@ export class DhcpV6Server extends EventEmitter<{ health: [Dhcp6ServerHealth] }> 
   }
 
   /** Replies made in one turn of the event loop leave together, in one sendmmsg. */
-  #send(port: Port, data: Buffer, to: { address: string; port: number }): void {
+  #send(port: Port, data: Buffer, to: { address: string; port: number }, sent: { type: string; arrived: number }): void {
     if (this.#stopped) return
+    this.#sent.set(sent.type, (this.#sent.get(sent.type) ?? 0) + 1)
+    this.#metrics.exchange(sent.type, (performance.now() - sent.arrived) / 1000)
     port.outbox.push({ data, address: to.address, port: to.port })
     if (port.outbox.length > 1) return
     setImmediate(() => {
