@@ -6,6 +6,7 @@ import { ArgumentError, Netlink, isNotFound, parseIp, parseMac } from '@lab/netl
 import { SwitchError } from './errors.js'
 import { parseOui } from './routed/client-mac.js'
 import { bridgePlan } from './switched/plan.js'
+import { bridgePlan6 } from './switched/plan6.js'
 import { fabricPlan } from './fabric/fabric.js'
 import { checkFrr, frrPaths } from './fabric/frr.js'
 import type { StartOptions } from './app.js'
@@ -13,11 +14,14 @@ import type { StartOptions } from './app.js'
 /** Throws ArgumentError (an invalid option) or SwitchError LAB_ERR_SWITCH_CONFIG. */
 export async function preflight(o: StartOptions): Promise<void> {
   if (o.mode !== undefined && o.mode !== 'switched' && o.mode !== 'routed') throw new ArgumentError('mode', `switched or routed, not ${JSON.stringify(o.mode)}`)
-  for (const dns of o.dns ?? []) if (parseIp(dns, 'dns').family !== 4) throw new ArgumentError('dns', `an IPv4 address, not ${dns}`)
+  // Switched mode announces IPv6 DNS servers in RAs and DHCPv6; routed mode serves DHCPv4 only.
+  for (const dns of o.dns ?? []) if (parseIp(dns, 'dns').family !== 4 && (o.mode === 'routed' || o.ipv6 === false)) throw new ArgumentError('dns', `an IPv4 address${o.mode === 'routed' ? ' (routed mode)' : ' (IPv6 is off)'}, not ${dns}`)
   if (o.mode === 'routed') {
     if (o.oui !== undefined) parseOui(o.oui)
   } else {
     bridgePlan(o.subnet ?? '10.1.0.1/24')
+    if (o.ipv6 !== undefined && typeof o.ipv6 !== 'boolean') throw new ArgumentError('ipv6', `true or false, not ${JSON.stringify(o.ipv6)}`)
+    if (o.subnet6 !== undefined) bridgePlan6(o.subnet6)
     if (o.uplink?.mac !== undefined) parseMac(o.uplink.mac, 'uplink.mac')
     if (o.uplink?.name !== undefined && o.uplink.mac !== undefined) throw new ArgumentError('uplink', 'a name or a MAC, not both')
     if (o.forwardMode !== undefined && o.forwardMode !== 'kernel' && o.forwardMode !== 'proxy') throw new ArgumentError('forwardMode', `kernel or proxy, not ${JSON.stringify(o.forwardMode)}`)

@@ -1,6 +1,8 @@
 // What the runnables of a switched-mode switch share: its options, the plan of its bridge, what
 // it knows about itself (for `nanoswitch status`) and how the switch is ending.
 import type { DhcpServer, ClientLease } from '@lab/dhcp4'
+import type { Dhcp6Lease, DhcpV6Server } from '@lab/dhcp6'
+import type { RouterAdvertiser } from '@lab/ndp'
 import type { FabricOptions } from '../fabric/fabric.js'
 import type { FrrOptions } from '../fabric/frr.js'
 import type { FabricState } from '../fabric/runnables.js'
@@ -9,6 +11,7 @@ import type { Lifecycle } from '../lifecycle.js'
 import type { SocksServer } from '../socks/socks5-server.js'
 import type { BridgeOptions } from './bridge.js'
 import type { BridgePlan } from './plan.js'
+import type { BridgePlan6 } from './plan6.js'
 import type { UplinkSelector } from './ports.js'
 
 export interface SwitchOptions {
@@ -17,8 +20,19 @@ export interface SwitchOptions {
   bridge?: string
   /** The switch's address on the bridge, with the prefix: default 10.1.0.1/24. */
   subnet?: string
-  /** DNS servers handed to VMs: default the seed's 10.42.0.3. */
+  /**
+   * DNS servers handed to VMs: default the seed's 10.42.0.3. IPv4 ones go in DHCPv4 (the default
+   * when none is IPv4); IPv6 ones in the RAs' RDNSS and DHCPv6 (none by default).
+   */
   dns?: string[]
+  /**
+   * IPv6 on the bridge (default true, false with a fabric): the switch's address `subnet6`, RAs
+   * announcing its /64 for SLAAC (M and O set), a DHCPv6 server for addresses from ::1000-::ffff
+   * and other configuration, and on the uplink SLAAC, a DHCPv6 client and NAT66 of the /64.
+   */
+  ipv6?: boolean
+  /** The switch's IPv6 address on the bridge, in a /64: default fd0a:b3ec:1::1/64. */
+  subnet6?: string
   /** Lease time, seconds: default 12 h. */
   leaseTime?: number
   /**
@@ -53,6 +67,18 @@ export interface DhcpHealthStatus {
   text: string
 }
 
+/** The IPv6 side of a switched-mode switch, for `nanoswitch status`. */
+export interface Ipv6State {
+  plan: BridgePlan6
+  /** IPv6 DNS servers announced (RDNSS) and served (DHCPv6 option 23). */
+  dns: string[]
+  ra: RouterAdvertiser | undefined
+  server: DhcpV6Server | undefined
+  dhcpHealth: DhcpHealthStatus | undefined
+  /** The uplink's IPv6: the DHCPv6 client's state and lease; whether the /64 is masqueraded. */
+  uplink: { name: string; state?: string; lease?: Dhcp6Lease; nat: boolean } | undefined
+}
+
 /** What the running switch knows about itself, for `nanoswitch status`. */
 export class SwitchState {
   bridge: BridgePlan | undefined
@@ -66,6 +92,8 @@ export class SwitchState {
   socks: SocksServer | undefined
   /** With a fabric: its plan, FRR's paths and the MTU the VMs get. */
   fabric: FabricState | undefined
+  /** IPv6 (undefined with --no-ipv6). */
+  ipv6: Ipv6State | undefined
 }
 
 /** Everything a switched-mode runnable is built from. */
@@ -73,6 +101,8 @@ export interface SwitchContext {
   options: SwitchOptions
   netns: string | undefined
   plan: BridgePlan
+  /** The bridge's IPv6 plan; undefined when IPv6 is off. */
+  plan6: BridgePlan6 | undefined
   bridge: BridgeOptions
   state: SwitchState
   lifecycle: Lifecycle

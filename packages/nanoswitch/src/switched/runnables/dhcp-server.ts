@@ -16,7 +16,7 @@ export function dhcpServerRunnable(sw: SwitchContext): Runnable {
       const server = await DhcpServer.start({
         ...(sw.netns ? { netns: sw.netns } : {}),
         interface: sw.bridge.name,
-        subnets: [{ subnet: sw.plan.network, range: sw.plan.range, router: sw.plan.address, dns: o.dns ?? ['10.42.0.3'], leaseTime: o.leaseTime ?? 43_200, ...(sw.state.fabric?.mtu ? { mtu: sw.state.fabric.mtu } : {}) }],
+        subnets: [{ subnet: sw.plan.network, range: sw.plan.range, router: sw.plan.address, dns: dns4(o.dns), leaseTime: o.leaseTime ?? 43_200, ...(sw.state.fabric?.mtu ? { mtu: sw.state.fabric.mtu } : {}) }],
         ...(o.leaseFile ? { leaseFile: o.leaseFile } : {}),
         logger: ctx.logger,
       })
@@ -30,6 +30,12 @@ export function dhcpServerRunnable(sw: SwitchContext): Runnable {
     },
     { run: (server, ctx) => followHealth(server, ctx, sw) },
   )
+}
+
+/** The IPv4 servers of --dns; the seed's 10.42.0.3 when there is none (IPv6 ones go in RAs and DHCPv6). */
+function dns4(dns: string[] | undefined): string[] {
+  const v4 = (dns ?? []).filter((d) => !d.includes(':'))
+  return v4.length ? v4 : ['10.42.0.3']
 }
 
 function healthText(h: DhcpServerHealth): { ok: boolean; text: string } {

@@ -1,5 +1,6 @@
 // `uplink`: finds the uplink, or waits for it to appear (saying so in the log and the status),
-// then runs the masquerade (`nat`) and the DHCP client (`dhcp-client`) on it. If the link goes
+// then runs the masquerade (`nat`), the DHCP client (`dhcp-client`) and, with IPv6, the DHCPv6
+// client (`dhcp6-client`; SLAAC is the kernel's, accept_ra=2 set before the link comes up) on it. If the link goes
 // away, this runnable fails and its restart waits for the link again.
 import { Netlink, isNotFound, type Link, type NetlinkEvent } from '@lab/netlink-native'
 import type { Context, Runnable } from '@lab/supervisor'
@@ -8,6 +9,7 @@ import { classify } from '../ports.js'
 import type { SwitchContext } from '../state.js'
 import { natRunnable } from './nat.js'
 import { uplinkDhcpRunnable } from './uplink-dhcp.js'
+import { acceptRouterAdvertisements, uplinkDhcp6Runnable } from './uplink-ipv6.js'
 
 export const WAITING_FOR_LINK = 'waiting for link'
 
@@ -34,12 +36,15 @@ export function uplinkRunnable(sw: SwitchContext): Runnable {
         if (!link) return // cancelled while waiting
       }
       const up = link
+      const v6 = sw.state.ipv6
+      if (v6) await acceptRouterAdvertisements(sw.netns, up.name)
       await nl.link.set(up.name, { up: true })
       sw.state.uplink = { name: up.name, ...(up.address ? { mac: up.address } : {}) }
       publishUplink({ netns: sw.netns, uplink: up.name, state: 'found' })
       ctx.logger.info({ uplink: up.name, mac: up.address }, 'uplink found')
       ctx.run('nat', natRunnable(sw, up.name))
       ctx.run('dhcp-client', uplinkDhcpRunnable(sw, up))
+      if (v6) ctx.run('dhcp6-client', uplinkDhcp6Runnable(sw, v6, up))
       ctx.healthy()
       // Until cancelled (the watch ends), or the uplink is deleted: then a restart waits for it again.
       if (await untilGone(events, nl, up)) throw new Error(`uplink ${up.name} went away`)
