@@ -2,11 +2,17 @@
 // 10,000 rules in one transaction: ours vs `nft -f` with the same rules; 100 rules with one
 // `nft add rule` exec each (per-rule cost, scaled); 10,000 set elements both ways. Each in a fresh
 // namespace made here, with the kernel's share (system CPU) of each.
+// Usage: nft.bench.mjs [--chart FILE.svg] (the figures as a bar chart as well)
 import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createProgress } from '@lab/cli-kit/progress'
+import { chartOption, writeChart } from '../../../scripts/bench-chart.mjs'
 import { Nft, rule } from '../dist/index.js'
+
+const { chart } = chartOption()
+const progress = createProgress()
 
 const RULES = Number(process.env.BENCH_RULES ?? 10_000)
 const EXEC_RULES = 100
@@ -105,6 +111,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 async function median(label, fn, options, check) {
   const runs = []
   for (let i = 0; i < RUNS; i++) {
+    progress.count(label, i + 1, RUNS)
     const r = await measure(label, fn, options)
     if (check) check(r)
     spawnSync('ip', ['netns', 'del', r.ns])
@@ -125,8 +132,10 @@ await measure('warm-up', ours)
 const rows = []
 rows.push(await median(`nft -f (${RULES} rules)`, nftFile, { child: true }, rulesOk))
 rows.push(await median(`ours, one transaction (${RULES} rules)`, ours, {}, rulesOk))
+progress.update(`nft add rule per exec (${EXEC_RULES})`)
 rows.push(await measure(`nft add rule per exec (${EXEC_RULES}, scaled)`, nftPerExec, { child: true, scale: RULES / EXEC_RULES }))
 const elements = [await median(`nft -f (${ELEMENTS} set elements)`, nftElements, { child: true }, elementsOk), await median(`ours (${ELEMENTS} set elements)`, oursElements, {}, elementsOk)]
+progress.done()
 console.log(`\nmedian of ${RUNS} runs each (the per-exec row: one run of ${EXEC_RULES} rules, scaled)`)
 
 const line = (r, base) =>
@@ -134,3 +143,17 @@ const line = (r, base) =>
 console.log(`\n${'variant'.padEnd(44)} ${'wall'.padStart(13)} ${'system'.padStart(11)} ${'kernel'.padStart(6)} ${'vs nft -f'.padStart(9)}`)
 for (const r of rows) console.log(line(r, rows[0]))
 for (const r of elements) console.log(line(r, elements[0]))
+if (chart) {
+  const bars = (rs) => rs.map((r) => ({ label: r.label, value: r.wall, ours: r.label.startsWith('ours') }))
+  writeChart(chart, {
+    title: '@lab/nft vs nft(8): wall time',
+    subtitle: `median of ${RUNS} runs each, each in a fresh namespace; the per-exec row is ${EXEC_RULES} rules scaled to ${RULES}`,
+    panels: [
+      { title: `${RULES} rules in one transaction`, unit: 'ms', better: 'lower', baseline: rows[0].label, bars: bars(rows.slice(0, 2)) },
+      // Apart: at hundreds of times the others, it would shrink their bars to nothing.
+      { title: `${RULES} rules, one nft exec per rule`, unit: 'ms', better: 'lower', baseline: rows[1].label, bars: bars([rows[1], rows[2]]) },
+      { title: `${ELEMENTS} set elements`, unit: 'ms', better: 'lower', baseline: elements[0].label, bars: bars(elements) },
+    ],
+  })
+  console.log(`chart: ${chart}`)
+}
