@@ -2,13 +2,18 @@
 // `--topo linear,N`), up + every host pings its neighbour + down. Our switches are bridge nodes
 // (each its own namespace), hosts are namespaces. Mininet runs inside a throwaway namespace so its
 // switches never touch the host. Prints wall time and time per node as the lab grows.
+// Usage: bench.mjs [20,100,500] [--chart FILE.svg] (the figures as a bar chart as well)
 import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createProgress } from '@lab/cli-kit/progress'
 import { spawnInNetns } from '@lab/netlink-native'
+import { chartOption, writeChart } from '../../../scripts/bench-chart.mjs'
 import { down, parseTopology, up } from '../dist/index.js'
 
+const { chart, args } = chartOption()
+const progress = createProgress()
 process.env.LAB_RUN_DIR ??= mkdtempSync(join(tmpdir(), 'lab-bench-'))
 
 function linear(n) {
@@ -31,6 +36,7 @@ const ping = (netns, address) =>
 
 async function ours(n) {
   const { text, ip } = linear(n)
+  progress.update(`lab: ${n} hosts, up, pings, down`)
   const t0 = performance.now()
   await up(parseTopology(text))
   const t1 = performance.now()
@@ -45,6 +51,7 @@ async function ours(n) {
 
 function mininet(n) {
   if (spawnSync('sh', ['-c', 'command -v mn'], { stdio: 'ignore' }).status !== 0) return undefined
+  progress.update(`mininet: ${n} hosts, pingall`)
   const ns = `labbench-mn-${process.pid}`
   execFileSync('ip', ['netns', 'add', ns])
   try {
@@ -64,10 +71,31 @@ function mininet(n) {
 const fmt = (ms) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`)
 console.log('| hosts (nodes) | lab up | pings | lab down | total | per node | mininet (pingall) |')
 console.log('|---|---|---|---|---|---|---|')
-for (const n of (process.argv[2] ?? '20,100,500').split(',').map(Number)) {
+const results = []
+for (const n of (args[0] ?? '20,100,500').split(',').map(Number)) {
   const r = await ours(n)
   const mn = n <= 20 ? mininet(n) : undefined
+  results.push({ n, r, mn })
   const mnText = mn === undefined ? 'not run' : mn.error ? `failed: ${mn.error}` : `${fmt(mn.total)} (${(mn.total / r.total).toFixed(0)}x)`
+  progress.done()
   console.log(`| ${n} (${2 * n}) | ${fmt(r.up)} | ${fmt(r.ping)} | ${fmt(r.down)} | ${fmt(r.total)} | ${fmt(r.up / (2 * n))} up | ${mnText} |`)
 }
 rmSync(process.env.LAB_RUN_DIR, { recursive: true, force: true })
+if (chart) {
+  const compared = results.filter(({ mn }) => mn && !mn.error)
+  writeChart(chart, {
+    title: 'lab vs mininet: a linear topology (N bridges in a chain, a host on each)',
+    subtitle: 'lab: up + every host pings its neighbour + down; mininet: mn --topo linear,N --switch lxbr --test pingall',
+    panels: [
+      ...compared.map(({ n, r, mn }) => ({
+        title: `${n} hosts (${2 * n} nodes), start to finish`,
+        unit: 'ms',
+        better: 'lower',
+        baseline: 'mininet (pingall)',
+        bars: [{ label: 'lab up, pings, lab down', value: r.total, ours: true }, { label: 'mininet (pingall)', value: mn.total }],
+      })),
+      { title: 'lab up as the lab grows', unit: 'ms', better: 'lower', bars: results.map(({ n, r }) => ({ label: `${n} hosts (${2 * n} nodes)`, value: r.up, ours: true })) },
+    ],
+  })
+  console.log(`chart: ${chart}`)
+}
