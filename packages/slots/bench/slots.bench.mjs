@@ -1,10 +1,17 @@
 #!/usr/bin/env node
 // Create + destroy 100 slots: ours (netlink + one nft transaction per namespace) vs seed 003's
 // commands as a shell script, same topology, same run. The "host" is a namespace made here.
+// Usage: slots.bench.mjs [--chart FILE.svg] (the figures as a bar chart as well)
 import { execFileSync, spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { createProgress } from '@lab/cli-kit/progress'
+import { chartOption, writeChart } from '../../../scripts/bench-chart.mjs'
 import { Slots } from '../dist/index.js'
+
+const { chart } = chartOption()
+// One status line per phase, written between the timed parts only.
+const progress = createProgress()
 
 const COUNT = Number(process.env.BENCH_SLOTS ?? 100)
 const seed = fileURLToPath(new URL('./seed-slot.sh', import.meta.url))
@@ -41,6 +48,7 @@ const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6
 const slabKb = () => Number(/^Slab:\s+(\d+)/m.exec(readFileSync('/proc/meminfo', 'utf8'))[1])
 
 // Ours.
+progress.update(`ours: ${COUNT} slots one after another`)
 const slots = await Slots.open({ hostNetns: host, uplink: 'up0', netnsPrefix: `${tag}-ns-`, vethPrefix: `${tag}v` })
 await slots.del((await slots.add()).index) // warm-up
 await slots.settled()
@@ -65,6 +73,7 @@ t0 = process.hrtime.bigint()
 await slots.settled()
 const oursSettle = ms(t0)
 // The same, overlapping: addMany (4 at a time) and destroyMany (8 at a time).
+progress.update(`ours: ${COUNT} slots with addMany/destroyMany`)
 t0 = process.hrtime.bigint()
 const many = await slots.addMany(COUNT, 4)
 const oursCreateMany = ms(t0)
@@ -75,6 +84,7 @@ await slots.settled()
 await slots.close()
 
 // A warm pool as large as the run: acquire hands out a slot prepared in the background.
+progress.update(`ours: filling a warm pool of ${COUNT}`)
 const pooled = await Slots.open({ hostNetns: host, uplink: 'up0', netnsPrefix: `${tag}-ns-`, vethPrefix: `${tag}v`, pool: { size: COUNT } })
 while (pooled.status().pool.idle < COUNT) await new Promise((r) => setTimeout(r, 20))
 t0 = process.hrtime.bigint()
@@ -89,6 +99,7 @@ await pooled.settled()
 await pooled.close()
 
 // Seed 003's commands.
+progress.update(`seed 003 commands: ${COUNT} slots`)
 t0 = process.hrtime.bigint()
 for (let i = 1; i <= COUNT; i++) sh([seed, 'create', String(i), host, 'up0', `${tag}s`])
 const seedCreate = ms(t0)
@@ -96,6 +107,7 @@ t0 = process.hrtime.bigint()
 for (let i = 1; i <= COUNT; i++) sh([seed, 'destroy', String(i), host, 'up0', `${tag}s`])
 const seedDestroy = ms(t0)
 
+progress.done()
 const row = (label, c, d) =>
   `${label.padEnd(30)} ${(c / COUNT).toFixed(2).padStart(8)} ms ${(d / COUNT).toFixed(2).padStart(8)} ms ${((c + d) / COUNT).toFixed(2).padStart(8)} ms`
 console.log(`\n${COUNT} slots, per slot`)
@@ -108,3 +120,18 @@ const sorted = [...createTimes].sort((a, b) => a - b)
 console.log(`add one by one: median ${sorted[Math.floor(COUNT / 2)].toFixed(2)} ms, p90 ${sorted[Math.floor(COUNT * 0.9)].toFixed(2)} ms; the kernel finished deleting ${COUNT} removed slots ${oursSettle.toFixed(0)} ms after the last del() returned`)
 console.log(`memory per slot: ${(slabPerSlot / 1024).toFixed(1)} KiB kernel slab (/proc/meminfo Slab delta), ${(rssPerSlot / 1024).toFixed(1)} KiB RSS in our process`)
 console.log(`ours creates ${(seedCreate / oursCreate).toFixed(1)}x faster one by one (${(seedCreate / oursCreateMany).toFixed(1)}x with addMany), create+destroy ${((seedCreate + seedDestroy) / (oursCreate + oursDestroy)).toFixed(1)}x (${((seedCreate + seedDestroy) / (oursCreateMany + oursDestroyMany)).toFixed(1)}x overlapped)`)
+if (chart) {
+  const variants = [
+    ['ours, warm pool acquire/release', oursAcquire, oursRelease],
+    ['ours, one after another', oursCreate, oursDestroy],
+    ['ours, addMany/destroyMany', oursCreateMany, oursDestroyMany],
+    ['seed 003 commands (ip/iptables)', seedCreate, seedDestroy],
+  ]
+  const baseline = 'seed 003 commands (ip/iptables)'
+  const panel = (title, pick) => ({ title, unit: 'ms', better: 'lower', baseline, bars: variants.map((v) => ({ label: v[0], value: pick(v) / COUNT, ours: v[0].startsWith('ours') })) })
+  writeChart(chart, {
+    title: `@lab/slots vs a shell script of ip/iptables: ${COUNT} slots, time per slot`,
+    panels: [panel('add a slot', (v) => v[1]), panel('remove a slot', (v) => v[2]), panel('add and remove', (v) => v[1] + v[2])],
+  })
+  console.log(`chart: ${chart}`)
+}
