@@ -33,6 +33,8 @@ const PEERS = {
   vtysh: 'frr',
   rdisc6: 'ndisc6',
   radvd: 'radvd',
+  // lab-dhcp4 --metrics is scraped by a real Prometheus, run by the test in its namespace.
+  prometheus: 'prometheus',
 }
 const SCAPY = { probe: ['/usr/bin/python3', '-c', 'import scapy'], pkg: 'python3-scapy' }
 // microVM images need a statically linked busybox (Debian's busybox is dynamic; busybox-static replaces it).
