@@ -92,7 +92,18 @@ export interface LeaseJournalOptions<L extends JournalRecord = Lease> {
    */
   onCompactionError?: (error: Error) => void
   compactionPauseMs?: number
+  /**
+   * Every live record, for rewriting the file from scratch. Given, a write that fails because the
+   * open file can no longer be written (EROFS: its filesystem went read-only after an error; EIO;
+   * ESTALE) is retried as a rewrite by path instead of an append to that file: once the
+   * filesystem is repaired and mounted again, or another is mounted in its place, the journal
+   * goes on there by itself.
+   */
+  snapshot?: () => L[]
 }
+
+/** Errors after which appending to the open file is pointless: only a new file can work. */
+const DEAD_FILE = new Set(['EROFS', 'EIO', 'ESTALE', 'EBADF'])
 
 /** What a lease file holds: the newest state per address, and how many lines could not be read. */
 export interface LeaseFileContents<L extends JournalRecord = Lease> {
@@ -320,6 +331,7 @@ export class LeaseJournal<L extends JournalRecord = Lease> {
     this.#counters.failures++
     const first = !this.#failure
     this.#failure = error
+    if (this.#options.snapshot && DEAD_FILE.has((error as { code?: string }).code ?? '')) this.#compactWith = this.#options.snapshot
     // Whoever waits for these records is told now; the records stay queued for the retry.
     this.#batch?.done.reject(error)
     this.#next?.reject(error)

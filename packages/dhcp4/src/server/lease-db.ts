@@ -71,6 +71,8 @@ export class LeaseDatabase {
       ...options.journal,
       // Nothing commits before open() returns: the journal writes only what is recorded later.
       onCommit: (committed, compacted) => db!.#madeDurable(committed, compacted),
+      // A file that can no longer be written (its filesystem went read-only) is rewritten by path.
+      snapshot: () => db!.#snapshot(),
     })
     db = new LeaseDatabase(options, journal, leases, damaged)
     return db
