@@ -8,7 +8,7 @@ import { SlotAllocator } from './allocator.js'
 import { SLOTS_ERROR_CODES, SlotsError } from './errors.js'
 import { publishSlot } from './events.js'
 import { SlotNat } from './nat.js'
-import { createTopology } from './topology.js'
+import { createTopology, enableForwarding, tapWithoutDad } from './topology.js'
 import { deleteConntrackOf, flushConntrack } from './conntrack.js'
 import { validateEgress, type EgressPolicy } from './egress.js'
 import { BUILDING_ALIAS, IDLE_ALIAS, type PoolOptions, type SlotsStatus } from './pool.js'
@@ -36,6 +36,15 @@ export interface SlotsOptions extends Partial<SlotRanges> {
    * egress policies; omitted: none.
    */
   resolver?: string
+  /**
+   * IPv6 for new slots too (default false): each gets the IPv6 addresses of `slotAddressing`
+   * (`slot.ipv6`, ULA ranges `hostBase6`, `vethBase6`, `tapAddress6`, `guestAddress6`), NAT66 in
+   * its namespace and on the host (the `ip6 lab-slots` table), and the host namespace gets
+   * net.ipv6.conf.all.forwarding=1 (an uplink that took its routes from router advertisements,
+   * accept_ra=1, is set to accept_ra=2 first, so it keeps them). Slots with IPv6 that exist
+   * are adopted with it either way.
+   */
+  ipv6?: boolean
 }
 
 export interface SlotAddOptions {
@@ -57,6 +66,8 @@ export class Slots {
   readonly ranges: SlotRanges
   readonly uplink: string
   readonly hostNetns: string | undefined
+  /** Whether new slots get IPv6. */
+  readonly ipv6: boolean
   readonly #host: Netlink
   readonly #nat: SlotNat
   readonly #allocator: SlotAllocator
@@ -81,12 +92,15 @@ export class Slots {
   #suspended = false
   /** Host veths renamed out of the way by a removal, until the kernel has deleted them. */
   readonly #tombstones = new Set<string>()
+  /** Indexes whose slot has IPv6 (made with it, or adopted with it). */
+  readonly #v6 = new Set<number>()
   #tombstoneSeq = 0
   #closed = false
 
   private constructor(options: SlotsOptions, host: Netlink, uplink: string, nat: SlotNat, logger: Logger) {
     this.ranges = { ...DEFAULT_RANGES, ...stripUndefined(options) }
     this.hostNetns = options.hostNetns
+    this.ipv6 = options.ipv6 === true
     this.uplink = uplink
     this.#host = host
     this.#nat = nat
@@ -106,6 +120,7 @@ export class Slots {
     const ranges = { ...DEFAULT_RANGES, ...stripUndefined(options) }
     validateRanges(ranges)
     if (options.resolver !== undefined) ipv4ToNumber(options.resolver, 'resolver')
+    if (options.ipv6 !== undefined && typeof options.ipv6 !== 'boolean') throw new ArgumentError('ipv6', 'expected true or false')
     if (options.pool !== undefined) {
       const size = options.pool?.size
       // Larger than maxSlots is allowed: the pool then holds every free index.
@@ -117,8 +132,10 @@ export class Slots {
     try {
       const uplink = options.uplink ?? (await defaultUplink(host))
       await host.link.get(uplink)
-      await host.sysctl.set('net.ipv4.ip_forward', '1')
-      nat = await SlotNat.open(options.hostNetns, uplink, ranges, options.resolver)
+      await enableForwarding(host, uplink, options.ipv6 === true)
+      // Slots with IPv6 made by an earlier owner keep their IPv6 under an owner without it.
+      const ipv6 = options.ipv6 === true || (await SlotNat.hasIpv6(options.hostNetns))
+      nat = await SlotNat.open(options.hostNetns, uplink, ranges, options.resolver, ipv6)
       const slots = new Slots(options, host, uplink, nat, logger)
       await slots.#adopt()
       slots.#refill()
@@ -137,6 +154,9 @@ export class Slots {
     // A veth that is not up, or still marked as being built, belongs to a slot whose owner died
     // while adding it: its other pieces may be missing.
     const complete = new Set(links.filter((l) => l.up && l.alias !== BUILDING_ALIAS).map((l) => l.name))
+    // Which veths carry their slot's IPv6 address: those slots have IPv6 (one dump for all).
+    const indexOf = new Map(links.map((l) => [l.name, l.index]))
+    const v6Addresses = this.#nat.ipv6 ? new Set((await this.#host.addr.list({ family: 6 })).map((a) => `${a.index} ${a.address}`)) : new Set<string>()
     const doomed: SlotAddressing[] = []
     const prefix = this.ranges.netnsPrefix
     const names = existsSync(NETNS_RUN_DIR) ? readdirSync(NETNS_RUN_DIR) : []
@@ -146,7 +166,10 @@ export class Slots {
       if (!/^\d+$/.test(rest)) continue
       const index = Number(rest)
       if (index < 1 || index > this.ranges.maxSlots) continue
-      const s = slotAddressing(this.ranges, index)
+      const plain = slotAddressing(this.ranges, index, true)
+      const hasV6 = v6Addresses.has(`${indexOf.get(plain.vethName)} ${plain.ipv6!.vethAddress}`)
+      // A half-made slot may have some IPv6 pieces: its teardown removes them too (absent ones are fine).
+      const s = slotAddressing(this.ranges, index, hasV6 || (this.#nat.ipv6 && !complete.has(plain.vethName)))
       if (idle.has(s.vethName)) {
         // A pooled slot nobody had acquired (its owner died): back into our pool, or removed
         // when there is no room, so none is leaked.
@@ -154,14 +177,18 @@ export class Slots {
           // Another process's pool, or one whose owner died: left as it is (a CLI listing slots
           // must not empty a running pool); a Slots opened with a pool takes it back.
           this.#allocator.adopt(index)
+          if (hasV6) this.#v6.add(index)
           this.#idleElsewhere.add(index)
-        } else if (this.#idle.length < this.#pool.size) {
+        } else if (this.#idle.length < this.#pool.size && hasV6 === this.ipv6) {
+          // (A pooled slot of the other kind would hand out the wrong addresses: removed.)
           this.#allocator.adopt(index)
+          if (hasV6) this.#v6.add(index)
           this.#idle.push({ ...s, uplink: this.uplink })
           this.#logger.info({ slot: index }, 'adopted an idle pooled slot')
         } else doomed.push(s)
       } else if (complete.has(s.vethName)) {
         this.#allocator.adopt(index)
+        if (hasV6) this.#v6.add(index)
         this.#logger.info({ slot: index }, 'adopted existing slot')
       } else {
         // Half-made (the process died while adding it): finish the teardown instead of leaking.
@@ -169,7 +196,7 @@ export class Slots {
         this.#logger.warn({ slot: index }, 'removed a half-made slot')
       }
     }
-    await this.#nat.syncTo(this.#allocator.inUse.map((i) => slotAddressing(this.ranges, i)))
+    await this.#nat.syncTo(this.#allocator.inUse.map((i) => this.#addressing(i)))
     for (const s of doomed) {
       await this.#teardown(s)
       this.#logger.info({ slot: s.index }, 'removed an idle pooled slot (no room in the pool)')
@@ -201,7 +228,9 @@ export class Slots {
   #create(index: number, idle: boolean, egress: EgressPolicy = 'allow', rate?: string | number): Promise<Slot> {
     return this.#serialize(index, async () => {
       const started = performance.now()
-      const s = slotAddressing(this.ranges, index)
+      if (this.ipv6) this.#v6.add(index)
+      else this.#v6.delete(index)
+      const s = this.#addressing(index)
       try {
         await Netns.add(s.netns)
         // The slot's links and its NAT rules are independent: build both at once. The catch only
@@ -248,11 +277,11 @@ export class Slots {
 
   /** The slot with this index, if this instance has it. */
   get(index: number): Slot | undefined {
-    return this.#allocator.has(index) ? { ...slotAddressing(this.ranges, index), uplink: this.uplink } : undefined
+    return this.#allocator.has(index) ? { ...this.#addressing(index), uplink: this.uplink } : undefined
   }
 
   list(): Slot[] {
-    return this.#allocator.inUse.map((i) => ({ ...slotAddressing(this.ranges, i), uplink: this.uplink }))
+    return this.#allocator.inUse.map((i) => ({ ...this.#addressing(i), uplink: this.uplink }))
   }
 
   /**
@@ -269,16 +298,17 @@ export class Slots {
   }
 
   #remove(index: number, mustExist: boolean): Promise<void> {
-    let s: SlotAddressing
     try {
       this.#checkOpen()
-      s = slotAddressing(this.ranges, index)
+      slotAddressing(this.ranges, index) // checks the index
     } catch (error) {
       return Promise.reject(error)
     }
     // In order with an add of the same index still under way, so the check sees its outcome.
     return this.#serialize(index, async () => {
       const existed = this.#allocator.has(index)
+      // A slot we do not know of may still have IPv6 pieces when the host keeps IPv6 tables.
+      const s = existed ? this.#addressing(index) : slotAddressing(this.ranges, index, this.#nat.ipv6)
       if (mustExist && !existed) throw new SlotsError(SLOTS_ERROR_CODES.notFound, `ENOENT: slot del ${index} (no such slot)`)
       const pooled = this.#idle.findIndex((p) => p.index === index)
       if (pooled >= 0) this.#idle.splice(pooled, 1)
@@ -368,6 +398,10 @@ export class Slots {
         (b) => {
           b.route.del({ dst: `${s.hostReachableIP}/32` })
           b.addr.del(link.index, `${s.vethAddress}/31`)
+          if (s.ipv6) {
+            b.route.del({ dst: `${s.ipv6.hostReachableIP}/128` })
+            b.addr.del(link.index, `${s.ipv6.vethAddress}/127`)
+          }
           // A link must be down to be renamed.
           b.link.set(link.index, { up: false, alias: '' })
           b.link.set(link.index, { name: tombstone })
@@ -381,7 +415,7 @@ export class Slots {
     await this.#nat.unretire(s)
     // The host's conntrack entries of the slot (masqueraded, DNATed) would otherwise outlive it and
     // meet the next slot with this index.
-    await deleteConntrackOf(this.hostNetns, [s.peerAddress, s.hostReachableIP])
+    await deleteConntrackOf(this.hostNetns, hostFlowAddresses(s))
   }
 
   /** Later work on this index waits for `work` too (and for what it waited for before). */
@@ -408,7 +442,7 @@ export class Slots {
       return Promise.reject(error)
     }
     return this.#serialize(index, async () => {
-      await this.#nat.setEgress(slotAddressing(this.ranges, index), checked)
+      await this.#nat.setEgress(this.#addressing(index), checked)
       if (checked === 'allow') this.#egress.delete(index)
       else this.#egress.set(index, checked)
     })
@@ -490,7 +524,7 @@ export class Slots {
     // ends in a full pool removes its slot.
     if (!pool || !pool.reuse || this.#idle.length >= pool.size) return this.destroy(index)
     return this.#serialize(index, async () => {
-      const s = slotAddressing(this.ranges, index)
+      const s = this.#addressing(index)
       try {
         await this.#scrub(s)
       } catch (error) {
@@ -558,8 +592,10 @@ export class Slots {
       if (tap.carrier) {
         await inner.link.del(s.tapName)
         await inner.link.add({ name: s.tapName, kind: 'tap' })
+        if (s.ipv6) await tapWithoutDad(inner, s)
         await inner.batch((b) => {
           b.addr.add(s.tapName, `${s.tapAddress}/${s.tapPrefixLength}`)
+          if (s.ipv6) b.addr.add(s.tapName, `${s.ipv6.tapAddress}/${s.ipv6.tapPrefixLength}`, { nodad: true })
           b.link.set(s.tapName, { up: true })
         })
       }
@@ -568,7 +604,7 @@ export class Slots {
     }
     // Then the flows, once no old holder of the TAP can make new ones: the guest's own flows live
     // in the slot namespace (its SNAT/DNAT), their masqueraded and DNATed halves in the host's.
-    await Promise.all([flushConntrack(s.netns), deleteConntrackOf(this.hostNetns, [s.peerAddress, s.hostReachableIP])])
+    await Promise.all([flushConntrack(s.netns), deleteConntrackOf(this.hostNetns, hostFlowAddresses(s))])
   }
 
   /** Sets the host veth's alias: the idle marker a restarted owner finds its pool by. */
@@ -625,6 +661,11 @@ export class Slots {
     }
   }
 
+  /** Slot `index`'s addressing, with IPv6 when that slot has it. */
+  #addressing(index: number): SlotAddressing {
+    return slotAddressing(this.ranges, index, this.#v6.has(index))
+  }
+
   /** Work on one slot index runs in order (a removal waits for the add of the same slot). */
   #serialize<T>(index: number, work: () => Promise<T>): Promise<T> {
     const before = this.#pending.get(index) ?? Promise.resolve()
@@ -640,6 +681,11 @@ export class Slots {
     })
     return run
   }
+}
+
+/** The slot's addresses as the host's conntrack sees them: its masqueraded source, its DNATed destination. */
+function hostFlowAddresses(s: SlotAddressing): string[] {
+  return s.ipv6 ? [s.peerAddress, s.hostReachableIP, s.ipv6.peerAddress, s.ipv6.hostReachableIP] : [s.peerAddress, s.hostReachableIP]
 }
 
 async function defaultUplink(host: Netlink): Promise<string> {

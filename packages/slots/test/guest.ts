@@ -18,6 +18,11 @@ export async function attachGuest(slot: Slot): Promise<Guest> {
     b.link.set('eth0', { up: true })
     b.link.set('relay0', { up: true })
     b.route.add({ dst: 'default', gateway: slot.tapAddress, interface: 'eth0' })
+    // A slot with IPv6: the guest's static address and its route via the TAP, as a VM configures them.
+    if (slot.ipv6) {
+      b.addr.add('eth0', `${slot.ipv6.guestIP}/${slot.ipv6.tapPrefixLength}`, { nodad: true })
+      b.route.add({ dst: 'default', gateway: slot.ipv6.tapAddress, interface: 'eth0' })
+    }
   })
   nl.close()
   // A VM finishes its own checksums; a veth leaves TCP's to offload, which the relay would copy
