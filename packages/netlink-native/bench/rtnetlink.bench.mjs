@@ -5,13 +5,21 @@
 // event loop's delay while creating (perf_hooks.monitorEventLoopDelay): an async create must leave
 // the loop free. BENCH_ONLY=netns runs only the namespace part.
 // Everything happens inside namespaces this script creates and removes.
+// Usage: rtnetlink.bench.mjs [--chart FILE.svg] (the figures as a bar chart as well)
 import { execFile, execFileSync, spawnSync } from 'node:child_process'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { promisify } from 'node:util'
 import { readFileSync, writeFileSync, rmSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createProgress } from '@lab/cli-kit/progress'
+import { chartOption, writeChart } from '../../../scripts/bench-chart.mjs'
 import { Netlink, Netns } from '../dist/index.js'
+
+const { chart } = chartOption()
+// One status line per variant, written between the timed parts only.
+const progress = createProgress()
+const panels = []
 
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 500)
 const EXEC_PAIRS = Math.min(100, PAIRS)
@@ -55,6 +63,7 @@ function addressOf(i) {
 }
 
 async function measure(label, pairs, fn, { child = false } = {}) {
+  progress.update(label)
   const ns = freshNs()
   const cpu0 = process.cpuUsage()
   const kids0 = childCpu()
@@ -141,6 +150,11 @@ async function vethBench() {
   results.push(await measure(`ours sequential (${PAIRS} pairs)`, PAIRS, oursSequential))
   results.push(await measure(`ip exec per op (${EXEC_PAIRS} pairs)`, EXEC_PAIRS, ipPerOp, { child: true }))
   const base = results[0]
+  progress.done()
+  const bars = (rs) => rs.map((r) => ({ label: `${r.label}${r.scaled ? ', scaled' : ''}`, value: r.wall, ours: r.label.startsWith('ours') }))
+  panels.push({ title: `${PAIRS} veth pairs with an address, both ends up`, unit: 'ms', better: 'lower', baseline: base.label, bars: bars(results.slice(0, 3)) })
+  // Apart: at tens of times the others, it would shrink their bars to nothing.
+  panels.push({ title: `the same, one ip exec per operation`, unit: 'ms', better: 'lower', baseline: results[1].label, bars: bars([results[1], results[3]]) })
   console.log(`\n${PAIRS} veth pairs, each with an address and both ends up, in a fresh namespace`)
   console.log(`${'variant'.padEnd(34)} ${'wall'.padStart(12)} ${'system CPU'.padStart(12)} ${'kernel'.padStart(6)} ${'vs ip -b'.padStart(8)}`)
   for (const r of results) console.log(row(r, base))
@@ -157,6 +171,7 @@ async function netnsBench() {
   }
   const names = (tag) => Array.from({ length: NETNS_CYCLES }, (_, i) => `${prefix}-${tag}${i}`)
   const ours = names('n')
+  progress.update(`${NETNS_CYCLES} namespaces: ours, ip -batch, ip per exec`)
   ours.forEach((n) => created.add(n))
   const oursAdd = await timed(async () => {
     for (const n of ours) await Netns.add(n)
@@ -179,6 +194,18 @@ async function netnsBench() {
   const execAdd = await timed(() => perExec.forEach((n) => ip(['netns', 'add', n])))
   const execDel = await timed(() => perExec.forEach((n) => ip(['netns', 'del', n])))
   perExec.forEach((n) => created.delete(n))
+  progress.done()
+  panels.push({
+    title: `${NETNS_CYCLES} network namespaces, create all then delete all`,
+    unit: 'ms',
+    better: 'lower',
+    baseline: 'ours Netns.add / del',
+    bars: [
+      { label: 'ours Netns.add / del', value: oursAdd + oursDel, ours: true },
+      { label: 'ip -batch netns add / del', value: batchAdd + batchDel },
+      { label: 'ip netns add / del, one exec each', value: execAdd + execDel },
+    ],
+  })
   console.log(`\n${NETNS_CYCLES} network namespaces: create all, then delete all`)
   console.log(`${'variant'.padEnd(34)} ${'create'.padStart(12)} ${'delete'.padStart(12)} ${'total'.padStart(12)} ${'vs ours'.padStart(8)}`)
   const nsRow = (label, a, d) =>
@@ -191,6 +218,7 @@ async function netnsBench() {
   // program would run it (execFile, one at a time). p99 of the loop's delay is what a timer or a
   // packet handler waits at worst, 1 time in 100.
   const execFileAsync = promisify(execFile)
+  progress.update(`event-loop delay while creating ${NETNS_CYCLES} namespaces`)
   const loopOurs = names('l')
   loopOurs.forEach((n) => created.add(n))
   const oursLoop = await withLoopDelay(async () => {
@@ -207,6 +235,17 @@ async function netnsBench() {
   // The floor: the same monitor over an idle wait as long as our run (timer granularity, and
   // whatever else the machine is doing).
   const idle = await withLoopDelay(() => new Promise((resolve) => setTimeout(resolve, oursLoop.wall)))
+  progress.done()
+  panels.push({
+    title: `event-loop delay p99 while creating ${NETNS_CYCLES} namespaces`,
+    unit: 'ms',
+    better: 'lower',
+    bars: [
+      { label: 'ours await Netns.add', value: oursLoop.p99, ours: true },
+      { label: 'await execFile ip netns add', value: execLoop.p99 },
+      { label: 'idle (nothing running), same time', value: idle.p99 },
+    ],
+  })
   console.log(`\nevent-loop delay while creating ${NETNS_CYCLES} namespaces, one at a time (monitorEventLoopDelay, 1 ms resolution)`)
   console.log(`${'variant'.padEnd(34)} ${'create'.padStart(12)} ${'loop p99'.padStart(12)} ${'loop max'.padStart(12)}`)
   const loopRow = (label, r) => console.log(`${label.padEnd(34)} ${r.wall.toFixed(1).padStart(9)} ms ${r.p99.toFixed(2).padStart(9)} ms ${r.max.toFixed(2).padStart(9)} ms`)
@@ -218,6 +257,10 @@ async function netnsBench() {
 try {
   if (ONLY !== 'netns') await vethBench()
   await netnsBench()
+  if (chart) {
+    writeChart(chart, { title: '@lab/netlink-native vs ip(8): rtnetlink', panels })
+    console.log(`chart: ${chart}`)
+  }
 } finally {
   rmSync(dir, { recursive: true, force: true })
   cleanup()

@@ -2,8 +2,14 @@
 // UDP request/response between two namespaces: ours (recvmmsg/sendmmsg batches) vs Node's dgram
 // (run inside the namespaces with `ip netns exec`), same payload (64 bytes), same window of
 // outstanding requests, same count, each side in its own process. Then AF_PACKET receive rate.
+// Usage: sockets.bench.mjs [--chart FILE.svg] (the figures as a bar chart as well)
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { createProgress } from '@lab/cli-kit/progress'
+import { chartOption, writeChart } from '../../../scripts/bench-chart.mjs'
+
+const { chart } = chartOption()
+const progress = createProgress()
 
 const COUNT = Number(process.env.BENCH_UDP_COUNT ?? 200_000)
 const WINDOW = Number(process.env.BENCH_UDP_WINDOW ?? 64)
@@ -52,13 +58,24 @@ async function run(serverArgv, clientArgv) {
 }
 
 const node = process.execPath
+progress.update(`node dgram: ${COUNT} requests`)
 const dgramResult = await run(['ip', 'netns', 'exec', b, node, peer, 'dgram-server', '7000'], ['ip', 'netns', 'exec', a, node, peer, 'dgram-client', '10.93.0.2', '7000', String(COUNT), String(WINDOW)])
+progress.update(`ours: ${COUNT} requests`)
 const oursResult = await run([node, peer, 'ours-server', b, '7001'], [node, peer, 'ours-client', a, '10.93.0.2', '7001', String(COUNT), String(WINDOW)])
+progress.done()
 console.log(`\nUDP request/response, 64-byte payload, window ${WINDOW}, ${COUNT} requests, two namespaces`)
 const row = (label, r) => `${label.padEnd(32)} ${Math.round(r.rate).toString().padStart(9)} responses/s  (${r.received} in ${r.seconds.toFixed(2)} s)`
 console.log(row('node dgram (ip netns exec)', dgramResult))
 console.log(row('ours, recvmmsg/sendmmsg batches', oursResult))
 console.log(`ours / dgram: ${(oursResult.rate / dgramResult.rate).toFixed(2)}x`)
+if (chart) {
+  writeChart(chart, {
+    title: '@lab/netlink-native UdpSocket vs node:dgram',
+    subtitle: `UDP request/response between two namespaces, 64-byte payload, window ${WINDOW}, ${COUNT} requests`,
+    panels: [{ title: 'responses per second', unit: '/s', better: 'higher', baseline: 'node dgram (ip netns exec)', bars: [{ label: 'node dgram (ip netns exec)', value: dgramResult.rate }, { label: 'ours, recvmmsg/sendmmsg batches', value: oursResult.rate, ours: true }] }],
+  })
+  console.log(`chart: ${chart}`)
+}
 
 // AF_PACKET receive rate, for the record: frames the kernel delivers to a PacketSocket.
 const { PacketSocket } = await import('../dist/index.js')
