@@ -35,6 +35,8 @@ const PEERS = {
   radvd: 'radvd',
   // lab-dhcp4 --metrics is scraped by a real Prometheus, run by the test in its namespace.
   prometheus: 'prometheus',
+  // nanoswitch's status page is tested in a real browser (headless, driven by puppeteer-core).
+  chromium: 'chromium',
 }
 const SCAPY = { probe: ['/usr/bin/python3', '-c', 'import scapy'], pkg: 'python3-scapy' }
 // microVM images need a statically linked busybox (Debian's busybox is dynamic; busybox-static replaces it).

@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync } from 'node:fs'
+import { copyFileSync, cpSync, mkdirSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { defineConfig } from 'tsup'
 import { packageBuild } from '../../tsup.shared.js'
@@ -27,6 +27,8 @@ export default defineConfig([
       const nodeGypBuild = require(require.resolve('node-gyp-build', { paths: [addonDir] })) as { path(dir: string): string }
       mkdirSync('bundle', { recursive: true })
       copyFileSync(nodeGypBuild.path(addonDir), `bundle/${ADDON}`)
+      // The status page (--http) beside the bundle, where it looks for it.
+      cpSync('web', 'bundle/web', { recursive: true })
     },
   },
 ])

@@ -73,6 +73,7 @@ export class RunningSwitch {
       ...(options.netns ? { netns: options.netns } : {}),
       bridge: options.bridge ?? 'vmbridge',
       status: () => statusOf({ state, router, tree, options }),
+      treeMetrics: () => tree.metrics(),
       dhcpServers: () => (options.mode === 'routed' ? [...router.clients.values()].flatMap((c) => (c.server ? [c.server] : [])) : state.server ? [state.server] : []),
     })
     let control: Server | undefined
@@ -100,9 +101,10 @@ export class RunningSwitch {
   }
 
   /**
-   * The switch's Prometheus metrics (ports, link events, forwards, uplink lease, fabric,
-   * restarts per runnable) merged with its DHCP server's, as a prom-client Registry made now, for
-   * a program that serves its own /metrics. Nothing is registered in prom-client's global registry.
+   * The switch's Prometheus metrics (ports, link events, link traffic, forwards, uplink lease,
+   * fabric) merged with its supervision tree's (restarts and state per runnable) and its DHCP
+   * server's, as a prom-client Registry made now, for a program that serves its own /metrics
+   * (ask per scrape: a restarted DHCP server brings a new registry). Nothing is registered in prom-client's global registry.
    */
   metrics(): Registry {
     return this.observer.metrics()

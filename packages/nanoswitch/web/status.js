@@ -170,7 +170,7 @@ function drawPicture(sample) {
     g.push(s('g', { class: 'fabric' },
       s('rect', { x, y: topY, width: 260, height: h, rx: 8, fill: '#effaf3', stroke: '#1f9d55' }),
       s('text', { x: x + 10, y: topY + 18, class: 'title' }, `fabric vni ${f.vni}`, s('tspan', { class: 'muted' }, `  ${f.vxlan}, local ${f.local}`)),
-      f.peers.map((p, i) => s('text', { x: x + 10, y: topY + 36 + i * 16, class: 'mono' }, s('tspan', { fill: p.state === 'Established' ? '#1f9d55' : '#cc3b3b' }, '● '), `${p.address} ${p.state}`)),
+      f.peers.map((p, i) => s('text', { x: x + 10, y: topY + 36 + i * 16, class: 'mono' }, s('tspan', { style: `fill:${p.state === 'Established' ? '#1f9d55' : '#cc3b3b'}` }, '● '), `${p.address} ${p.state}`)),
       s('text', { x: x + 10, y: topY + 36 + f.peers.length * 16, class: 'muted' }, `${f.remoteMacs.length} remote MACs, ${f.localMacs.length} local${f.error ? ` (${f.error})` : ''}`),
     ))
   }
@@ -179,19 +179,19 @@ function drawPicture(sample) {
   const bridgeLabel = status.bridge ? `bridge ${status.bridge.name}  ${status.bridge.address}  (${status.bridge.network})` : routed ? 'router (one /31 per client link)' : 'bridge not up'
   for (let i = 0; i < uplinks.length; i++) g.unshift(s('line', { x1: gap + i * (250 + gap) + 125, y1: topY + topH, x2: gap + i * (250 + gap) + 125, y2: bridgeY, stroke: '#2f6fdb', 'stroke-width': 3 }))
   g.push(s('rect', { x: gap, y: bridgeY, width: width - 2 * gap, height: 30, rx: 6, fill: '#1d2330' }))
-  g.push(s('text', { x: gap + 12, y: bridgeY + 20, fill: '#fff', class: 'title' }, bridgeLabel))
-  if (status.dhcp) g.push(s('text', { x: width - gap - 12, y: bridgeY + 20, fill: status.dhcp.ok ? '#7be0a6' : '#ff9c9c', 'text-anchor': 'end' }, `DHCP ${status.dhcp.text}`))
+  g.push(s('text', { x: gap + 12, y: bridgeY + 20, style: 'fill:#fff', class: 'title' }, bridgeLabel))
+  if (status.dhcp) g.push(s('text', { x: width - gap - 12, y: bridgeY + 20, style: `fill:${status.dhcp.ok ? '#7be0a6' : '#ff9c9c'}`, 'text-anchor': 'end' }, `DHCP ${status.dhcp.text}`))
   // Ports and what is behind them.
   const portY = bridgeY + 60
   let maxH = 0
   ports.forEach((p, i) => {
     const px = gap + i * (portW + gap)
     const lines = p.machines.flatMap((m) => [m.hostname ?? '(no hostname)', m.mac, ...(m.addresses.length ? m.addresses : ['no address'])])
-    const h = 44 + lines.length * 15 + p.machines.length * 6
+    const h = 52 + lines.length * 15 + p.machines.length * 6
     maxH = Math.max(maxH, h)
     const up = p.link ? p.link.up && p.link.running : null
     const colour = p.pseudo ? '#9aa3b5' : up ? '#1f9d55' : '#cc3b3b'
-    let y = portY + 40
+    let y = portY + 56
     const items = []
     for (const m of p.machines) {
       items.push(s('text', { x: px + 10, y, class: 'title' }, m.hostname ?? s('tspan', { class: 'muted' }, '(no hostname)')))
@@ -207,8 +207,8 @@ function drawPicture(sample) {
     g.push(s('g', { class: 'port', 'data-port': p.name },
       p.pseudo ? null : s('line', { x1: px + portW / 2, y1: bridgeY + 30, x2: px + portW / 2, y2: portY, stroke: colour, 'stroke-width': 3 }),
       s('rect', { x: px, y: portY, width: portW, height: h, rx: 8, fill: '#fff', stroke: colour, 'stroke-dasharray': p.pseudo ? '4 3' : null }),
-      s('text', { x: px + 10, y: portY + 18, class: 'title' }, p.pseudo ? '' : s('tspan', { fill: colour }, '● '), p.name),
-      s('text', { x: px + 10, y: portY + 32, class: 'muted' }, p.client ? `${p.client.router} → ${p.client.client}` : p.link ? `${p.link.kind ?? 'link'} ${p.link.mac ?? ''}` : ''),
+      s('text', { x: px + 10, y: portY + 18, class: 'title' }, p.pseudo ? '' : s('tspan', { style: `fill:${colour}` }, '● '), p.name),
+      s('text', { x: px + 10, y: portY + 34, class: 'mono muted' }, p.client ? `${p.client.router} → ${p.client.client}` : p.link ? `${p.link.kind ?? 'link'} ${p.link.mac ?? ''}` : ''),
       items,
     ))
   })
@@ -234,7 +234,7 @@ function spark(series, classes = ['']) {
   const max = Math.max(1e-9, ...series.flat())
   const lines = series.map((values, k) => {
     const n = values.length
-    const pts = values.map((v, i) => `${(w * (i + HISTORY - 1 - n)) / (HISTORY - 2)},${hgt - 2 - ((hgt - 4) * v) / max}`).join(' ')
+    const pts = values.map((v, i) => `${n > 1 ? (w * i) / (n - 1) : w},${hgt - 2 - ((hgt - 4) * v) / max}`).join(' ')
     return s('polyline', { points: pts, class: classes[k] || null })
   })
   return s('svg', { class: 'spark', viewBox: `0 0 ${w} ${hgt}`, preserveAspectRatio: 'none' }, s('line', { x1: 0, y1: hgt - 1, x2: w, y2: hgt - 1, stroke: '#d8dce4' }), lines)
@@ -259,7 +259,7 @@ function drawCounters(sample) {
     const rx = rates((x) => x.traffic?.[name]?.rxBytes)
     const tx = rates((x) => x.traffic?.[name]?.txBytes)
     const rate = (r) => `${bytes(Math.round(r.length ? r[r.length - 1] : 0))}/s`
-    row(el('span', {}, `${name} `, el('span', { title: 'received (blue) / transmitted (purple)' }, 'rx/tx')), `${bytes(t.rxBytes)} / ${bytes(t.txBytes)}  (${rate(rx)} / ${rate(tx)})`, spark([rx, tx], ['', 'tx']))
+    row(el('span', { title: 'received (blue) / transmitted (purple): total, and per second now' }, `${name} rx / tx`), el('span', {}, `${bytes(t.rxBytes)} / ${bytes(t.txBytes)}`, el('br'), el('small', {}, `${rate(rx)} / ${rate(tx)}`)), spark([rx, tx], ['', 'tx']))
   }
   for (const f of status.forwards) row(`forward ${f.spec}`, `${f.total} conn${f.bytes !== undefined ? `, ${bytes(f.bytes)}` : ''}`)
   box.replaceChildren(el('div', { class: 'counters' }, rows))

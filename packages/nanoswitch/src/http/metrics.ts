@@ -3,7 +3,6 @@
 // shows (Sampler), except link events, which are counted as they happen on lab:nanoswitch:port.
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
-import type { NodeStatus } from '@lab/supervisor'
 import { CHANNELS, type PortEvent } from '../events.js'
 import type { Sample, Sampler } from './sampler.js'
 
@@ -19,14 +18,7 @@ export const METRICS = {
   fabricPeers: 'nanoswitch_fabric_peers',
   fabricPeersEstablished: 'nanoswitch_fabric_peers_established',
   fabricRemoteMacs: 'nanoswitch_fabric_remote_macs',
-  runnableRestarts: 'nanoswitch_runnable_restarts_total',
-  runnableHealthy: 'nanoswitch_runnable_healthy',
 } as const
-
-function* walk(n: NodeStatus): Generator<NodeStatus> {
-  yield n
-  for (const c of n.children) yield* walk(c)
-}
 
 /**
  * The switch's own registry. `close()` stops counting link events. Scrapes read the switch
@@ -94,10 +86,6 @@ export class SwitchMetrics {
       s.status.fabric ? [[{}, s.status.fabric.peers.filter((p) => p.state === 'Established').length]] : [],
     )
     readGauge(METRICS.fabricRemoteMacs, 'MACs EVPN installed on the VXLAN port (with a fabric).', [], (s) => (s.status.fabric ? [[{}, s.status.fabric.remoteMacs.length]] : []))
-    readCounter(METRICS.runnableRestarts, 'Restarts per runnable of the supervision tree (label: its path).', ['runnable'], (s) => [...walk(s.status.supervisor)].map((n) => [{ runnable: n.path }, n.restarts]))
-    readGauge(METRICS.runnableHealthy, '1 if the runnable is healthy, else 0 (label: its path).', ['runnable'], (s) =>
-      [...walk(s.status.supervisor)].map((n) => [{ runnable: n.path }, n.state === 'healthy' ? 1 : 0]),
-    )
   }
 
   close(): void {

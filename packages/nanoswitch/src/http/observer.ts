@@ -20,6 +20,8 @@ export interface ObserverOptions {
   bridge: string
   status: () => Promise<SwitchStatus>
   dhcpServers: () => DhcpServer[]
+  /** The supervision tree's registry (restarts and state per runnable: @lab/supervisor's). */
+  treeMetrics?: () => Registry
 }
 
 /** A registry a DHCP server exposes, once @lab/dhcp4 has one (`server.metrics()`). */
@@ -39,14 +41,15 @@ export class SwitchObserver {
   }
 
   /**
-   * The switch's registry merged with its DHCP server's (prom-client's Registry.merge), made now:
+   * The switch's registry merged with its supervision tree's and its DHCP server's (prom-client's
+   * Registry.merge), made now:
    * a DHCP server restarted by the supervisor brings a new registry, so ask again per scrape.
    * Routed mode runs one server per client link, all with the same metric names: the registries
    * are merged only while there is exactly one.
    */
   metrics(): Registry {
     const dhcp = this.options.dhcpServers().map(dhcpRegistry).filter((r): r is Registry => r !== undefined)
-    return Registry.merge([this.own.registry, ...(dhcp.length === 1 ? dhcp : [])])
+    return Registry.merge([this.own.registry, ...(this.options.treeMetrics ? [this.options.treeMetrics()] : []), ...(dhcp.length === 1 ? dhcp : [])])
   }
 
   async startHttp(listen: HttpListen, logger?: Logger): Promise<StatusServer> {
