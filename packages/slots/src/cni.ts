@@ -7,7 +7,7 @@ import { SLOTS_ERROR_CODES, SlotsError } from './errors.js'
 import { DEFAULT_RANGES, slotAddressing, validateRanges, type SlotAddressing, type SlotRanges } from './addressing.js'
 import { IndexStore } from './index-store.js'
 import { SlotNat } from './nat.js'
-import { createTopology, destroyTopology, readInside, restoreInside, type InsideState } from './topology.js'
+import { createTopology, destroyTopology, enableForwarding, readInside, restoreInside, type InsideState } from './topology.js'
 
 export const SUPPORTED_VERSIONS = ['0.4.0', '1.0.0', '1.1.0']
 
@@ -54,6 +54,11 @@ export interface CniConfig extends Partial<SlotRanges> {
   resolver?: string
   /** A rate limit each way, '100mbit' (as `Slots.add({ rate })`). */
   rate?: string | number
+  /**
+   * IPv6 too (as `Slots.open({ ipv6: true })`): the result lists the slot's IPv6 addresses and
+   * default route beside the IPv4 ones. Default false.
+   */
+  ipv6?: boolean
   /** CNI 1.1 GC: the attachments the runtime still has; every other recorded one is removed. */
   'cni.dev/valid-attachments'?: Array<{ containerID: string; ifname: string }>
 }
@@ -91,6 +96,7 @@ function parseConfig(stdin: string): CniConfig {
     if (config.egress !== undefined) validateEgress(config.egress, 'egress')
     if (config.rate !== undefined) parseRate(config.rate, 'rate')
     if (config.resolver !== undefined) ipv4ToNumber(config.resolver, 'resolver')
+    if (config.ipv6 !== undefined && typeof config.ipv6 !== 'boolean') throw new CniError(CNI_ERRORS.invalidConfig, '"ipv6" must be true or false')
   } catch (error) {
     throw new CniError(CNI_ERRORS.invalidConfig, (error as Error).message)
   }
@@ -119,8 +125,8 @@ async function withHost<T>(config: CniConfig, fn: (host: Netlink) => Promise<T>)
   }
 }
 
-function slotIn(ranges: SlotRanges, index: number, netnsPath: string): SlotAddressing {
-  return { ...slotAddressing(ranges, index), netns: netnsPath }
+function slotIn(config: CniConfig, ranges: SlotRanges, index: number, netnsPath: string): SlotAddressing {
+  return { ...slotAddressing(ranges, index, config.ipv6 === true), netns: netnsPath }
 }
 
 /** What every command needs: the owner from the environment, the ranges and the index store. */
@@ -134,12 +140,13 @@ function invocation(config: CniConfig, env: CniInvocation['env']) {
 
 /** Notes in the index store <-> what ADD found in the runtime's namespace. */
 function toNotes(state: InsideState): Record<string, string> {
-  return { forwarding: state.forwarding, loopback: state.loopbackUp ? 'up' : 'down' }
+  return { forwarding: state.forwarding, ...(state.forwarding6 !== undefined ? { forwarding6: state.forwarding6 } : {}), loopback: state.loopbackUp ? 'up' : 'down' }
 }
 
 function fromNotes(notes: Record<string, string>): Partial<InsideState> {
   return {
     ...(notes.forwarding !== undefined ? { forwarding: notes.forwarding } : {}),
+    ...(notes.forwarding6 !== undefined ? { forwarding6: notes.forwarding6 } : {}),
     ...(notes.loopback !== undefined ? { loopbackUp: notes.loopback === 'up' } : {}),
   }
 }
@@ -150,7 +157,7 @@ function fromNotes(notes: Record<string, string>): Partial<InsideState> {
  * is gone already is skipped, so a DEL after a half-done ADD or DEL finishes the job.
  */
 async function removeSlot(config: CniConfig, host: Netlink, ranges: SlotRanges, s: SlotAddressing, inside: Partial<InsideState> | undefined): Promise<void> {
-  const nat = await SlotNat.open(config.hostNetns, config.uplink, ranges)
+  const nat = await SlotNat.open(config.hostNetns, config.uplink, ranges, undefined, config.ipv6 === true)
   try {
     await nat.del(s)
   } finally {
@@ -166,14 +173,15 @@ async function add(config: CniConfig, env: CniInvocation['env']): Promise<unknow
   const netnsPath = need(env, 'CNI_NETNS')
   const { owner, ifname, ranges, store } = invocation(config, env)
   const index = store.claim(owner)
-  const s = slotIn(ranges, index, netnsPath)
+  const s = slotIn(config, ranges, index, netnsPath)
+  const v6 = s.ipv6
   return withHost(config, async (host) => {
     try {
       // What ADD changes in the runtime's namespace is noted first, so DEL can put it back. A
       // repeated ADD keeps the first notes: by then the namespace holds our own changes.
-      if (Object.keys(store.notes(index)).length === 0) store.setNotes(index, toNotes(await readInside(netnsPath)))
-      await host.sysctl.set('net.ipv4.ip_forward', '1')
-      const nat = await SlotNat.open(config.hostNetns, config.uplink, ranges, config.resolver)
+      if (Object.keys(store.notes(index)).length === 0) store.setNotes(index, toNotes(await readInside(netnsPath, v6 !== undefined)))
+      await enableForwarding(host, config.uplink, v6 !== undefined)
+      const nat = await SlotNat.open(config.hostNetns, config.uplink, ranges, config.resolver, v6 !== undefined)
       try {
         await createTopology(host, s, { createNetns: false, rate: config.rate })
         await nat.add(s)
@@ -206,8 +214,14 @@ async function add(config: CniConfig, env: CniInvocation['env']): Promise<unknow
         ips: [
           { address: `${s.peerAddress}/31`, gateway: s.vethAddress, interface: 1 },
           { address: `${s.tapAddress}/${s.tapPrefixLength}`, interface: 2 },
+          ...(v6
+            ? [
+                { address: `${v6.peerAddress}/127`, gateway: v6.vethAddress, interface: 1 },
+                { address: `${v6.tapAddress}/${v6.tapPrefixLength}`, interface: 2 },
+              ]
+            : []),
         ],
-        routes: [{ dst: '0.0.0.0/0', gw: s.vethAddress }],
+        routes: [{ dst: '0.0.0.0/0', gw: s.vethAddress }, ...(v6 ? [{ dst: '::/0', gw: v6.vethAddress }] : [])],
         dns: {},
       }
     } finally {
@@ -224,7 +238,7 @@ async function del(config: CniConfig, env: CniInvocation['env']): Promise<void> 
   // CNI_NETNS may be absent on DEL (the runtime lost or removed the namespace): then only the
   // host's side is left to remove.
   const netnsPath = env.CNI_NETNS || undefined
-  const s = slotIn(ranges, index, netnsPath ?? '')
+  const s = slotIn(config, ranges, index, netnsPath ?? '')
   await withHost(config, (host) => removeSlot(config, host, ranges, s, netnsPath === undefined ? undefined : fromNotes(store.notes(index))))
   store.release(index)
 }
@@ -234,7 +248,7 @@ async function check(config: CniConfig, env: CniInvocation['env']): Promise<void
   const { owner, ifname, ranges, store } = invocation(config, env)
   const index = store.find(owner)
   if (index === undefined) throw new CniError(CNI_ERRORS.unknownContainer, `no slot recorded for container ${owner.containerId} ${ifname}`)
-  const s = slotIn(ranges, index, netnsPath)
+  const s = slotIn(config, ranges, index, netnsPath)
   await withHost(config, async (host) => {
     const inner = await Netlink.open({ netns: netnsPath })
     try {
@@ -252,6 +266,13 @@ async function check(config: CniConfig, env: CniInvocation['env']): Promise<void
       if (!tap?.up) problems.push(`${s.tapName} is missing or down`)
       const routes = await inner.route.list()
       if (!routes.some((r) => r.dst === 'default' && r.gateway === s.vethAddress)) problems.push('default route via the host veth is missing')
+      const v6 = s.ipv6
+      if (v6) {
+        if (!hostAddrs.some((a) => a.cidr === `${v6.vethAddress}/127`)) problems.push(`${s.vethName} lacks ${v6.vethAddress}/127`)
+        if (!innerAddrs.some((a) => a.cidr === `${v6.peerAddress}/127`)) problems.push(`${ifname} lacks ${v6.peerAddress}/127`)
+        const routes6 = await inner.route.list({ family: 6 })
+        if (!routes6.some((r) => r.dst === 'default' && r.gateway === v6.vethAddress)) problems.push('IPv6 default route via the host veth is missing')
+      }
       if (problems.length > 0) throw new CniError(CNI_ERRORS.kernelRefused, 'slot is not as ADD left it', problems.join('; '))
     } finally {
       await inner.close()
@@ -274,7 +295,7 @@ async function gc(config: CniConfig): Promise<void> {
   await withHost(config, async (host) => {
     for (const e of stale) {
       const ranges = rangesOf(config, e.ifname)
-      await removeSlot(config, host, ranges, slotIn(ranges, e.index, ''), undefined)
+      await removeSlot(config, host, ranges, slotIn(config, ranges, e.index, ''), undefined)
       store.release(e.index)
     }
   })

@@ -24,6 +24,7 @@ describe('CNI plugin: VERSION and errors, without touching the network', () => {
     ['no CNI_NETNS on ADD', { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'c', CNI_IFNAME: 'eth0' }, JSON.stringify({ cniVersion: '1.0.0', name: 'n', type: 't', uplink: 'up0' }), CNI_ERRORS.invalidEnvironment],
     ['a malformed egress policy', { CNI_COMMAND: 'ADD' }, JSON.stringify({ cniVersion: '1.0.0', name: 'n', type: 't', uplink: 'up0', egress: 'sometimes' }), CNI_ERRORS.invalidConfig],
     ['a malformed rate', { CNI_COMMAND: 'ADD' }, JSON.stringify({ cniVersion: '1.0.0', name: 'n', type: 't', uplink: 'up0', rate: 'fast' }), CNI_ERRORS.invalidConfig],
+    ['a non-boolean ipv6', { CNI_COMMAND: 'ADD' }, JSON.stringify({ cniVersion: '1.0.0', name: 'n', type: 't', uplink: 'up0', ipv6: 'yes' }), CNI_ERRORS.invalidConfig],
     ['GC without valid-attachments', { CNI_COMMAND: 'GC' }, JSON.stringify({ cniVersion: '1.1.0', name: 'n', type: 't', uplink: 'up0' }), CNI_ERRORS.invalidConfig],
     ['an unknown command', { CNI_COMMAND: 'FROB' }, JSON.stringify({ cniVersion: '1.0.0', name: 'n', type: 't', uplink: 'up0' }), CNI_ERRORS.invalidEnvironment],
   ])('returns a CNI error for %s', async (_what, env, stdin, code) => {
@@ -132,6 +133,44 @@ describe.skipIf(!isRoot())('CNI plugin driving slots (needs root)', () => {
       expect(check.status).toBe(1)
       expect(JSON.parse(check.stdout).code).toBe(CNI_ERRORS.unknownContainer)
     }
+  })
+
+  it('with "ipv6": true, ADD lists the IPv6 addresses and route too; DEL removes them and puts IPv6 forwarding back', async () => {
+    const v6 = { ...config, ipv6: true }
+    const container = await TestNetns.create('cni-v6')
+    const forwarding6 = async () => (await container.exec(['sysctl', '-n', 'net.ipv6.conf.all.forwarding'])).stdout.trim()
+    const before = await forwarding6()
+    const add = await runCni({ env: env('ADD', 'v6', container.name), stdin: JSON.stringify(v6) })
+    expect(add.exitCode, add.stdout).toBe(0)
+    const result = JSON.parse(add.stdout)
+    expect(result.ips).toEqual([
+      { address: '10.12.0.3/31', gateway: '10.12.0.2', interface: 1 },
+      { address: '169.254.0.22/30', interface: 2 },
+      { address: 'fd0a:b3ec:12::3/127', gateway: 'fd0a:b3ec:12::2', interface: 1 },
+      { address: 'fd0a:b3ec:fc::1/64', interface: 2 },
+    ])
+    expect(result.routes).toEqual([
+      { dst: '0.0.0.0/0', gw: '10.12.0.2' },
+      { dst: '::/0', gw: 'fd0a:b3ec:12::2' },
+    ])
+    // What the result says is what the namespace has.
+    const inner = await Netlink.open({ netns: container.name })
+    expect((await inner.addr.list({ link: 'eth0', family: 6 })).map((a) => a.cidr)).toContain('fd0a:b3ec:12::3/127')
+    expect((await inner.addr.list({ link: 'tap0', family: 6 })).map((a) => a.cidr)).toContain('fd0a:b3ec:fc::1/64')
+    expect(await forwarding6()).toBe('1')
+    await inner.close()
+    expect((await container.exec(['nft', 'list', 'tables'])).stdout).toContain('table ip6 lab-slot')
+    const sources6 = async () => (await host.exec(['nft', 'list', 'set', 'ip6', 'lab-slots', 'slot_sources'])).stdout
+    expect(await sources6()).toContain('fd0a:b3ec:12::3')
+    expect((await host.ip<Array<{ dst: string; gateway?: string }>>(['-6', 'route', 'show']))).toContainEqual(expect.objectContaining({ dst: 'fd0a:b3ec:11::1', gateway: 'fd0a:b3ec:12::3' }))
+    expect((await runCni({ env: env('CHECK', 'v6', container.name), stdin: JSON.stringify(v6) })).exitCode).toBe(0)
+
+    expect((await runCni({ env: env('DEL', 'v6', container.name), stdin: JSON.stringify(v6) })).exitCode).toBe(0)
+    expect(await sources6()).not.toContain('fd0a:b3ec:')
+    expect((await host.ip<Array<{ dst: string }>>(['-6', 'route', 'show'])).filter((r) => r.dst.startsWith('fd0a:b3ec:'))).toEqual([])
+    expect((await container.exec(['nft', 'list', 'tables'])).stdout.trim()).toBe('')
+    expect((await container.ip<Array<{ ifname: string }>>(['link', 'show'])).map((l) => l.ifname)).not.toContain('tap0')
+    expect(await forwarding6()).toBe(before)
   })
 
   it('takes egress and rate from the network config; STATUS (CNI 1.1) checks the uplink; GC removes attachments the runtime no longer has', async () => {
