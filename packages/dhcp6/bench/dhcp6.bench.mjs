@@ -9,6 +9,7 @@
 // BENCH_NODE_FLAGS (e.g. --trace-gc) go to our server's node; BENCH_PROFILE=DIR writes a CPU
 // profile of our server per round there (--cpu-prof); BENCH_STDOUT=1 shows its stdout;
 // BENCH_NO_JOURNAL=1 runs ours without a lease file (not durable: an ablation, not a result);
+// BENCH_TRACE=prefix writes each exchange's start, latency and Advertise time per server and round;
 // BENCH_ONLY=lab (or kea, dnsmasq; comma-separated) runs only the servers whose name starts so;
 // BENCH_DNSMASQ_CLIENTS (default 2000) bounds dnsmasq's rounds, which are slow.
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
@@ -149,7 +150,9 @@ for (let round = 0; round < rounds; round++) {
     child = server.start(round)
     try {
       await ready(server, round)
-      const r = await relayLoad({ clients: server.clients, window, duidBase: round + 1, timeoutMs: 1000, retries: 3, durationMs: 120_000 })
+      const trace = process.env.BENCH_TRACE ? [] : undefined
+      const r = await relayLoad({ clients: server.clients, window, duidBase: round + 1, timeoutMs: 1000, retries: 3, durationMs: 120_000, ...(trace ? { onExchange: (x) => trace.push(x) } : {}) })
+      if (trace) writeFileSync(`${process.env.BENCH_TRACE}-${server.key}-${round}.json`, JSON.stringify(trace))
       server.runs.push(r)
       console.log(`round ${round + 1} ${server.name}: ${Math.round(r.rate)}/s p50 ${r.latencyMs.p50.toFixed(2)} ms p99 ${r.latencyMs.p99.toFixed(2)} ms completed ${r.completed} refused ${r.refused} failed ${r.failed} retransmissions ${r.retransmissions}`)
     } finally {
