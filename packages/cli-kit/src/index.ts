@@ -5,3 +5,4 @@ export { integerFlag, numberFlag, choiceFlag, requiredFlag, type IntegerRange } 
 export { formatProgramHelp, formatCommandHelp } from './help.js'
 export { untilAborted, serveUntilStopped, runLeaseClient, type LeaseClient, type LeaseClientRun } from './service.js'
 export { createProgress, progressEnabled, isCi, type Progress, type ProgressOptions, type ProgressStream } from './progress.js'
+export { serveMetrics, parseListenAddress, type ListenAddress, type MetricsServer, type MetricsSource } from './metrics-server.js'

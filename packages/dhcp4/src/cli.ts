@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // lab-dhcp4: run the DHCP server, or print the leases of a lease file.
 import { existsSync, readFileSync } from 'node:fs'
-import { integerFlag, numberFlag, requiredFlag, runLeaseClient, runProgram, serveUntilStopped, untilAborted, UsageError, type Program, type Values } from '@lab/cli-kit'
+import { integerFlag, numberFlag, parseListenAddress, requiredFlag, runLeaseClient, runProgram, serveMetrics, serveUntilStopped, untilAborted, UsageError, type Program, type Values } from '@lab/cli-kit'
+import { listenTcp } from '@lab/netlink-native'
 import pino from 'pino'
+import { Registry, collectDefaultMetrics } from 'prom-client'
 import { ConfigError, parseConfig, type ServerConfig } from './config.js'
 import { compose, manageDNS, manageIP, manageRoutes } from './client/callbacks.js'
 import { DhcpClient, LeaseTimeoutError } from './client/client.js'
@@ -55,12 +57,33 @@ async function server(values: Values, signal: AbortSignal): Promise<number> {
   }
   if (values['lease-file']) config.leaseFile = values['lease-file'] as string
   if (values.netns) config.netns = values.netns as string
+  const metricsAt = values.metrics !== undefined ? parseListenAddress('metrics', values.metrics as string) : undefined
   const logger = pino({ name: 'lab-dhcp4', level: process.env.LOG_LEVEL ?? 'info' })
   // runProgram listens for SIGINT/SIGTERM from the start: the "serving" line tells a supervisor
   // it may send SIGTERM already.
   const stopAsked = untilAborted(signal)
   const dhcp = await DhcpServer.start({ ...config, logger })
-  return serveUntilStopped(dhcp, stopAsked, logger)
+  let metrics
+  if (metricsAt) {
+    try {
+      // The server's registry beside this process's own (CPU, memory, event loop lag, GC): the
+      // library registers nothing globally, the program adds what is about the process.
+      const processMetrics = new Registry()
+      collectDefaultMetrics({ register: processMetrics })
+      const registry = Registry.merge([dhcp.metrics(), processMetrics])
+      // Listening inside the served namespace: Prometheus scrapes the address the server serves from.
+      metrics = await serveMetrics(registry, (onConnection) => listenTcp({ ...(config.netns ? { netns: config.netns } : {}), host: metricsAt.host, port: metricsAt.port }, onConnection), logger)
+      logger.info({ metrics: `http://${metricsAt.host.includes(':') ? `[${metricsAt.host}]` : metricsAt.host}:${metricsAt.port}/metrics` }, 'metrics served')
+    } catch (error) {
+      await dhcp.stop()
+      throw new DhcpError('LAB_ERR_DHCP_METRICS', `--metrics ${values.metrics as string}: ${(error as Error).message}`, { cause: error })
+    }
+  }
+  try {
+    return await serveUntilStopped(dhcp, stopAsked, logger)
+  } finally {
+    await metrics?.close()
+  }
 }
 
 async function leases(values: Values): Promise<number> {
@@ -148,7 +171,7 @@ A configuration file's error names the field and exits 2.`,
   commands: {
     server: {
       summary: 'serve DHCP on an interface, from a config file or flags',
-      usage: '--config FILE | --interface IF --subnet CIDR --range FIRST-LAST [--router IP] [--dns IP]... [--lease-time S] [--lease-file PATH]',
+      usage: '--config FILE | --interface IF --subnet CIDR --range FIRST-LAST [--router IP] [--dns IP]... [--lease-time S] [--lease-file PATH] [--metrics ADDR:PORT]',
       options: {
         config: flag('FILE', 'a JSON configuration file (see the README)'),
         interface: flag('IF', 'the interface to serve'),
@@ -158,6 +181,7 @@ A configuration file's error names the field and exits 2.`,
         dns: flag('IP', 'option 6', true),
         'lease-time': flag('S', 'lease time in seconds (default 3600)'),
         'lease-file': flag('PATH', 'the lease journal; its directory is created'),
+        metrics: flag('ADDR:PORT', 'serve Prometheus metrics at http://ADDR:PORT/metrics (inside --netns)'),
       },
       example: 'lab-dhcp4 server --netns sw1 --interface br0 --subnet 10.1.0.0/24 --range 10.1.0.2-10.1.0.254 --router 10.1.0.1 --lease-file /tmp/leases',
       run: ({ values, signal }) => server(values, signal),

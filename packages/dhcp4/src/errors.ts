@@ -18,6 +18,8 @@ export type DhcpErrorCode =
   | 'LAB_ERR_DHCP_NOT_AVAILABLE'
   /** The object was used after close or stop. */
   | 'LAB_ERR_DHCP_CLOSED'
+  /** The CLI's --metrics address cannot be listened on. */
+  | 'LAB_ERR_DHCP_METRICS'
 
 export class DhcpError extends LabError {
   declare readonly code: DhcpErrorCode
