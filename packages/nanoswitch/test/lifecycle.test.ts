@@ -17,7 +17,7 @@ afterAll(() => cleanupAll())
 
 interface IpLink { ifname: string; master?: string; linkinfo?: { info_kind?: string } }
 interface IpAddr { ifname: string; addr_info: Array<{ family: string; local: string; prefixlen: number }> }
-interface NftObject { table?: { name: string }; rule?: { table: string; chain: string; expr: Array<Record<string, unknown>> } }
+interface NftObject { table?: { family: string; name: string }; rule?: { family: string; table: string; chain: string; expr: Array<Record<string, unknown>> } }
 
 const links = (ns: TestNetns) => ns.ip<IpLink[]>(['-d', 'link', 'show'])
 const inet = async (ns: TestNetns, dev: string) =>
@@ -26,7 +26,7 @@ async function ruleset(ns: TestNetns): Promise<NftObject[]> {
   const { stdout } = await ns.exec(['nft', '-j', 'list', 'ruleset'])
   return (JSON.parse(stdout) as { nftables: NftObject[] }).nftables
 }
-const tables = async (ns: TestNetns) => (await ruleset(ns)).flatMap((o) => (o.table ? [o.table.name] : [])).sort()
+const tables = async (ns: TestNetns) => (await ruleset(ns)).flatMap((o) => (o.table ? [`${o.table.family} ${o.table.name}`] : [])).sort()
 const rules = async (ns: TestNetns, table: string) => (await ruleset(ns)).flatMap((o) => (o.rule && o.rule.table === table ? [o.rule] : []))
 
 async function until<T>(what: string, read: () => Promise<T>, ok: (value: T) => boolean): Promise<T> {
@@ -65,7 +65,7 @@ describe.skipIf(!isRoot() || !peers)('a switch cleans up after itself (needs roo
     const t = await switchedScenario()
     const s = await RunningSwitch.start({ netns: t.sw.name, leaseFile: t.leaseFile, controlSocket: false, logger: silent })
     const bound = await until('uplink lease', () => s.status(), (st) => st.uplink?.address != null)
-    expect(await tables(t.sw)).toEqual(['nanoswitch'])
+    expect(await tables(t.sw)).toEqual(['ip nanoswitch', 'ip6 nanoswitch'])
     expect((await links(t.sw)).find((l) => l.ifname === 'port1')?.master).toBe('vmbridge')
     expect(await inet(t.sw, 'uplink0')).toEqual([bound.uplink!.address])
 
@@ -83,7 +83,7 @@ describe.skipIf(!isRoot() || !peers)('a switch cleans up after itself (needs roo
     const first = await RunningSwitch.start({ netns: t.sw.name, leaseFile: t.leaseFile, controlSocket: false, logger: silent, keep: true })
     await until('uplink lease', () => first.status(), (st) => st.uplink?.address != null)
     await first.stop()
-    expect(await tables(t.sw)).toEqual(['nanoswitch'])
+    expect(await tables(t.sw)).toEqual(['ip nanoswitch', 'ip6 nanoswitch'])
     expect(await inet(t.sw, 'vmbridge')).toEqual(['10.1.0.1/24'])
     expect(await inet(t.sw, 'uplink0')).toHaveLength(1)
 
@@ -92,9 +92,10 @@ describe.skipIf(!isRoot() || !peers)('a switch cleans up after itself (needs roo
     expect((await links(t.sw)).filter((l) => l.linkinfo?.info_kind === 'bridge').map((l) => l.ifname)).toEqual(['vmbridge'])
     expect(await inet(t.sw, 'vmbridge')).toEqual(['10.1.0.1/24'])
     expect(await inet(t.sw, 'uplink0')).toHaveLength(1)
-    expect(await tables(t.sw)).toEqual(['nanoswitch'])
+    expect(await tables(t.sw)).toEqual(['ip nanoswitch', 'ip6 nanoswitch'])
+    // One masquerade per family: the bridge's IPv4 subnet and its IPv6 /64 (NAT66).
     const masquerades = (await rules(t.sw, 'nanoswitch')).filter((r) => r.expr.some((e) => 'masquerade' in e))
-    expect(masquerades).toHaveLength(1)
+    expect(masquerades.map((r) => r.family).sort()).toEqual(['ip', 'ip6'])
     expect((await links(t.sw)).find((l) => l.ifname === 'port1')?.master).toBe('vmbridge')
 
     await second.stop()
@@ -108,7 +109,7 @@ describe.skipIf(!isRoot() || !peers)('a switch cleans up after itself (needs roo
     const vm = await TestNetns.create('nsl-vm')
     await rt.exec(['ip', 'link', 'add', 'cA', 'address', clientMacFor('100.0.0.2/31'), 'type', 'veth', 'peer', 'name', 'eth0', 'netns', vm.name])
     const s = await RunningSwitch.start({ mode: 'routed', netns: rt.name, controlSocket: false, logger: silent })
-    expect(await tables(rt)).toEqual(['nanoswitch-routed'])
+    expect(await tables(rt)).toEqual(['ip nanoswitch-routed'])
     expect(await inet(rt, 'cA')).toEqual(['100.0.0.2/31'])
     await s.stop()
     expect(await tables(rt)).toEqual([])

@@ -31,6 +31,12 @@ export async function ensureBridge(nl: Netlink, o: BridgeOptions): Promise<Link>
     // Forward delay 0: a VM's first DHCP packets must not be dropped while STP learns.
     await nl.link.add({ name: o.name, kind: 'bridge', bridge: { stp: false, forwardDelay: 0 } })
   }
+  // Pin the bridge's MAC. Left alone, a bridge takes the lowest MAC of its ports and changes it
+  // when a port with a lower one joins; hosts that cached the old one (from an RA's source
+  // link-layer option, or ARP) then send to a port's MAC, which the bridge floods instead of
+  // routing. An address set explicitly (NET_ADDR_SET) is never recalculated.
+  const mac = (await nl.link.get(o.name)).address
+  if (mac) await nl.link.set(o.name, { address: mac })
   await nl.addr.replace(o.name, o.address)
   await nl.link.set(o.name, { up: true })
   return nl.link.get(o.name)

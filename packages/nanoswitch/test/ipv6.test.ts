@@ -1,0 +1,176 @@
+// Dual stack end to end: a switch whose uplink leads to an "internet" namespace where dnsmasq
+// sends RAs and serves DHCPv6 (fd99::/64), and two VM namespaces on its bridge: one configured by
+// the kernel's own SLAAC from our RAs (accept_ra=2), one also by our DHCPv6 client from our server.
+// They ping6 each other across the bridge and the upstream through NAT66 (the upstream sees only
+// the switch's uplink addresses), again after a restart of the switch; with ipv6: false none of it.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pino from 'pino'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { DhcpV6Client, manageIP } from '@lab/dhcp6'
+import { NdSocket } from '@lab/ndp'
+import { UdpSocket } from '@lab/netlink-native'
+import { Daemon, TestNetns, cleanupAll, deferCleanup, hasCommand, isRoot, vethPair } from '@lab/testkit'
+import { DEFAULT_UPLINK_MAC, RunningSwitch, type SwitchStatus } from '../src/index.js'
+
+const silent = pino({ level: 'silent' })
+const ULA = /^fd0a:b3ec:1:/
+
+afterEach(() => cleanupAll())
+afterAll(() => cleanupAll())
+
+interface IpAddr { addr_info: Array<{ family: string; local: string; prefixlen: number; scope: string; dynamic?: boolean }> }
+interface IpRoute { dst: string; gateway?: string; protocol?: string }
+
+async function until<T>(what: string, read: () => Promise<T>, ok: (value: T) => boolean): Promise<T> {
+  for (let i = 0; ; i++) {
+    const value = await read()
+    if (ok(value)) return value
+    if (i > 400) throw new Error(`never became true: ${what} (last: ${JSON.stringify(value)})`)
+    await new Promise((r) => setTimeout(r, 25))
+  }
+}
+
+const globals6 = async (ns: TestNetns, dev: string) =>
+  (await ns.ip<IpAddr[]>(['-6', 'addr', 'show', 'dev', dev, 'scope', 'global'])).flatMap((l) => l.addr_info.filter((a) => a.family === 'inet6').map((a) => `${a.local}/${a.prefixlen}`))
+const defaultRoute6 = async (ns: TestNetns) => (await ns.ip<IpRoute[]>(['-6', 'route', 'show', 'default']))[0]
+const ping6 = (from: TestNetns, to: string) => from.exec(['ping', '-6', '-c', '1', '-W', '2', to], { allowFailure: true }).then((r) => r.code === 0)
+
+/** A VM namespace on a new switch port that takes RAs (and so SLAAC) as a host does. */
+async function vmNamespace(sw: TestNetns, port: string): Promise<TestNetns> {
+  const vm = await TestNetns.create('ns6-vm')
+  // Before the link exists, so eth0 inherits them; no DAD: the test's addresses are unique.
+  await vm.exec(['sysctl', '-qw', 'net.ipv6.conf.default.accept_ra=2', 'net.ipv6.conf.default.accept_dad=0'])
+  await vethPair({ netns: sw, ifname: port }, { netns: vm, ifname: 'eth0' })
+  return vm
+}
+
+async function scenario() {
+  const dir = mkdtempSync(join(tmpdir(), 'lab-ns-ipv6-'))
+  deferCleanup(`rm ${dir}`, () => rmSync(dir, { recursive: true, force: true }))
+  const sw = await TestNetns.create('ns6-sw')
+  const up = await TestNetns.create('ns6-up')
+  // The upstream is the router there: it takes no RAs, not even its own dnsmasq's.
+  await up.exec(['sysctl', '-qw', 'net.ipv6.conf.default.accept_dad=0', 'net.ipv6.conf.default.accept_ra=0'])
+  await vethPair({ netns: sw, ifname: 'uplink0' }, { netns: up, ifname: 'u0', address: '10.99.0.1/24' })
+  await up.exec(['ip', 'addr', 'add', 'fd99::1/64', 'dev', 'u0', 'nodad'])
+  await sw.exec(['ip', 'link', 'set', 'uplink0', 'address', DEFAULT_UPLINK_MAC])
+  // The upstream: RAs for fd99::/64 (SLAAC) and DHCPv6 addresses from it, by dnsmasq.
+  const dnsmasq = await Daemon.start({
+    name: 'dnsmasq (upstream)',
+    netns: up.name,
+    argv: ['dnsmasq', '--keep-in-foreground', '--port=0', '--interface=u0', '--bind-interfaces', '--no-ping', '--conf-file=/dev/null', '--log-facility=-',
+      `--dhcp-leasefile=${join(dir, 'upstream.leases')}`, `--pid-file=${join(dir, 'dnsmasq.pid')}`, '--dhcp-range=10.99.0.10,10.99.0.50,255.255.255.0,1h', '--dhcp-option=option:router,10.99.0.1',
+      '--enable-ra', '--dhcp-range=fd99::100,fd99::1ff,slaac,64,1h'],
+    ready: /DHCPv6, IP range/,
+  })
+  // What the upstream sees: a UDP echo on fd99::1 that answers with the source it saw.
+  // Bound to fd99::1: answers leave from the address asked (conntrack maps only those back).
+  const echo = await UdpSocket.open({ netns: up.name, address: 'fd99::1', port: 7 })
+  deferCleanup('echo', () => echo.close())
+  echo.on('message', (d) => void echo.send({ data: Buffer.from(d.from.address), address: d.from.address, port: d.from.port }))
+  return { dir, sw, up, dnsmasq, leaseFile: join(dir, 'leases') }
+}
+
+/** One datagram to the upstream's echo from `ns`; resolves with the source address the upstream saw. */
+async function seenUpstream(ns: TestNetns): Promise<string> {
+  const s = await UdpSocket.open({ netns: ns.name, address: '::', port: 0 })
+  try {
+    const answer = new Promise<string>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no echo from fd99::1 in ${ns.name}`)), 3000)
+      s.on('message', (d) => (clearTimeout(t), resolve(d.data.toString())))
+    })
+    await s.send({ data: Buffer.from('hi'), address: 'fd99::1', port: 7 })
+    return await answer
+  } finally {
+    s.close()
+  }
+}
+
+const peers = hasCommand('dnsmasq') && hasCommand('nft') && hasCommand('ping')
+
+describe.skipIf(!isRoot() || !peers)('dual stack (needs root, dnsmasq, nft, ping)', () => {
+  it('VMs get IPv6 by SLAAC and DHCPv6, reach each other across the bridge and the upstream through NAT66, also after a restart', async () => {
+    const t = await scenario()
+    const start = () => RunningSwitch.start({ netns: t.sw.name, leaseFile: t.leaseFile, controlSocket: false, logger: silent })
+    let sw = await start()
+    const vm1 = await vmNamespace(t.sw, 'port1')
+    const vm2 = await vmNamespace(t.sw, 'port2')
+
+    // VM 1: the kernel's SLAAC from our RA, and the switch's link-local address as its default router.
+    const slaac1 = (await until('SLAAC address on vm1', () => globals6(vm1, 'eth0'), (a) => a.some((x) => ULA.test(x))))[0]!
+    expect(slaac1).toMatch(/^fd0a:b3ec:1:0:[0-9a-f:]+\/64$/)
+    const route = await until('default route on vm1', () => defaultRoute6(vm1), (r) => r !== undefined)
+    expect(route!.protocol).toBe('ra')
+    expect(route!.gateway).toMatch(/^fe80::/)
+
+    // VM 2: our DHCPv6 client, an address from the switch's range (as a /128), SLAAC beside it.
+    const client = await DhcpV6Client.start({ netns: vm2.name, interface: 'eth0', onLease: manageIP({ netns: vm2.name }) })
+    deferCleanup('dhcp6 client', () => client.stop())
+    const lease = await client.waitForLease(10_000)
+    const dhcp2 = lease.addresses[0]!.address
+    expect(BigInt(`0x${dhcp2.split(':').at(-1)}`)).toBeGreaterThanOrEqual(0x1000n)
+    expect(dhcp2).toMatch(/^fd0a:b3ec:1::[0-9a-f]+$/)
+    expect(await until('DHCPv6 and SLAAC addresses on vm2', () => globals6(vm2, 'eth0'), (a) => a.length === 2)).toContain(`${dhcp2}/128`)
+    await until('default route on vm2', () => defaultRoute6(vm2), (r) => r !== undefined)
+
+    // The switch's own uplink IPv6 from dnsmasq (SLAAC, and DHCPv6 through our client).
+    let status: SwitchStatus = await until('uplink IPv6', () => sw.status(), (s) => (s.ipv6?.uplink?.addresses.length ?? 0) >= 2 && s.ipv6?.uplink?.router != null && s.ipv6.uplink.nat)
+    const uplinkAddresses = status.ipv6!.uplink!.addresses.map((a) => a.split('/')[0])
+    expect(status.ipv6!.uplink!.lease!.addresses[0]).toMatch(/^fd99::1[0-9a-f]{2}$/)
+    expect(status.ipv6).toMatchObject({ address: 'fd0a:b3ec:1::1/64', prefix: 'fd0a:b3ec:1::/64', dhcp: { ok: true } })
+    expect(status.leases6!.map((l) => l.address)).toEqual([dhcp2])
+
+    const check = async () => {
+      // Across the bridge, both ways, to SLAAC and to DHCPv6 addresses.
+      expect(await ping6(vm1, dhcp2)).toBe(true)
+      expect(await ping6(vm2, slaac1.split('/')[0]!)).toBe(true)
+      // Out through NAT66: the upstream sees one of the switch's uplink addresses, never the ULA.
+      for (const vm of [vm1, vm2]) {
+        expect(await ping6(vm, 'fd99::1')).toBe(true)
+        expect(uplinkAddresses).toContain(await seenUpstream(vm))
+      }
+    }
+    await check()
+    const { stdout } = await t.sw.exec(['nft', '-j', 'list', 'table', 'ip6', 'nanoswitch'])
+    expect(stdout).toContain('"masquerade"')
+
+    // A restart (leaving what it made, as after a crash): the next switch adopts it, VMs go on.
+    await sw.stop({ keep: true })
+    sw = await start()
+    await until('default route on vm1 again', () => defaultRoute6(vm1), (r) => r !== undefined)
+    await until('default route on vm2 again', () => defaultRoute6(vm2), (r) => r !== undefined)
+    status = await until('NAT66 again', () => sw.status(), (s) => s.ipv6?.uplink?.nat === true)
+    expect(status.leases6!.map((l) => l.address)).toEqual([dhcp2])
+    await check()
+    await sw.stop()
+    // A clean stop: no ip6 table and no bridge address left.
+    const tables = JSON.parse((await t.sw.exec(['nft', '-j', 'list', 'tables'])).stdout) as { nftables: Array<{ table?: unknown }> }
+    expect(tables.nftables.filter((o) => o.table)).toEqual([])
+  })
+
+  it('with ipv6: false there is no IPv6 on the bridge: no address, no RA, no DHCPv6, no ip6 table', async () => {
+    const t = await scenario()
+    const sw = await RunningSwitch.start({ netns: t.sw.name, ipv6: false, controlSocket: false, logger: silent })
+    deferCleanup('switch', () => sw.stop())
+    const vm = await vmNamespace(t.sw, 'port1')
+    const status = await until('uplink lease', () => sw.status(), (s) => s.uplink?.address != null)
+    expect(status.ipv6).toBeNull()
+    expect(status.leases6).toEqual([])
+    expect(status.supervisor.children.map((c) => c.name).sort()).toEqual(['dhcp-server', 'ports', 'uplink'])
+    expect(await globals6(t.sw, 'vmbridge')).toEqual([])
+    const tables = JSON.parse((await t.sw.exec(['nft', '-j', 'list', 'tables'])).stdout) as { nftables: Array<{ table?: { family: string } }> }
+    expect(tables.nftables.flatMap((o) => (o.table ? [o.table.family] : []))).toEqual(['ip'])
+    // A Router Solicitation from the VM is answered by nobody (RFC 4861 6.3.7: three, 4 s apart for
+    // a host; one 2 s wait is the negative here), and the VM forms no global address.
+    await using socket = await NdSocket.open({ netns: vm.name, interface: 'eth0', receive: ['router-advertisement'] })
+    const heard = new Promise<boolean>((resolve) => {
+      const t = setTimeout(() => resolve(false), 2000)
+      socket.on('message', () => (clearTimeout(t), resolve(true)))
+    })
+    await socket.send({ type: 'router-solicitation', options: [] }, { destination: 'ff02::2', source: '::' })
+    expect(await heard).toBe(false)
+    expect(await globals6(vm, 'eth0')).toEqual([])
+  })
+})
