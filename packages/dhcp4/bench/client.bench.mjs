@@ -3,17 +3,23 @@
 // address being on the interface, on a veth against dnsmasq, for our client (as a library call and
 // as the lab-dhcp4 CLI) and udhcpc, dhclient and dhcpcd, each configuring the address itself.
 // Rounds interleave the clients; the address appearing is seen through a netlink address watch.
-// Everything lives in namespaces made here and removed at exit. Usage: client.bench.mjs [runs=15]
+// Everything lives in namespaces made here and removed at exit.
+// Usage: client.bench.mjs [runs=15] [--chart FILE.svg] (the figures as a bar chart as well)
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { createProgress } from '@lab/cli-kit/progress'
+import { chartOption, writeChart } from '../../../scripts/bench-chart.mjs'
 
 const dist = fileURLToPath(new URL('../dist/', import.meta.url))
 const { DhcpClient, compose, manageIP, manageRoutes } = await import(join(dist, 'index.js'))
 const { Netlink } = await import('@lab/netlink-native')
-const runs = Number(process.argv[2] ?? 15)
+const { chart, args } = chartOption()
+const runs = Number(args[0] ?? 15)
+// One status line per run, written between the timed parts.
+const progress = createProgress()
 
 if (process.getuid?.() !== 0) {
   console.error('client.bench: needs root (network namespaces)')
@@ -141,6 +147,7 @@ const clients = [
 const times = new Map(clients.map((c) => [c.name, []]))
 for (let run = 0; run < runs + 1; run++) {
   for (const client of clients) {
+    progress.update(`run ${run + 1}/${runs + 1}${run === 0 ? ' (warm-up)' : ''}: ${client.name}`)
     ip('-n', cli, 'addr', 'flush', 'dev', 'c0')
     const seen = addressSeen(15_000)
     const t0 = performance.now()
@@ -161,6 +168,7 @@ nl.close()
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const p90 = (xs) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.9))]
+progress.done()
 console.log(`\nDHCP client: start to leased address on the interface, against dnsmasq on a veth; ${runs} runs each, interleaved`)
 console.log('client'.padEnd(42) + 'median ms'.padStart(12) + 'p90 ms'.padStart(10))
 for (const [name, xs] of times) console.log(name.padEnd(42) + median(xs).toFixed(1).padStart(12) + p90(xs).toFixed(1).padStart(10))
@@ -171,5 +179,14 @@ if (others.length) {
   console.log(`ours (library) vs the fastest other, ${fastestName}: ${(fastest / ours).toFixed(2)}x as fast (${ours.toFixed(1)} vs ${fastest.toFixed(1)} ms)`)
   const oursCli = median(times.get(clients[1].name))
   console.log(`ours (CLI, includes starting Node) vs ${fastestName}: ${(fastest / oursCli).toFixed(2)}x as fast (${oursCli.toFixed(1)} vs ${fastest.toFixed(1)} ms)`)
+}
+if (chart) {
+  const fastestOther = others.map(([n, xs]) => [n, median(xs)]).sort((a, b) => a[1] - b[1])[0]?.[0]
+  writeChart(chart, {
+    title: 'DHCP client: start to leased address on the interface',
+    subtitle: `against dnsmasq on a veth; median of ${runs} interleaved runs each`,
+    panels: [{ title: 'start to address', unit: 'ms', better: 'lower', ...(fastestOther ? { baseline: fastestOther } : {}), bars: [...times].map(([name, xs]) => ({ label: name, value: median(xs), ours: name.startsWith('@lab/') })) }],
+  })
+  console.log(`chart: ${chart}`)
 }
 dnsmasq.kill('SIGTERM')

@@ -3,7 +3,8 @@
 // latency, for our server, Kea (memfile, multi-threaded) and dnsmasq, on the same relayed pool, in
 // the same run. The load generator (lab-dhcp4's LoadGenerator) simulates clients behind a relay in
 // one namespace; each server runs alone in another. Everything lives in namespaces made here and
-// removed at exit. Usage: dhcp.bench.mjs [clients=10000] [rounds=3] [window=64]
+// removed at exit. Usage: dhcp.bench.mjs [clients=10000] [rounds=3] [window=64] [--chart FILE.svg]
+// (--chart: the figures as a bar chart as well)
 // BENCH_NODE_FLAGS (e.g. --trace-gc) go to our server's node; BENCH_STDOUT=1 shows its stdout;
 // BENCH_NO_JOURNAL=1 runs ours without a lease file (not durable: an ablation, not a result);
 // BENCH_TRACE=prefix writes each exchange's start, latency and offer time per server and round;
@@ -13,6 +14,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { createProgress } from '@lab/cli-kit/progress'
+import { chartOption, writeChart } from '../../../scripts/bench-chart.mjs'
 
 const dist = fileURLToPath(new URL('../dist/', import.meta.url))
 const { LoadGenerator } = await import(join(dist, 'index.js'))
@@ -26,9 +29,12 @@ async function relayLoad(options) {
     await generator.close()
   }
 }
-const clients = Number(process.argv[2] ?? 10_000)
-const rounds = Number(process.argv[3] ?? 3)
-const window = Number(process.argv[4] ?? 64)
+const { chart, args } = chartOption()
+const clients = Number(args[0] ?? 10_000)
+const rounds = Number(args[1] ?? 3)
+const window = Number(args[2] ?? 64)
+// One status line per round, written before the round starts.
+const progress = createProgress()
 const WARMUP = 10_000
 
 if (process.getuid?.() !== 0) {
@@ -124,6 +130,7 @@ for (const server of servers) {
   }
   const runs = []
   for (let round = 0; round < rounds; round++) {
+    progress.count(server.name, round + 1, rounds)
     child = server.start(round)
     try {
       await ready(round)
@@ -146,10 +153,24 @@ for (const server of servers) {
   results.push(row)
 }
 
+progress.done()
 console.log(`\nDHCPv4 DORA exchanges, relayed, ${clients} clients per round after ${WARMUP} warm-up clients, ${window} in flight, median of ${rounds} rounds (a fresh server and lease file per round)`)
 console.log('server'.padEnd(40) + 'DORA/s'.padStart(10) + 'p50 ms'.padStart(10) + 'p99 ms'.padStart(10) + 'failed'.padStart(8))
 for (const r of results) console.log(r.name.padEnd(40) + String(Math.round(r.rate)).padStart(10) + r.p50.toFixed(2).padStart(10) + r.p99.toFixed(2).padStart(10) + String(r.failed).padStart(8))
 const ours = results.find((r) => r.name.startsWith('@lab/'))
 for (const other of ours ? results.filter((r) => r !== ours) : []) {
   console.log(`ours vs ${other.name}: ${(ours.rate / other.rate).toFixed(2)}x DORA/s, p99 ${ours.p99.toFixed(2)} vs ${other.p99.toFixed(2)} ms`)
+}
+if (chart && results.length > 0) {
+  const baseline = (results.find((r) => r.name.startsWith('kea')) ?? results.find((r) => r !== ours) ?? results[0]).name
+  const bars = (pick) => results.map((r) => ({ label: r.name, value: pick(r), ours: r === ours }))
+  writeChart(chart, {
+    title: 'DHCPv4 server: @lab/dhcp4 vs Kea vs dnsmasq',
+    subtitle: `relayed DORA exchanges, ${clients} clients per round, ${window} in flight, median of ${rounds} round(s)`,
+    panels: [
+      { title: 'exchanges per second', unit: '/s', better: 'higher', baseline, bars: bars((r) => r.rate) },
+      { title: 'p99 exchange latency', unit: 'ms', better: 'lower', baseline, bars: bars((r) => r.p99) },
+    ],
+  })
+  console.log(`chart: ${chart}`)
 }
