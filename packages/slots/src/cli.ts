@@ -11,6 +11,9 @@ const hostOptions: Options = {
   'veth-prefix': { type: 'string', value: 'P', description: 'host-side veths are named P<index> (default veth-)' },
   'host-base': { type: 'string', value: 'IP', description: 'host-reachable addresses start here (default 10.11.0.0)' },
   'veth-base': { type: 'string', value: 'IP', description: 'veth /31s start here (default 10.12.0.0)' },
+  ipv6: { type: 'boolean', description: 'new slots get IPv6 too (ULA: host-reachable fd0a:b3ec:11::<i>, veth /127s from fd0a:b3ec:12::, guest fd0a:b3ec:fc::2), with NAT66 like the IPv4 NAT' },
+  'host-base6': { type: 'string', value: 'IP6', description: 'IPv6 host-reachable addresses start here (default fd0a:b3ec:11::)' },
+  'veth-base6': { type: 'string', value: 'IP6', description: 'IPv6 veth /127s start here (default fd0a:b3ec:12::)' },
 }
 
 async function open(values: Values): Promise<Slots> {
@@ -22,6 +25,9 @@ async function open(values: Values): Promise<Slots> {
     vethPrefix: values['veth-prefix'] as string | undefined,
     hostBase: values['host-base'] as string | undefined,
     vethBase: values['veth-base'] as string | undefined,
+    ipv6: values.ipv6 === true,
+    hostBase6: values['host-base6'] as string | undefined,
+    vethBase6: values['veth-base6'] as string | undefined,
     // Logs go to stderr: stdout carries the command's output (JSON with --json).
     logger: pino({ name: 'lab-slots', level }, pino.destination(2)),
   })
@@ -32,7 +38,8 @@ function indexes(positionals: string[]): number[] {
   return positionals.map((p) => integerFlag('index', p, { min: 1 })!)
 }
 
-const describeSlot = (s: Slot) => `slot ${s.index}: netns ${s.netns}, guest ${s.guestIP} (${s.guestMAC}) on ${s.tapName}, reachable from the host at ${s.hostReachableIP}`
+const describeSlot = (s: Slot) =>
+  `slot ${s.index}: netns ${s.netns}, guest ${s.guestIP}${s.ipv6 ? ` and ${s.ipv6.guestIP}` : ''} (${s.guestMAC}) on ${s.tapName}, reachable from the host at ${s.hostReachableIP}${s.ipv6 ? ` and ${s.ipv6.hostReachableIP}` : ''}`
 
 const program: Program = {
   name: 'lab-slots',
@@ -42,7 +49,7 @@ const program: Program = {
   commands: {
     add: {
       summary: 'add a slot (the lowest free index) and print it',
-      usage: '[--host-netns NS] [--uplink IF] [--json]',
+      usage: '[--host-netns NS] [--uplink IF] [--ipv6] [--json]',
       example: 'lab-slots add --host-netns lab-host --uplink uplink0 --json',
       async run({ values, print }) {
         await using slots = await open(values)
@@ -57,7 +64,7 @@ const program: Program = {
       async run({ values, print }) {
         await using slots = await open(values)
         const list = slots.list()
-        print(list, list.map((s) => `${s.index}\t${s.netns}\t${s.vethName}\t${s.hostReachableIP} -> ${s.guestIP}`).join('\n'))
+        print(list, list.map((s) => `${s.index}\t${s.netns}\t${s.vethName}\t${s.hostReachableIP} -> ${s.guestIP}${s.ipv6 ? `\t${s.ipv6.hostReachableIP} -> ${s.ipv6.guestIP}` : ''}`).join('\n'))
       },
     },
     pool: {

@@ -51,6 +51,19 @@ describe.skipIf(!isRoot() || !existsSync(cli))('lab-slots CLI (needs root and a 
     expect(help).toMatch(/^lab-slots: per-sandbox network slots/)
     expect(help.trimEnd()).toMatch(/example:\n  lab-slots add --host-netns lab-host --uplink uplink0 --json$/)
   })
+  it('--ipv6 gives new slots IPv6, shown by add and list', async () => {
+    const added = await labSlots('add', '--ipv6', '--json', ...args)
+    expect(added.code, added.stderr).toBe(0)
+    expect(JSON.parse(added.stdout)).toMatchObject({ index: 1, ipv6: { hostReachableIP: 'fd0a:b3ec:11::1', guestIP: 'fd0a:b3ec:fc::2', peerAddress: 'fd0a:b3ec:12::3' } })
+    expect((await labSlots('add', '--ipv6', ...args)).stdout).toBe(
+      'slot 2: netns ' + `${host.name}-s2` + ', guest 169.254.0.21 and fd0a:b3ec:fc::2 (02:fc:00:00:00:05) on tap0, reachable from the host at 10.11.0.2 and fd0a:b3ec:11::2\n',
+    )
+    // Listing needs no --ipv6: the slots' IPv6 is found on their veths.
+    expect((await labSlots('list', ...args)).stdout).toBe(`1\t${host.name}-s1\tlc1\t10.11.0.1 -> 169.254.0.21\tfd0a:b3ec:11::1 -> fd0a:b3ec:fc::2\n2\t${host.name}-s2\tlc2\t10.11.0.2 -> 169.254.0.21\tfd0a:b3ec:11::2 -> fd0a:b3ec:fc::2\n`)
+    expect((await labSlots('destroy', '--all', ...args)).code).toBe(0)
+    expect((await host.exec(['nft', 'list', 'set', 'ip6', 'lab-slots', 'slot_sources'])).stdout).not.toContain('fd0a:b3ec:')
+  })
+
   it('pool shows the idle pool slots another process left, and listing leaves them alone', async () => {
     const owner = await Slots.open({ hostNetns: host.name, uplink: 'up0', netnsPrefix: `${host.name}-s`, vethPrefix: 'lc', pool: { size: 2 } })
     while (owner.status().pool!.idle < 2) await new Promise((r) => setTimeout(r, 20))
