@@ -74,6 +74,7 @@ export class RunningSwitch {
       bridge: options.bridge ?? 'vmbridge',
       status: () => statusOf({ state, router, tree, options }),
       treeMetrics: () => tree.metrics(),
+      moreMetrics: () => (state.ipv6?.server ? [state.ipv6.server.metrics()] : []),
       dhcpServers: () => (options.mode === 'routed' ? [...router.clients.values()].flatMap((c) => (c.server ? [c.server] : [])) : state.server ? [state.server] : []),
     })
     let control: Server | undefined

@@ -22,12 +22,8 @@ export interface ObserverOptions {
   dhcpServers: () => DhcpServer[]
   /** The supervision tree's registry (restarts and state per runnable: @lab/supervisor's). */
   treeMetrics?: () => Registry
-}
-
-/** A registry a DHCP server exposes, once @lab/dhcp4 has one (`server.metrics()`). */
-function dhcpRegistry(server: DhcpServer): Registry | undefined {
-  const withMetrics = server as DhcpServer & { metrics?: () => Registry }
-  return typeof withMetrics.metrics === 'function' ? withMetrics.metrics() : undefined
+  /** Other registries of the running parts (the DHCPv6 server's), asked per scrape. */
+  moreMetrics?: () => Registry[]
 }
 
 export class SwitchObserver {
@@ -48,8 +44,8 @@ export class SwitchObserver {
    * are merged only while there is exactly one.
    */
   metrics(): Registry {
-    const dhcp = this.options.dhcpServers().map(dhcpRegistry).filter((r): r is Registry => r !== undefined)
-    return Registry.merge([this.own.registry, ...(this.options.treeMetrics ? [this.options.treeMetrics()] : []), ...(dhcp.length === 1 ? dhcp : [])])
+    const dhcp = this.options.dhcpServers().map((server) => server.metrics())
+    return Registry.merge([this.own.registry, ...(this.options.treeMetrics ? [this.options.treeMetrics()] : []), ...(dhcp.length === 1 ? dhcp : []), ...(this.options.moreMetrics?.() ?? [])])
   }
 
   async startHttp(listen: HttpListen, logger?: Logger): Promise<StatusServer> {
