@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 // lab-dhcp6: run the DHCPv6 server (the client helper adds `client` to the command table).
-import { integerFlag, requiredFlag, runProgram, UsageError, type Program, type Values, serveUntilStopped, untilAborted } from '@lab/cli-kit'
+import { integerFlag, parseListenAddress, requiredFlag, runProgram, serveMetrics, UsageError, type Program, type Values, serveUntilStopped, untilAborted } from '@lab/cli-kit'
 import { readLeaseFile } from '@lab/dhcp4'
+import { listenTcp } from '@lab/netlink-native'
 import pino from 'pino'
+import { Registry, collectDefaultMetrics } from 'prom-client'
+import { Dhcp6Error } from './errors.js'
 import type { Lease6 } from './server/lease.js'
 import { DhcpV6Server } from './server/server.js'
 import { clientCommand } from './client/command.js'
@@ -29,6 +32,7 @@ async function server(values: Values, signal: AbortSignal): Promise<number> {
   if (values.domain) subnet.domains = values.domain as string[]
   if (values['preferred-lifetime'] !== undefined) subnet.preferredLifetime = integerFlag('preferred-lifetime', values['preferred-lifetime'] as string, { min: 1, max: 0xfffffffe })
   if (values['valid-lifetime'] !== undefined) subnet.validLifetime = integerFlag('valid-lifetime', values['valid-lifetime'] as string, { min: 1, max: 0xfffffffe })
+  const metricsAt = values.metrics !== undefined ? parseListenAddress('metrics', values.metrics as string) : undefined
   const logger = pino({ name: 'lab-dhcp6', level: process.env.LOG_LEVEL ?? 'info' })
   const stopAsked = untilAborted(signal)
   const dhcp = await DhcpV6Server.start({
@@ -39,7 +43,25 @@ async function server(values: Values, signal: AbortSignal): Promise<number> {
     ...(values.preference !== undefined ? { preference: integerFlag('preference', values.preference as string, { min: 0, max: 255 }) } : {}),
     logger,
   })
-  return serveUntilStopped(dhcp, stopAsked, logger)
+  let metrics
+  if (metricsAt) {
+    try {
+      // The server's registry beside the process's default metrics, served inside --netns.
+      const processMetrics = new Registry()
+      collectDefaultMetrics({ register: processMetrics })
+      const netns = values.netns as string | undefined
+      metrics = await serveMetrics(Registry.merge([dhcp.metrics(), processMetrics]), (onConnection) => listenTcp({ ...(netns ? { netns } : {}), host: metricsAt.host, port: metricsAt.port }, onConnection), logger)
+      logger.info({ metrics: `http://${metricsAt.host.includes(':') ? `[${metricsAt.host}]` : metricsAt.host}:${metricsAt.port}/metrics` }, 'metrics served')
+    } catch (error) {
+      await dhcp.stop()
+      throw new Dhcp6Error('LAB_ERR_DHCP6_METRICS', `--metrics ${values.metrics as string}: ${(error as Error).message}`, { cause: error })
+    }
+  }
+  try {
+    return await serveUntilStopped(dhcp, stopAsked, logger)
+  } finally {
+    await metrics?.close()
+  }
 }
 
 async function leases(values: Values): Promise<number> {
@@ -59,7 +81,7 @@ const program: Program = {
   commands: {
     server: {
       summary: 'serve DHCPv6 on an interface (UDP 547, ff02::1:2)',
-      usage: '--interface IF --prefix CIDR [--range FIRST-LAST] [--pd-pool CIDR --pd-length N] [--dns ADDR]... [--domain NAME]... [--lease-file PATH]',
+      usage: '--interface IF --prefix CIDR [--range FIRST-LAST] [--pd-pool CIDR --pd-length N] [--dns ADDR]... [--domain NAME]... [--lease-file PATH] [--metrics ADDR:PORT]',
       options: {
         interface: flag('IF', 'the interface to serve'),
         prefix: flag('CIDR', 'the on-link prefix, e.g. fd00:1::/64'),
@@ -72,6 +94,7 @@ const program: Program = {
         'valid-lifetime': flag('S', 'seconds (default 7200)'),
         preference: flag('N', 'preference 0..255 in Advertise (255: clients take it at once)'),
         'lease-file': flag('PATH', 'the lease journal; its directory is created'),
+        metrics: flag('ADDR:PORT', 'serve Prometheus metrics at http://ADDR:PORT/metrics (inside --netns)'),
       },
       example: 'lab-dhcp6 server --netns sw1 --interface br0 --prefix fd00:1::/64 --range fd00:1::1000-fd00:1::1fff --pd-pool fd00:100::/48 --pd-length 56 --dns fd00:1::1 --lease-file /tmp/leases6',
       run: ({ values, signal }) => server(values, signal),

@@ -15,6 +15,8 @@ export type Dhcp6ErrorCode =
   | 'LAB_ERR_DHCP6_LEASE_TIMEOUT'
   /** The object was used after close or stop. */
   | 'LAB_ERR_DHCP6_CLOSED'
+  /** The CLI's --metrics address cannot be listened on. */
+  | 'LAB_ERR_DHCP6_METRICS'
 
 export class Dhcp6Error extends LabError {
   declare readonly code: Dhcp6ErrorCode

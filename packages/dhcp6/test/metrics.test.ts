@@ -1,8 +1,11 @@
 // DhcpV6Server.metrics() after a real client's exchanges (dhclient -6 in a throwaway namespace).
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { connectTcp } from '@lab/netlink-native'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { Registry } from 'prom-client'
-import { cleanupAll, hasCommand, isRoot } from '@lab/testkit'
+import { Daemon, cleanupAll, hasCommand, isRoot } from '@lab/testkit'
 import { DhcpV6Server } from '../src/index.js'
 import { pair, until } from './helpers.js'
 
@@ -51,4 +54,41 @@ describe.skipIf(!isRoot() || !hasCommand('dhclient'))('DhcpV6Server.metrics() (n
       await server.stop()
     }
   }, 40_000)
+})
+
+const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+
+/** GET inside a namespace: status line and body. */
+async function get(netns: string, host: string, port: number, path: string): Promise<{ status: number; body: string }> {
+  const socket = await connectTcp({ netns, host, port })
+  const chunks: Buffer[] = []
+  const done = new Promise<void>((resolve, reject) => {
+    socket.on('data', (c: Buffer) => chunks.push(c))
+    socket.once('end', () => resolve())
+    socket.once('error', reject)
+  })
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)
+  await done
+  const text = Buffer.concat(chunks).toString('utf8')
+  return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]), body: text.slice(text.indexOf('\r\n\r\n') + 4) }
+}
+
+describe.skipIf(!isRoot() || !existsSync(cli))('lab-dhcp6 server --metrics (needs root and a build)', () => {
+  it('serves the server registry and process metrics at an IPv6 address inside --netns', async () => {
+    const t = await pair('d6mcli')
+    const server = await Daemon.start({
+      name: 'lab-dhcp6',
+      argv: ['node', cli, 'server', '--netns', t.server.name, '--interface', 's0', '--prefix', 'fd00:1::/64', '--range', 'fd00:1::1000-fd00:1::10ff', '--metrics', '[fd00:1::1]:9465'],
+      ready: /"msg":"metrics served"/,
+    })
+    try {
+      const { status, body } = await get(t.server.name, 'fd00:1::1', 9465, '/metrics')
+      expect(status).toBe(200)
+      expect(body).toContain('lab_dhcp6_pool_free_addresses{subnet="fd00:1::/64",kind="na"} 256')
+      expect(body).toContain('# TYPE process_resident_memory_bytes gauge')
+      expect((await get(t.server.name, 'fd00:1::1', 9465, '/other')).status).toBe(404)
+    } finally {
+      await server.stop()
+    }
+  })
 })
