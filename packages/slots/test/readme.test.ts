@@ -43,6 +43,13 @@ describe.skipIf(!isRoot() || !built)('README examples (needs root and a build)',
     expect(result.stdout).toMatch(/^\{ allow: \[ '192\.0\.2\.0\/24' \] \} \{[^}]*size: 4,[^}]*acquired: 1[^}]*\}\n$/)
   })
 
+  it('the IPv6 example runs as written: the slot has IPv6 and the host reaches it over IPv6', async () => {
+    const v6 = blocks().find((b) => b.lang === 'js' && b.code.includes('ipv6: true'))!
+    const result = await inThrowaway(['env', '-C', packageDir, process.execPath, '--input-type=module', '--eval', v6.code])
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stdout).toMatch(/^\{\n?\s*vethAddress: 'fd0a:b3ec:12::2',[\s\S]*hostReachableIP: 'fd0a:b3ec:11::1',[\s\S]*guestIP: 'fd0a:b3ec:fc::2'\s*\}\nhello over IPv6\n$/)
+  })
+
   it('the CLI lines run as written', async () => {
     const cli = blocks().find((b) => b.lang === 'sh' && b.code.includes('lab-slots add'))!
     const result = await inThrowaway(['env', `PATH=${bin}:${process.env.PATH}`, 'sh', '-ex', '-c', cli.code])
