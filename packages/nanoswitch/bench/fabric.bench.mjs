@@ -13,16 +13,21 @@
 // And once per nanoswitch run: a new VM on host 2 takes a lease (udhcpc), then pings vm1 on host 1:
 // the time from its lease to the first answer.
 // Every step is bounded; everything made is removed, also on failure or SIGINT.
-// Usage: fabric.bench.mjs [runs=5]
+// Usage: fabric.bench.mjs [runs=5] [--chart FILE.svg] (the figures as a bar chart as well)
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { createProgress } from '@lab/cli-kit/progress'
+import { chartOption, writeChart } from '../../../scripts/bench-chart.mjs'
 
 const pkg = fileURLToPath(new URL('..', import.meta.url))
 const cli = join(pkg, 'dist/cli.js')
-const runs = Number(process.argv[2] ?? 5)
+const { chart, args } = chartOption()
+const runs = Number(args[0] ?? 5)
+// One status line per run, written between the timed parts.
+const progress = createProgress()
 const FRR = '/usr/lib/frr'
 
 if (process.getuid?.() !== 0) {
@@ -255,17 +260,21 @@ const results = { nanoswitch: [], script: [], tuned: [] }
 try {
   for (let run = 0; run < runs; run++) {
     for (const [name, method] of [['nanoswitch', nanoswitchFabric], ['script', scriptFabric], ['tuned', (t, run) => scriptFabric(t, run, true)]]) {
+      progress.update(`run ${run + 1}/${runs}: ${name}`)
       const t = topology(`${run}${name.slice(0, 2)}`)
       try {
         const r = await method(t, run)
         results[name].push(r)
-        console.error(`run ${run} ${name}: ${JSON.stringify(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Math.round(v)])))}`)
+        const line = `run ${run} ${name}: ${JSON.stringify(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Math.round(v)])))}`
+        if (progress.enabled) progress.log(line)
+        else console.error(line)
       } finally {
         t.drop()
       }
     }
   }
 } finally {
+  progress.done()
   cleanup()
 }
 const m = (name, key) => median(results[name].map((r) => r[key]))
@@ -277,3 +286,19 @@ console.log('shell, nanoswitch\'s FRR knobs, waits for flood list'.padEnd(52) + 
 console.log(`nanoswitch phases (latest host, from its log): bridge ready ${m('nanoswitch', 'bridge').toFixed(0)}, bgpd started ${m('nanoswitch', 'bgpd').toFixed(0)}, healthy ${m('nanoswitch', 'established').toFixed(0)}`)
 console.log(`nanoswitch vs script (first ping): ${(m('script', 'ping') / m('nanoswitch', 'ping')).toFixed(2)}x as fast; vs the tuned script: ${(m('tuned', 'ping') / m('nanoswitch', 'ping')).toFixed(2)}x`)
 console.log(`new VM on host 2, lease to first answer from host 1: ${m('nanoswitch', 'newVm').toFixed(0)} ms (median; max ${Math.max(...results.nanoswitch.map((r) => r.newVm)).toFixed(0)})`)
+if (chart) {
+  const bars = (key) => [
+    { label: 'nanoswitch run --fabric (3 processes)', value: m('nanoswitch', key), ours: true },
+    { label: 'shell: ip/bridge + zebra/bgpd by hand', value: m('script', key) },
+    { label: "shell with nanoswitch's FRR knobs", value: m('tuned', key) },
+  ]
+  writeChart(chart, {
+    title: 'nanoswitch fabric: 3 hosts, VNI 4242, from start',
+    subtitle: `median of ${runs} interleaved runs`,
+    panels: [
+      { title: 'to the first ping answered vm1 -> vm3', unit: 'ms', better: 'lower', baseline: 'shell: ip/bridge + zebra/bgpd by hand', bars: bars('ping') },
+      { title: 'to every BGP session Established (nanoswitch: healthy)', unit: 'ms', better: 'lower', baseline: 'shell: ip/bridge + zebra/bgpd by hand', bars: bars('established') },
+    ],
+  })
+  console.log(`chart: ${chart}`)
+}

@@ -4,12 +4,15 @@
 // the bridge and ports, then dnsmasq until it serves); (2) TCP throughput from an upstream
 // namespace to a VM namespace through `nanoswitch run --forward` (kernel DNAT, and the proxy) vs the same two namespaces
 // routed directly through the switch namespace by the kernel. Same run, throwaway namespaces.
-// Usage: nanoswitch.bench.mjs [startRuns=7] [megabytes=512]
+// Usage: nanoswitch.bench.mjs [startRuns=7] [megabytes=512] [--chart FILE.svg] (--chart: the
+// figures as a bar chart as well)
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { createProgress } from '@lab/cli-kit/progress'
+import { chartOption, writeChart } from '../../../scripts/bench-chart.mjs'
 
 const packages = fileURLToPath(new URL('../../', import.meta.url))
 const { Netlink, Netns, Sysctl, listenTcp, connectTcp } = await import(join(packages, 'netlink-native/dist/index.js'))
@@ -17,8 +20,11 @@ const { RunningSwitch, readControl } = await import(join(packages, 'nanoswitch/d
 const { default: pino } = await import('pino')
 const cli = join(packages, 'nanoswitch/dist/cli.js')
 const bundle = join(packages, 'nanoswitch/bundle/nanoswitch.mjs')
-const startRuns = Number(process.argv[2] ?? 7)
-const megabytes = Number(process.argv[3] ?? 512)
+const { chart, args } = chartOption()
+const startRuns = Number(args[0] ?? 7)
+const megabytes = Number(args[1] ?? 512)
+// One status line per run, written between the timed parts.
+const progress = createProgress()
 
 if (process.getuid?.() !== 0) {
   console.error('nanoswitch.bench: needs root (network namespaces)')
@@ -128,6 +134,7 @@ const starters = [
 const startTimes = new Map(starters.map((s) => [s.name, []]))
 for (let run = 0; run <= startRuns; run++) {
   for (const s of starters) {
+    progress.update(`start to healthy, run ${run + 1}/${startRuns + 1}${run === 0 ? ' (warm-up)' : ''}: ${s.name}`)
     const { sw, drop } = await switchWithPorts(run)
     try {
       const t = await s.start(sw, run)
@@ -211,12 +218,14 @@ const rates = { kernel: [], proxy: [], direct: [] }
 for (const mode of ['kernel', 'proxy']) {
   const stop = await startSwitch(mode)
   for (let round = 0; round < 3; round++) {
+    progress.update(`TCP ${megabytes} MiB, ${mode} forward and direct, round ${round + 1}/3`)
     rates[mode].push(await transfer('10.99.0.2'))
     rates.direct.push(await transfer('10.1.0.2'))
   }
   await stop()
 }
 sink.close()
+progress.done()
 
 console.log(`\nnanoswitch: start to healthy, no uplink, 2 ports; median of ${startRuns} runs, interleaved`)
 console.log('how'.padEnd(42) + 'median ms'.padStart(12))
@@ -230,4 +239,31 @@ const pct = (xs) => `${((100 * median(xs)) / median(rates.direct)).toFixed(0)}%`
 console.log(`routed by the kernel (direct): ${median(rates.direct).toFixed(2)}`)
 console.log(`--forward (kernel DNAT, default): ${median(rates.kernel).toFixed(2)}   of direct: ${pct(rates.kernel)}`)
 console.log(`--forward-mode proxy (splice relay): ${median(rates.proxy).toFixed(2)}   of direct: ${pct(rates.proxy)}`)
+if (chart) {
+  writeChart(chart, {
+    title: 'nanoswitch: start to healthy, and TCP through a forward',
+    subtitle: `start: no uplink, 2 ports, median of ${startRuns} interleaved runs; TCP: ${megabytes} MiB upstream to a VM namespace, median of 3`,
+    panels: [
+      {
+        title: 'start to healthy',
+        unit: 'ms',
+        better: 'lower',
+        ...(shell ? { baseline: 'shell: ip (bridge, ports) + dnsmasq' } : {}),
+        bars: [...startTimes].map(([name, xs]) => ({ label: name, value: median(xs), ours: !name.startsWith('shell') })),
+      },
+      {
+        title: 'TCP throughput upstream -> VM',
+        unit: 'Gbit/s',
+        better: 'higher',
+        baseline: 'routed by the kernel (direct)',
+        bars: [
+          { label: 'routed by the kernel (direct)', value: median(rates.direct) },
+          { label: '--forward (kernel DNAT)', value: median(rates.kernel), ours: true },
+          { label: '--forward-mode proxy (splice)', value: median(rates.proxy), ours: true },
+        ],
+      },
+    ],
+  })
+  console.log(`chart: ${chart}`)
+}
 await cleanup()
