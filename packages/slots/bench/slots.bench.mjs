@@ -98,6 +98,26 @@ await pooled.flush()
 await pooled.settled()
 await pooled.close()
 
+// Dual stack: the same one-by-one run with IPv6 (its pieces ride in the same batches and transactions).
+progress.update(`ours: ${COUNT} dual-stack slots one after another`)
+const dual = await Slots.open({ hostNetns: host, uplink: 'up0', netnsPrefix: `${tag}-ns-`, vethPrefix: `${tag}v`, ipv6: true })
+await dual.del((await dual.add()).index) // warm-up
+await dual.settled()
+const dualCreated = []
+const dualTimes = []
+t0 = process.hrtime.bigint()
+for (let i = 0; i < COUNT; i++) {
+  const t = process.hrtime.bigint()
+  dualCreated.push(await dual.add())
+  dualTimes.push(ms(t))
+}
+const dualCreate = ms(t0)
+t0 = process.hrtime.bigint()
+for (const s of dualCreated) await dual.del(s.index)
+const dualDestroy = ms(t0)
+await dual.settled()
+await dual.close()
+
 // Seed 003's commands.
 progress.update(`seed 003 commands: ${COUNT} slots`)
 t0 = process.hrtime.bigint()
@@ -115,9 +135,12 @@ console.log(`${'variant'.padEnd(30)} ${'add'.padStart(11)} ${'remove'.padStart(1
 console.log(row('ours, warm pool acquire/release', oursAcquire, oursRelease))
 console.log(row('ours, one after another', oursCreate, oursDestroy))
 console.log(row('ours, addMany/destroyMany', oursCreateMany, oursDestroyMany))
+console.log(row('ours, dual stack, one by one', dualCreate, dualDestroy))
 console.log(row('seed 003 commands (ip/iptables)', seedCreate, seedDestroy))
 const sorted = [...createTimes].sort((a, b) => a - b)
 console.log(`add one by one: median ${sorted[Math.floor(COUNT / 2)].toFixed(2)} ms, p90 ${sorted[Math.floor(COUNT * 0.9)].toFixed(2)} ms; the kernel finished deleting ${COUNT} removed slots ${oursSettle.toFixed(0)} ms after the last del() returned`)
+const dualSorted = [...dualTimes].sort((a, b) => a - b)
+console.log(`dual-stack add one by one: median ${dualSorted[Math.floor(COUNT / 2)].toFixed(2)} ms, p90 ${dualSorted[Math.floor(COUNT * 0.9)].toFixed(2)} ms (${(dualSorted[Math.floor(COUNT / 2)] / sorted[Math.floor(COUNT / 2)]).toFixed(2)}x the IPv4-only median)`)
 console.log(`memory per slot: ${(slabPerSlot / 1024).toFixed(1)} KiB kernel slab (/proc/meminfo Slab delta), ${(rssPerSlot / 1024).toFixed(1)} KiB RSS in our process`)
 console.log(`ours creates ${(seedCreate / oursCreate).toFixed(1)}x faster one by one (${(seedCreate / oursCreateMany).toFixed(1)}x with addMany), create+destroy ${((seedCreate + seedDestroy) / (oursCreate + oursDestroy)).toFixed(1)}x (${((seedCreate + seedDestroy) / (oursCreateMany + oursDestroyMany)).toFixed(1)}x overlapped)`)
 if (chart) {
@@ -125,6 +148,7 @@ if (chart) {
     ['ours, warm pool acquire/release', oursAcquire, oursRelease],
     ['ours, one after another', oursCreate, oursDestroy],
     ['ours, addMany/destroyMany', oursCreateMany, oursDestroyMany],
+    ['ours, dual stack, one by one', dualCreate, dualDestroy],
     ['seed 003 commands (ip/iptables)', seedCreate, seedDestroy],
   ]
   const baseline = 'seed 003 commands (ip/iptables)'
