@@ -5,7 +5,8 @@
 // 1 of each server, then round 2 of each, ...). The load generator (LoadGenerator6) plays clients
 // behind a relay in one namespace; each server runs alone in another. Everything lives in
 // namespaces made here and a temporary directory, removed at exit.
-// Usage: dhcp6.bench.mjs [clients=10000] [rounds=3] [window=64]
+// Usage: dhcp6.bench.mjs [clients=10000] [rounds=3] [window=64] [--chart FILE.svg]
+// (--chart: the figures as a bar chart as well)
 // BENCH_NODE_FLAGS (e.g. --trace-gc) go to our server's node; BENCH_PROFILE=DIR writes a CPU
 // profile of our server per round there (--cpu-prof); BENCH_STDOUT=1 shows its stdout;
 // BENCH_NO_JOURNAL=1 runs ours without a lease file (not durable: an ablation, not a result);
@@ -17,13 +18,19 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { createProgress } from '@lab/cli-kit/progress'
+import { chartOption, writeChart } from '../../../scripts/bench-chart.mjs'
 
 const dist = fileURLToPath(new URL('../dist/', import.meta.url))
 const { LoadGenerator6 } = await import(join(dist, 'index.js'))
 
-const clients = Number(process.argv[2] ?? 10_000)
-const rounds = Number(process.argv[3] ?? 3)
-const window = Number(process.argv[4] ?? 64)
+const { chart, args } = chartOption()
+const clients = Number(args[0] ?? 10_000)
+const rounds = Number(args[1] ?? 3)
+const window = Number(args[2] ?? 64)
+// One status line per server and round, written before it starts (on a terminal only).
+const progress = createProgress()
+const say = (line) => (progress.enabled ? progress.log(line) : console.log(line))
 const WARMUP = Math.min(10_000, clients)
 const DNSMASQ_CLIENTS = Number(process.env.BENCH_DNSMASQ_CLIENTS ?? 2000)
 
@@ -154,6 +161,7 @@ const loadBefore = load()
 for (let round = 0; round < rounds; round++) {
   for (const server of servers) {
     if (server.skipped) continue
+    progress.count(`round ${round + 1}/${rounds}: ${server.name}`)
     child = server.start(round)
     try {
       await ready(server, round)
@@ -165,7 +173,7 @@ for (let round = 0; round < rounds; round++) {
       // than rates on a shared machine, and what decides the rate once the cores are busy.
       r.cpuUs = ((cpuSeconds(child.pid) - cpuBefore) * 1e6) / r.completed
       server.runs.push(r)
-      console.log(`round ${round + 1} ${server.name}: ${Math.round(r.rate)}/s p50 ${r.latencyMs.p50.toFixed(2)} ms p99 ${r.latencyMs.p99.toFixed(2)} ms CPU ${r.cpuUs.toFixed(0)} µs/exchange completed ${r.completed} refused ${r.refused} failed ${r.failed} retransmissions ${r.retransmissions}`)
+      say(`round ${round + 1} ${server.name}: ${Math.round(r.rate)}/s p50 ${r.latencyMs.p50.toFixed(2)} ms p99 ${r.latencyMs.p99.toFixed(2)} ms CPU ${r.cpuUs.toFixed(0)} µs/exchange completed ${r.completed} refused ${r.refused} failed ${r.failed} retransmissions ${r.retransmissions}`)
     } finally {
       child.kill('SIGTERM')
       await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r()))
@@ -173,6 +181,7 @@ for (let round = 0; round < rounds; round++) {
   }
 }
 
+progress.done()
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b)
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
@@ -197,3 +206,17 @@ for (const r of rows) {
   console.log([r.name.padEnd(widths[0]), cell(r.rate, 0).padStart(widths[1]), cell(r.p50, 2).padStart(widths[2]), cell(r.p99, 2).padStart(widths[3]), cell(r.cpu, 0).padStart(widths[4]), ratio.padStart(widths[5]), String(r.failed).padStart(widths[6])].join(''))
 }
 if (ours) for (const other of rows.filter((r) => r !== ours)) console.log(`ours/${other.key}: ${(median(ours.rate) / median(other.rate)).toFixed(2)}x exchanges/s (per round ${ours.rate.map((x, i) => (x / other.rate[i]).toFixed(2)).join(', ')}), p50 ${median(ours.p50).toFixed(2)} vs ${median(other.p50).toFixed(2)} ms, p99 ${median(ours.p99).toFixed(2)} vs ${median(other.p99).toFixed(2)} ms, CPU per exchange ${(median(ours.cpu) / median(other.cpu)).toFixed(2)}x`)
+if (chart && rows.length > 0) {
+  const baseline = (rows.find((r) => r.key === 'kea') ?? rows.find((r) => r !== ours) ?? rows[0]).name
+  const bars = (pick) => rows.map((r) => ({ label: r.name, value: median(pick(r)), ours: r === ours }))
+  writeChart(chart, {
+    title: 'DHCPv6 server: @lab/dhcp6 vs Kea vs dnsmasq',
+    subtitle: `relayed Solicit-Advertise-Request-Reply, ${clients} clients per round, ${window} in flight, median of ${rounds} interleaved round(s)`,
+    panels: [
+      { title: 'exchanges per second', unit: '/s', better: 'higher', baseline, bars: bars((r) => r.rate) },
+      { title: 'p99 exchange latency', unit: 'ms', better: 'lower', baseline, bars: bars((r) => r.p99) },
+      { title: 'server CPU time per exchange', unit: 'µs', better: 'lower', baseline, bars: bars((r) => r.cpu) },
+    ],
+  })
+  console.log(`chart: ${chart}`)
+}
