@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-const needed = ['netlink-native', 'nft', 'dhcp4', 'arp', 'supervisor', 'nanoswitch'].map((p) => `${root}packages/${p}/dist/index.js`)
+const needed = ['netlink-native', 'nft', 'dhcp4', 'dhcp6', 'ndp', 'arp', 'supervisor', 'nanoswitch'].map((p) => `${root}packages/${p}/dist/index.js`)
 if (needed.some((f) => !existsSync(f))) {
   console.log('lab demo: building the packages first (once)...')
   const build = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] })

@@ -25,7 +25,7 @@ export interface UplinkIpv6Status {
   name: string
   /** The DHCPv6 client's state (`soliciting`, `bound`, ...). */
   state: string | null
-  /** Global addresses on the uplink (SLAAC and DHCPv6), with their prefix lengths. */
+  /** Global addresses on the uplink that passed DAD (SLAAC and DHCPv6), with their prefix lengths. */
   addresses: string[]
   /** The default router the upstream's RA gave (link-local), if any. */
   router: string | null
@@ -50,7 +50,8 @@ export async function ipv6Status(v6: Ipv6State, nl: Netlink, links: Link[]): Pro
   const up = v6.uplink
   const link = up && links.find((l) => l.name === up.name)
   if (up) {
-    const addresses = link ? (await nl.addr.list({ link: link.index, family: 6 })).filter((a) => a.scope === 0).map((a) => a.cidr) : []
+    // Usable ones only: an address still in DAD (tentative) is neither a source nor reachable yet.
+    const addresses = link ? (await nl.addr.list({ link: link.index, family: 6 })).filter((a) => a.scope === 0 && !a.tentative).map((a) => a.cidr) : []
     const routes = link ? await nl.route.list({ family: 6, link: link.index }) : []
     const lease = up.lease
     const end = lease ? expiresAt(lease) : undefined

@@ -10,7 +10,7 @@ import { NdSocket, type NdMessage } from '@lab/ndp'
 import { Sysctl, type Link } from '@lab/netlink-native'
 import type { Runnable } from '@lab/supervisor'
 import type { Logger } from 'pino'
-import { service } from '../../service.js'
+import { aborted, service } from '../../service.js'
 import type { Ipv6State, SwitchContext } from '../state.js'
 
 /** SLAAC on the uplink although the switch forwards (RFC 4861 6.3.4 leaves routers' RA handling to them). */
@@ -36,25 +36,37 @@ async function solicit(netns: string | undefined, uplink: string, logger: Logger
 
 export function uplinkDhcp6Runnable(sw: SwitchContext, v6: Ipv6State, uplink: Link): Runnable {
   const ns = sw.netns ? { netns: sw.netns } : {}
+  const held: { client?: DhcpV6Client } = {}
   return service(
     sw.lifecycle,
     async (ctx) => {
       await solicit(sw.netns, uplink.name, ctx.logger)
-      const client = await DhcpV6Client.start({ interface: uplink.name, ...ns, onLease: manageIP(ns), logger: ctx.logger })
-      const track = () => {
-        const lease = client.lease
-        v6.uplink = { name: uplink.name, nat: v6.uplink?.nat ?? false, state: client.state, ...(lease ? { lease } : {}) }
-      }
-      client.on('state', track)
-      client.on('lease', track)
-      track()
-      // Healthy while it asks: an upstream without DHCPv6 still gives SLAAC, or no IPv6 at all.
-      return client
+      // Healthy before the client runs: it waits for the uplink's link-local address to pass DAD
+      // (a second or two after the link comes up), and a switch without upstream DHCPv6 (SLAAC
+      // only, or no IPv6 at all) still serves its bridge.
+      return held
     },
-    async (client, ctx) => {
+    async (_, ctx) => {
+      const client = held.client
+      held.client = undefined
+      if (!client) return
       if (!sw.lifecycle.removing) return client.stop()
       await client.release()
       ctx.logger.info({ uplink: uplink.name }, 'uplink DHCPv6 lease released')
+    },
+    {
+      run: async (_, ctx) => {
+        const client = await DhcpV6Client.start({ interface: uplink.name, ...ns, onLease: manageIP(ns), logger: ctx.logger })
+        held.client = client
+        const track = () => {
+          const lease = client.lease
+          v6.uplink = { name: uplink.name, nat: v6.uplink?.nat ?? false, state: client.state, ...(lease ? { lease } : {}) }
+        }
+        client.on('state', track)
+        client.on('lease', track)
+        track()
+        await aborted(ctx.signal)
+      },
     },
   )
 }
