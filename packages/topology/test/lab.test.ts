@@ -152,7 +152,7 @@ describe.skipIf(!isRoot() || !existsSync(join(pkg, 'dist/cli.js')))('lab (needs 
     const nodes = Array.from({ length: 12 }, (_, i) => `  n${i}: { kind: netns }`).join('\n')
     const links = Array.from({ length: 11 }, (_, i) => `  - endpoints: [n${i}:r, n${i + 1}:l]`).join('\n')
     writeFileSync(chain, `name: ${names.tty}\nnodes:\n${nodes}\nlinks:\n${links}\n`)
-    const noCi = { ...env }
+    const noCi: NodeJS.ProcessEnv = { ...env }
     delete noCi.CI
     const piped = await run([process.execPath, bin, 'up', chain], { env: noCi, timeout: 60_000 })
     expect(piped.stdout).toMatch(/added node n11/)
