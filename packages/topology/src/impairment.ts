@@ -4,8 +4,13 @@
 import { Netlink } from '@lab/netlink-native'
 import type { Impairment } from './topology.js'
 
-export async function applyImpairment(netns: string, iface: string, impairment: Impairment | undefined): Promise<void> {
-  await using nl = await Netlink.open({ netns })
+/** Sets `impairment` on `iface` (none: clears it), through a handle or in a namespace by name. */
+export async function applyImpairment(target: Netlink | string, iface: string, impairment: Impairment | undefined): Promise<void> {
+  if (typeof target === 'string') {
+    await using nl = await Netlink.open({ netns: target })
+    return await applyImpairment(nl, iface, impairment)
+  }
+  const nl = target
   const root = (await nl.qdisc.list({ link: iface })).find((q) => q.parent === 'root')
   // Only what we put there is taken away: the default (noqueue) is no qdisc one can delete.
   if (root && (root.kind === 'netem' || root.kind === 'tbf')) await nl.qdisc.del({ interface: iface })

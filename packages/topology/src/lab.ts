@@ -13,7 +13,9 @@ import { dirname, join, resolve } from 'node:path'
 import { Netlink, Netns, isNotFound, parseDuration, spawnInNetns, type Logger } from '@lab/netlink-native'
 import { TopologyError } from './errors.js'
 import { applyImpairment } from './impairment.js'
-import { labDir, processAlive, processStart, readState, removeState, requireState, writeState, type LabState, type ProcessRecord } from './state.js'
+import { VM_TAP, guestAddresses, runnerPath, shellLine, vmExec, vmImage, vmSocket, waitForVm } from './microvm.js'
+import { addSlot } from './slot.js'
+import { labDir, processAlive, processStart, readState, removeState, requireState, writeState, type LabState, type ProcessRecord, type SlotRecord } from './state.js'
 import { linkKey, type Impairment, type LinkSpec, type NodeSpec, type Topology } from './topology.js'
 
 export const BRIDGE = 'br0'
@@ -37,7 +39,7 @@ export interface UpOptions {
 
 /** Where `up` is: `done` of `total` objects of the phase (`total` counts only what this run changes). */
 export interface UpProgress {
-  phase: 'removing links' | 'removing nodes' | 'creating nodes' | 'creating links' | 'configuring nodes' | 'impairing links' | 'waiting for DHCP leases'
+  phase: 'removing links' | 'removing nodes' | 'creating nodes' | 'creating links' | 'preparing microVM images' | 'configuring nodes' | 'impairing links' | 'waiting for DHCP leases' | 'waiting for microVMs'
   done: number
   total: number
 }
@@ -62,87 +64,160 @@ function firstInterface(topology: { links: LinkSpec[] }, node: string): string |
   return undefined
 }
 
+/** Runs `fn` over `items`, at most `limit` at a time (namespaces are made on libuv's worker threads). */
+async function each<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!)
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+}
+
+const CONCURRENCY = 16
+
+/** One rtnetlink handle per namespace for the length of one `up`: opening one costs a setns. */
+class Handles {
+  readonly #open = new Map<string, Promise<Netlink>>()
+  get(netns: string): Promise<Netlink> {
+    let h = this.#open.get(netns)
+    if (!h) {
+      h = Netlink.open({ netns })
+      this.#open.set(netns, h)
+    }
+    return h
+  }
+  async forget(netns: string): Promise<void> {
+    const h = this.#open.get(netns)
+    this.#open.delete(netns)
+    if (h) await (await h).close()
+  }
+  async closeAll(): Promise<void> {
+    const all = [...this.#open.values()]
+    this.#open.clear()
+    for (const r of await Promise.allSettled(all)) if (r.status === 'fulfilled') await r.value.close()
+  }
+}
+
+/** Kinds whose link ends join the node's bridge `br0` (a microVM's TAP joins it too). */
+const BRIDGED = new Set(['bridge', 'microvm'])
+
+/** Groups items by a key, keeping their order. */
+function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>()
+  for (const item of items) {
+    const k = key(item)
+    const list = out.get(k)
+    if (list) list.push(item)
+    else out.set(k, [item])
+  }
+  return out
+}
+
 /**
  * Makes the lab match the topology: creates what is missing, removes what the file no longer has,
  * recreates nodes whose settings changed and re-applies changed impairments. Returns what it did.
+ *
+ * The state file is written once per phase, before the phase creates anything (the names it is
+ * about to create), so a `lab up` killed with -9 at any point leaves nothing `lab down` misses.
+ * Namespaces are made concurrently, and each namespace's links, addresses and routes go to the
+ * kernel as one pipelined netlink batch.
  */
 export async function up(topology: Topology, options: UpOptions = {}): Promise<UpResult> {
   const actions: string[] = []
-  const say = (line: string) => void actions.push(line)
-  const report = (phase: UpProgress['phase'], done: number, total: number) => options.onProgress?.({ phase, done, total })
+  const report: Report = (phase, done, total) => options.onProgress?.({ phase, done, total })
   const name = topology.name
   const state: LabState = readState(name) ?? { name, format: topology.format, nodes: {}, links: {} }
   if (options.file) state.file = resolve(options.file)
   state.format = topology.format
   mkdirSync(labDir(name), { recursive: true })
+  const handles = new Handles()
+  try {
+    return await converge(topology, state, handles, options, report, actions)
+  } finally {
+    await handles.closeAll()
+  }
+}
 
+type Report = (phase: UpProgress['phase'], done: number, total: number) => void
+
+async function converge(topology: Topology, state: LabState, handles: Handles, options: UpOptions, report: Report, actions: string[]): Promise<UpResult> {
+  const say = (line: string) => void actions.push(line)
+  const name = topology.name
   const desiredLinks = new Map(topology.links.map((l) => [linkKey(l), l]))
   // A node is recreated when its settings or its first interface (where addresses go) changed.
-  const changed = (node: string) => {
-    const old = state.nodes[node]
-    if (!old) return false
-    const oldFirst = firstInterface({ links: Object.values(state.links).map((l) => l.spec) }, node)
-    return !sameJson(old.spec, topology.nodes[node]) || oldFirst !== firstInterface(topology, node)
-  }
+  const oldFirstOf = (node: string) => firstInterface({ links: Object.values(state.links).map((l) => l.spec) }, node)
+  const changed = (node: string) => !sameJson(state.nodes[node]!.spec, topology.nodes[node]) || oldFirstOf(node) !== firstInterface(topology, node)
   const recreate = new Set(Object.keys(state.nodes).filter((n) => topology.nodes[n] && changed(n)))
 
   // Removal first: links, then nodes (a namespace takes its veth ends with it).
   const touchesRecreated = (link: LinkSpec) => link.endpoints.some((e) => recreate.has(e.node) || !topology.nodes[e.node])
   const oldLinks = Object.entries(state.links).filter(([key, link]) => !desiredLinks.has(key) || touchesRecreated(link.spec))
-  for (const [i, [key, link]] of oldLinks.entries()) {
-    const wanted = desiredLinks.get(key)
-    if (!touchesRecreated(link.spec)) await deleteLink(name, link.spec)
-    delete state.links[key]
+  if (oldLinks.length > 0) {
+    const deletable = oldLinks.filter(([, link]) => !touchesRecreated(link.spec)).map(([, link]) => link.spec)
+    let done = 0
+    await each([...groupBy(deletable, (l) => netnsName(name, l.endpoints[0].node))], CONCURRENCY, async ([netns, links]) => {
+      const nl = await handles.get(netns)
+      const results = await nl.batch((b) => links.forEach((l) => b.link.del(l.endpoints[0].interface)), { throwOnError: false })
+      // Already gone (someone deleted it) is what removal asks for.
+      for (const r of results) if (!r.ok && !isNotFound(r.error) && r.error.code !== 'ENODEV') throw r.error
+      report('removing links', (done += links.length), deletable.length)
+    })
+    for (const [key, link] of oldLinks) {
+      delete state.links[key]
+      if (!touchesRecreated(link.spec) || !desiredLinks.has(key)) say(`removed link ${key.replace('--', ' <-> ')}`)
+    }
     writeState(state)
-    if (!touchesRecreated(link.spec) || wanted === undefined) say(`removed link ${key.replace('--', ' <-> ')}`)
-    report('removing links', i + 1, oldLinks.length)
   }
   const oldNodes = Object.keys(state.nodes).filter((node) => !topology.nodes[node] || recreate.has(node))
-  for (const [i, node] of oldNodes.entries()) {
-    await removeNode(state, node)
+  if (oldNodes.length > 0) {
+    let done = 0
+    await each(oldNodes, CONCURRENCY, async (node) => {
+      await handles.forget(state.nodes[node]!.netns)
+      await removeNode(state, node)
+      report('removing nodes', ++done, oldNodes.length)
+    })
+    for (const node of oldNodes) if (!recreate.has(node)) say(`removed node ${node}`)
     writeState(state)
-    if (!recreate.has(node)) say(`removed node ${node}`)
-    report('removing nodes', i + 1, oldNodes.length)
   }
 
   // Then creation: nodes, links, then what runs on the nodes.
-  const added = new Set<string>()
   const newNodes = Object.entries(topology.nodes).filter(([node]) => !state.nodes[node])
-  for (const [node, spec] of newNodes) {
-    const netns = netnsName(name, node)
-    state.nodes[node] = { netns, spec, processes: [] }
-    writeState(state) // before the namespace exists: a kill from here on leaves it recorded
-    await createNode(netns, spec)
-    added.add(node)
-    say(`${recreate.has(node) ? 'recreated' : 'added'} node ${node} (${spec.kind}, netns ${netns})`)
-    report('creating nodes', added.size, newNodes.length)
+  const added = new Set(newNodes.map(([node]) => node))
+  if (newNodes.length > 0) {
+    for (const [node, spec] of newNodes) state.nodes[node] = { netns: netnsName(name, node), spec, processes: [] }
+    writeState(state) // before the namespaces exist: a kill from here on leaves them recorded
+    let done = 0
+    await each(newNodes, CONCURRENCY, async ([node, spec]) => {
+      await createNode(handles, netnsName(name, node), spec)
+      report('creating nodes', ++done, newNodes.length)
+    })
+    for (const [node, spec] of newNodes) say(`${recreate.has(node) ? 'recreated' : 'added'} node ${node} (${spec.kind}, netns ${netnsName(name, node)})`)
   }
   const newLinks = [...desiredLinks].filter(([key]) => !state.links[key])
-  for (const [i, [key, link]] of newLinks.entries()) {
-    state.links[key] = { spec: link }
+  if (newLinks.length > 0) {
+    for (const [key, link] of newLinks) state.links[key] = { spec: link }
     writeState(state)
-    await createLink(name, topology, link)
-    say(`added link ${key.replace('--', ' <-> ')}`)
-    report('creating links', i + 1, newLinks.length)
+    await createLinks(name, topology, newLinks.map(([, l]) => l), handles, report)
+    for (const [key] of newLinks) say(`added link ${key.replace('--', ' <-> ')}`)
   }
-  for (const [i, node] of [...added].entries()) {
-    await configureNode(state, topology, node)
-    report('configuring nodes', i + 1, added.size)
-  }
-  writeState(state)
+  if (added.size > 0) await configureNodes(state, topology, [...added], handles, options, report)
 
   // Impairments: compared with what the interfaces hold now.
   const reimpaired = [...desiredLinks].filter(([key, link]) => !sameJson(state.links[key]!.impairment ?? {}, link.impairment ?? {}))
-  for (const [i, [key, link]] of reimpaired.entries()) {
-    const current = state.links[key]!
-    for (const e of link.endpoints) await applyImpairment(netnsName(name, e.node), e.interface, link.impairment)
-    current.impairment = link.impairment
+  if (reimpaired.length > 0) {
+    let done = 0
+    await each(reimpaired, CONCURRENCY, async ([key, link]) => {
+      for (const e of link.endpoints) await applyImpairment(await handles.get(netnsName(name, e.node)), e.interface, link.impairment)
+      state.links[key]!.impairment = link.impairment
+      report('impairing links', ++done, reimpaired.length)
+    })
+    for (const [key, link] of reimpaired) {
+      say(`${link.impairment && Object.keys(link.impairment).length ? 'impaired' : 'cleared impairment of'} link ${key.replace('--', ' <-> ')}${link.impairment ? ` ${formatImpairment(link.impairment)}` : ''}`)
+    }
     writeState(state)
-    say(`${link.impairment && Object.keys(link.impairment).length ? 'impaired' : 'cleared impairment of'} link ${key.replace('--', ' <-> ')}${link.impairment ? ` ${formatImpairment(link.impairment)}` : ''}`)
-    report('impairing links', i + 1, reimpaired.length)
   }
 
-  await waitForDhcp(state, topology, added, options, report)
+  await waitForNodes(state, topology, added, handles, options, report)
   return { name, actions }
 }
 
@@ -152,67 +227,110 @@ export function formatImpairment(i: Impairment): string {
     .join(' ')
 }
 
-async function createNode(netns: string, spec: NodeSpec): Promise<void> {
+async function createNode(handles: Handles, netns: string, spec: NodeSpec): Promise<void> {
   // An empty resolv.conf of its own: `ip netns exec` mounts it over /etc/resolv.conf, so nothing
   // a user runs there (a DHCP client's script) rewrites the host's.
   mkdirSync(`/etc/netns/${netns}`, { recursive: true })
   writeFileSync(`/etc/netns/${netns}/resolv.conf`, '')
   await Netns.add(netns)
-  await using nl = await Netlink.open({ netns })
-  await nl.link.set('lo', { up: true })
-  if (spec.kind === 'bridge') await nl.link.add({ name: BRIDGE, kind: 'bridge', up: true })
+  const nl = await handles.get(netns)
+  await nl.batch((b) => {
+    b.link.set('lo', { up: true })
+    if (BRIDGED.has(spec.kind)) b.link.add({ name: BRIDGE, kind: 'bridge', up: true })
+  })
+  // A microVM's NIC: a persistent TAP on the node's bridge, which the VM's runner attaches to.
+  if (spec.kind === 'microvm') await nl.link.add({ name: VM_TAP, kind: 'tap', master: BRIDGE, up: true })
 }
 
-async function createLink(lab: string, topology: Topology, link: LinkSpec): Promise<void> {
-  const [a, b] = link.endpoints
-  const nsA = netnsName(lab, a.node)
-  const nsB = netnsName(lab, b.node)
-  {
-    await using nl = await Netlink.open({ netns: nsA })
-    await nl.link.add({ name: a.interface, kind: 'veth', peer: { name: b.interface, netns: nsB } })
-  }
-  for (const e of link.endpoints) {
-    await using nl = await Netlink.open({ netns: netnsName(lab, e.node) })
-    if (topology.nodes[e.node]!.kind === 'bridge') await nl.link.set(e.interface, { master: BRIDGE })
-    await nl.link.set(e.interface, { up: true })
-  }
+/**
+ * Creates veth pairs in two rounds of one batch per namespace: each pair is made (up, on its
+ * bridge) from its first endpoint's namespace with the peer born in the second's; then each
+ * second endpoint is brought up (and onto its bridge) there.
+ */
+async function createLinks(lab: string, topology: Topology, links: LinkSpec[], handles: Handles, report: Report): Promise<void> {
+  const bridged = (node: string) => BRIDGED.has(topology.nodes[node]!.kind)
+  let done = 0
+  await each([...groupBy(links, (l) => netnsName(lab, l.endpoints[0].node))], CONCURRENCY, async ([netns, group]) => {
+    const nl = await handles.get(netns)
+    await nl.batch((b) => {
+      for (const { endpoints: [a, z] } of group) {
+        b.link.add({ name: a.interface, kind: 'veth', peer: { name: z.interface, netns: netnsName(lab, z.node) }, ...(bridged(a.node) ? { master: BRIDGE } : {}), up: true })
+      }
+    })
+    report('creating links', (done += group.length / 2), links.length)
+  })
+  await each([...groupBy(links, (l) => netnsName(lab, l.endpoints[1].node))], CONCURRENCY, async ([netns, group]) => {
+    const nl = await handles.get(netns)
+    await nl.batch((b) => {
+      for (const { endpoints: [, z] } of group) b.link.set(z.interface, { ...(bridged(z.node) ? { master: BRIDGE } : {}), up: true })
+    })
+    report('creating links', (done += group.length / 2), links.length)
+  })
 }
 
-async function deleteLink(lab: string, link: LinkSpec): Promise<void> {
-  const a = link.endpoints[0]
-  try {
-    await using nl = await Netlink.open({ netns: netnsName(lab, a.node) })
-    await nl.link.del(a.interface)
-  } catch (error) {
-    // Already gone (its namespace went, or someone deleted it): what removal asks for.
-    if (!isNotFound(error) && (error as { code?: string }).code !== 'ENODEV') throw error
+/**
+ * Addresses and routes (one batch per node), then what runs on the nodes: switches, DHCP clients
+ * and microVM runners are started together and recorded in one state write right after, before
+ * anything is awaited; slots and exec commands follow.
+ */
+async function configureNodes(state: LabState, topology: Topology, nodes: string[], handles: Handles, options: UpOptions, report: Report): Promise<void> {
+  const dir = labDir(state.name)
+  for (const node of nodes) {
+    const spec = topology.nodes[node]!
+    if ((spec.addresses?.length || spec.routes?.length || spec.dhcp) && !firstInterface(topology, node)) {
+      throw new TopologyError(`nodes.${node}: addresses, routes and dhcp need a link to the node`, { path: `nodes.${node}` })
+    }
   }
-}
-
-async function configureNode(state: LabState, topology: Topology, node: string): Promise<void> {
-  const record = state.nodes[node]!
-  const { netns, spec } = record
-  const iface = firstInterface(topology, node)
-  if (spec.addresses?.length || spec.routes?.length) {
-    if (!iface) throw new TopologyError(`nodes.${node}: addresses and routes need a link to the node`, { path: `nodes.${node}` })
-    await using nl = await Netlink.open({ netns })
-    for (const a of spec.addresses ?? []) await nl.addr.add(iface, a)
-    for (const r of spec.routes ?? []) await nl.route.add({ dst: r.to, gateway: r.via })
+  // microVM images first (a first run downloads the kernel): nothing is started before they exist.
+  const vms = nodes.filter((n) => topology.nodes[n]!.kind === 'microvm')
+  const images = new Map<string, { kernel: string; initramfs: string }>()
+  for (const [i, node] of vms.entries()) {
+    images.set(node, await vmImage(node, topology.nodes[node]!))
+    report('preparing microVM images', i + 1, vms.length)
   }
-  if (spec.kind === 'nanoswitch') {
-    const args = ['run', '--netns', netns, '--socket', join(labDir(state.name), `${node}.sock`), '--lease-file', join(labDir(state.name), `${node}.leases`)]
-    if (spec.subnet) args.push('--subnet', spec.subnet)
-    record.processes.push(startDetached(state, node, 'nanoswitch', binOf('@lab/nanoswitch', 'nanoswitch.js'), args))
-    writeState(state)
+  let done = 0
+  await each(nodes, CONCURRENCY, async (node) => {
+    const spec = topology.nodes[node]!
+    const iface = firstInterface(topology, node)
+    // A microVM's addresses and routes are the guest's (its image configures them).
+    if (spec.kind !== 'microvm' && (spec.addresses?.length || spec.routes?.length)) {
+      const nl = await handles.get(state.nodes[node]!.netns)
+      await nl.batch((b) => {
+        for (const a of spec.addresses ?? []) b.addr.add(iface!, a)
+        for (const r of spec.routes ?? []) b.route.add({ dst: r.to, gateway: r.via })
+      })
+    }
+    report('configuring nodes', ++done, nodes.length)
+  })
+  for (const node of nodes) {
+    const record = state.nodes[node]!
+    const { netns, spec } = record
+    const iface = firstInterface(topology, node)
+    if (spec.kind === 'nanoswitch') {
+      const args = ['run', '--netns', netns, '--socket', join(dir, `${node}.sock`), '--lease-file', join(dir, `${node}.leases`)]
+      if (spec.subnet) args.push('--subnet', spec.subnet)
+      record.processes.push(startDetached(state, node, 'nanoswitch', binOf('@lab/nanoswitch', 'nanoswitch.js'), args))
+    }
+    if (spec.dhcp && spec.kind !== 'microvm') {
+      record.processes.push(startDetached(state, node, `dhcp4 ${iface}`, binOf('@lab/dhcp4', 'lab-dhcp4.js'), ['client', '--netns', netns, '--interface', iface!, '--timeout', '3600']))
+    }
+    if (spec.kind === 'microvm') {
+      const image = images.get(node)!
+      record.processes.push(startDetached(state, node, 'microvm', runnerPath(), [JSON.stringify({ netns, tap: VM_TAP, ...image, memoryMiB: spec.memory ?? 256, socket: vmSocket(state.name, node) })]))
+    }
   }
-  if (spec.dhcp) {
-    if (!iface) throw new TopologyError(`nodes.${node}.dhcp: needs a link to the node`, { path: `nodes.${node}.dhcp` })
-    record.processes.push(startDetached(state, node, `dhcp4 ${iface}`, binOf('@lab/dhcp4', 'lab-dhcp4.js'), ['client', '--netns', netns, '--interface', iface, '--timeout', '3600']))
-    writeState(state)
-  }
-  for (const command of spec.exec ?? []) {
-    const code = await runIn(netns, ['sh', '-c', command], 'pipe')
-    if (code !== 0) throw new TopologyError(`nodes.${node}.exec: "${command}" exited with ${code}`, { path: `nodes.${node}.exec` })
+  writeState(state)
+  for (const node of nodes) {
+    const record = state.nodes[node]!
+    if (record.spec.kind === 'slot') {
+      record.slot = await addSlot(record.netns, firstInterface(topology, node))
+      writeState(state)
+    }
+    if (record.spec.kind === 'microvm') continue // its exec commands run in the guest
+    for (const command of record.spec.exec ?? []) {
+      const code = await runIn(record.slot?.netns ?? record.netns, ['sh', '-c', command], 'pipe')
+      if (code !== 0) throw new TopologyError(`nodes.${node}.exec: "${command}" exited with ${code}`, { path: `nodes.${node}.exec` })
+    }
   }
 }
 
@@ -230,24 +348,32 @@ function startDetached(state: LabState, node: string, role: string, bin: string,
   }
 }
 
-async function waitForDhcp(state: LabState, topology: Topology, added: Set<string>, options: UpOptions, report: (phase: UpProgress['phase'], done: number, total: number) => void): Promise<void> {
-  const waiting = [...added].filter((n) => topology.nodes[n]!.dhcp)
-  if (waiting.length === 0) return
-  const deadline = Date.now() + (options.dhcpTimeoutMs ?? 30_000)
-  report('waiting for DHCP leases', 0, waiting.length)
-  for (const [i, node] of waiting.entries()) {
-    const iface = firstInterface(topology, node)!
-    await using nl = await Netlink.open({ netns: state.nodes[node]!.netns })
-    for (;;) {
-      const addrs = await nl.addr.list({ link: iface, family: 4 })
-      if (addrs.length > 0) {
-        report('waiting for DHCP leases', i + 1, waiting.length)
-        break
+/** Waits for DHCP nodes' leases and microVMs' `LAB:ready`, all at once. */
+async function waitForNodes(state: LabState, topology: Topology, added: Set<string>, handles: Handles, options: UpOptions, report: Report): Promise<void> {
+  const timeoutMs = options.dhcpTimeoutMs ?? 30_000
+  const leasing = [...added].filter((n) => topology.nodes[n]!.dhcp && topology.nodes[n]!.kind !== 'microvm')
+  const vms = [...added].filter((n) => topology.nodes[n]!.kind === 'microvm')
+  if (leasing.length > 0) report('waiting for DHCP leases', 0, leasing.length)
+  if (vms.length > 0) report('waiting for microVMs', 0, vms.length)
+  const deadline = Date.now() + timeoutMs
+  let leased = 0
+  let booted = 0
+  await Promise.all([
+    ...leasing.map(async (node) => {
+      const iface = firstInterface(topology, node)!
+      const nl = await handles.get(state.nodes[node]!.netns)
+      while ((await nl.addr.list({ link: iface, family: 4 })).length === 0) {
+        if (Date.now() > deadline) throw new TopologyError(`nodes.${node}.dhcp: no lease on ${iface} within ${timeoutMs / 1000} s (see ${labDir(state.name)})`, { code: 'LAB_ERR_DHCP_TIMEOUT' })
+        await new Promise((r) => setTimeout(r, 100))
       }
-      if (Date.now() > deadline) throw new TopologyError(`nodes.${node}.dhcp: no lease on ${iface} within ${(options.dhcpTimeoutMs ?? 30_000) / 1000} s (see ${labDir(state.name)})`, { code: 'LAB_ERR_DHCP_TIMEOUT' })
-      await new Promise((r) => setTimeout(r, 100))
-    }
-  }
+      report('waiting for DHCP leases', ++leased, leasing.length)
+    }),
+    ...vms.map(async (node) => {
+      // Booting under TCG takes about 2 s, a DHCP lease inside a little more.
+      await waitForVm(state.nodes[node]!, node, Date.now() + Math.max(timeoutMs, 60_000))
+      report('waiting for microVMs', ++booted, vms.length)
+    }),
+  ])
 }
 
 async function stopProcess(p: ProcessRecord): Promise<void> {
@@ -268,10 +394,15 @@ async function stopProcess(p: ProcessRecord): Promise<void> {
   }
 }
 
-async function removeNode(state: LabState, node: string): Promise<void> {
+/**
+ * Stops a node's processes and deletes its namespace and every namespace named after it
+ * (`LAB-NODE-…`: a slot node's slot), also those a killed `lab up` made but never recorded.
+ */
+async function removeNode(state: LabState, node: string, namespaces?: string[]): Promise<void> {
   const record = state.nodes[node]!
-  for (const p of record.processes) await stopProcess(p)
-  await Netns.destroy(record.netns)
+  await Promise.all(record.processes.map(stopProcess))
+  const children = (namespaces ?? (await Netns.list())).filter((n) => n.startsWith(`${record.netns}-`))
+  await Promise.all([record.netns, ...children].map((n) => Netns.destroy(n)))
   rmSync(`/etc/netns/${record.netns}`, { recursive: true, force: true })
   delete state.nodes[node]
 }
@@ -279,16 +410,13 @@ async function removeNode(state: LabState, node: string): Promise<void> {
 /** Removes a lab: stops its processes, deletes its namespaces (and with them its links), forgets it. */
 export async function down(name: string): Promise<string[]> {
   const state = requireState(name)
-  const removed: string[] = []
+  const nodes = Object.keys(state.nodes)
   // Every process is asked to stop at once: each may take a second or two to stop cleanly.
   await Promise.all(Object.values(state.nodes).flatMap((n) => n.processes.map(stopProcess)))
-  for (const node of Object.keys(state.nodes)) {
-    await removeNode(state, node)
-    writeState(state)
-    removed.push(node)
-  }
+  const namespaces = await Netns.list()
+  await each(nodes, CONCURRENCY, (node) => removeNode(state, node, namespaces))
   removeState(name)
-  return removed
+  return nodes
 }
 
 export interface NodeStatus {
@@ -298,6 +426,10 @@ export interface NodeStatus {
   up: boolean
   interfaces: Array<{ name: string; up: boolean; addresses: string[]; qdisc?: string }>
   processes: Array<{ role: string; pid: number; running: boolean }>
+  /** microvm: the guest's eth0 addresses (its DHCP lease, or the static one). */
+  guest?: { interface: 'eth0'; addresses: string[] }
+  /** slot: the slot @lab/slots made behind the node. */
+  slot?: SlotRecord
 }
 
 export interface LabStatus {
@@ -322,6 +454,8 @@ export async function status(name: string): Promise<LabStatus> {
         s.interfaces.push({ name: link.name, up: link.up, addresses: addrs.filter((a) => a.index === link.index && a.scope === 0).map((a) => a.cidr), ...(q ? { qdisc: q.kind } : {}) })
       }
     }
+    if (record.spec.kind === 'microvm') s.guest = { interface: 'eth0', addresses: guestAddresses(record) }
+    if (record.slot) s.slot = record.slot
     nodes.push(s)
   }
   const links = Object.values(state.links).map((l) => ({ endpoints: l.spec.endpoints.map((e) => `${e.node}:${e.interface}`), ...(l.impairment && Object.keys(l.impairment).length ? { impairment: l.impairment } : {}) }))
@@ -355,5 +489,11 @@ export async function exec(name: string, node: string, argv: string[]): Promise<
   const state = requireState(name)
   const record = state.nodes[node]
   if (!record) throw new TopologyError(`no node ${node} in lab ${name} (nodes: ${Object.keys(state.nodes).join(', ')})`, { code: 'LAB_ERR_NO_NODE' })
-  return runIn(record.netns, argv)
+  if (record.spec.kind === 'microvm') {
+    // In the guest, through its console shell: output arrives when the command has ended.
+    const { status: code, output } = await vmExec(name, node, shellLine(argv))
+    process.stdout.write(output.replace(/\r\n/g, '\n'))
+    return code
+  }
+  return runIn(record.slot?.netns ?? record.netns, argv)
 }

@@ -23,6 +23,18 @@ export interface NodeState {
   netns: string
   spec: NodeSpec
   processes: ProcessRecord[]
+  /** A slot node's slot (@lab/slots): its namespace is `NETNS-s<index>`. */
+  slot?: SlotRecord
+}
+
+export interface SlotRecord {
+  index: number
+  /** The slot's namespace, where `lab exec` runs and a sandbox's VM would run on `tapName`. */
+  netns: string
+  tapName: string
+  guestIP: string
+  /** Where the node's own namespace (the slot's host) reaches the guest. */
+  hostReachableIP: string
 }
 
 export interface LinkState {

@@ -6,9 +6,7 @@ import { LineCounter, isMap, isSeq, parseDocument, type Document } from 'yaml'
 import { parseCidr, parseDuration, parseIp, parsePercent, parseRate } from '@lab/netlink-native'
 import { TopologyError } from './errors.js'
 
-export const NODE_KINDS = ['netns', 'bridge', 'nanoswitch'] as const
-/** Kinds the issue names that this version does not build yet: refused by name, never ignored. */
-const LATER_KINDS = ['microvm', 'slot']
+export const NODE_KINDS = ['netns', 'bridge', 'nanoswitch', 'microvm', 'slot'] as const
 export type NodeKind = (typeof NODE_KINDS)[number]
 
 export interface RouteSpec {
@@ -25,8 +23,13 @@ export interface NodeSpec {
   dhcp?: boolean
   /** nanoswitch: the switch's address on its bridge (default 10.1.0.1/24). */
   subnet?: string
-  /** Shell commands run in the node's namespace once it is up (containerlab's `exec`). */
+  /**
+   * Shell commands run in the node's namespace once it is up (containerlab's `exec`); for a
+   * microVM, in the guest once its network is up; for a slot, in the slot's namespace.
+   */
   exec?: string[]
+  /** microvm: guest memory in MiB (default 256). */
+  memory?: number
 }
 
 export interface Impairment {
@@ -152,6 +155,11 @@ function ours(c: Checker, root: Record<string, unknown>, options: { name?: strin
   const nodes: Record<string, NodeSpec> = {}
   for (const [node, raw] of Object.entries(root.nodes)) nodes[node] = nodeSpec(c, ['nodes', node], node, raw)
   const links = linkList(c, root.links, nodes, false)
+  for (const [node, spec] of Object.entries(nodes)) {
+    const linked = links.some((l) => l.endpoints.some((e) => e.node === node))
+    if (!linked && spec.kind === 'slot') c.fail(['nodes', node], 'a slot node needs a link: its first link end is the slot host\'s uplink', true)
+    if (!linked && (spec.addresses || spec.routes || spec.dhcp)) c.fail(['nodes', node], 'addresses, routes and dhcp need a link to the node', true)
+  }
   return { name, nodes, links, unsupported: [], format: 'lab' }
 }
 
@@ -159,7 +167,6 @@ function nodeSpec(c: Checker, path: Path, node: string, raw: unknown): NodeSpec 
   if (!NODE_NAME.test(node)) c.fail(path, 'a node name is 1 to 31 letters, digits or _', true)
   if (!isObject(raw)) c.fail(path, 'expected a mapping such as { kind: netns }')
   const kind = raw.kind
-  if (typeof kind === 'string' && LATER_KINDS.includes(kind)) c.fail([...path, 'kind'], `kind "${kind}" is not supported yet by lab up; use one of ${NODE_KINDS.join(', ')}`)
   if (typeof kind !== 'string' || !(NODE_KINDS as readonly string[]).includes(kind)) {
     c.fail([...path, 'kind'], `unknown kind ${JSON.stringify(kind)}, expected one of ${NODE_KINDS.join(', ')}`)
   }
@@ -167,6 +174,8 @@ function nodeSpec(c: Checker, path: Path, node: string, raw: unknown): NodeSpec 
     netns: ['kind', 'addresses', 'routes', 'dhcp', 'exec'],
     bridge: ['kind', 'exec'],
     nanoswitch: ['kind', 'subnet', 'uplink', 'exec'],
+    microvm: ['kind', 'addresses', 'routes', 'dhcp', 'memory', 'exec'],
+    slot: ['kind', 'addresses', 'routes', 'dhcp', 'exec'],
   }
   checkKeys(c, path, raw, allowed[kind as NodeKind])
   const spec: NodeSpec = { kind: kind as NodeKind }
@@ -185,6 +194,19 @@ function nodeSpec(c: Checker, path: Path, node: string, raw: unknown): NodeSpec 
     if (raw.dhcp) spec.dhcp = true
   }
   if (raw.exec !== undefined) spec.exec = commands(c, [...path, 'exec'], raw.exec)
+  if (raw.memory !== undefined) {
+    if (typeof raw.memory !== 'number' || !Number.isInteger(raw.memory) || raw.memory < 64 || raw.memory > 65536) c.fail([...path, 'memory'], `expected guest memory in MiB, an integer from 64 to 65536, got ${JSON.stringify(raw.memory)}`)
+    spec.memory = raw.memory
+  }
+  if (kind === 'microvm') {
+    // The guest's one NIC is configured by its image: one address, a default route at most.
+    if ((spec.addresses?.length ?? 0) > 1) c.fail([...path, 'addresses'], 'a microVM takes one address (its eth0)')
+    if (spec.dhcp && spec.addresses?.length) c.fail([...path, 'dhcp'], 'a microVM takes dhcp or a static address, not both')
+    spec.routes?.forEach((r, i) => {
+      if (r.to !== 'default' || !r.via) c.fail([...path, 'routes', i], 'a microVM takes only { to: default, via: IP }')
+    })
+    if ((spec.routes?.length ?? 0) > 1) c.fail([...path, 'routes'], 'a microVM takes one default route')
+  }
   return spec
 }
 

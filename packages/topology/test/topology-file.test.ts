@@ -34,7 +34,7 @@ describe('topology files', () => {
 
   it('names the field and the line of an unknown kind', () => {
     const e = failure(good.replace('kind: netns, dhcp', 'kind: nets, dhcp'))
-    expect(e.message).toBe('nodes.h1.kind: unknown kind "nets", expected one of netns, bridge, nanoswitch (line 4)')
+    expect(e.message).toBe('nodes.h1.kind: unknown kind "nets", expected one of netns, bridge, nanoswitch, microvm, slot (line 4)')
     expect(e.path).toBe('nodes.h1.kind')
     expect(e.line).toBe(4)
   })
@@ -56,9 +56,21 @@ describe('topology files', () => {
     expect(e.message).toMatch(/bad delay "20 parsecs", expected a value such as 20ms \(line 9\)/)
   })
 
-  it('refuses unknown keys and kinds it does not build yet, by name', () => {
+  it('reads microvm and slot nodes', () => {
+    const t = parseTopology(good.replace('kind: netns, dhcp: true', 'kind: microvm, memory: 256, dhcp: true').replace('h2: { kind: netns', 'h2: { kind: slot'))
+    expect(t.nodes.h1).toEqual({ kind: 'microvm', memory: 256, dhcp: true })
+    expect(t.nodes.h2!.kind).toBe('slot')
+  })
+
+  it('refuses what a microVM or a slot cannot take, naming the field', () => {
+    expect(failure(good.replace('kind: netns, dhcp: true', 'kind: microvm, memory: 12')).message).toMatch(/^nodes\.h1\.memory: expected guest memory in MiB/)
+    expect(failure(good.replace('kind: netns, dhcp: true', 'kind: microvm, dhcp: true, addresses: [10.1.0.7/24]')).message).toMatch(/^nodes\.h1\.dhcp: a microVM takes dhcp or a static address, not both/)
+    expect(failure(good.replace('kind: netns, dhcp: true', 'kind: slot, subnet: 10.0.0.1/24')).message).toMatch(/^nodes\.h1\.subnet: unknown key/)
+    expect(failure(good.replace('kind: netns, dhcp: true', 'kind: slot').replace('  - endpoints: [sw:p1, h1:eth1]\n', '')).message).toMatch(/^nodes\.h1: a slot node needs a link/)
+  })
+
+  it('refuses unknown keys, by name', () => {
     expect(failure(good.replace('dhcp: true', 'dhcp: true, colour: red')).message).toMatch(/^nodes\.h1\.colour: unknown key/)
-    expect(failure(good.replace('kind: netns, dhcp: true', 'kind: microvm, memory: 256')).message).toMatch(/^nodes\.h1\.kind: kind "microvm" is not supported yet/)
     expect(failure('name: demo\nnodes:\n  a: { kind: netns\n').message).toMatch(/^invalid YAML/)
   })
 
