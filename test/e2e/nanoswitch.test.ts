@@ -101,7 +101,7 @@ describe.skipIf(!isRoot() || !existsSync(cli) || !peers)('nanoswitch end to end 
     const t = await scenario()
     const bridges = async () => (await t.sw.ip<Array<{ ifname: string; linkinfo?: { info_kind?: string } }>>(['-d', 'link', 'show'])).filter((l) => l.linkinfo?.info_kind === 'bridge').map((l) => l.ifname)
     const inet = async (dev: string) => (await t.sw.ip<Array<{ addr_info: Array<{ family: string; local: string }> }>>(['addr', 'show', 'dev', dev])).flatMap((l) => l.addr_info.filter((a) => a.family === 'inet').map((a) => a.local))
-    const ruleset = async () => JSON.parse((await t.sw.exec(['nft', '-j', 'list', 'ruleset'])).stdout) as { nftables: Array<{ table?: { name: string }; rule?: { table: string; expr: object[] } }> }
+    const ruleset = async () => JSON.parse((await t.sw.exec(['nft', '-j', 'list', 'ruleset'])).stdout) as { nftables: Array<{ table?: { family: string; name: string }; rule?: { family: string; table: string; expr: object[] } }> }
     const waitForUplinkLease = async () => {
       for (let i = 0; !(await t.status()).uplink?.address && i < 200; i++) await new Promise((r) => setTimeout(r, 50))
     }
@@ -115,8 +115,9 @@ describe.skipIf(!isRoot() || !existsSync(cli) || !peers)('nanoswitch end to end 
     expect(await inet('vmbridge')).toEqual(['10.1.0.1'])
     expect(await inet('uplink0')).toHaveLength(1)
     const rs = await ruleset()
-    expect(rs.nftables.flatMap((o) => (o.table ? [o.table.name] : []))).toEqual(['nanoswitch'])
-    expect(rs.nftables.filter((o) => o.rule && JSON.stringify(o.rule.expr).includes('masquerade'))).toHaveLength(1)
+    // One table and one masquerade rule per family: the bridge subnet (ip) and its IPv6 /64 (ip6, NAT66).
+    expect(rs.nftables.flatMap((o) => (o.table ? [`${o.table.family} ${o.table.name}`] : []))).toEqual(['ip nanoswitch', 'ip6 nanoswitch'])
+    expect(rs.nftables.flatMap((o) => (o.rule && JSON.stringify(o.rule.expr).includes('masquerade') ? [o.rule.family] : []))).toEqual(['ip', 'ip6'])
     // A clean stop (SIGTERM): nothing of the switch's is left.
     await sw.stop()
     expect(await bridges()).toEqual([])
@@ -138,7 +139,7 @@ describe.skipIf(!isRoot() || !existsSync(cli) || !peers)('nanoswitch end to end 
     expect((await t.status()).forwards).toMatchObject([{ spec: '8081:10.1.0.2:9000', mode: 'proxy', total: 1, failed: 0 }])
     const status = await t.status()
     expect(status.uplink).toBeNull()
-    expect(status.supervisor.children.map((c) => c.name).sort()).toEqual(['dhcp-server', 'forward-8081', 'ports'])
+    expect(status.supervisor.children.map((c) => c.name).sort()).toEqual(['dhcp-server', 'dhcp6-server', 'forward-8081', 'ports', 'ra'])
     expect(status.supervisor.children.every((c) => c.state === 'healthy')).toBe(true)
     const { stdout } = await run([process.execPath, cli, 'status', '--socket', join(t.dir, 'control.sock')])
     expect(stdout).toContain('uplink: none')
