@@ -128,7 +128,14 @@ export function parseTopology(text: string, options: { name?: string } = {}): To
     throw new TopologyError(`invalid YAML: ${e.message.split('\n')[0]}${line ? ` (line ${line})` : ''}`, { line })
   }
   const c: Checker = new Checker(doc, lines)
-  const root = doc.toJS() as unknown
+  let root: unknown
+  try {
+    root = doc.toJS()
+  } catch (error) {
+    // Found by the property tests: an alias whose anchor is not set (`*a`), or more aliases than
+    // toJS allows, threw a ReferenceError out of parseTopology.
+    throw new TopologyError(`invalid YAML: ${(error as Error).message.split('\n')[0]}`, { cause: error })
+  }
   if (!isObject(root)) c.fail([], 'expected a mapping with name, nodes and links')
   if (isObject(root.topology)) return containerlab(c, root, options)
   return ours(c, root, options)
@@ -246,7 +253,8 @@ function endpoint(c: Checker, path: Path, raw: unknown, nodes: Record<string, No
   const m = typeof raw === 'string' ? /^([^:]+):(.+)$/.exec(raw) : null
   if (!m) c.fail(path, `expected NODE:INTERFACE such as h1:eth1, got ${JSON.stringify(raw)}`)
   const [, node, iface] = m
-  if (!nodes[node!]) c.fail(path, `no node named "${node}" (nodes: ${Object.keys(nodes).join(', ')})`)
+  // Own keys only: found by the property tests, `constructor:eth1` named Object's constructor.
+  if (!Object.hasOwn(nodes, node!)) c.fail(path, `no node named "${node}" (nodes: ${Object.keys(nodes).join(', ')})`)
   if (!IFNAME.test(iface!) || iface === 'lo') c.fail(path, `"${iface}" is not a usable interface name (1 to 15 letters, digits, _ or .)`)
   return { node: node!, interface: iface! }
 }
