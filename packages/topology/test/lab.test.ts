@@ -1,14 +1,16 @@
-// `lab` end to end on real namespaces: a switch with two DHCP hosts and a static host, a bridge
-// with two static hosts; every node reaches the others on its segment, the rate limit is what
+// `lab` end to end on real namespaces: a switch with two DHCP hosts, a static host, a microVM
+// (DHCP in the guest) and a sandbox slot, a bridge with two static hosts; every node reaches the
+// others on its segment, the rate limit is what
 // `tc -j qdisc show` reads, a capture holds a DHCP exchange (read back by tcpdump -r), `lab up`
 // again changes nothing, an edited file converges, `lab down` leaves nothing, a killed `lab up`
 // is cleaned up by `lab down`, and a containerlab file comes up.
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
+import { isStaticElf } from '@lab/launch'
 import { deferCleanup, hasCommand, isRoot, run, runSync } from '@lab/testkit'
 
 const pkg = fileURLToPath(new URL('..', import.meta.url))
@@ -19,6 +21,8 @@ const env = { ...process.env, LAB_RUN_DIR: runDir }
 const tag = (process.pid % 10000).toString(36)
 const names = { main: `t${tag}a`, killed: `t${tag}k`, clab: `t${tag}c`, tty: `t${tag}p` }
 
+// A microVM needs QEMU and a static busybox for its initramfs (TCG here: about 2 s to boot).
+const canBoot = hasCommand('qemu-system-x86_64') && existsSync('/bin/busybox') && isStaticElf(readFileSync('/bin/busybox'))
 const lab = (args: string[], allowFailure = false) => run([process.execPath, bin, ...args], { env, allowFailure, timeout: 60_000 })
 const netnsOf = (name: string) => runSync(['ip', 'netns', 'list']).split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(`${name}-`))
 const inNode = (name: string, node: string, argv: string[], allowFailure = false) => run(['ip', 'netns', 'exec', `${name}-${node}`, ...argv], { allowFailure, timeout: 20_000 })
@@ -36,7 +40,8 @@ nodes:
   h1: { kind: netns, dhcp: true }
   h2: { kind: netns, dhcp: true }
   h3: { kind: netns, addresses: [10.1.0.200/24] }
-  br: { kind: bridge }
+  s1: { kind: slot, addresses: [10.1.0.201/24] }
+${canBoot ? '  vm1: { kind: microvm, memory: 256, dhcp: true }\n' : ''}  br: { kind: bridge }
   b1: { kind: netns, addresses: [10.9.0.1/24] }
   b2: { kind: netns, addresses: [10.9.0.2/24] }
 ${extra}links:
@@ -44,7 +49,8 @@ ${extra}links:
   - endpoints: [sw:p2, h2:eth1]
   - endpoints: [sw:p3, h3:eth1]
     impairment: { rate: ${rate} }
-  - endpoints: [br:p1, b1:eth1]
+  - endpoints: [sw:p4, s1:up]
+${canBoot ? '  - endpoints: [sw:p5, vm1:eth0]\n' : ''}  - endpoints: [br:p1, b1:eth1]
   - endpoints: [br:p2, b2:eth1]
 `
 
@@ -61,7 +67,9 @@ describe.skipIf(!isRoot() || !existsSync(join(pkg, 'dist/cli.js')))('lab (needs 
     writeFileSync(file, topology().replace('kind: bridge', 'kind: brdge'))
     const r = await lab(['up', file], true)
     expect(r.code).toBe(1)
-    expect(r.stderr).toMatch(/nodes\.br\.kind: unknown kind "brdge".*\(line 7\)/)
+    const line = topology().split('\n').findIndex((l) => l.startsWith('  br:')) + 1
+    expect(r.stderr).toContain(`nodes.br.kind: unknown kind "brdge"`)
+    expect(r.stderr).toContain(`(line ${line})`)
     expect(netnsOf(names.main)).toEqual([])
     expect(existsSync(join(runDir, names.main))).toBe(false)
   })
@@ -70,13 +78,19 @@ describe.skipIf(!isRoot() || !existsSync(join(pkg, 'dist/cli.js')))('lab (needs 
     writeFileSync(file, topology())
     const r = await lab(['up', file])
     expect(r.stdout).toMatch(/added node sw \(nanoswitch/)
-    expect(netnsOf(names.main).sort()).toEqual(['b1', 'b2', 'br', 'h1', 'h2', 'h3', 'sw'].map((n) => `${names.main}-${n}`))
-    const status = JSON.parse((await lab(['status', names.main, '--json'])).stdout) as { nodes: Array<{ node: string; interfaces: Array<{ name: string; addresses: string[] }> }> }
+    // The slot's own namespace is named after its node: NAME-s1-s1.
+    const nodes = ['b1', 'b2', 'br', 'h1', 'h2', 'h3', 's1', 's1-s1', 'sw', ...(canBoot ? ['vm1'] : [])]
+    expect(netnsOf(names.main).sort()).toEqual(nodes.map((n) => `${names.main}-${n}`).sort())
+    type Status = { nodes: Array<{ node: string; interfaces: Array<{ name: string; addresses: string[] }>; guest?: { addresses: string[] }; slot?: { netns: string } }> }
+    const status = JSON.parse((await lab(['status', names.main, '--json'])).stdout) as Status
     const addressOf = (node: string) => status.nodes.find((n) => n.node === node)!.interfaces.find((i) => i.name === 'eth1')!.addresses[0]!.split('/')[0]!
-    const switched = { h1: addressOf('h1'), h2: addressOf('h2'), h3: '10.1.0.200', sw: '10.1.0.1' }
-    for (const from of ['h1', 'h2', 'h3']) {
+    const switched: Record<string, string> = { h1: addressOf('h1'), h2: addressOf('h2'), h3: '10.1.0.200', s1: '10.1.0.201', sw: '10.1.0.1' }
+    if (canBoot) switched.vm1 = status.nodes.find((n) => n.node === 'vm1')!.guest!.addresses[0]!.split('/')[0]!
+    // lab exec in s1 runs in its slot, whose traffic leaves NATed through s1's uplink; in vm1, in the guest.
+    expect(status.nodes.find((n) => n.node === 's1')!.slot!.netns).toBe(`${names.main}-s1-s1`)
+    for (const from of Object.keys(switched)) {
       for (const [to, address] of Object.entries(switched)) {
-        if (to === from) continue
+        if (to === from || from === 'sw') continue
         expect((await lab(['exec', names.main, from, '--', 'ping', '-c', '1', '-W', '2', address], true)).code, `${from} -> ${to}`).toBe(0)
       }
     }
@@ -108,7 +122,7 @@ describe.skipIf(!isRoot() || !existsSync(join(pkg, 'dist/cli.js')))('lab (needs 
     expect(r.stdout).toMatch(/removed node b2/)
     expect(r.stdout).toMatch(/added node b3/)
     expect(r.stdout).toMatch(/impaired link sw:p3 <-> h3:eth1 rate=5mbit/)
-    expect(r.stdout).not.toMatch(/node (sw|h1|h2|h3)/)
+    expect(r.stdout).not.toMatch(/node (sw|h1|h2|h3|s1|vm1)/)
     expect(netnsOf(names.main)).not.toContain(`${names.main}-b2`)
     expect((await lab(['exec', names.main, 'b1', '--', 'ping', '-c', '1', '-W', '2', '10.9.0.3'])).code).toBe(0)
     const [qdisc] = JSON.parse((await inNode(names.main, 'h3', ['tc', '-j', 'qdisc', 'show', 'dev', 'eth1'])).stdout) as Array<{ options: { rate: number } }>
@@ -123,8 +137,18 @@ describe.skipIf(!isRoot() || !existsSync(join(pkg, 'dist/cli.js')))('lab (needs 
   it('lab down leaves nothing: no namespaces, no processes, no state', async () => {
     const state = JSON.parse(readFileSync(join(runDir, names.main, 'state.json'), 'utf8')) as { nodes: Record<string, { processes: Array<{ pid: number }> }> }
     const pids = Object.values(state.nodes).flatMap((n) => n.processes.map((p) => p.pid))
-    expect(pids.length).toBe(3) // the switch and two DHCP clients
+    expect(pids.length).toBe(canBoot ? 4 : 3) // the switch, two DHCP clients, the microVM's runner
+    // ... and what they started: QEMU under the runner.
+    const children = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+      try {
+        return pids.includes(Number(readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]))
+      } catch {
+        return false // ended meanwhile
+      }
+    })
+    if (canBoot) expect(children.some((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('qemu-system'))).toBe(true)
     await lab(['down', file])
+    for (const pid of children) expect(existsSync(`/proc/${pid}`), `child pid ${pid}`).toBe(false)
     expect(netnsOf(names.main)).toEqual([])
     for (const pid of pids) expect(existsSync(`/proc/${pid}`), `pid ${pid}`).toBe(false)
     expect(existsSync(join(runDir, names.main))).toBe(false)
