@@ -134,6 +134,10 @@ describe('malformed input', () => {
   })
 })
 
+// CI runs a few thousand inputs; `npm run fuzz` sets LAB_FUZZ_RUNS for the long campaign (both
+// properties then run that many).
+const RUNS = process.env.LAB_FUZZ_RUNS ? Number(process.env.LAB_FUZZ_RUNS) : undefined
+
 // Arbitraries for well-formed messages: encode -> decode gives the value back, and the bytes of
 // a decoded message re-encode unchanged.
 const u32 = fc.integer({ min: 0, max: 0xffffffff })
@@ -189,7 +193,7 @@ describe('property: well-formed messages', () => {
         expect(decoded).toEqual(m)
         expect(decoded.encode().equals(wire)).toBe(true)
       }),
-      { numRuns: 300 },
+      { numRuns: RUNS ?? 300 },
     )
   })
 })
@@ -215,7 +219,7 @@ describe('property: arbitrary bytes', () => {
         const again = decodeMessage(first.encode())
         expect(again).toEqual(first)
       }),
-      { numRuns: 2000 },
+      { numRuns: RUNS ?? 2000 },
     )
   })
 })

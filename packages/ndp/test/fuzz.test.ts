@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest'
 import { formatIp, parseIp } from '@lab/netlink-native'
 import { NdpDecodeError, decodeIcmpv6Packet, decodeNdMessage, encodeIcmpv6Packet, encodeNdMessage, type NdMessage, type NdOption } from '../src/index.js'
 
-const RUNS = 2_000
+// CI runs a few thousand inputs; `npm run fuzz` sets LAB_FUZZ_RUNS for the long campaign.
+const RUNS = Number(process.env.LAB_FUZZ_RUNS ?? 2_000)
 const octets = (n: number) => fc.uint8Array({ minLength: n, maxLength: n }).map((b) => [...b].map((x) => x.toString(16).padStart(2, '0')).join(':'))
 // Addresses as formatIp prints them, so values compare equal after a round trip.
 const ipv6 = fc.ipV6().map((t) => formatIp(parseIp(t).bytes))

@@ -5,6 +5,8 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { CNI_ERRORS, runCni } from '../src/index.js'
 
+// CI runs a thousand inputs; `npm run fuzz` sets LAB_FUZZ_RUNS for the long campaign.
+const RUNS = Number(process.env.LAB_FUZZ_RUNS ?? 1_000)
 const CONFIG_CODES: number[] = [CNI_ERRORS.incompatibleVersion, CNI_ERRORS.invalidEnvironment, CNI_ERRORS.decodeFailure, CNI_ERRORS.invalidConfig]
 
 const config = fc.record(
@@ -29,7 +31,7 @@ describe('CNI plugin input under random data', () => {
         expect(CONFIG_CODES, error.msg).toContain(error.code)
         expect(typeof error.cniVersion).toBe('string')
       }),
-      { numRuns: 1_000 },
+      { numRuns: RUNS },
     )
   })
 })
