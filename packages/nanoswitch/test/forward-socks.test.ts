@@ -3,7 +3,7 @@ import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TestNetns, cleanupAll, isRoot, vethPair } from '@lab/testkit'
 import { connectTcp, listenTcp } from '@lab/netlink-native'
-import { parseForward } from '../src/forward/forward-spec.js'
+import { formatForward, parseForward } from '../src/forward/forward-spec.js'
 import { TcpForward } from '../src/forward/tcp-forward.js'
 import { KernelForwards } from '../src/forward/kernel-forwards.js'
 import { REPLY, encodeReply, parseGreeting, parseRequest } from '../src/socks/socks5-codec.js'
@@ -34,6 +34,12 @@ describe('forward specs and SOCKS5 codec', () => {
     expect(() => parseForward('80')).toThrow(/forward: expected PORT:IP/)
     expect(() => parseForward('99999:10.1.0.2')).toThrow(/bad port/)
     expect(() => parseForward('80:vm1')).toThrow(/invalid IP address/)
+    // IPv6 targets in brackets, as in URLs (RFC 3986 3.2.2); formatForward writes them back so.
+    expect(parseForward('8080:[fd0a:b3ec:1::1000]:80')).toEqual({ listenPort: 8080, targetHost: 'fd0a:b3ec:1::1000', targetPort: 80 })
+    expect(parseForward('443:[fd0a:b3ec:1::1000]')).toEqual({ listenPort: 443, targetHost: 'fd0a:b3ec:1::1000', targetPort: 443 })
+    expect(formatForward(parseForward('8080:[fd0a:b3ec:1::1000]:80'))).toBe('8080:[fd0a:b3ec:1::1000]:80')
+    expect(() => parseForward('80:[10.1.0.2]:80')).toThrow(/brackets are for an IPv6 address/)
+    expect(() => parseForward('80:fd00::1')).toThrow(/expected PORT:IP/)
   })
 
   it('parses greetings and requests incrementally (RFC 1928)', () => {

@@ -10,8 +10,8 @@ import pino from 'pino'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { DhcpV6Client, manageIP } from '@lab/dhcp6'
 import { NdSocket } from '@lab/ndp'
-import { UdpSocket } from '@lab/netlink-native'
-import { Daemon, TestNetns, cleanupAll, deferCleanup, hasCommand, isRoot, vethPair } from '@lab/testkit'
+import { UdpSocket, connectTcp, listenTcp } from '@lab/netlink-native'
+import { Daemon, TestNetns, cleanupAll, deferCleanup, hasCommand, isRoot, readToEnd, vethPair } from '@lab/testkit'
 import { DEFAULT_UPLINK_MAC, RunningSwitch, type SwitchStatus } from '../src/index.js'
 
 const silent = pino({ level: 'silent' })
@@ -91,9 +91,11 @@ async function seenUpstream(ns: TestNetns): Promise<string> {
 const peers = hasCommand('dnsmasq') && hasCommand('nft') && hasCommand('ping')
 
 describe.skipIf(!isRoot() || !peers)('dual stack (needs root, dnsmasq, nft, ping)', () => {
-  it('VMs get IPv6 by SLAAC and DHCPv6, reach each other across the bridge and the upstream through NAT66, also after a restart', async () => {
+  it('VMs get IPv6 by SLAAC and DHCPv6, reach each other across the bridge and the upstream through NAT66, also after a restart; a forward to an IPv6 VM', async () => {
     const t = await scenario()
-    const start = () => RunningSwitch.start({ netns: t.sw.name, leaseFile: t.leaseFile, controlSocket: false, logger: silent })
+    // VM 2 is the only DHCPv6 client: it gets the range's first address, which the forward points at.
+    const forwards = [{ listenPort: 8080, targetHost: 'fd0a:b3ec:1::1000', targetPort: 8080 }]
+    const start = () => RunningSwitch.start({ netns: t.sw.name, leaseFile: t.leaseFile, forwards, controlSocket: false, logger: silent })
     let sw = await start()
     const vm1 = await vmNamespace(t.sw, 'port1')
     const vm2 = await vmNamespace(t.sw, 'port2')
@@ -135,6 +137,15 @@ describe.skipIf(!isRoot() || !peers)('dual stack (needs root, dnsmasq, nft, ping
     await check()
     const { stdout } = await t.sw.exec(['nft', '-j', 'list', 'table', 'ip6', 'nanoswitch'])
     expect(stdout).toContain('"masquerade"')
+
+    // The forward: the upstream connects to the switch's uplink IPv6 address, VM 2 answers and
+    // sees the upstream's own address (DNAT only).
+    expect(dhcp2).toBe('fd0a:b3ec:1::1000')
+    const web = await listenTcp({ netns: vm2.name, host: '::', port: 8080 }, (sock) => sock.end(`vm2 saw ${sock.remoteAddress}\n`))
+    deferCleanup('web', () => web.close())
+    const conn = await connectTcp({ netns: t.up.name, host: uplinkAddresses[0]!, port: 8080 })
+    expect(await readToEnd(conn)).toBe('vm2 saw fd99::1\n')
+    expect((await sw.status()).forwards).toEqual([{ spec: '8080:[fd0a:b3ec:1::1000]:8080', mode: 'kernel', total: 1 }])
 
     // A restart (leaving what it made, as after a crash): the next switch adopts it, VMs go on.
     await sw.stop({ keep: true })

@@ -29,7 +29,7 @@ const runOptions: Options = {
   subnet6: { type: 'string', value: 'CIDR', description: 'switched: the switch\'s IPv6 address on the bridge, in a /64 (default fd0a:b3ec:1::1/64)' },
   'no-ipv6': { type: 'boolean', description: 'switched: IPv4 only (no RAs, DHCPv6, uplink IPv6 or NAT66)' },
   dns: { type: 'string', value: 'IP', multiple: true, description: 'DNS server handed to VMs (default 10.42.0.3); an IPv6 one goes in RAs (RDNSS) and DHCPv6' },
-  forward: { type: 'string', value: 'PORT:IP[:PORT]', multiple: true, description: 'switched: forward a TCP port of the switch to a VM' },
+  forward: { type: 'string', value: 'PORT:IP[:PORT]', multiple: true, description: 'switched: forward a TCP port of the switch to a VM (an IPv6 VM address in brackets: 8080:[fd0a:b3ec:1::1000]:80)' },
   'forward-mode': { type: 'string', value: 'kernel|proxy', description: 'switched: kernel DNAT from outside the bridge (default), or a relay in the switch on all its addresses' },
   socks: { type: 'string', value: 'PORT', description: 'switched: a SOCKS5 proxy (CONNECT only) into the bridge subnet' },
   'lease-file': { type: 'string', value: 'PATH', description: 'switched: keep leases in this journal (its directory is created), so VMs keep their addresses across restarts' },

@@ -15,6 +15,7 @@ export function kernelForwardsRunnable(sw: SwitchContext): Runnable {
     async (ctx) => {
       const kernel = new KernelForwards(specs, sw.netns, sw.bridge.name)
       await new Sysctl(sw.netns).set('net.ipv4.ip_forward', 1)
+      if (specs.some((s) => s.targetHost.includes(':'))) await new Sysctl(sw.netns).set('net.ipv6.conf.all.forwarding', 1)
       await kernel.apply()
       for (const spec of specs) {
         const key = formatForward(spec)
