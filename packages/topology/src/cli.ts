@@ -25,8 +25,24 @@ function one(positionals: string[], what: string): string {
 
 const program: Program = {
   name: 'lab',
-  summary: 'labs as code: namespaces, bridges and switches from one YAML file (or a containerlab file)',
-  notes: 'State lives in /run/lab/NAME (LAB_RUN_DIR overrides it); every namespace is named NAME-NODE.',
+  summary: 'labs as code: namespaces, bridges, switches, microVMs and slots from one YAML file (or a containerlab file)',
+  notes: `a complete lab (demo.yaml):
+  name: demo
+  nodes:
+    sw:  { kind: nanoswitch, uplink: none }      # bridge + DHCP server on 10.1.0.1/24
+    h1:  { kind: netns, dhcp: true }             # a namespace, DHCP on its first link
+    h2:  { kind: netns, addresses: [10.1.0.50/24], routes: [{ to: default, via: 10.1.0.1 }] }
+    vm1: { kind: microvm, memory: 256, dhcp: true }   # a QEMU microVM on a TAP
+    s1:  { kind: slot, addresses: [10.1.0.60/24] }    # a @lab/slots sandbox slot behind s1
+  links:
+    - endpoints: [sw:p1, h1:eth1]
+    - endpoints: [sw:p2, h2:eth1]
+      impairment: { rate: 10mbit }           # also delay, jitter, loss, duplicate, reorder, corrupt (netem)
+    - endpoints: [sw:p3, vm1:eth0]
+    - endpoints: [sw:p4, s1:up]
+then: lab up demo.yaml; lab exec demo vm1 -- ping -c 1 10.1.0.50; lab down demo
+
+State lives in /run/lab/NAME (LAB_RUN_DIR overrides it); every namespace is named NAME-NODE.`,
   commands: {
     up: {
       summary: 'build the lab, or converge a running one to the file (prints what changed)',
@@ -68,6 +84,8 @@ const program: Program = {
           for (const n of s.nodes) {
             lines.push(`  ${n.node} ${n.kind} netns ${n.netns}${n.up ? '' : ' MISSING'}`)
             for (const i of n.interfaces) lines.push(`    ${i.name} ${i.up ? 'up' : 'down'} ${i.addresses.join(' ')}${i.qdisc ? ` [${i.qdisc}]` : ''}`)
+            if (n.guest) lines.push(`    guest ${n.guest.interface} ${n.guest.addresses.join(' ')}`)
+            if (n.slot) lines.push(`    slot ${n.slot.index} netns ${n.slot.netns} guest ${n.slot.guestIP} on ${n.slot.tapName}, reached from ${n.node} at ${n.slot.hostReachableIP}`)
             for (const p of n.processes) lines.push(`    ${p.role} pid ${p.pid} ${p.running ? 'running' : 'NOT RUNNING'}`)
           }
           for (const l of s.links) lines.push(`  link ${l.endpoints.join(' <-> ')}${l.impairment ? ` ${formatImpairment(l.impairment)}` : ''}`)
@@ -87,7 +105,7 @@ const program: Program = {
       },
     },
     exec: {
-      summary: "run a command in a node's namespace",
+      summary: "run a command in a node's namespace (a microVM's guest; a slot node's slot)",
       usage: 'NAME NODE -- CMD [ARG]...',
       positionals: true,
       example: 'lab exec demo h1 -- ping -c 1 10.1.0.1',
