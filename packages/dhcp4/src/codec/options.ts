@@ -109,7 +109,9 @@ const uint = (bytes: 1 | 2 | 4, signed = false): Definition<number> => ({
 
 const text: Definition<string> = {
   name: 'text',
-  encode: (v) => Buffer.from(v, 'utf8'),
+  // An empty string is written as one NUL: options have at least one byte (RFC 2132), and a value
+  // read from a lone NUL must write back to bytes that read again (found by the fuzz test).
+  encode: (v) => Buffer.from(v === '' ? '\0' : v, 'utf8'),
   decode: (d, c) => {
     if (d.length === 0) fail(c, 'empty string')
     // Some clients NUL-terminate strings; the NUL is not part of the value.
