@@ -23,7 +23,7 @@ export interface SwitchStatus {
   mode: 'switched' | 'routed'
   netns: string | null
   /** Routed mode: client links and their /31s, refused links, uplinks with their leases. */
-  clients?: Array<{ link: string; mac: string; router: string; client: string; dhcp: boolean }>
+  clients?: Array<{ link: string; mac: string; router: string; client: string; dhcp: boolean; ipv6?: string | null }>
   refused?: Array<{ link: string; mac: string; reason: string }>
   uplinks?: RoutedUplinkStatus[]
   bridge: { name: string; address: string; network: string; ports: string[] } | null
@@ -135,7 +135,7 @@ async function routedStatus(state: RouterState, netns: string | undefined, tree:
     netns: netns ?? null,
     bridge: null,
     links: links.map((l) => ({ name: l.name, kind: l.kind ?? null, mac: l.address ?? null, up: l.up, running: l.running, master: l.master ? (byIndex.get(l.master) ?? String(l.master)) : null })),
-    clients: [...state.clients.values()].map((c) => ({ link: c.link, mac: c.mac, router: `${c.router}/31`, client: c.client, dhcp: !!c.server })),
+    clients: [...state.clients.values()].map((c) => ({ link: c.link, mac: c.mac, router: `${c.router}/31`, client: c.client, dhcp: !!c.server, ipv6: c.ipv6 ? `${c.ipv6.router}/64` : null })),
     refused: [...state.refused.values()],
     uplinks: [...state.uplinks.values()].map((u) => ({
       name: u.link,
@@ -159,7 +159,7 @@ async function routedStatus(state: RouterState, netns: string | undefined, tree:
 export function formatStatus(s: SwitchStatus): string {
   const lines: string[] = []
   lines.push(`nanoswitch (${s.mode})${s.netns ? ` in ${s.netns}` : ''}`)
-  for (const c of s.clients ?? []) lines.push(`client ${c.link} ${c.mac}: router ${c.router}, client ${c.client}${c.dhcp ? ' (DHCP)' : ''}`)
+  for (const c of s.clients ?? []) lines.push(`client ${c.link} ${c.mac}: router ${c.router}, client ${c.client}${c.dhcp ? ' (DHCP)' : ''}${c.ipv6 ? `, IPv6 router ${c.ipv6} (SLAAC)` : ''}`)
   for (const r of s.refused ?? []) lines.push(`refused ${r.link}: ${r.reason}`)
   for (const u of s.uplinks ?? []) lines.push(`uplink ${u.name}: ${u.address ?? 'no lease'}${u.router ? ` via ${u.router}` : ''}${u.state ? ` (${u.state})` : ''}`)
   lines.push(`links (${s.links.length}):`)

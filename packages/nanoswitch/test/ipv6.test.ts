@@ -12,7 +12,7 @@ import { DhcpV6Client, manageIP } from '@lab/dhcp6'
 import { NdSocket } from '@lab/ndp'
 import { UdpSocket, connectTcp, listenTcp } from '@lab/netlink-native'
 import { Daemon, TestNetns, cleanupAll, deferCleanup, hasCommand, isRoot, readToEnd, vethPair } from '@lab/testkit'
-import { DEFAULT_UPLINK_MAC, RunningSwitch, type SwitchStatus } from '../src/index.js'
+import { DEFAULT_UPLINK_MAC, RunningSwitch, clientMacFor, ipv6PrefixFromMac, type SwitchStatus } from '../src/index.js'
 
 const silent = pino({ level: 'silent' })
 const ULA = /^fd0a:b3ec:1:/
@@ -183,5 +183,31 @@ describe.skipIf(!isRoot() || !peers)('dual stack (needs root, dnsmasq, nft, ping
     await socket.send({ type: 'router-solicitation', options: [] }, { destination: 'ff02::2', source: '::' })
     expect(await heard).toBe(false)
     expect(await globals6(vm, 'eth0')).toEqual([])
+  })
+
+  it('routed mode: a client link gets the /64 its MAC encodes, the client configures itself by SLAAC, and reaches the upstream through NAT66', async () => {
+    const t = await scenario()
+    // The scenario's uplink0 is routed mode's uplink; cA is a client link for 100.0.0.4/31.
+    const mac = clientMacFor('100.0.0.4/31')
+    expect(ipv6PrefixFromMac(mac)).toEqual({ prefix: 'fd0a:b3ec:0:4::/64', router: 'fd0a:b3ec:0:4::1' })
+    const vm = await TestNetns.create('ns6-vm')
+    await vm.exec(['sysctl', '-qw', 'net.ipv6.conf.default.accept_ra=2', 'net.ipv6.conf.default.accept_dad=0'])
+    await t.sw.exec(['ip', 'link', 'add', 'cA', 'address', mac, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', vm.name])
+    await vm.exec(['ip', 'link', 'set', 'eth0', 'up'])
+    const sw = await RunningSwitch.start({ mode: 'routed', netns: t.sw.name, controlSocket: false, logger: silent })
+    deferCleanup('switch', () => sw.stop())
+    const address = (await until('SLAAC address in the link /64', () => globals6(vm, 'eth0'), (a) => a.some((x) => x.startsWith('fd0a:b3ec:0:4:'))))[0]!
+    expect(address).toMatch(/^fd0a:b3ec:0:4:[0-9a-f:]+\/64$/)
+    await until('default route', () => defaultRoute6(vm), (r) => r !== undefined)
+    expect((await sw.status()).clients).toMatchObject([{ link: 'cA', router: '100.0.0.4/31', ipv6: 'fd0a:b3ec:0:4::1/64' }])
+    expect(await ping6(vm, 'fd0a:b3ec:0:4::1')).toBe(true)
+    // The uplink's SLAAC address from dnsmasq's RA, then out through NAT66.
+    const uplink = await until('uplink SLAAC', () => globals6(t.sw, 'uplink0'), (a) => a.some((x) => x.startsWith('fd99::')))
+    expect(await ping6(vm, 'fd99::1')).toBe(true)
+    expect(uplink.map((a) => a.split('/')[0])).toContain(await seenUpstream(vm))
+    await sw.stop()
+    expect(await globals6(t.sw, 'cA')).toEqual([])
+    const tables = JSON.parse((await t.sw.exec(['nft', '-j', 'list', 'tables'])).stdout) as { nftables: Array<{ table?: unknown }> }
+    expect(tables.nftables.filter((o) => o.table)).toEqual([])
   })
 })

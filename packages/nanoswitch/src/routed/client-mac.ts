@@ -50,6 +50,18 @@ export function addressesFromMac(mac: string, oui = DEFAULT_CLIENT_OUI): ClientL
 }
 
 /**
+ * The IPv6 /64 of the client link a MAC encodes: `100.M3.M4.M5/31` ↔ `fd0a:b3ec:M3:M4M5::/64`
+ * (hex; the router is `::1`, the client forms its address by SLAAC from the router's RAs). Throws
+ * ClientMacError as addressesFromMac does.
+ */
+export function ipv6PrefixFromMac(mac: string, oui = DEFAULT_CLIENT_OUI): { prefix: string; router: string } {
+  addressesFromMac(mac, oui)
+  const bytes = parseMac(mac, 'mac')
+  const base = `fd0a:b3ec:${bytes[3]!.toString(16)}:${((bytes[4]! << 8) | bytes[5]!).toString(16)}`
+  return { prefix: `${base}::/64`, router: `${base}::1` }
+}
+
+/**
  * The MAC to give a client VM's link so the router configures `cidr` (the /31, written with either
  * of its addresses): for launchers of client VMs.
  */

@@ -1,19 +1,25 @@
 // Routed mode's links, one object for all of them: a client link gets the router's address of its
 // /31 (and a DHCP server for the client's), an uplink gets a DHCP client and joins the masquerade
 // set. `close()` ends them all; on a clean stop it also takes away every address it gave.
-import { isNotFound, type Link, type Netlink } from '@lab/netlink-native'
+// With IPv6 (the default) a client link also gets the /64 its MAC encodes (ipv6PrefixFromMac): the
+// router's ::1 there and router advertisements (@lab/ndp) so the client configures itself by
+// SLAAC; an uplink takes SLAAC from upstream (accept_ra=2) and joins the IPv6 masquerade set.
+import { Sysctl, isNotFound, type Link, type Netlink } from '@lab/netlink-native'
+import { RouterAdvertiser } from '@lab/ndp'
 import { DhcpClient, DhcpServer, compose, manageIP, manageRoutes, type ClientLease } from '@lab/dhcp4'
 import { arpAnnounce } from '@lab/arp'
 import type { Nft, SetSpec, TableRef } from '@lab/nft'
 import type { Logger } from 'pino'
 import { publishUplink } from '../events.js'
 import { SwitchError } from '../errors.js'
-import { DEFAULT_CLIENT_OUI, addressesFromMac, isClientMac } from './client-mac.js'
+import { DEFAULT_CLIENT_OUI, addressesFromMac, ipv6PrefixFromMac, isClientMac } from './client-mac.js'
 
 const ARPHRD_ETHER = 1
 
 export const ROUTED_TABLE: TableRef = { family: 'ip', name: 'nanoswitch-routed' }
 export const UPLINKS: SetSpec = { table: ROUTED_TABLE, name: 'uplinks', type: 'ifname' }
+export const ROUTED6_TABLE: TableRef = { family: 'ip6', name: 'nanoswitch-routed' }
+export const UPLINKS6: SetSpec = { table: ROUTED6_TABLE, name: 'uplinks', type: 'ifname' }
 
 export interface RouterOptions {
   netns?: string
@@ -23,6 +29,8 @@ export interface RouterOptions {
   clientDhcp?: boolean
   /** DNS servers for clients (default the seed's 10.42.0.3). */
   dns?: string[]
+  /** IPv6 on client links (the /64 the MAC encodes, RAs) and uplinks (SLAAC, NAT66). Default true. */
+  ipv6?: boolean
 }
 
 export interface ClientLink {
@@ -31,6 +39,9 @@ export interface ClientLink {
   router: string
   client: string
   server?: DhcpServer
+  /** With IPv6: the link's /64 and the router's address in it, and the RA sender. */
+  ipv6?: { prefix: string; router: string }
+  ra?: RouterAdvertiser
 }
 
 export interface UplinkState {
@@ -91,9 +102,16 @@ export class RoutedLinks {
     }
     // replace: a router restarted after a crash finds its address there already.
     await this.nl.addr.replace(link.name, `${addresses.router}/31`)
+    const v6 = this.options.ipv6 !== false ? ipv6PrefixFromMac(link.address!, this.#oui) : undefined
+    if (v6) {
+      // No DAD for the router's link-local address (made when the link comes up), which RAs come from.
+      await new Sysctl(this.options.netns).set(`net.ipv6.conf.${link.name}.accept_dad`, 0)
+      await this.nl.addr.replace(link.name, `${v6.router}/64`, { nodad: true })
+    }
     await this.nl.link.set(link.name, { up: true })
-    const entry: ClientLink = { link: link.name, mac: link.address!, router: addresses.router, client: addresses.client }
+    const entry: ClientLink = { link: link.name, mac: link.address!, router: addresses.router, client: addresses.client, ...(v6 ? { ipv6: v6 } : {}) }
     this.state.clients.set(link.index, entry)
+    if (v6) entry.ra = await RouterAdvertiser.start({ ...this.#ns, interface: link.name, prefixes: [v6.prefix], logger: this.logger.child({ link: link.name }) })
     if (this.options.clientDhcp !== false) {
       entry.server = await DhcpServer.start({
         ...this.#ns,
@@ -102,15 +120,21 @@ export class RoutedLinks {
         logger: this.logger.child({ link: link.name }),
       })
     }
-    this.logger.info({ link: link.name, router: `${addresses.router}/31`, client: addresses.client }, 'client link up')
+    this.logger.info({ link: link.name, router: `${addresses.router}/31`, client: addresses.client, ...(v6 ? { prefix6: v6.prefix } : {}) }, 'client link up')
   }
 
   async #addUplink(link: Link): Promise<void> {
     const metric = 100 + this.state.uplinks.size
     const entry: UplinkState = { link: link.name, mac: link.address! }
     this.state.uplinks.set(link.index, entry)
+    const v6 = this.options.ipv6 !== false
+    // SLAAC and the upstream's default route although the router forwards (set before it comes up).
+    if (v6) await new Sysctl(this.options.netns).set(`net.ipv6.conf.${link.name}.accept_ra`, 2)
     await this.nl.link.set(link.name, { up: true })
-    await this.nft.apply((tx) => tx.addElements(UPLINKS, [{ key: link.name }]))
+    await this.nft.apply((tx) => {
+      tx.addElements(UPLINKS, [{ key: link.name }])
+      if (v6) tx.addElements(UPLINKS6, [{ key: link.name }])
+    })
     const log = this.logger.child({ uplink: link.name })
     const client = await DhcpClient.start({
       ...this.#ns,
@@ -140,7 +164,10 @@ export class RoutedLinks {
     if (client) {
       this.state.clients.delete(index)
       await client.server?.stop()
+      // The final RA (router lifetime 0) cannot go out on a link that is gone: said, not thrown.
+      await client.ra?.stop().catch((error: unknown) => this.logger.warn({ link: name, err: error }, 'could not send the final router advertisement'))
       if (removing) await this.nl.addr.del(client.link, `${client.router}/31`).catch(unlessGone)
+      if (removing && client.ipv6) await this.nl.addr.del(client.link, `${client.ipv6.router}/64`).catch(unlessGone)
       this.logger.info({ link: name }, removing ? 'client link released' : 'client link gone')
     }
     const uplink = this.state.uplinks.get(index)
@@ -149,6 +176,7 @@ export class RoutedLinks {
       if (removing) await uplink.client?.release()
       else await uplink.client?.stop()
       if (!removing) await this.nft.apply((tx) => tx.delElements(UPLINKS, [{ key: uplink.link }])).catch(unlessGone)
+      if (!removing && this.options.ipv6 !== false) await this.nft.apply((tx) => tx.delElements(UPLINKS6, [{ key: uplink.link }])).catch(unlessGone)
       publishUplink({ netns: this.options.netns, uplink: uplink.link, state: 'gone' })
       this.logger.info({ link: name }, removing ? 'uplink released' : 'uplink gone')
     }
