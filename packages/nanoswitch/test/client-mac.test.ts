@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ClientMacError, addressesFromMac, clientMacFor, isClientMac } from '../src/routed/client-mac.js'
+import { ClientMacError, addressesFromMac, clientMacFor, ipv6PrefixFromMac, isClientMac } from '../src/routed/client-mac.js'
 
 describe('routed mode client MACs (seed 001)', () => {
   it.each([
@@ -9,6 +9,19 @@ describe('routed mode client MACs (seed 001)', () => {
   ])('%s encodes router %s and client %s', (mac, router, client) => {
     expect(addressesFromMac(mac)).toEqual({ router, client, prefixLength: 31 })
     expect(isClientMac(mac)).toBe(true)
+  })
+
+  it.each([
+    ['0a:b3:ec:00:00:02', 'fd0a:b3ec:0:2::/64', 'fd0a:b3ec:0:2::1'],
+    ['0A:B3:EC:40:01:fe', 'fd0a:b3ec:40:1fe::/64', 'fd0a:b3ec:40:1fe::1'],
+    ['0a:b3:ec:ff:ff:00', 'fd0a:b3ec:ff:ff00::/64', 'fd0a:b3ec:ff:ff00::1'],
+  ])('%s encodes the IPv6 link %s, router %s', (mac, prefix, router) => {
+    expect(ipv6PrefixFromMac(mac)).toEqual({ prefix, router })
+  })
+
+  it('gives no IPv6 link for a MAC that encodes no /31', () => {
+    expect(() => ipv6PrefixFromMac('0a:b3:ec:00:00:03')).toThrow(ClientMacError)
+    expect(() => ipv6PrefixFromMac('02:00:00:00:00:02')).toThrow(/OUI/)
   })
 
   it('refuses a MAC that encodes the high address of a /31, saying why', () => {

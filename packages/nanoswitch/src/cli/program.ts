@@ -27,7 +27,7 @@ const runOptions: Options = {
   'uplink-mac': { type: 'string', value: 'MAC', description: 'switched: the uplink by MAC (default 02:72:82:bf:c3:56, used if present at start)' },
   subnet: { type: 'string', value: 'CIDR', description: 'switched: the switch\'s address on the bridge (default 10.1.0.1/24)' },
   subnet6: { type: 'string', value: 'CIDR', description: 'switched: the switch\'s IPv6 address on the bridge, in a /64 (default fd0a:b3ec:1::1/64)' },
-  'no-ipv6': { type: 'boolean', description: 'switched: IPv4 only (no RAs, DHCPv6, uplink IPv6 or NAT66)' },
+  'no-ipv6': { type: 'boolean', description: 'IPv4 only (switched: no RAs, DHCPv6, uplink IPv6 or NAT66; routed: no /64 on client links, no NAT66)' },
   dns: { type: 'string', value: 'IP', multiple: true, description: 'DNS server handed to VMs (default 10.42.0.3); an IPv6 one goes in RAs (RDNSS) and DHCPv6' },
   forward: { type: 'string', value: 'PORT:IP[:PORT]', multiple: true, description: 'switched: forward a TCP port of the switch to a VM (an IPv6 VM address in brackets: 8080:[fd0a:b3ec:1::1000]:80)' },
   'forward-mode': { type: 'string', value: 'kernel|proxy', description: 'switched: kernel DNAT from outside the bridge (default), or a relay in the switch on all its addresses' },
@@ -157,7 +157,9 @@ SIGINT/SIGTERM stop it and remove what it made (unless --keep); a restart
 adopts what a crashed run left. Logs are pino JSON (readable on a terminal, JSON with --json).
 --mode routed: seed 001's router instead: a link whose MAC starts with the client OUI is a client
 link, its MAC's last three bytes encoding the router's address 100.M3.M4.M5/31 (the client gets the
-next address, by DHCP unless --no-client-dhcp); every other Ethernet link is an uplink:
+next address, by DHCP unless --no-client-dhcp; unless --no-ipv6 the link also gets
+fd0a:b3ec:M3:M4M5::1/64 and RAs, so the client configures itself by SLAAC); every other Ethernet
+link is an uplink (SLAAC there too, and NAT66):
   nanoswitch run --mode routed --netns rt1
 status: links, bridge ports, leases, the DHCP server's health, the uplink's lease, forwards and the
 supervision tree of the running switch, read from its control socket.
