@@ -3,7 +3,7 @@
 // the kernel's own SLAAC from our RAs (accept_ra=2), one also by our DHCPv6 client from our server.
 // They ping6 each other across the bridge and the upstream through NAT66 (the upstream sees only
 // the switch's uplink addresses), again after a restart of the switch; with ipv6: false none of it.
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
@@ -209,5 +209,32 @@ describe.skipIf(!isRoot() || !peers)('dual stack (needs root, dnsmasq, nft, ping
     expect(await globals6(t.sw, 'cA')).toEqual([])
     const tables = JSON.parse((await t.sw.exec(['nft', '-j', 'list', 'tables'])).stdout) as { nftables: Array<{ table?: unknown }> }
     expect(tables.nftables.filter((o) => o.table)).toEqual([])
+  })
+})
+
+describe.skipIf(!isRoot() || !hasCommand('rdisc6') || !hasCommand('dhclient'))('IPv6 as other hosts see it (needs root, rdisc6, dhclient)', () => {
+  it('rdisc6 reads the RA (prefix, M and O, RDNSS from an IPv6 --dns); dhclient -6 gets an address and the DNS server', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lab-ns-ipv6-peers-'))
+    deferCleanup(`rm ${dir}`, () => rmSync(dir, { recursive: true, force: true }))
+    const sw = await TestNetns.create('ns6-sw')
+    const vm = await vmNamespace(sw, 'port1')
+    const s = await RunningSwitch.start({ netns: sw.name, dns: ['10.42.0.3', 'fd0a:b3ec:1::53'], controlSocket: false, logger: silent })
+    deferCleanup('switch', () => s.stop())
+    // rdisc6 sends from the link-local address: there once the link has carrier.
+    await until('link-local on eth0', () => vm.ip<IpAddr[]>(['-6', 'addr', 'show', 'dev', 'eth0', 'scope', 'link']), (l) => l.some((x) => x.addr_info.length > 0))
+    const ra = await vm.exec(['rdisc6', '-1', '-w', '2000', 'eth0'])
+    expect(ra.stdout).toMatch(/Stateful address conf\.\s*:\s*Yes/)
+    expect(ra.stdout).toMatch(/Stateful other conf\.\s*:\s*Yes/)
+    expect(ra.stdout).toMatch(/Prefix\s*:\s*fd0a:b3ec:1::\/64/)
+    expect(ra.stdout).toMatch(/Recursive DNS server\s*:\s*fd0a:b3ec:1::53/)
+    const dhclient = await Daemon.start({ name: 'dhclient -6', netns: vm.name, argv: ['dhclient', '-6', '-d', '-v', '-pf', join(dir, 'dhclient6.pid'), '-lf', join(dir, 'dhclient6.leases'), 'eth0'] })
+    deferCleanup('dhclient', () => dhclient.stop())
+    const address = (await dhclient.waitFor(/IAADDR (fd0a:b3ec:1::[0-9a-f]+)/, 15_000))[1]!
+    await dhclient.waitFor(/Bound to lease/i, 15_000)
+    expect(BigInt(`0x${address.split(':').at(-1)}`)).toBeGreaterThanOrEqual(0x1000n)
+    expect(await until('the address on eth0', () => globals6(vm, 'eth0'), (a) => a.includes(`${address}/128`))).toContain(`${address}/128`)
+    expect((await s.status()).leases6!.map((l) => l.address)).toEqual([address])
+    // The DNS server (option 23) as dhclient recorded the lease.
+    expect(readFileSync(join(dir, 'dhclient6.leases'), 'utf8')).toMatch(/dhcp6\.name-servers fd0a:b3ec:1::53;/)
   })
 })
