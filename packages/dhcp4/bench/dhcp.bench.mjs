@@ -1,23 +1,32 @@
 #!/usr/bin/env node
 // `npm run bench -w @lab/dhcp4`: full DISCOVER-OFFER-REQUEST-ACK exchanges per second and their
-// latency, for our server, Kea (memfile, multi-threaded) and dnsmasq, on the same relayed pool, in
-// the same run. The load generator (lab-dhcp4's LoadGenerator) simulates clients behind a relay in
-// one namespace; each server runs alone in another. Everything lives in namespaces made here and
-// removed at exit. Usage: dhcp.bench.mjs [clients=10000] [rounds=3] [window=64] [--chart FILE.svg]
-// (--chart: the figures as a bar chart as well)
-// BENCH_NODE_FLAGS (e.g. --trace-gc) go to our server's node; BENCH_STDOUT=1 shows its stdout;
-// BENCH_NO_JOURNAL=1 runs ours without a lease file (not durable: an ablation, not a result);
-// BENCH_TRACE=prefix writes each exchange's start, latency and offer time per server and round;
-// BENCH_ONLY=lab (or kea, dnsmasq) runs only the servers whose name starts so.
+// latency, like against like, in one table:
+// - ours with `durability: 'none'` (an ACK leaves once its lease is written to the file, not
+//   synced) against Kea 2.2's memfile (the same trade), both with 2 threads of work at most;
+// - ours with `durability: 'commit'` (an ACK leaves once its lease is on disk) against Kea with
+//   its PostgreSQL lease backend (Debian's PostgreSQL 15, started here as the unprivileged
+//   `postgres` user in a throwaway data directory, reached on a private unix socket);
+// each at 64 and 256 exchanges in flight, every configuration `rounds` times, interleaved (one
+// round of each in turn), reporting the median and the spread. The load generator (lab-dhcp4's
+// LoadGenerator) simulates clients behind a relay in one namespace; each server runs alone in
+// another. Everything lives in namespaces and directories made here and removed at exit (also on
+// failure and SIGINT/SIGTERM); PostgreSQL is stopped.
+// Usage: dhcp.bench.mjs [clients=10000] [rounds=3] [--chart FILE.svg]
+// Environment: BENCH_ONLY=lab-none,kea-pg (configurations by server key: lab-none, lab-commit,
+// kea-memfile, kea-pg; or with @window: lab-none@256); BENCH_WINDOWS=64,256; BENCH_NODE_FLAGS
+// (e.g. --trace-gc) go to our server's node; BENCH_STDOUT=1 shows its stdout; BENCH_PROFILE=DIR
+// writes its CPU profiles; BENCH_TRACE=prefix writes each exchange's start, latency and offer time
+// per configuration and round; BENCH_DIST=DIR runs our server from another build (before/after).
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { loadavg, tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createProgress } from '@lab/cli-kit/progress'
 import { chartOption, writeChart } from '../../../scripts/bench-chart.mjs'
 
 const dist = fileURLToPath(new URL('../dist/', import.meta.url))
+const ourDist = process.env.BENCH_DIST ? resolve(process.env.BENCH_DIST) : dist
 const { LoadGenerator } = await import(join(dist, 'index.js'))
 
 /** One run of a fresh load generator (its relay port is free again when it returns). */
@@ -32,10 +41,13 @@ async function relayLoad(options) {
 const { chart, args } = chartOption()
 const clients = Number(args[0] ?? 10_000)
 const rounds = Number(args[1] ?? 3)
-const window = Number(args[2] ?? 64)
+const windows = (process.env.BENCH_WINDOWS ?? '64,256').split(',').map(Number)
+const only = process.env.BENCH_ONLY?.split(',')
 // One status line per round, written before the round starts.
 const progress = createProgress()
-const WARMUP = 10_000
+const WARMUP = 5_000
+const PG_BIN = '/usr/lib/postgresql/15/bin'
+const PG_SCHEMA = '/usr/share/kea/scripts/pgsql/dhcpdb_create.pgsql'
 
 if (process.getuid?.() !== 0) {
   console.error('dhcp.bench: needs root (network namespaces)')
@@ -47,8 +59,14 @@ const srv = `labb-${process.pid}-dhs`
 const rel = `labb-${process.pid}-dhr`
 const dir = mkdtempSync(join(tmpdir(), 'lab-dhcp-bench-'))
 let child
+let pg // { dir, data, socket } while PostgreSQL runs
 function cleanup() {
   if (child && child.exitCode === null) child.kill('SIGKILL')
+  if (pg) {
+    spawnSync('runuser', ['-u', 'postgres', '--', join(PG_BIN, 'pg_ctl'), '-D', pg.data, '-m', 'immediate', '-w', 'stop'], { stdio: 'ignore' })
+    rmSync(pg.dir, { recursive: true, force: true })
+    pg = undefined
+  }
   for (const ns of [srv, rel]) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' })
   rmSync(dir, { recursive: true, force: true })
 }
@@ -69,47 +87,78 @@ const SUBNET = '10.201.0.0/16'
 const FIRST = '10.201.0.10'
 const LAST = '10.201.255.250'
 
+/** PostgreSQL 15 as the `postgres` user, in a throwaway data directory, on a private unix socket only. */
+function startPostgres() {
+  if (!existsSync(join(PG_BIN, 'initdb')) || !existsSync(PG_SCHEMA)) {
+    // Benches install their own peers: Debian's PostgreSQL, and kea-admin for Kea's schema.
+    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'postgresql', 'kea-admin'], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
+  }
+  const base = mkdtempSync(join(tmpdir(), 'lab-dhcp-bench-pg-'))
+  pg = { dir: base, data: join(base, 'data'), socket: join(base, 'socket') }
+  mkdirSync(pg.socket)
+  for (const p of [base, pg.socket]) chownSync(p, Number(execFileSync('id', ['-u', 'postgres'])), Number(execFileSync('id', ['-g', 'postgres'])))
+  const asPostgres = (cmd, ...args) => execFileSync('runuser', ['-u', 'postgres', '--', join(PG_BIN, cmd), ...args], { stdio: ['ignore', 'ignore', 'inherit'] })
+  asPostgres('initdb', '-D', pg.data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-instructions')
+  // Defaults kept where they decide durability: fsync on, synchronous_commit on, full_page_writes on.
+  asPostgres('pg_ctl', '-D', pg.data, '-l', join(base, 'log'), '-w', '-o', `-k ${pg.socket} -c listen_addresses='' -c max_connections=20`, 'start')
+  psql('postgres', '-c', 'CREATE DATABASE kea')
+  psql('kea', '-f', PG_SCHEMA)
+}
+function psql(db, ...args) {
+  execFileSync(join(PG_BIN, 'psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', pg.socket, '-U', 'postgres', '-d', db, ...args], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, PGOPTIONS: '-c client_min_messages=warning' } })
+}
+
+function keaConfig(round, leaseDatabase) {
+  const config = join(dir, 'kea.json')
+  writeFileSync(config, JSON.stringify({
+    Dhcp4: {
+      'interfaces-config': { interfaces: ['s0'], 'dhcp-socket-type': 'udp' },
+      'lease-database': leaseDatabase,
+      'multi-threading': { 'enable-multi-threading': true, 'thread-pool-size': 2, 'packet-queue-size': 256 },
+      'valid-lifetime': 3600,
+      subnet4: [{ id: 1, subnet: SUBNET, pools: [{ pool: `${FIRST} - ${LAST}` }], 'option-data': [{ name: 'routers', data: '10.201.0.1' }] }],
+      loggers: [{ name: 'kea-dhcp4', output_options: [{ output: 'stderr' }], severity: 'ERROR' }],
+    },
+  }))
+  return spawn('ip', ['netns', 'exec', srv, 'kea-dhcp4', '-c', config], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, KEA_PIDFILE_DIR: dir, KEA_LOCKFILE_DIR: dir } })
+}
+
+function ours(durability) {
+  return (round, tag) => {
+    const leaseFile = join(dir, `lab-${tag}-${round}.leases`)
+    const config = join(dir, 'lab.json')
+    writeFileSync(config, JSON.stringify({ interface: 's0', leaseFile, ...(durability === 'commit' ? {} : { durability }), subnets: [{ subnet: SUBNET, range: [FIRST, LAST], router: '10.201.0.1', leaseTime: 3600 }] }))
+    const flags = [...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []), ...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROFILE] : [])]
+    return spawn(process.execPath, [...flags, join(ourDist, 'cli.js'), 'server', '--config', config, '--netns', srv], { stdio: ['ignore', process.env.BENCH_STDOUT ? 'inherit' : 'ignore', 'inherit'], env: { ...process.env, LOG_LEVEL: 'warn' } })
+  }
+}
+
 const servers = [
+  { key: 'lab-none', name: "@lab/dhcp4 durability 'none'", pair: 'none', ours: true, start: ours('none') },
+  { key: 'kea-memfile', name: 'Kea 2.2 memfile, 2 threads', pair: 'none', needs: 'kea-dhcp4', start: (round, tag) => keaConfig(round, { type: 'memfile', persist: true, name: join(dir, `kea-${tag}-${round}.csv`), 'lfc-interval': 0 }) },
+  { key: 'lab-commit', name: "@lab/dhcp4 durability 'commit'", pair: 'commit', ours: true, start: ours('commit') },
   {
-    name: '@lab/dhcp4 (journal, fsync)',
-    start(round) {
-      const leaseFile = join(dir, `lab-${round}.leases`)
-      const config = join(dir, 'lab.json')
-      writeFileSync(config, JSON.stringify({ interface: 's0', ...(process.env.BENCH_NO_JOURNAL ? {} : { leaseFile }), subnets: [{ subnet: SUBNET, range: [FIRST, LAST], router: '10.201.0.1', leaseTime: 3600 }] }))
-      return spawn(process.execPath, [...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []), ...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROFILE] : []), join(dist, 'cli.js'), 'server', '--config', config, '--netns', srv], { stdio: ['ignore', process.env.BENCH_STDOUT ? 'inherit' : 'ignore', 'inherit'], env: { ...process.env, LOG_LEVEL: 'warn' } })
-    },
-  },
-  {
-    name: 'kea-dhcp4 (memfile, multi-threaded)',
+    key: 'kea-pg',
+    name: 'Kea 2.2 PostgreSQL 15, 2 threads',
+    pair: 'commit',
     needs: 'kea-dhcp4',
+    prepare: startPostgres,
     start(round) {
-      const config = join(dir, 'kea.json')
-      writeFileSync(config, JSON.stringify({
-        Dhcp4: {
-          'interfaces-config': { interfaces: ['s0'], 'dhcp-socket-type': 'udp' },
-          'lease-database': { type: 'memfile', persist: true, name: join(dir, `kea-${round}.csv`), 'lfc-interval': 0 },
-          'multi-threading': { 'enable-multi-threading': true, 'thread-pool-size': 2, 'packet-queue-size': 256 },
-          'valid-lifetime': 3600,
-          subnet4: [{ id: 1, subnet: SUBNET, pools: [{ pool: `${FIRST} - ${LAST}` }], 'option-data': [{ name: 'routers', data: '10.201.0.1' }] }],
-          loggers: [{ name: 'kea-dhcp4', output_options: [{ output: 'stderr' }], severity: 'ERROR' }],
-        },
-      }))
-      return spawn('ip', ['netns', 'exec', srv, 'kea-dhcp4', '-c', config], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, KEA_PIDFILE_DIR: dir, KEA_LOCKFILE_DIR: dir } })
-    },
-  },
-  {
-    name: 'dnsmasq',
-    needs: 'dnsmasq',
-    start(round) {
-      return spawn('ip', ['netns', 'exec', srv, 'dnsmasq', '--keep-in-foreground', '--port=0', '--interface=s0', '--bind-interfaces', '--no-ping', '--quiet-dhcp', `--dhcp-lease-max=${clients + 1000}`,
-        `--dhcp-range=${FIRST},${LAST},255.255.0.0,1h`, `--dhcp-leasefile=${join(dir, `dnsmasq-${round}.leases`)}`, `--pid-file=${join(dir, 'dnsmasq.pid')}`, '--conf-file=/dev/null', '--log-facility=-'],
-        { stdio: 'ignore' })
+      // A fresh lease table per round, as the others get a fresh lease file.
+      psql('kea', '-c', 'TRUNCATE lease4')
+      return keaConfig(round, { type: 'postgresql', name: 'kea', host: pg.socket, user: 'postgres' })
     },
   },
 ]
 
-/** Waits for the server to answer, then warms it up (JIT, caches, threads) with clients not measured. */
-async function ready(round) {
+/** CPU time of a process and all its threads so far, ms (/proc/PID/stat utime + stime, in clock ticks of 10 ms). */
+function cpuMs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * 10
+}
+
+/** Waits for the server to answer, then warms it up (JIT, caches, threads, connections) with clients not measured. */
+async function ready(round, window) {
   for (let i = 0; i < 50; i++) {
     const probe = await relayLoad({ netns: rel, server: '10.200.0.1', giaddr: '10.201.0.1', clients: 1, macBase: 200 + i, timeoutMs: 100, retries: 1 })
     if (probe.completed === 1) {
@@ -120,57 +169,93 @@ async function ready(round) {
   throw new Error('server did not answer')
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
-const results = []
+const configs = []
 for (const server of servers) {
-  if (process.env.BENCH_ONLY && !server.name.replace(/\W/g, '').startsWith(process.env.BENCH_ONLY)) continue
   if (server.needs && !has(server.needs)) {
     console.log(`${server.name}: not installed, skipped`)
     continue
   }
-  const runs = []
-  for (let round = 0; round < rounds; round++) {
-    progress.count(server.name, round + 1, rounds)
-    child = server.start(round)
+  for (const window of windows) {
+    if (only && !only.includes(server.key) && !only.includes(`${server.key}@${window}`)) continue
+    configs.push({ server, window, runs: [] })
+  }
+}
+for (const server of new Set(configs.map((c) => c.server))) server.prepare?.()
+
+const load = () => loadavg().map((l) => l.toFixed(1)).join(' ')
+const loadBefore = load()
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+for (let round = 0; round < rounds; round++) {
+  for (const config of configs) {
+    const { server, window } = config
+    progress.count(`${server.key} @${window}`, round + 1, rounds)
+    child = server.start(round, window)
     try {
-      await ready(round)
+      await ready(round, window)
       const trace = process.env.BENCH_TRACE ? [] : undefined
-      const r = await relayLoad({ netns: rel, server: '10.200.0.1', giaddr: '10.201.0.1', clients, window, macBase: round + 1, timeoutMs: 1000, retries: 3, durationMs: 120_000, ...(trace ? { onExchange: (x) => trace.push(x) } : {}) })
-      if (trace) writeFileSync(`${process.env.BENCH_TRACE}-${server.name.split(' ')[0].replace(/\W/g, '')}-${round}.json`, JSON.stringify(trace))
-      runs.push(r)
+      const cpuBefore = cpuMs(child.pid)
+      const r = await relayLoad({ netns: rel, server: '10.200.0.1', giaddr: '10.201.0.1', clients, window, macBase: round + 1, timeoutMs: 1000, retries: 3, durationMs: 300_000, ...(trace ? { onExchange: (x) => trace.push(x) } : {}) })
+      if (trace) writeFileSync(`${process.env.BENCH_TRACE}-${server.key}-${window}-${round}.json`, JSON.stringify(trace))
+      // The server's CPU per exchange (its own process: not PostgreSQL's): steadier than latency on a busy machine.
+      r.cpuUs = ((cpuMs(child.pid) - cpuBefore) * 1000) / Math.max(1, r.completed)
+      config.runs.push(r)
     } finally {
       child.kill('SIGTERM')
       await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r()))
     }
   }
-  const row = {
-    name: server.name,
-    rate: median(runs.map((r) => r.rate)),
-    p50: median(runs.map((r) => r.latencyMs.p50)),
-    p99: median(runs.map((r) => r.latencyMs.p99)),
-    failed: runs.reduce((n, r) => n + r.failed + r.naks, 0),
+}
+progress.done()
+
+const rows = configs.map(({ server, window, runs }) => {
+  const spread = (pick) => ({ median: median(runs.map(pick)), min: Math.min(...runs.map(pick)), max: Math.max(...runs.map(pick)) })
+  return { server, window, rate: spread((r) => r.rate), p50: spread((r) => r.latencyMs.p50), p99: spread((r) => r.latencyMs.p99), cpu: spread((r) => r.cpuUs), failed: runs.reduce((n, r) => n + r.failed + r.naks, 0), resent: runs.reduce((n, r) => n + r.retransmissions, 0) }
+})
+const fmt = (x, digits) => (digits === 0 ? String(Math.round(x)) : x.toFixed(digits))
+const cell = (s, digits) => `${fmt(s.median, digits)} (${fmt(s.min, digits)}–${fmt(s.max, digits)})`
+console.log(`\nDHCPv4 DORA exchanges, relayed, ${clients} clients per round after ${WARMUP} warm-up clients; median (min–max) of ${rounds} interleaved rounds, a fresh server and lease store per round; load average ${loadBefore} before, ${load()} after`)
+console.log('server'.padEnd(34) + 'in flight'.padStart(10) + 'DORA/s'.padStart(24) + 'p50 ms'.padStart(26) + 'p99 ms'.padStart(26) + 'CPU µs/DORA'.padStart(20) + 'failed'.padStart(8) + 'resent'.padStart(8))
+for (const r of rows) console.log(r.server.name.padEnd(34) + String(r.window).padStart(10) + cell(r.rate, 0).padStart(24) + cell(r.p50, 2).padStart(26) + cell(r.p99, 2).padStart(26) + cell(r.cpu, 0).padStart(20) + String(r.failed).padStart(8) + String(r.resent).padStart(8))
+
+const find = (key, window) => rows.find((r) => r.server.key === key && r.window === window)
+const goals = [
+  ['lab-none', 'kea-memfile', 1.5],
+  ['lab-commit', 'kea-pg', 3],
+]
+console.log('')
+for (const [mine, theirs, factor] of goals) {
+  for (const window of windows) {
+    const a = find(mine, window)
+    const b = find(theirs, window)
+    if (!a || !b) continue
+    const x = a.rate.median / b.rate.median
+    console.log(`${a.server.name} vs ${b.server.name}, ${window} in flight: ${x.toFixed(2)}x DORA/s (goal ≥${factor}x: ${x >= factor ? 'met' : 'missed'}), p99 ${a.p99.median.toFixed(2)} vs ${b.p99.median.toFixed(2)} ms (goal ≤: ${a.p99.median <= b.p99.median ? 'met' : 'missed'})`)
   }
-  results.push(row)
+  const low = find(mine, 64)
+  const high = find(mine, 256)
+  if (low && high) {
+    const x = high.p99.median / low.p99.median
+    console.log(`${low.server.name}: p99 at 256 in flight ${x.toFixed(2)}x p99 at 64 (goal ≤2x: ${x <= 2 ? 'met' : 'missed'})`)
+  }
 }
 
-progress.done()
-console.log(`\nDHCPv4 DORA exchanges, relayed, ${clients} clients per round after ${WARMUP} warm-up clients, ${window} in flight, median of ${rounds} rounds (a fresh server and lease file per round)`)
-console.log('server'.padEnd(40) + 'DORA/s'.padStart(10) + 'p50 ms'.padStart(10) + 'p99 ms'.padStart(10) + 'failed'.padStart(8))
-for (const r of results) console.log(r.name.padEnd(40) + String(Math.round(r.rate)).padStart(10) + r.p50.toFixed(2).padStart(10) + r.p99.toFixed(2).padStart(10) + String(r.failed).padStart(8))
-const ours = results.find((r) => r.name.startsWith('@lab/'))
-for (const other of ours ? results.filter((r) => r !== ours) : []) {
-  console.log(`ours vs ${other.name}: ${(ours.rate / other.rate).toFixed(2)}x DORA/s, p99 ${ours.p99.toFixed(2)} vs ${other.p99.toFixed(2)} ms`)
-}
-if (chart && results.length > 0) {
-  const baseline = (results.find((r) => r.name.startsWith('kea')) ?? results.find((r) => r !== ours) ?? results[0]).name
-  const bars = (pick) => results.map((r) => ({ label: r.name, value: pick(r), ours: r === ours }))
+if (chart && rows.length > 0) {
+  // One panel per comparison, window and figure: ours beside the Kea it is compared with.
+  const panels = []
+  for (const [mine, theirs] of goals) {
+    for (const window of windows) {
+      const pair = [find(mine, window), find(theirs, window)].filter(Boolean)
+      if (pair.length === 0) continue
+      const baseline = pair.find((r) => !r.server.ours)?.server.name
+      const bars = (pick) => pair.map((r) => ({ label: r.server.name, value: pick(r), ours: r.server.ours === true }))
+      panels.push({ title: `DORA/s, ${window} in flight`, unit: '/s', better: 'higher', baseline, bars: bars((r) => r.rate.median) })
+      panels.push({ title: `p99 exchange latency, ${window} in flight`, unit: 'ms', better: 'lower', baseline, bars: bars((r) => r.p99.median) })
+    }
+  }
   writeChart(chart, {
-    title: 'DHCPv4 server: @lab/dhcp4 vs Kea vs dnsmasq',
-    subtitle: `relayed DORA exchanges, ${clients} clients per round, ${window} in flight, median of ${rounds} round(s)`,
-    panels: [
-      { title: 'exchanges per second', unit: '/s', better: 'higher', baseline, bars: bars((r) => r.rate) },
-      { title: 'p99 exchange latency', unit: 'ms', better: 'lower', baseline, bars: bars((r) => r.p99) },
-    ],
+    title: "DHCPv4 server: @lab/dhcp4 'none' vs Kea memfile, 'commit' vs Kea PostgreSQL",
+    subtitle: `relayed DORA exchanges, ${clients} clients per round, median of ${rounds} interleaved round(s)`,
+    panels,
   })
   console.log(`chart: ${chart}`)
 }

@@ -56,6 +56,10 @@ async function server(values: Values, signal: AbortSignal): Promise<number> {
     ]
   }
   if (values['lease-file']) config.leaseFile = values['lease-file'] as string
+  if (values.durability !== undefined) {
+    if (values.durability !== 'commit' && values.durability !== 'none') throw new UsageError(`--durability ${values.durability as string}: expected commit or none`)
+    config.durability = values.durability
+  }
   if (values.netns) config.netns = values.netns as string
   const metricsAt = values.metrics !== undefined ? parseListenAddress('metrics', values.metrics as string) : undefined
   const logger = pino({ name: 'lab-dhcp4', level: process.env.LOG_LEVEL ?? 'info' })
@@ -171,7 +175,7 @@ A configuration file's error names the field and exits 2.`,
   commands: {
     server: {
       summary: 'serve DHCP on an interface, from a config file or flags',
-      usage: '--config FILE | --interface IF --subnet CIDR --range FIRST-LAST [--router IP] [--dns IP]... [--lease-time S] [--lease-file PATH] [--metrics ADDR:PORT]',
+      usage: '--config FILE | --interface IF --subnet CIDR --range FIRST-LAST [--router IP] [--dns IP]... [--lease-time S] [--lease-file PATH] [--durability commit|none] [--metrics ADDR:PORT]',
       options: {
         config: flag('FILE', 'a JSON configuration file (see the README)'),
         interface: flag('IF', 'the interface to serve'),
@@ -181,6 +185,7 @@ A configuration file's error names the field and exits 2.`,
         dns: flag('IP', 'option 6', true),
         'lease-time': flag('S', 'lease time in seconds (default 3600)'),
         'lease-file': flag('PATH', 'the lease journal; its directory is created'),
+        durability: flag('MODE', "commit (default): an ACK leaves once its lease is on disk; none: once written to the file, not synced (lost if the machine crashes, not if the process does)"),
         metrics: flag('ADDR:PORT', 'serve Prometheus metrics at http://ADDR:PORT/metrics (inside --netns)'),
       },
       example: 'lab-dhcp4 server --netns sw1 --interface br0 --subnet 10.1.0.0/24 --range 10.1.0.2-10.1.0.254 --router 10.1.0.1 --lease-file /tmp/leases',

@@ -21,7 +21,7 @@ export class ConfigError extends DhcpError {
   }
 }
 
-const TOP_KEYS = ['interface', 'netns', 'leaseFile', 'leaseTime', 'serverId', 'offerHoldMs', 'subnets'] as const
+const TOP_KEYS = ['interface', 'netns', 'leaseFile', 'durability', 'leaseTime', 'serverId', 'offerHoldMs', 'subnets'] as const
 const SUBNET_KEYS = ['subnet', 'range', 'exclude', 'reservations', 'router', 'dns', 'domain', 'search', 'routes', 'mtu', 'ntp', 'leaseTime'] as const
 const RESERVATION_KEYS = ['mac', 'clientId', 'address'] as const
 const ROUTE_KEYS = ['destination', 'prefixLength', 'router'] as const
@@ -182,5 +182,9 @@ export function parseConfig(text: string): ServerConfig {
   }
   if (top.serverId !== undefined) config.serverId = ip(top.serverId, 'serverId')
   if (top.offerHoldMs !== undefined) config.offerHoldMs = integer(top.offerHoldMs, 'offerHoldMs', 1, 0x7fffffff, 'milliseconds')
+  if (top.durability !== undefined) {
+    if (top.durability !== 'commit' && top.durability !== 'none') throw new ConfigError('durability', 'expected "commit" or "none"')
+    config.durability = top.durability
+  }
   return config
 }

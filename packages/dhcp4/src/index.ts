@@ -7,7 +7,7 @@ export { LeaseJournal, readLeaseFile, type JournalRecord, type JournalStats, typ
 export { serverMetrics, EXCHANGE_BUCKETS, COMMIT_BUCKETS, GROUP_BUCKETS, type MetricsSource, type ServerMetrics } from './server/metrics.js'
 export { AddressPool, type PoolOptions } from './server/pool.js'
 export { clientKey, type Lease, type LeaseState } from './server/lease.js'
-export { DhcpServer, leaseChannel, healthChannel, type DhcpServerOptions, type DhcpServerCounters, type DhcpServerHealth, type HealthEvent, type LeaseEvent } from './server/server.js'
+export { DhcpServer, leaseChannel, healthChannel, type DhcpServerOptions, type Durability, type DhcpServerCounters, type DhcpServerHealth, type HealthEvent, type LeaseEvent } from './server/server.js'
 export { LoadGenerator, type LoadGeneratorOptions, type LoadRunOptions, type LoadResult } from './load/load-generator.js'
 export { encodeIpv4Udp, decodeIpv4Udp, type Ipv4UdpPacket } from './wire/ipv4-udp.js'
 export { Subnet, type SubnetConfig } from './server/subnet.js'

@@ -5,6 +5,11 @@
 // server sends an ACK only after that. Compaction writes the live leases to a new file and renames
 // it over the old one (atomic on POSIX file systems).
 //
+// Opened with `sync: false` (a server's `durability: 'none'`), the file has no O_DSYNC and records
+// are written synchronously by `writeNow()` (or at the next turn of the event loop): in the page
+// cache as soon as the call returns, so they survive the process being killed, not the machine
+// losing power before the kernel writes them back (Kea's memfile makes the same trade).
+//
 // A write that fails (a full disk, an I/O error) is not the end: its records stay queued, whoever
 // waits on durable() is told, `failure` says why, and the write is tried again with a backoff until
 // it succeeds. A short write (the disk filled mid-way) continues where it stopped, so the file never
@@ -27,7 +32,15 @@ export interface JournalRecord {
 }
 
 const writeAsync = promisify(write) as (fd: number, data: Buffer, offset: number, length: number) => Promise<{ bytesWritten: number }>
-const APPEND_DSYNC = constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_DSYNC
+const APPEND = constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND
+const APPEND_DSYNC = APPEND | constants.O_DSYNC
+
+/** One JSON line per record, in one buffer. */
+function encodeRecords(leases: readonly JournalRecord[]): Buffer {
+  let text = ''
+  for (const l of leases) text += JSON.stringify(l) + '\n'
+  return Buffer.from(text)
+}
 
 interface Deferred {
   promise: Promise<void>
@@ -100,6 +113,13 @@ export interface LeaseJournalOptions<L extends JournalRecord = Lease> {
    * goes on there by itself.
    */
   snapshot?: () => L[]
+  /**
+   * true (default): the file is opened O_DSYNC and every write is on stable storage when it
+   * completes. false: no O_DSYNC; records are written synchronously by `writeNow()` (or at the
+   * next turn of the event loop) into the page cache: they survive a killed process, not a
+   * machine that stops before the kernel writes them back. Compactions are fsynced either way.
+   */
+  sync?: boolean
 }
 
 /** Errors after which appending to the open file is pointless: only a new file can work. */
@@ -158,6 +178,9 @@ export class LeaseJournal<L extends JournalRecord = Lease> {
   /** The commit loop, while it runs. */
   #loop: Promise<void> | undefined
   #scheduled = false
+  /** sync: false: a writeNow() is set for the next turn of the event loop. */
+  #writeScheduled = false
+  readonly #flags: number
   #failure: Error | undefined
   #retryMs: number
   #retryTimer: NodeJS.Timeout | undefined
@@ -182,6 +205,7 @@ export class LeaseJournal<L extends JournalRecord = Lease> {
     this.#records = records
     this.#options = options
     this.#retryMs = options.retryInitialMs ?? 100
+    this.#flags = options.sync === false ? APPEND : APPEND_DSYNC
   }
 
   /**
@@ -199,7 +223,7 @@ export class LeaseJournal<L extends JournalRecord = Lease> {
     const { leases, records, damaged } = await readLeaseFile<L>(path)
     let fd: number
     try {
-      fd = openSync(path, APPEND_DSYNC, 0o600)
+      fd = openSync(path, options.sync === false ? APPEND : APPEND_DSYNC, 0o600)
     } catch (error) {
       throw new DhcpError('LAB_ERR_DHCP_LEASE_FILE', `lease file ${path}: cannot open it for writing (${(error as { code?: string }).code ?? (error as Error).message})`, { cause: error })
     }
@@ -217,7 +241,47 @@ export class LeaseJournal<L extends JournalRecord = Lease> {
     this.#pending.push(lease)
     this.#records++
     this.#counters.records++
-    this.#schedule()
+    if (this.#flags === APPEND_DSYNC) return this.#schedule()
+    this.#next ??= deferred()
+    if (this.#writeScheduled) return
+    this.#writeScheduled = true
+    setImmediate(() => {
+      this.#writeScheduled = false
+      if (!this.writeNow() && !this.#loop && !this.#retryTimer && !this.#closing && this.#fd >= 0 && (this.#next || this.#batch)) void this.#run()
+    })
+  }
+
+  /**
+   * Writes every queued record now, synchronously, and returns true once they are all in the file
+   * (with `sync: true`, on stable storage too). Returns false when it cannot: a write or a
+   * compaction is in flight, or writing fails; `durable()` then tells when they are.
+   */
+  writeNow(): boolean {
+    if (!this.#next) return !this.#batch && !this.#loop
+    if (this.#loop || this.#batch || this.#failure || this.#fd < 0) return false
+    const leases = this.#pending.splice(0)
+    const batch: Batch<L> = { data: encodeRecords(leases), written: 0, leases, done: this.#next }
+    this.#next = undefined
+    this.#batch = batch
+    const started = performance.now()
+    try {
+      while (batch.written < batch.data.length) batch.written += writeSync(this.#fd, batch.data, batch.written, batch.data.length - batch.written)
+    } catch (error) {
+      this.#failed(error as Error)
+      return false
+    }
+    this.#batch = undefined
+    this.#counters.commits++
+    this.#options.onWrite?.({ records: leases.length, seconds: (performance.now() - started) / 1000, compacted: false })
+    this.#succeeded()
+    this.#options.onCommit?.(leases, false)
+    batch.done.resolve()
+    return true
+  }
+
+  /** sync: true: starts the write of what is queued now rather than at the next turn of the loop. */
+  commitSoon(): void {
+    if (this.#next && !this.#loop && !this.#retryTimer && !this.#closing && this.#fd >= 0 && this.#flags === APPEND_DSYNC) void this.#run()
   }
 
   /**
@@ -297,7 +361,7 @@ export class LeaseJournal<L extends JournalRecord = Lease> {
       try {
         if (!this.#batch) {
           const leases = this.#pending.splice(0)
-          this.#batch = { data: Buffer.from(leases.map((l) => JSON.stringify(l) + '\n').join('')), written: 0, leases, done: this.#next! }
+          this.#batch = { data: encodeRecords(leases), written: 0, leases, done: this.#next! }
           this.#next = undefined
         }
         const batch = this.#batch
@@ -371,7 +435,7 @@ export class LeaseJournal<L extends JournalRecord = Lease> {
       closeSync(dir)
     }
     // The new file is in place: appends go there from now on (opened before the old fd is let go).
-    const fd = openSync(this.path, APPEND_DSYNC, 0o600)
+    const fd = openSync(this.path, this.#flags, 0o600)
     closeSync(this.#fd)
     this.#fd = fd
     this.#records = leases.length

@@ -258,6 +258,19 @@ export class LeaseDatabase {
     return this.#journal?.durable() ?? Promise.resolve()
   }
 
+  /**
+   * Writes every queued record to the journal now (see LeaseJournal.writeNow); true when they are
+   * all in the file (always true without a journal).
+   */
+  writeNow(): boolean {
+    return this.#journal?.writeNow() ?? true
+  }
+
+  /** Starts the journal's write of what is queued now rather than at the next turn of the event loop. */
+  commitSoon(): void {
+    this.#journal?.commitSoon()
+  }
+
   /** Rewrites the journal with the current leases; resolves (or rejects) as durable() does after it. */
   compact(): Promise<void> {
     this.#journal?.compact(this.#snapshot)

@@ -1,8 +1,13 @@
 // The DHCP server: per served interface a device-bound UdpSocket on port 67 (drained with
 // recvmmsg) and an AF_PACKET socket for unicasts to clients without an address; the subnets; the
 // responder; the lease database. Subnet choice: the relay's giaddr, else the client's ciaddr, else
-// the receiving interface's address. An ACK leaves only once its lease is durable. Malformed
-// packets are counted and dropped; nothing a client sends stops the server.
+// the receiving interface's address. With `durability: 'commit'` (the default) an ACK leaves only
+// once its lease is on stable storage; with 'none' once it is written to the lease file (in the
+// page cache). Malformed packets are counted and dropped; nothing a client sends stops the server.
+//
+// Replies leave in small groups: every CHUNK requests handled, the replies made so far go out in
+// one sendmmsg (and, with 'commit', the journal's write starts), instead of after the whole
+// receive queue has been read; what is left goes out at the end of that turn of the event loop.
 import { channel } from 'node:diagnostics_channel'
 import { EventEmitter } from 'node:events'
 import type { Registry } from 'prom-client'
@@ -19,6 +24,12 @@ import { Subnet, type SubnetConfig } from './subnet.js'
 
 /** The packet socket only sends: a filter that accepts nothing keeps its receive queue empty. */
 const SEND_ONLY = [bpf(BPF.RET_K, 0, 0, 0)]
+
+/** Requests handled between two sends of the replies made so far. */
+const CHUNK = 16
+
+/** What an ACK waits for before it leaves (see DhcpServerOptions.durability). */
+export type Durability = 'commit' | 'none'
 
 /** `lab:dhcp4:lease`: a binding made durable (and acknowledged), released, declined or expired. */
 export const leaseChannel = channel('lab:dhcp4:lease')
@@ -51,6 +62,15 @@ export interface DhcpServerOptions {
   subnets: SubnetConfig[]
   /** Lease journal (its directory is created if needed); in memory only when omitted. */
   leaseFile?: string
+  /**
+   * When an ACK may leave, with a `leaseFile`. 'commit' (default): once its lease is on stable
+   * storage (the journal is written O_DSYNC, group-committed): no acknowledged lease is lost,
+   * whatever stops the process or the machine. 'none': once its lease is written to the file
+   * (synchronously, without waiting for the disk), as Kea's memfile does: a killed or crashed
+   * process loses nothing, a machine that loses power or panics may lose the last seconds of
+   * leases (those the kernel had not written back yet).
+   */
+  durability?: Durability
   /** This server's address for clients on an interface without an address in their subnet. */
   serverId?: string
   /** How long an offered address is held, ms (default 60 s). */
@@ -109,7 +129,22 @@ interface Port {
   addresses: string[]
   udp: UdpSocket
   raw: PacketSocket
+  /** Replies ready to leave, with one sendmmsg. */
   outbox: OutgoingDatagram[]
+  /** ACKs made since the last send: they leave once their leases are written (durably with 'commit'). */
+  acks: PendingAck[]
+  /** Requests handled since the replies were last sent. */
+  handled: number
+  /** A send at the end of this turn of the event loop is set. */
+  scheduled: boolean
+  /** Sends what is ready (made once per port: no closure per packet). */
+  flush: () => void
+}
+
+interface PendingAck {
+  reply: DhcpMessage
+  lease: Lease
+  arrived: number
 }
 
 export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
@@ -125,6 +160,8 @@ export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
   readonly #metrics: ServerMetrics
   #health: DhcpServerHealth = { ok: true }
   #stopped = false
+  /** ACKs may leave as soon as db.writeNow() returns true: 'none', or no lease file. */
+  readonly #writeNow: boolean
 
   private constructor(
     readonly options: DhcpServerOptions,
@@ -136,6 +173,7 @@ export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
     super()
     this.interfaces = ports.map((p) => p.name)
     this.#ports = ports
+    this.#writeNow = options.durability === 'none' || !options.leaseFile
     this.#metrics = serverMetrics(
       'lab_dhcp4',
       {
@@ -153,6 +191,7 @@ export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
     const isLevelEnabled = (logger as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled
     this.#debug = logger !== silentLogger && (isLevelEnabled ? isLevelEnabled.call(logger, 'debug') : true)
     for (const port of ports) {
+      port.flush = () => this.#flush(port)
       port.udp.on('message', (d) => this.#handle(port, d))
       port.udp.on('error', (e) => logger.error({ err: e, interface: port.name }, 'socket error'))
       port.raw.on('error', (e) => logger.error({ err: e, interface: port.name }, 'packet socket error'))
@@ -173,6 +212,7 @@ export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
     const names = typeof options.interface === 'string' ? [options.interface] : options.interface
     if (!Array.isArray(names) || names.length === 0 || names.some((n) => typeof n !== 'string' || !n)) throw new ArgumentError('interface', 'an interface name, or a non-empty list of them')
     if (!Array.isArray(options.subnets) || options.subnets.length === 0) throw new ArgumentError('subnets', 'a non-empty list of subnets')
+    if (options.durability !== undefined && options.durability !== 'commit' && options.durability !== 'none') throw new ArgumentError('durability', "'commit' or 'none'")
     const subnets = options.subnets.map((c) => new Subnet(c))
     for (const [i, a] of subnets.entries()) {
       for (const b of subnets.slice(i + 1)) {
@@ -180,7 +220,7 @@ export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
       }
     }
     const nl = await Netlink.open({ netns: options.netns })
-    const found: Array<Omit<Port, 'udp' | 'raw' | 'outbox'>> = []
+    const found: Array<Omit<Port, 'udp' | 'raw' | 'outbox' | 'acks' | 'handled' | 'scheduled' | 'flush'>> = []
     try {
       for (const name of names) {
         const link = await nl.link.get(name)
@@ -198,6 +238,7 @@ export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
       ...(options.leaseFile ? { journalPath: options.leaseFile } : {}),
       ...(options.offerHoldMs !== undefined ? { offerHoldMs: options.offerHoldMs } : {}),
       journal: {
+        sync: options.durability !== 'none',
         // Failures come from writes, and writes only from requests answered after start() returned.
         onFailure: (failure) => server!.#journalFailure(failure),
         onWrite: (write) => {
@@ -220,7 +261,7 @@ export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
     return server
   }
 
-  static async #openPort(p: Omit<Port, 'udp' | 'raw' | 'outbox'>, netns: string | undefined): Promise<Port> {
+  static async #openPort(p: Omit<Port, 'udp' | 'raw' | 'outbox' | 'acks' | 'handled' | 'scheduled' | 'flush'>, netns: string | undefined): Promise<Port> {
     let udp: UdpSocket
     try {
       // No SO_REUSEADDR: with it, a second server on this interface (ours, or dnsmasq, which sets
@@ -233,7 +274,7 @@ export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
     }
     try {
       const raw = await PacketSocket.open({ netns, interface: p.name, protocol: 'ipv4', type: 'dgram', filter: SEND_ONLY })
-      return { ...p, udp, raw, outbox: [] }
+      return { ...p, udp, raw, outbox: [], acks: [], handled: 0, scheduled: false, flush: () => undefined }
     } catch (error) {
       await udp.close()
       throw error
@@ -326,23 +367,50 @@ export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
     if (outcome.nakReason) this.#naks.set(outcome.nakReason, (this.#naks.get(outcome.nakReason) ?? 0) + 1)
     this.#report(request, outcome, where.subnet)
     const reply = outcome.reply
-    if (!reply) return
-    if (outcome.event !== 'ack') return this.#send(port, reply, arrived)
-    // The client may use the address as soon as it reads the ACK: the lease must be on disk first.
-    const lease = outcome.lease!
-    this.db.durable().then(
-      () => {
-        this.#publish('bind', lease)
-        this.#send(port, reply, arrived)
-      },
-      (error: unknown) => {
-        // Not sent: counted as withheld. The journal's failure itself is logged once, as an
-        // error, where the server learns of it (#journalFailure); this is one of its effects.
-        this.#counts.acks--
-        this.#counts.withheld++
-        if (this.#debug) this.logger.debug({ err: error, address: reply.yiaddr }, 'lease not durable: ACK withheld')
-      },
-    )
+    if (reply) {
+      // The client may use the address as soon as it reads the ACK: the lease must be written first.
+      if (outcome.event === 'ack') port.acks.push({ reply, lease: outcome.lease!, arrived })
+      else this.#send(port, reply, arrived)
+    }
+    if (++port.handled >= CHUNK) this.#flush(port)
+    else if (!port.scheduled) {
+      port.scheduled = true
+      setImmediate(port.flush)
+    }
+  }
+
+  /** Sends the replies made so far; ACKs once their leases are written (on disk with 'commit'). */
+  #flush(port: Port): void {
+    port.handled = 0
+    port.scheduled = false
+    if (port.acks.length > 0) {
+      const acks = port.acks
+      port.acks = []
+      if (this.#writeNow && this.db.writeNow()) {
+        for (const ack of acks) this.#sendAck(port, ack)
+      } else {
+        this.db.commitSoon()
+        this.db.durable().then(
+          () => {
+            for (const ack of acks) this.#sendAck(port, ack)
+            this.#sendOutbox(port)
+          },
+          (error: unknown) => {
+            // Not sent: counted as withheld. The journal's failure itself is logged once, as an
+            // error, where the server learns of it (#journalFailure); this is one of its effects.
+            this.#counts.acks -= acks.length
+            this.#counts.withheld += acks.length
+            if (this.#debug) this.logger.debug({ err: error, addresses: acks.map((a) => a.reply.yiaddr) }, 'leases not durable: ACKs withheld')
+          },
+        )
+      }
+    }
+    this.#sendOutbox(port)
+  }
+
+  #sendAck(port: Port, ack: PendingAck): void {
+    this.#publish('bind', ack.lease)
+    this.#send(port, ack.reply, ack.arrived)
   }
 
   #report(request: DhcpMessage, outcome: Outcome, subnet: Subnet): void {
@@ -374,15 +442,16 @@ export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
     port.raw.send(packet, { to: m.chaddr }).catch((error: unknown) => this.logger.warn({ err: error, to: m.chaddr }, 'reply not sent'))
   }
 
-  /** Replies made in one turn of the event loop leave together, in one sendmmsg. */
+  /** Replies leave together, in one sendmmsg, when #flush sends the outbox. */
   #queue(port: Port, datagram: OutgoingDatagram): void {
     port.outbox.push(datagram)
-    if (port.outbox.length > 1) return
-    setImmediate(() => {
-      const batch = port.outbox.splice(0)
-      if (this.#stopped) return
-      port.udp.sendBatch(batch).catch((error: unknown) => this.logger.warn({ err: error }, 'replies not sent'))
-    })
+  }
+
+  #sendOutbox(port: Port): void {
+    if (port.outbox.length === 0 || this.#stopped) return
+    const batch = port.outbox
+    port.outbox = []
+    port.udp.sendBatch(batch).catch((error: unknown) => this.logger.warn({ err: error }, 'replies not sent'))
   }
 
   /** Frees expired leases and lapsed offers; runs every sweepIntervalMs. */
