@@ -144,7 +144,8 @@ export class BindingDatabase {
     for (let i = 0n, n = start; i < pool.size; i++, n = n + 1n === pool.size ? 0n : n + 1n) {
       const key = pool.at(n)
       if (this.#byKey.has(key) || !this.available(pool, key, who)) continue
-      this.#cursor.set(pool, n)
+      // The next search starts past this one: it is about to be offered or bound.
+      this.#cursor.set(pool, n + 1n === pool.size ? 0n : n + 1n)
       return key
     }
     // Every one has been used: the one that expired longest ago.

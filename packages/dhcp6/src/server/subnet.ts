@@ -39,8 +39,13 @@ export function toBig(text: string, field: string): bigint {
   return numbers.get(text, field)
 }
 
+const LOW64 = (1n << 64n) - 1n
+
 export function fromBig(n: bigint): string {
-  const text = formatIpv6(Buffer.from(n.toString(16).padStart(32, '0'), 'hex'))
+  const bytes = Buffer.allocUnsafe(16)
+  bytes.writeBigUInt64BE(n >> 64n, 0)
+  bytes.writeBigUInt64BE(n & LOW64, 8)
+  const text = formatIpv6(bytes)
   numbers.set(text, n)
   return text
 }
