@@ -20,7 +20,7 @@ const ULA = /^fd0a:b3ec:1:/
 afterEach(() => cleanupAll())
 afterAll(() => cleanupAll())
 
-interface IpAddr { addr_info: Array<{ family: string; local: string; prefixlen: number; scope: string; dynamic?: boolean }> }
+interface IpAddr { addr_info: Array<{ family: string; local: string; prefixlen: number; scope: string; dynamic?: boolean; tentative?: boolean }> }
 interface IpRoute { dst: string; gateway?: string; protocol?: string }
 
 async function until<T>(what: string, read: () => Promise<T>, ok: (value: T) => boolean): Promise<T> {
@@ -202,7 +202,10 @@ describe.skipIf(!isRoot() || !peers)('dual stack (needs root, dnsmasq, nft, ping
     expect((await sw.status()).clients).toMatchObject([{ link: 'cA', router: '100.0.0.4/31', ipv6: 'fd0a:b3ec:0:4::1/64' }])
     expect(await ping6(vm, 'fd0a:b3ec:0:4::1')).toBe(true)
     // The uplink's SLAAC address from dnsmasq's RA, then out through NAT66.
-    const uplink = await until('uplink SLAAC', () => globals6(t.sw, 'uplink0'), (a) => a.some((x) => x.startsWith('fd99::')))
+    // Usable once past DAD (the router's namespace keeps DAD on), with the RA's default route.
+    const usable = async () => (await t.sw.ip<IpAddr[]>(['-6', 'addr', 'show', 'dev', 'uplink0', 'scope', 'global'])).flatMap((l) => l.addr_info.filter((x) => !x.tentative).map((x) => `${x.local}/${x.prefixlen}`))
+    const uplink = await until('uplink SLAAC past DAD', usable, (a) => a.some((x) => x.startsWith('fd99::')))
+    await until('router default route', () => defaultRoute6(t.sw), (r) => r !== undefined)
     expect(await ping6(vm, 'fd99::1')).toBe(true)
     expect(uplink.map((a) => a.split('/')[0])).toContain(await seenUpstream(vm))
     await sw.stop()
