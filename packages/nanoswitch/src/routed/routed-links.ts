@@ -105,7 +105,7 @@ export class RoutedLinks {
     const v6 = this.options.ipv6 !== false ? ipv6PrefixFromMac(link.address!, this.#oui) : undefined
     if (v6) {
       // No DAD for the router's link-local address (made when the link comes up), which RAs come from.
-      await new Sysctl(this.options.netns).set(`net.ipv6.conf.${link.name}.accept_dad`, 0)
+      await new Sysctl(this.options.netns).set(`net/ipv6/conf/${link.name}/accept_dad`, 0)
       await this.nl.addr.replace(link.name, `${v6.router}/64`, { nodad: true })
     }
     await this.nl.link.set(link.name, { up: true })
@@ -129,7 +129,7 @@ export class RoutedLinks {
     this.state.uplinks.set(link.index, entry)
     const v6 = this.options.ipv6 !== false
     // SLAAC and the upstream's default route although the router forwards (set before it comes up).
-    if (v6) await new Sysctl(this.options.netns).set(`net.ipv6.conf.${link.name}.accept_ra`, 2)
+    if (v6) await new Sysctl(this.options.netns).set(`net/ipv6/conf/${link.name}/accept_ra`, 2)
     await this.nl.link.set(link.name, { up: true })
     await this.nft.apply((tx) => {
       tx.addElements(UPLINKS, [{ key: link.name }])

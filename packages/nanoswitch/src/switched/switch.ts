@@ -63,7 +63,7 @@ export function nanoswitch(options: SwitchOptions, state = new SwitchState(), li
             // No DAD for the switch's link-local address on its own bridge either (set before the
             // first port gives the bridge carrier, when the kernel makes that address): RAs must
             // come from it, and DAD would hold them back a second after every start.
-            await new Sysctl(netns).set(`net.ipv6.conf.${bridgeOptions.name}.accept_dad`, 0)
+            await new Sysctl(netns).set(`net/ipv6/conf/${bridgeOptions.name}/accept_dad`, 0)
             // No DAD: the address is the switch's own, and DAD would hold it tentative for a second.
             await nl.addr.replace(bridgeOptions.name, plan6.cidr, { nodad: true })
             // A router: its Neighbor Advertisements carry the R flag (a host that sees it cleared

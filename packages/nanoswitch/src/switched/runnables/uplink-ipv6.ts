@@ -16,8 +16,8 @@ import type { Ipv6State, SwitchContext } from '../state.js'
 /** SLAAC on the uplink although the switch forwards (RFC 4861 6.3.4 leaves routers' RA handling to them). */
 export async function acceptRouterAdvertisements(netns: string | undefined, uplink: string): Promise<void> {
   const sysctl = new Sysctl(netns)
-  await sysctl.set(`net.ipv6.conf.${uplink}.accept_ra`, 2)
-  await sysctl.set(`net.ipv6.conf.${uplink}.autoconf`, 1)
+  await sysctl.set(`net/ipv6/conf/${uplink}/accept_ra`, 2)
+  await sysctl.set(`net/ipv6/conf/${uplink}/autoconf`, 1)
 }
 
 /** One Router Solicitation to ff02::2, from the link-local address when there is one (RFC 4861 6.3.7). */
