@@ -111,7 +111,7 @@ export function serverMetrics(prefix: string, source: MetricsSource, options: { 
     buckets: EXCHANGE_BUCKETS,
     registers: [registry],
   })
-  const commit = new Histogram({ name: `${prefix}_journal_commit_duration_seconds`, help: 'One journal write (O_DSYNC append of a group of records).', buckets: COMMIT_BUCKETS, registers: [registry] })
+  const commit = new Histogram({ name: `${prefix}_journal_commit_duration_seconds`, help: 'One journal write: an append of a group of records (O_DSYNC with durability commit), or a compaction.', buckets: COMMIT_BUCKETS, registers: [registry] })
   const group = new Histogram({ name: `${prefix}_journal_commit_records`, help: 'Records made durable by one journal write (group commit size).', buckets: GROUP_BUCKETS, registers: [registry] })
   // One child per reply type, looked up once: observing then costs no label hashing per packet.
   const byType = new Map<string, { observe(seconds: number): void }>()
