@@ -3,16 +3,17 @@
 // the kernel's own SLAAC from our RAs (accept_ra=2), one also by our DHCPv6 client from our server.
 // They ping6 each other across the bridge and the upstream through NAT66 (the upstream sees only
 // the switch's uplink addresses), again after a restart of the switch; with ipv6: false none of it.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import pino from 'pino'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { DhcpV6Client, manageIP } from '@lab/dhcp6'
 import { NdSocket } from '@lab/ndp'
 import { UdpSocket, connectTcp, listenTcp } from '@lab/netlink-native'
 import { Daemon, TestNetns, cleanupAll, deferCleanup, hasCommand, isRoot, readToEnd, vethPair } from '@lab/testkit'
-import { DEFAULT_UPLINK_MAC, RunningSwitch, clientMacFor, ipv6PrefixFromMac, type SwitchStatus } from '../src/index.js'
+import { DEFAULT_UPLINK_MAC, RunningSwitch, clientMacFor, ipv6PrefixFromMac, readControl, type SwitchStatus } from '../src/index.js'
 
 const silent = pino({ level: 'silent' })
 const ULA = /^fd0a:b3ec:1:/
@@ -239,5 +240,37 @@ describe.skipIf(!isRoot() || !hasCommand('rdisc6') || !hasCommand('dhclient'))('
     expect((await s.status()).leases6!.map((l) => l.address)).toEqual([address])
     // The DNS server (option 23) as dhclient recorded the lease.
     expect(readFileSync(join(dir, 'dhclient6.leases'), 'utf8')).toMatch(/dhcp6\.name-servers fd0a:b3ec:1::53;/)
+  })
+})
+
+const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+
+describe.skipIf(!isRoot() || !peers || !existsSync(cli))('dual stack across a kill -9 (needs root, dnsmasq, nft, ping, a build)', () => {
+  it('nanoswitch run killed with SIGKILL and started again: one ip6 table and rule, the DHCPv6 binding kept, VMs reach each other and the upstream again', async () => {
+    const t = await scenario()
+    const socket = join(t.dir, 'control.sock')
+    const start = () => Daemon.start({ name: 'nanoswitch', argv: [process.execPath, cli, 'run', '--netns', t.sw.name, '--socket', socket, '--lease-file', t.leaseFile], ready: /switch healthy/ })
+    let sw = await start()
+    const vm1 = await vmNamespace(t.sw, 'port1')
+    const vm2 = await vmNamespace(t.sw, 'port2')
+    const client = await DhcpV6Client.start({ netns: vm2.name, interface: 'eth0', onLease: manageIP({ netns: vm2.name }) })
+    deferCleanup('dhcp6 client', () => client.stop())
+    const dhcp2 = (await client.waitForLease(10_000)).addresses[0]!.address
+    const slaac1 = (await until('SLAAC address on vm1', () => globals6(vm1, 'eth0'), (a) => a.some((x) => ULA.test(x))))[0]!.split('/')[0]!
+    const status = () => readControl(socket) as Promise<SwitchStatus>
+    await until('NAT66', status, (s) => s.ipv6?.uplink?.nat === true && (s.ipv6.uplink.addresses.length ?? 0) > 0 && s.ipv6.uplink.router !== null)
+
+    sw.child.kill('SIGKILL')
+    await sw.stop()
+    sw = await start()
+    const after = await until('NAT66 again', status, (s) => s.ipv6?.uplink?.nat === true && s.ipv6.uplink.addresses.length > 0 && s.ipv6.uplink.router !== null)
+    expect(after.leases6!.map((l) => l.address)).toEqual([dhcp2])
+    const rs = JSON.parse((await t.sw.exec(['nft', '-j', 'list', 'table', 'ip6', 'nanoswitch'])).stdout) as { nftables: Array<{ rule?: { expr: object[] } }> }
+    expect(rs.nftables.filter((o) => o.rule && JSON.stringify(o.rule.expr).includes('masquerade'))).toHaveLength(1)
+    expect(await globals6(t.sw, 'vmbridge')).toEqual(['fd0a:b3ec:1::1/64'])
+    expect(await ping6(vm1, dhcp2)).toBe(true)
+    expect(await ping6(vm2, slaac1)).toBe(true)
+    for (const vm of [vm1, vm2]) expect(after.ipv6!.uplink!.addresses.map((a) => a.split('/')[0])).toContain(await seenUpstream(vm))
+    await sw.stop()
   })
 })
