@@ -111,6 +111,38 @@ describe.skipIf(!isRoot())('RouterAdvertiser (needs root)', () => {
     }
   })
 
+  it('setPrefixes announces a new prefix at once (the client forms an address in it) and withdraws a removed one with lifetimes 0 in the next three RAs (deprecated, on-link route gone)', async () => {
+    const { router, client } = await link('rapfx')
+    const clock = new FakeClock()
+    const events: RaEvent[] = []
+    const onEvent = (m: unknown) => events.push(m as RaEvent)
+    subscribe(RA_CHANNEL, onEvent)
+    const ra = await RouterAdvertiser.start({ netns: router.name, interface: 'r0', prefixes: ['fd00:1::/64'], clock, random: () => 0.5 })
+    const addresses = async () => (await client.ip<Array<{ addr_info: Array<{ local: string; prefixlen: number; deprecated?: boolean; preferred_life_time?: number }> }>>(['-6', 'addr', 'show', 'dev', 'c0']))[0]?.addr_info ?? []
+    const onLink = async () => (await client.ip<IpRoute[]>(['-6', 'route', 'show', 'dev', 'c0'])).map((r) => r.dst)
+    try {
+      await until('a SLAAC address in fd00:1::/64', addresses, (a) => a.some((i) => i.local.startsWith('fd00:1:')))
+      ra.setPrefixes(['fd00:1::/64', { prefix: 'fd00:2:0:5::/64', validLifetime: 7200, preferredLifetime: 3600 }])
+      const added = await until('a SLAAC address in fd00:2:0:5::/64', addresses, (a) => a.some((i) => i.local.startsWith('fd00:2:0:5:')))
+      expect(added.find((i) => i.local.startsWith('fd00:2:0:5:'))!.preferred_life_time).toBeLessThanOrEqual(3600)
+      expect(await onLink()).toContain('fd00:2:0:5::/64')
+
+      ra.setPrefixes(['fd00:1::/64'])
+      await until('the fd00:2:0:5:: address deprecated', addresses, (a) => a.some((i) => i.local.startsWith('fd00:2:0:5:') && i.deprecated === true))
+      await until('the on-link route of fd00:2:0:5::/64 to go', onLink, (r) => !r.includes('fd00:2:0:5::/64'))
+      expect((await addresses()).find((i) => i.local.startsWith('fd00:1:'))!.deprecated).toBeUndefined()
+      // Withdrawn in three RAs (the one setPrefixes sent and the next two periodic ones), then left out.
+      for (let i = 0; i < 3; i++) await clock.advance(clock.pendingDelays()[0]!)
+      await until('five RAs sent', () => events.length, (n) => n >= 5)
+      const second = (e: RaEvent) => e.advertisement.options.find((o) => o.type === 'prefix-information' && o.prefix === 'fd00:2:0:5::')
+      expect(events.slice(0, 6).map((e) => (second(e) as { validLifetime: number } | undefined)?.validLifetime ?? null)).toEqual([null, 7200, 0, 0, 0, null])
+      expect(() => ra.setPrefixes(['fd00:1::/64', { prefix: 'fd00:3::/64', validLifetime: 10, preferredLifetime: 20 }])).toThrow(/exceeds the valid lifetime/)
+    } finally {
+      unsubscribe(RA_CHANNEL, onEvent)
+      await ra.stop()
+    }
+  })
+
   it('spaces unsolicited RAs as RFC 4861 6.2.4 says and rate-limits answers to solicitations (6.2.6)', async () => {
     const { router, client } = await link('ratime')
     const clock = new FakeClock()

@@ -10,7 +10,7 @@ import type { RouterAdvertisement } from '../codec/router-advertisement.js'
 import type { RouterPreference } from '../codec/options/route-information.js'
 import { NdSocket, type NdPacket } from '../socket/nd-socket.js'
 import { raChannel, type RaEvent } from './diagnostics.js'
-import { nextUnsolicitedDelay, solicitedSendTime } from './intervals.js'
+import { MAX_FINAL_RTR_ADVERTISEMENTS, nextUnsolicitedDelay, solicitedSendTime } from './intervals.js'
 
 /** A prefix to announce (RFC 4861 6.2.1 AdvPrefixList). */
 export interface AdvertisedPrefix {
@@ -111,6 +111,23 @@ function ipv6Prefix(text: string, field: string): { prefix: string; length: numb
   return { prefix: prefix.text, length: p.length }
 }
 
+type PrefixOption = Extract<NdOption, { type: 'prefix-information' }>
+
+/** Prefix information options for `prefixes`; ArgumentError (`prefixes[i]...`) for a bad one. */
+function prefixOptions(prefixes: Array<string | AdvertisedPrefix>): PrefixOption[] {
+  const u32 = (name: string, v: number | undefined, fallback: number) => numberIn(name, v, fallback, 0, 0xffffffff)
+  return prefixes.map((p, i) => {
+    const spec = typeof p === 'string' ? { prefix: p } : p
+    const { prefix, length } = ipv6Prefix(spec.prefix, `prefixes[${i}]`)
+    const validLifetime = u32(`prefixes[${i}].validLifetime`, spec.validLifetime, 2_592_000)
+    const preferredLifetime = u32(`prefixes[${i}].preferredLifetime`, spec.preferredLifetime, Math.min(604_800, validLifetime))
+    if (preferredLifetime > validLifetime) throw new ArgumentError(`prefixes[${i}].preferredLifetime`, `${preferredLifetime} exceeds the valid lifetime ${validLifetime} (RFC 4862 5.5.3 c)`)
+    return { type: 'prefix-information', prefix, prefixLength: length, onLink: spec.onLink ?? true, autonomous: spec.autonomous ?? true, validLifetime, preferredLifetime }
+  })
+}
+
+const samePrefix = (a: PrefixOption, b: PrefixOption): boolean => a.prefix === b.prefix && a.prefixLength === b.prefixLength
+
 export class RouterAdvertiser {
   readonly interface: string
   readonly netns: string | undefined
@@ -120,7 +137,9 @@ export class RouterAdvertiser {
   readonly #logger: Logger
   readonly #minMs: number
   readonly #maxMs: number
-  readonly #advertisement: RouterAdvertisement
+  #advertisement: RouterAdvertisement
+  /** Prefixes taken out by setPrefixes, announced with lifetimes 0 in the next `left` RAs. */
+  #withdrawn: Array<{ option: PrefixOption; left: number }> = []
   readonly #counters = { advertisements: 0, unsolicited: 0, solicited: 0, final: 0, solicitations: 0, sendErrors: 0 }
   #periodic: TimerHandle | undefined
   #nextPeriodicAt = 0
@@ -164,15 +183,7 @@ export class RouterAdvertiser {
 
   static #build(options: RouterAdvertiserOptions, lifetime: number, maxInterval: number): RouterAdvertisement {
     const u32 = (name: string, v: number | undefined, fallback: number) => numberIn(name, v, fallback, 0, 0xffffffff)
-    const opts: NdOption[] = []
-    for (const [i, p] of (options.prefixes ?? []).entries()) {
-      const spec = typeof p === 'string' ? { prefix: p } : p
-      const { prefix, length } = ipv6Prefix(spec.prefix, `prefixes[${i}]`)
-      const validLifetime = u32(`prefixes[${i}].validLifetime`, spec.validLifetime, 2_592_000)
-      const preferredLifetime = u32(`prefixes[${i}].preferredLifetime`, spec.preferredLifetime, Math.min(604_800, validLifetime))
-      if (preferredLifetime > validLifetime) throw new ArgumentError(`prefixes[${i}].preferredLifetime`, `${preferredLifetime} exceeds the valid lifetime ${validLifetime} (RFC 4862 5.5.3 c)`)
-      opts.push({ type: 'prefix-information', prefix, prefixLength: length, onLink: spec.onLink ?? true, autonomous: spec.autonomous ?? true, validLifetime, preferredLifetime })
-    }
+    const opts: NdOption[] = prefixOptions(options.prefixes ?? [])
     for (const [i, r] of (options.routes ?? []).entries()) {
       const spec = typeof r === 'string' ? { prefix: r } : r
       const { prefix, length } = ipv6Prefix(spec.prefix, `routes[${i}]`)
@@ -215,6 +226,35 @@ export class RouterAdvertiser {
     // into an ArgumentError at start, not a failure at every send.
     encodeNdMessage(advertisement)
     return advertisement
+  }
+
+  /**
+   * Changes the prefixes announced (a delegated prefix arrives, is renewed with new lifetimes, or
+   * ends) and sends an RA with them at once, re-arming the periodic timer. A prefix left out is
+   * withdrawn: announced with valid and preferred lifetimes 0 in the next MAX_FINAL_RTR_ADVERTISEMENTS
+   * (3) RAs (this one included), so hosts deprecate the addresses they formed in it and drop its
+   * on-link route (RFC 4862 5.5.3 e keeps such an address valid for up to 2 more hours, unused for
+   * new connections). Throws ArgumentError as start does; does nothing once stopped.
+   */
+  setPrefixes(prefixes: Array<string | AdvertisedPrefix>): void {
+    const next = prefixOptions(prefixes)
+    if (this.#stopped) return
+    const current = this.#advertisement.options.filter((o): o is PrefixOption => o.type === 'prefix-information')
+    this.#withdrawn = this.#withdrawn.filter((w) => !next.some((n) => samePrefix(n, w.option)))
+    for (const old of current) {
+      if (!next.some((n) => samePrefix(n, old))) this.#withdrawn.push({ option: { ...old, validLifetime: 0, preferredLifetime: 0 }, left: MAX_FINAL_RTR_ADVERTISEMENTS })
+    }
+    this.#advertisement = { ...this.#advertisement, options: [...next, ...this.#advertisement.options.filter((o) => o.type !== 'prefix-information')] }
+    this.#send('unsolicited')
+  }
+
+  /** The advertisement to send now: the current one plus the prefixes being withdrawn. */
+  #current(): RouterAdvertisement {
+    if (this.#withdrawn.length === 0) return this.#advertisement
+    const withdrawn = this.#withdrawn.map((w) => w.option)
+    for (const w of this.#withdrawn) w.left--
+    this.#withdrawn = this.#withdrawn.filter((w) => w.left > 0)
+    return { ...this.#advertisement, options: [...withdrawn, ...this.#advertisement.options] }
   }
 
   /** The RA this advertiser sends (a copy); the final one differs only in its lifetimes. */
@@ -269,7 +309,7 @@ export class RouterAdvertiser {
     this.#nextPeriodicAt = this.#clock.now() + delay
     this.#periodic = this.#clock.setTimeout(() => this.#unsolicited(), delay)
     this.#counters[kind]++
-    this.#transmit(kind, this.#advertisement)
+    void this.#transmit(kind, this.#current())
   }
 
   #transmit(kind: RaEvent['kind'], advertisement: RouterAdvertisement): Promise<void> {
@@ -298,10 +338,11 @@ export class RouterAdvertiser {
     this.#stopped = true
     this.#periodic?.cancel()
     this.#solicited?.cancel()
+    const last = this.#current()
     const final: RouterAdvertisement = {
-      ...this.#advertisement,
+      ...last,
       routerLifetime: 0,
-      options: this.#advertisement.options.map((o) => (o.type === 'route-information' || o.type === 'rdnss' || o.type === 'dnssl' ? { ...o, lifetime: 0 } : o)),
+      options: last.options.map((o) => (o.type === 'route-information' || o.type === 'rdnss' || o.type === 'dnssl' ? { ...o, lifetime: 0 } : o)),
     }
     this.#counters.final++
     await this.#transmit('final', final)
