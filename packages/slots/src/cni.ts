@@ -88,10 +88,11 @@ function parseConfig(stdin: string): CniConfig {
   }
   if (!config || typeof config !== 'object') throw new CniError(CNI_ERRORS.decodeFailure, 'network configuration must be a JSON object')
   if (!config.cniVersion || !SUPPORTED_VERSIONS.includes(config.cniVersion)) {
-    throw new CniError(CNI_ERRORS.incompatibleVersion, `unsupported cniVersion ${config.cniVersion}`, `supported: ${SUPPORTED_VERSIONS.join(', ')}`)
+    // JSON.stringify: found by the fuzz campaign, `${}` of { "toString": false } threw a TypeError (an internal error, code 5).
+    throw new CniError(CNI_ERRORS.incompatibleVersion, `unsupported cniVersion ${JSON.stringify(config.cniVersion)}`, `supported: ${SUPPORTED_VERSIONS.join(', ')}`)
   }
-  if (!config.name) throw new CniError(CNI_ERRORS.invalidConfig, 'network configuration needs a name')
-  if (!config.uplink) throw new CniError(CNI_ERRORS.invalidConfig, 'network configuration needs "uplink" (the host interface to NAT out of)')
+  if (!config.name || typeof config.name !== 'string') throw new CniError(CNI_ERRORS.invalidConfig, 'network configuration needs a name')
+  if (!config.uplink || typeof config.uplink !== 'string') throw new CniError(CNI_ERRORS.invalidConfig, 'network configuration needs "uplink" (the host interface to NAT out of)')
   try {
     if (config.egress !== undefined) validateEgress(config.egress, 'egress')
     if (config.rate !== undefined) parseRate(config.rate, 'rate')

@@ -1,6 +1,7 @@
 // Property test for the CNI plugin's input: whatever a runtime puts on stdin, the plugin answers
 // with a CNI error object naming a configuration problem (codes 1, 4, 6, 7), never an internal
 // failure (code 5 would mean an exception we did not expect), and touches nothing before that.
+import { readFileSync } from 'node:fs'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { CNI_ERRORS, runCni } from '../src/index.js'
@@ -33,5 +34,15 @@ describe('CNI plugin input under random data', () => {
       }),
       { numRuns: RUNS },
     )
+  })
+
+  it('seed rows (testdata/fuzz-seeds.json: inputs that once gave an internal error): a CNI error about the configuration', async () => {
+    const seeds = JSON.parse(readFileSync(new URL('../testdata/fuzz-seeds.json', import.meta.url), 'utf8')) as Array<{ stdin: string; command: string; note: string }>
+    expect(seeds.length).toBeGreaterThan(0)
+    for (const seed of seeds) {
+      const outcome = await runCni({ env: { CNI_COMMAND: seed.command }, stdin: seed.stdin })
+      expect(outcome.exitCode, seed.note).toBe(1)
+      expect(CONFIG_CODES, seed.note).toContain((JSON.parse(outcome.stdout) as { code: number }).code)
+    }
   })
 })
