@@ -28,6 +28,7 @@ const runOptions: Options = {
   subnet: { type: 'string', value: 'CIDR', description: 'switched: the switch\'s address on the bridge (default 10.1.0.1/24)' },
   subnet6: { type: 'string', value: 'CIDR', description: 'switched: the switch\'s IPv6 address on the bridge, in a /64 (default fd0a:b3ec:1::1/64)' },
   'no-ipv6': { type: 'boolean', description: 'IPv4 only (switched: no RAs, DHCPv6, uplink IPv6 or NAT66; routed: no /64 on client links, no NAT66)' },
+  'no-pd': { type: 'boolean', description: 'switched: do not ask the upstream for a delegated prefix (IA_PD); the bridge\'s ULA /64 only, through NAT66' },
   dns: { type: 'string', value: 'IP', multiple: true, description: 'DNS server handed to VMs (default 10.42.0.3); an IPv6 one goes in RAs (RDNSS) and DHCPv6' },
   forward: { type: 'string', value: 'PORT:IP[:PORT]', multiple: true, description: 'switched: forward a TCP port of the switch to a VM (an IPv6 VM address in brackets: 8080:[fd0a:b3ec:1::1000]:80)' },
   'forward-mode': { type: 'string', value: 'kernel|proxy', description: 'switched: kernel DNAT from outside the bridge (default), or a relay in the switch on all its addresses' },
@@ -82,6 +83,7 @@ export function startOptions(values: Values): StartOptions {
     ...(values.subnet ? { subnet: values.subnet as string } : {}),
     ...(values.subnet6 ? { subnet6: values.subnet6 as string } : {}),
     ...(values['no-ipv6'] ? { ipv6: false } : {}),
+    ...(values['no-pd'] ? { prefixDelegation: false } : {}),
     ...(values.dns ? { dns: values.dns as string[] } : {}),
     uplink: values.uplink ? { name: values.uplink as string } : uplinkMac ? { mac: uplinkMac } : {},
     forwards,
@@ -152,7 +154,9 @@ DHCP there (pool from .2, router the switch, DNS 10.42.0.3, 12 h leases), and wi
 DHCP lease on it, announces it by ARP and masquerades the bridge subnet out of it. Links that appear
 later join the bridge. Dual stack unless --no-ipv6: the bridge also gets fd0a:b3ec:1::1/64
 (--subnet6), RAs announce its /64 for SLAAC (M and O set), DHCPv6 serves ::1000-::ffff in it (leases in
-<lease-file>6), and on the uplink the switch takes SLAAC and DHCPv6 and masquerades the /64 (NAT66).
+<lease-file>6), and on the uplink the switch takes SLAAC and DHCPv6 and masquerades the /64 (NAT66);
+a prefix delegated there (IA_PD, unless --no-pd) puts its first /64 on the bridge too, announced and
+routed without NAT.
 SIGINT/SIGTERM stop it and remove what it made (unless --keep); a restart
 adopts what a crashed run left. Logs are pino JSON (readable on a terminal, JSON with --json).
 --mode routed: seed 001's router instead: a link whose MAC starts with the client OUI is a client
@@ -178,7 +182,7 @@ fails at once with exit status 1.`,
   commands: {
     run: {
       summary: 'run the switch until SIGINT/SIGTERM',
-      usage: '[--netns NS] [--socket PATH] [--mode switched|routed] [--uplink IF | --uplink-mac MAC] [--subnet CIDR] [--subnet6 CIDR] [--no-ipv6] [--dns IP]... [--forward PORT:IP[:PORT]]... [--forward-mode kernel|proxy] [--socks PORT] [--lease-file PATH] [--fabric FILE] [--http ADDR:PORT] [--bridge NAME] [--oui aa:bb:cc] [--no-client-dhcp] [--keep] [--init]',
+      usage: '[--netns NS] [--socket PATH] [--mode switched|routed] [--uplink IF | --uplink-mac MAC] [--subnet CIDR] [--subnet6 CIDR] [--no-ipv6] [--no-pd] [--dns IP]... [--forward PORT:IP[:PORT]]... [--forward-mode kernel|proxy] [--socks PORT] [--lease-file PATH] [--fabric FILE] [--http ADDR:PORT] [--bridge NAME] [--oui aa:bb:cc] [--no-client-dhcp] [--keep] [--init]',
       options: runOptions,
       example: 'nanoswitch run --netns sw1 --forward 8080:10.1.0.2 --socks 1080 --lease-file /var/lib/lab/sw1.leases',
       run,

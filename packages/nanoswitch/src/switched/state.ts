@@ -10,6 +10,7 @@ import type { ForwardSpec } from '../forward/forward-spec.js'
 import type { Lifecycle } from '../lifecycle.js'
 import type { SocksServer } from '../socks/socks5-server.js'
 import type { BridgeOptions } from './bridge.js'
+import type { DelegatedPrefix } from './delegation.js'
 import type { BridgePlan } from './plan.js'
 import type { BridgePlan6 } from './plan6.js'
 import type { UplinkSelector } from './ports.js'
@@ -33,6 +34,11 @@ export interface SwitchOptions {
   ipv6?: boolean
   /** The switch's IPv6 address on the bridge, in a /64: default fd0a:b3ec:1::1/64. */
   subnet6?: string
+  /**
+   * Ask the upstream for a prefix (DHCPv6 IA_PD) on the uplink (default true): the first /64 of a
+   * delegated prefix goes on the bridge beside the ULA one, is announced and routed without NAT.
+   */
+  prefixDelegation?: boolean
   /** Lease time, seconds: default 12 h. */
   leaseTime?: number
   /**
@@ -77,6 +83,8 @@ export interface Ipv6State {
   dhcpHealth: DhcpHealthStatus | undefined
   /** The uplink's IPv6: the DHCPv6 client's state and lease; whether the /64 is masqueraded. */
   uplink: { name: string; state?: string; lease?: Dhcp6Lease; nat: boolean } | undefined
+  /** The prefix delegated on the uplink whose first /64 is on the bridge, if any. */
+  delegated?: DelegatedPrefix | undefined
 }
 
 /** What the running switch knows about itself, for `nanoswitch status`. */

@@ -19,6 +19,22 @@ export interface Ipv6Status {
   /** Router advertisements sent and solicitations answered. */
   ra: { advertisements: number; solicitations: number } | null
   uplink: UplinkIpv6Status | null
+  /** The prefix delegated on the uplink (IA_PD), whose first /64 is on the bridge; null when none is held. */
+  delegated: DelegatedPrefixStatus | null
+}
+
+export interface DelegatedPrefixStatus {
+  /** As delegated: `2001:db8:100::/56`. */
+  prefix: string
+  /** Its first /64, on the bridge, announced (SLAAC) and routed without NAT. */
+  bridgePrefix: string
+  /** The switch's address in it, on the bridge: `2001:db8:100::1/64`. */
+  address: string
+  /** Seconds, as the last Reply gave them. */
+  preferredLifetime: number
+  validLifetime: number
+  /** End of the valid lifetime; null when infinite. */
+  expiresAt: string | null
 }
 
 export interface UplinkIpv6Status {
@@ -67,6 +83,7 @@ export async function ipv6Status(v6: Ipv6State, nl: Netlink, links: Link[]): Pro
     }
   }
   const ra = v6.ra?.counters()
+  const d = v6.delegated
   return {
     address: v6.plan.cidr,
     prefix: v6.plan.prefix,
@@ -75,6 +92,7 @@ export async function ipv6Status(v6: Ipv6State, nl: Netlink, links: Link[]): Pro
     dhcp: v6.dhcpHealth ?? null,
     ra: ra ? { advertisements: ra.advertisements, solicitations: ra.solicitations } : null,
     uplink,
+    delegated: d ? { prefix: d.prefix, bridgePrefix: d.bridgePrefix, address: d.address, preferredLifetime: d.preferredLifetime, validLifetime: d.validLifetime, expiresAt: Number.isFinite(d.expiresAt) ? new Date(d.expiresAt).toISOString() : null } : null,
   }
 }
 
@@ -92,6 +110,8 @@ export function formatIpv6(s: Ipv6Status | null | undefined, leases: Lease6Statu
   if (s.dhcp) lines.push(`dhcpv6 server: ${s.dhcp.text}`)
   const u = s.uplink
   if (u) lines.push(`uplink ${u.name} ipv6: ${u.addresses.join(' ') || 'no address'}${u.router ? ` via ${u.router}` : ''}${u.state ? ` (dhcpv6 ${u.state})` : ''}${u.nat ? `, ${s.prefix} masqueraded (NAT66)` : ''}`)
+  const d = s.delegated
+  if (d) lines.push(`delegated ${d.prefix}: ${d.address} on the bridge, ${d.bridgePrefix} announced and routed without NAT${d.expiresAt ? ` until ${d.expiresAt}` : ''}`)
   lines.push(`leases6 (${leases?.length ?? 0}):`)
   for (const l of leases ?? []) lines.push(`  ${l.address.padEnd(24)} ${l.mac ?? l.duid} until ${l.expiresAt}`)
   return lines

@@ -4,13 +4,16 @@
 // for the next periodic RA), and our DHCPv6 client asks for an address (IA_NA), put on the uplink
 // as a /128 with the lease's lifetimes. On a clean stop the client releases its lease, which
 // takes that address away; SLAAC addresses stay until their lifetimes end, as the kernel keeps them.
-// Prefix delegation (IA_PD) is not asked for yet: the bridge's ULA /64 is masqueraded instead.
-import { DhcpV6Client, manageIP } from '@lab/dhcp6'
+// The client also asks for a prefix (IA_PD, unless prefixDelegation is false): a delegated prefix's
+// first /64 goes on the bridge and is announced and routed without NAT (delegation.ts); it is
+// withdrawn when the lease ends and whenever this runnable stops (released, or the uplink gone).
+import { DhcpV6Client, compose, manageIP } from '@lab/dhcp6'
 import { NdSocket, type NdMessage } from '@lab/ndp'
 import { Sysctl, type Link } from '@lab/netlink-native'
 import type { Runnable } from '@lab/supervisor'
 import type { Logger } from 'pino'
 import { aborted, service } from '../../service.js'
+import { applyDelegation, manageDelegation } from '../delegation.js'
 import type { Ipv6State, SwitchContext } from '../state.js'
 
 /** SLAAC on the uplink although the switch forwards (RFC 4861 6.3.4 leaves routers' RA handling to them). */
@@ -49,14 +52,23 @@ export function uplinkDhcp6Runnable(sw: SwitchContext, v6: Ipv6State, uplink: Li
     async (_, ctx) => {
       const client = held.client
       held.client = undefined
-      if (!client) return
-      if (!sw.lifecycle.removing) return client.stop()
-      await client.release()
+      // The bridge keeps no prefix the switch may no longer hold (a release below withdraws it too).
+      const withdraw = () => applyDelegation(sw, v6, undefined, ctx.logger)
+      if (!client) return withdraw()
+      if (!sw.lifecycle.removing) return client.stop().finally(withdraw)
+      await client.release().finally(withdraw)
       ctx.logger.info({ uplink: uplink.name }, 'uplink DHCPv6 lease released')
     },
     {
       run: async (_, ctx) => {
-        const client = await DhcpV6Client.start({ interface: uplink.name, ...ns, onLease: manageIP(ns), logger: ctx.logger })
+        const pd = sw.options.prefixDelegation ?? true
+        const client = await DhcpV6Client.start({
+          interface: uplink.name,
+          ...ns,
+          ...(pd ? { prefixDelegation: true } : {}),
+          onLease: pd ? compose(manageIP(ns), manageDelegation(sw, v6, ctx.logger)) : manageIP(ns),
+          logger: ctx.logger,
+        })
         held.client = client
         const track = () => {
           const lease = client.lease
