@@ -13,6 +13,7 @@ import { RouterAdvertiser } from '@lab/ndp'
 import { UdpSocket, parseCidr } from '@lab/netlink-native'
 import { TestNetns, cleanupAll, deferCleanup, hasCommand, isRoot, vethPair } from '@lab/testkit'
 import { DEFAULT_UPLINK_MAC, RunningSwitch, type SwitchStatus } from '../src/index.js'
+import { startOptions } from '../src/cli/program.js'
 
 const silent = pino({ level: 'silent' })
 
@@ -50,37 +51,44 @@ async function seenUpstream(ns: TestNetns, source = '::'): Promise<string> {
   }
 }
 
+/** The ISP: a bridge with 2001:db8:ff::1/64, RAs for it, DHCPv6 delegating /56s, a UDP echo; the switch's namespace joined to it by uplink0. */
+async function isp() {
+  const sw = await TestNetns.create('nspd-sw')
+  const up = await TestNetns.create('nspd-up')
+  await up.exec(['sysctl', '-qw', 'net.ipv6.conf.default.accept_dad=0', 'net.ipv6.conf.default.accept_ra=0', 'net.ipv6.conf.all.forwarding=1'])
+  // The ISP's side is a bridge, so the uplink's veth can go and come back while its servers run.
+  await up.exec(['ip', 'link', 'add', 'isp0', 'type', 'bridge', 'mcast_snooping', '0'])
+  await up.exec(['ip', 'link', 'set', 'isp0', 'up'])
+  await up.exec(['ip', 'addr', 'add', '2001:db8:ff::1/64', 'dev', 'isp0', 'nodad'])
+  const uplink = async () => {
+    // With the uplink's MAC from the start: a link that appears with another one joins the bridge.
+    await sw.exec(['ip', 'link', 'add', 'uplink0', 'address', DEFAULT_UPLINK_MAC, 'type', 'veth', 'peer', 'name', 'u0', 'netns', up.name])
+    await up.exec(['ip', 'link', 'set', 'u0', 'master', 'isp0', 'up'])
+    await sw.exec(['ip', 'link', 'set', 'uplink0', 'up'])
+  }
+  await uplink()
+
+  // The ISP: RAs for its /64 (the switch's SLAAC address and default route), DHCPv6 with a PD pool.
+  const ra = await RouterAdvertiser.start({ netns: up.name, interface: 'isp0', prefixes: ['2001:db8:ff::/64'], managed: true, other: true, maxInterval: 4 })
+  deferCleanup('upstream RAs', () => ra.stop())
+  const server = await DhcpV6Server.start({
+    netns: up.name,
+    interface: 'isp0',
+    subnets: [{ prefix: '2001:db8:ff::/64', range: ['2001:db8:ff::100', '2001:db8:ff::1ff'], pdPool: { prefix: '2001:db8:100::/48', length: 56 } }],
+  })
+  deferCleanup('upstream DHCPv6', () => server.stop())
+  const echo = await UdpSocket.open({ netns: up.name, address: '2001:db8:ff::1', port: 7 })
+  deferCleanup('echo', () => echo.close())
+  echo.on('message', (d) => void echo.send({ data: Buffer.from(d.from.address), address: d.from.address, port: d.from.port }))
+
+  return { sw, up, uplink, server }
+}
+
 const peers = hasCommand('nft') && hasCommand('ping')
 
 describe.skipIf(!isRoot() || !peers)('prefix delegation on the uplink (needs root, nft, ping)', () => {
   it('routes the first /64 of a delegated /56 without NAT, announces it for SLAAC, withdraws it when the uplink goes, and removes it on stop', async () => {
-    const sw = await TestNetns.create('nspd-sw')
-    const up = await TestNetns.create('nspd-up')
-    await up.exec(['sysctl', '-qw', 'net.ipv6.conf.default.accept_dad=0', 'net.ipv6.conf.default.accept_ra=0', 'net.ipv6.conf.all.forwarding=1'])
-    // The ISP's side is a bridge, so the uplink's veth can go and come back while its servers run.
-    await up.exec(['ip', 'link', 'add', 'isp0', 'type', 'bridge', 'mcast_snooping', '0'])
-    await up.exec(['ip', 'link', 'set', 'isp0', 'up'])
-    await up.exec(['ip', 'addr', 'add', '2001:db8:ff::1/64', 'dev', 'isp0', 'nodad'])
-    const uplink = async () => {
-      // With the uplink's MAC from the start: a link that appears with another one joins the bridge.
-      await sw.exec(['ip', 'link', 'add', 'uplink0', 'address', DEFAULT_UPLINK_MAC, 'type', 'veth', 'peer', 'name', 'u0', 'netns', up.name])
-      await up.exec(['ip', 'link', 'set', 'u0', 'master', 'isp0', 'up'])
-      await sw.exec(['ip', 'link', 'set', 'uplink0', 'up'])
-    }
-    await uplink()
-
-    // The ISP: RAs for its /64 (the switch's SLAAC address and default route), DHCPv6 with a PD pool.
-    const ra = await RouterAdvertiser.start({ netns: up.name, interface: 'isp0', prefixes: ['2001:db8:ff::/64'], managed: true, other: true, maxInterval: 4 })
-    deferCleanup('upstream RAs', () => ra.stop())
-    const server = await DhcpV6Server.start({
-      netns: up.name,
-      interface: 'isp0',
-      subnets: [{ prefix: '2001:db8:ff::/64', range: ['2001:db8:ff::100', '2001:db8:ff::1ff'], pdPool: { prefix: '2001:db8:100::/48', length: 56 } }],
-    })
-    deferCleanup('upstream DHCPv6', () => server.stop())
-    const echo = await UdpSocket.open({ netns: up.name, address: '2001:db8:ff::1', port: 7 })
-    deferCleanup('echo', () => echo.close())
-    echo.on('message', (d) => void echo.send({ data: Buffer.from(d.from.address), address: d.from.address, port: d.from.port }))
+    const { sw, up, uplink, server } = await isp()
 
     let running: RunningSwitch | undefined = await RunningSwitch.start({ netns: sw.name, controlSocket: false, logger: silent })
     deferCleanup('switch', () => running?.stop())
@@ -155,5 +163,17 @@ describe.skipIf(!isRoot() || !peers)('prefix delegation on the uplink (needs roo
     expect((await sw.exec(['ip', 'link', 'show', 'vmbridge'], { allowFailure: true })).code).not.toBe(0)
     const tables = JSON.parse((await sw.exec(['nft', '-j', 'list', 'tables'])).stdout) as { nftables: Array<{ table?: unknown }> }
     expect(tables.nftables.filter((o) => o.table)).toEqual([])
+  })
+  it('with prefixDelegation: false (--no-pd) asks for an address only: no prefix delegated, none on the bridge', async () => {
+    expect(startOptions({ 'no-pd': true }).prefixDelegation).toBe(false)
+    expect(startOptions({}).prefixDelegation).toBeUndefined()
+    const { sw, server } = await isp()
+    const running = await RunningSwitch.start({ netns: sw.name, prefixDelegation: false, controlSocket: false, logger: silent })
+    deferCleanup('switch', () => running.stop())
+    const s = await until('the uplink DHCPv6 lease', () => running.status(), (x) => x.ipv6?.uplink?.lease != null)
+    expect(s.ipv6!.uplink!.lease!.prefixes).toEqual([])
+    expect(s.ipv6!.delegated).toBeNull()
+    expect(server.db.list().map((b) => b.kind)).toEqual(['na'])
+    expect(await globals6(sw, 'vmbridge')).toEqual(['fd0a:b3ec:1::1/64'])
   })
 })
