@@ -128,7 +128,7 @@ export class AttributeWriter {
 
   ensure(extra: number): void {
     if (this.length + extra <= this.buf.length) return
-    let size = this.buf.length * 2
+    let size = Math.max(this.buf.length * 2, 64)
     while (size < this.length + extra) size *= 2
     const next = Buffer.allocUnsafe(size)
     this.buf.copy(next, 0, 0, this.length)
@@ -145,6 +145,22 @@ export class AttributeWriter {
     return this
   }
 
+  /**
+   * Appends bytes written earlier by a writer (whole attributes, so already padded): the way to
+   * repeat a constant's cached encoding without encoding it again.
+   */
+  raw(data: Buffer | Uint8Array): this {
+    const n = data.length
+    this.ensure(n)
+    const b = this.buf
+    const at = this.length
+    // A typed-array copy costs more to set up than a short loop (cached expressions: ~50 bytes).
+    if (n <= 128) for (let i = 0; i < n; i++) b[at + i] = data[i]!
+    else b.set(data, at)
+    this.length = at + n
+    return this
+  }
+
   /** Appends `size` zero bytes and returns their offset, for fixed headers filled in place. */
   reserve(size: number): number {
     const padded = align4(size)
@@ -156,14 +172,22 @@ export class AttributeWriter {
   }
 
   attr(type: number, value: Buffer | Uint8Array): this {
-    const len = NLA_HDRLEN + value.length
-    const padded = align4(len)
-    this.ensure(padded)
-    this.buf.writeUInt16LE(len, this.length)
-    this.buf.writeUInt16LE(type, this.length + 2)
-    this.buf.set(value, this.length + NLA_HDRLEN)
-    this.buf.fill(0, this.length + len, this.length + padded)
-    this.length += padded
+    const n = value.length
+    if (n > 32) {
+      const len = NLA_HDRLEN + n
+      const padded = align4(len)
+      this.ensure(padded)
+      this.buf.writeUInt16LE(len, this.length)
+      this.buf.writeUInt16LE(type, this.length + 2)
+      this.buf.set(value, this.length + NLA_HDRLEN)
+      this.buf.fill(0, this.length + len, this.length + padded)
+      this.length += padded
+      return this
+    }
+    // Short values (addresses, ports, names): byte stores.
+    const at = this.#header(type, n)
+    const b = this.buf
+    for (let i = 0; i < n; i++) b[at + i] = value[i]!
     return this
   }
 
@@ -242,6 +266,24 @@ export class AttributeWriter {
 
   /** A NUL-terminated string. */
   str(type: number, v: string): this {
+    // Short ASCII (table, chain, expression names): byte stores beat Buffer.write's setup.
+    const n = v.length
+    if (n < 32) {
+      let ascii = true
+      for (let i = 0; i < n; i++) {
+        if (v.charCodeAt(i) > 0x7f) {
+          ascii = false
+          break
+        }
+      }
+      if (ascii) {
+        const at = this.#header(type, n + 1)
+        const b = this.buf
+        for (let i = 0; i < n; i++) b[at + i] = v.charCodeAt(i)
+        b[at + n] = 0
+        return this
+      }
+    }
     const bytes = Buffer.byteLength(v)
     const at = this.#header(type, bytes + 1)
     this.buf.write(v, at, 'utf8')

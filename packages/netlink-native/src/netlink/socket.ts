@@ -3,7 +3,7 @@
 // kernel handles rtnetlink and nf_tables requests inside sendmsg, so replies are usually waiting
 // when sendmsg returns and are drained at once; anything later arrives through the event loop.
 import { native } from '../native.js'
-import { SystemError, sys, sysAsync } from '../errors.js'
+import { DecodeError, SystemError, sys, sysAsync } from '../errors.js'
 import { EAGAIN, EBADF, EINTR, EIO, ENOBUFS } from '../sys/errno.js'
 import { FdHandle } from '../io/fd-handle.js'
 import { resolveNetnsPath } from '../netns/path.js'
@@ -14,6 +14,7 @@ import {
   NETLINK_EXT_ACK,
   NLMSG_DONE,
   NLMSG_ERROR,
+  NLMSG_HDRLEN,
   NLMSG_NOOP,
   NLMSG_OVERRUN,
   NLM_F_ACK,
@@ -74,6 +75,20 @@ export interface NetlinkSocketOptions {
   sendBufferBytes?: number
 }
 
+/** A message of a batch the kernel refused: its index in the batch and the error. */
+export interface BatchFailure {
+  index: number
+  error: NetlinkError
+}
+
+interface BatchRange {
+  base: number
+  count: number
+  failures: BatchFailure[]
+  op: string
+  describe: ((index: number) => string | undefined) | undefined
+}
+
 interface Pending {
   request: NetlinkRequest
   dump: boolean
@@ -96,6 +111,8 @@ export class NetlinkSocket {
   #listener: ((messages: NetlinkMessage[]) => void) | undefined
   #onOverrun: (() => void) | undefined
   #reading = false
+  /** Batches in flight (sendBatch): their messages' errors are collected by index. */
+  #ranges: BatchRange[] = []
 
   private constructor(protocol: number, netns: string | undefined, handle: FdHandle) {
     this.protocol = protocol
@@ -257,6 +274,77 @@ export class NetlinkSocket {
     return all
   }
 
+  /**
+   * Sends messages already written one after another into `data` (nlmsghdr and body each, as a
+   * MessageWriter makes them) in one sendmsg, as an nfnetlink batch needs: the kernel applies it
+   * whole or not at all. Each header's sequence number is filled in here; the flags are the
+   * caller's (NLM_F_REQUEST, and NLM_F_ACK where an answer is wanted). Resolves once the last
+   * message with NLM_F_ACK is answered (at once when none has it) with the errors the kernel
+   * returned, by message index: it answers every message it refuses, acked or not, before that
+   * last ack. Nothing is kept per message, so a batch of 100,000 costs what its bytes cost.
+   * `describe(index)` names a failed message in its NetlinkError (called only for failures).
+   */
+  sendBatch(data: Buffer, options: { op: string; describe?: (index: number) => string | undefined }): Promise<BatchFailure[]> {
+    // Number the messages; a range that would wrap restarts at 1, so `seq - base` stays an index.
+    let count = 0
+    let lastAcked = -1
+    for (let at = 0; at + NLMSG_HDRLEN <= data.length; ) {
+      const len = data.readUInt32LE(at)
+      if (len < NLMSG_HDRLEN || at + len > data.length) throw new DecodeError(`batch message at ${at}: length ${len} overruns ${data.length - at} bytes`, { length: len, offset: at })
+      if (data.readUInt16LE(at + 6) & NLM_F_ACK) lastAcked = count
+      count++
+      at += (len + 3) & ~3
+    }
+    if (count === 0) return Promise.resolve([])
+    if (this.#seq + count + 1 > 0xffffffff) this.#seq = 0
+    const base = this.#seq + 1
+    this.#seq += count
+    for (let at = 0, k = 0; k < count; k++) {
+      data.writeUInt32LE(base + k, at + 8)
+      at += (data.readUInt32LE(at) + 3) & ~3
+    }
+    const failures: BatchFailure[] = []
+    const range: BatchRange = { base, count, failures, op: options.op, describe: options.describe }
+    let done!: () => void
+    const finished = new Promise<BatchFailure[]>((resolve) => (done = () => resolve(failures)))
+    this.#ranges.push(range)
+    if (lastAcked >= 0) {
+      const request: NetlinkRequest = { type: 0, op: options.op, ...(options.describe ? { object: options.describe(lastAcked) ?? undefined } : {}) }
+      this.#pending.set(base + lastAcked, {
+        request,
+        dump: false,
+        messages: [],
+        interrupted: false,
+        resolve: (result) => {
+          const at = this.#ranges.indexOf(range)
+          if (at >= 0) this.#ranges.splice(at, 1)
+          // Its own error (or a lost reply) counts once, beside those of the others.
+          if (result instanceof NetlinkError && !failures.some((f) => f.index === lastAcked)) failures.push({ index: lastAcked, error: result })
+          failures.sort((a, b) => a.index - b.index)
+          done()
+        },
+      })
+    }
+    if (data.length + 64 > this.#sendBuffer) {
+      setBuffer(this.#handle.fd, SO_SNDBUFFORCE, SO_SNDBUF, data.length + 65536)
+      this.#sendBuffer = native.getsockoptInt(this.#handle.fd, SOL_SOCKET, SO_SNDBUF)
+    }
+    try {
+      this.#send(data, [], true)
+    } catch (error) {
+      this.#pending.delete(base + lastAcked)
+      const at = this.#ranges.indexOf(range)
+      if (at >= 0) this.#ranges.splice(at, 1)
+      return Promise.reject(error)
+    }
+    if (lastAcked < 0) {
+      // Nothing to wait for: what the kernel refused is already queued, and was read by #send.
+      this.#ranges.splice(this.#ranges.indexOf(range), 1)
+      done()
+    }
+    return finished
+  }
+
   #send(data: Buffer, boundaries: number[], atomic: boolean): void {
     let start = 0
     let index = 0
@@ -303,6 +391,7 @@ export class NetlinkSocket {
     const events: NetlinkMessage[] = []
     for (const message of messages) {
       const pending = message.seq !== 0 ? this.#pending.get(message.seq) : undefined
+      if (!pending && this.#ranges.length > 0 && message.type === NLMSG_ERROR && this.#inRange(message)) continue
       if (!pending) {
         if (message.type !== NLMSG_ERROR && message.type !== NLMSG_DONE && message.type !== NLMSG_NOOP) events.push(message)
         continue
@@ -322,6 +411,18 @@ export class NetlinkSocket {
       }
     }
     if (events.length > 0) this.#listener?.(events)
+  }
+
+  /** An error for a message of a batch sent by sendBatch() that no one waits for on its own. */
+  #inRange(message: NetlinkMessage): boolean {
+    for (const range of this.#ranges) {
+      const index = (message.seq - range.base) >>> 0
+      if (index >= range.count) continue
+      const { errno, extack } = parseErrorPayload(message.payload, message.flags)
+      if (errno !== 0) range.failures.push({ index, error: new NetlinkError(errno, range.op, range.describe?.(index), extack) })
+      return true
+    }
+    return false
   }
 
   #finish(seq: number, pending: Pending, error: NetlinkError | null): void {
