@@ -1,11 +1,14 @@
 #!/usr/bin/env node
-// 10,000 rules in one transaction: ours vs `nft -f` with the same rules; 100 rules with one
-// `nft add rule` exec each (per-rule cost, scaled); 10,000 set elements both ways. Each in a fresh
-// namespace made here, with the kernel's share (system CPU) of each.
+// A mixed ruleset (interface, prefix and port matches, port ranges, ct state, a few inline sets;
+// accept, drop and jump verdicts) of 10,000 and 100,000 rules in one transaction: ours vs `nft -f`
+// with the same rules as text. Our userspace CPU per rule (process.cpuUsage user) is shown beside
+// wall time and the kernel's share (system CPU). Then 100 rules with one `nft add rule` exec each
+// (per-rule cost, scaled), and 10,000 set elements both ways. Each run in a fresh namespace.
 // Usage: nft.bench.mjs [--chart FILE.svg] (the figures as a bar chart as well)
+// BENCH_RULES=10000,100000 (sizes), BENCH_RUNS=5 (runs per variant, alternating), BENCH_ELEMENTS.
 import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createProgress } from '@lab/cli-kit/progress'
 import { chartOption, writeChart } from '../../../scripts/bench-chart.mjs'
@@ -14,7 +17,7 @@ import { Nft, rule } from '../dist/index.js'
 const { chart } = chartOption()
 const progress = createProgress()
 
-const RULES = Number(process.env.BENCH_RULES ?? 10_000)
+const SIZES = (process.env.BENCH_RULES ?? '10000,100000').split(',').map(Number)
 const EXEC_RULES = 100
 const ELEMENTS = Number(process.env.BENCH_ELEMENTS ?? 10_000)
 const tag = `lnb${process.pid % 100000}`
@@ -36,12 +39,13 @@ function freshNs() {
   return ns
 }
 
+/** CPU ms of waited-for children (cutime, cstime: 10 ms ticks). */
 function childCpu() {
   const f = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ')
   return { user: Number(f[13]) * 10, system: Number(f[14]) * 10 }
 }
 
-async function measure(label, fn, { child = false, scale = 1 } = {}) {
+async function measure(label, fn, { child = false, scale = 1, rules = 0 } = {}) {
   const ns = freshNs()
   const cpu0 = process.cpuUsage()
   const kid0 = childCpu()
@@ -51,32 +55,85 @@ async function measure(label, fn, { child = false, scale = 1 } = {}) {
   const cpu = process.cpuUsage(cpu0)
   const kid = childCpu()
   const system = child ? kid.system - kid0.system : cpu.system / 1000
-  return { label, wall: wall * scale, system: system * scale, scaled: scale !== 1, ns }
+  const user = child ? kid.user - kid0.user : cpu.user / 1000
+  return { label, wall: wall * scale, system: system * scale, user: user * scale, rules, scaled: scale !== 1, ns }
 }
 
-const ruleText = (i) => `add rule ip lab c ip saddr 10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255} tcp dport ${1024 + (i % 50000)} counter accept`
-const ruleBuilt = (i) => rule().ip('saddr', `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`).tcp('dport', 1024 + (i % 50000)).counter().accept()
-const header = 'add table ip lab\nadd chain ip lab c\n'
+// The mixed ruleset, in an inet table (IPv4 and IPv6 matches side by side): ten shapes in turn,
+// each rule's constants varied by its number. Text and builder say the same rule.
+const CHAINS = ['t0', 't1', 't2', 't3']
+const INLINE_EVERY = 500
+const hex = (n) => (n & 0xffff).toString(16)
+function mixedText(i) {
+  const a = (i >> 8) & 255
+  const b = i & 255
+  const port = 1024 + (i % 50000)
+  const chain = CHAINS[i % 4]
+  // A few inline sets (the kernel names each anonymous set by scanning the table's sets, so many
+  // of them cost it quadratic time, with nft as with us): ports, then addresses with an interval.
+  if (i % INLINE_EVERY === INLINE_EVERY - 1) return (i / INLINE_EVERY) & 1 ? `ip saddr { 10.${a}.0.0/16, 192.0.2.${b} } jump ${chain}` : `tcp dport { 22, 80, 443, ${port} } ct state new accept`
+  switch (i % 10) {
+    case 0: return `iifname "eth${i % 64}" tcp dport ${port} counter accept`
+    case 1: return `ip saddr 10.${a}.${b}.0/24 udp dport ${port}-${port + 100} drop`
+    case 2: return `ip6 saddr fd00:${hex(i)}::/64 tcp dport 443 jump ${chain}`
+    case 3: return `oifname "veth${i % 512}" ip daddr 192.168.${a}.${b} ct state established,related accept`
+    case 4: return `ip6 daddr fd01::${hex(i)} udp sport ${port} counter drop`
+    case 5: return `ct state new tcp dport ${port} counter jump ${chain}`
+    case 6: return `iifname "br${i % 16}" ip daddr 172.16.${b}.0/24 tcp sport 1024-65535 accept`
+    case 7: return `ip saddr 10.${b}.0.0/16 ip daddr 10.${a}.${b}.1 udp dport 53 accept`
+    case 8: return `oifname "eth${i % 64}" ip6 daddr fd02:${hex(i)}::/48 tcp dport ${port} drop`
+    case 9: return `iifname "eth${i % 64}" oifname "eth${(i + 1) % 64}" ip saddr 10.${a}.${b}.${i & 127} counter accept`
+  }
+}
+function mixedRule(i) {
+  const a = (i >> 8) & 255
+  const b = i & 255
+  const port = 1024 + (i % 50000)
+  const chain = CHAINS[i % 4]
+  if (i % INLINE_EVERY === INLINE_EVERY - 1) return (i / INLINE_EVERY) & 1 ? rule().ip('saddr', [`10.${a}.0.0/16`, `192.0.2.${b}`]).jump(chain) : rule().tcp('dport', [22, 80, 443, port]).ctState('new').accept()
+  switch (i % 10) {
+    case 0: return rule().iifname(`eth${i % 64}`).tcp('dport', port).counter().accept()
+    case 1: return rule().ip('saddr', `10.${a}.${b}.0/24`).udp('dport', `${port}-${port + 100}`).drop()
+    case 2: return rule().ip6('saddr', `fd00:${hex(i)}::/64`).tcp('dport', 443).jump(chain)
+    case 3: return rule().oifname(`veth${i % 512}`).ip('daddr', `192.168.${a}.${b}`).ctState('established', 'related').accept()
+    case 4: return rule().ip6('daddr', `fd01::${hex(i)}`).udp('sport', port).counter().drop()
+    case 5: return rule().ctState('new').tcp('dport', port).counter().jump(chain)
+    case 6: return rule().iifname(`br${i % 16}`).ip('daddr', `172.16.${b}.0/24`).tcp('sport', '1024-65535').accept()
+    case 7: return rule().ip('saddr', `10.${b}.0.0/16`).ip('daddr', `10.${a}.${b}.1`).udp('dport', 53).accept()
+    case 8: return rule().oifname(`eth${i % 64}`).ip6('daddr', `fd02:${hex(i)}::/48`).tcp('dport', port).drop()
+    case 9: return rule().iifname(`eth${i % 64}`).oifname(`eth${(i + 1) % 64}`).ip('saddr', `10.${a}.${b}.${i & 127}`).counter().accept()
+  }
+}
+const table = { family: 'inet', name: 'lab' }
+const header = `add table inet lab\nadd chain inet lab c\n${CHAINS.map((c) => `add chain inet lab ${c}\n`).join('')}`
 
-async function ours(ns) {
+const ours = (rules) => async (ns) => {
   const nft = await Nft.open({ netns: ns })
   await nft.apply((tx) => {
-    tx.addTable({ family: 'ip', name: 'lab' })
-    tx.addChain({ table: { family: 'ip', name: 'lab' }, name: 'c' })
-    for (let i = 0; i < RULES; i++) tx.addRule({ table: { family: 'ip', name: 'lab' }, chain: 'c', exprs: ruleBuilt(i) })
+    tx.addTable(table)
+    tx.addChain({ table, name: 'c' })
+    for (const name of CHAINS) tx.addChain({ table, name })
+    for (let i = 0; i < rules; i++) tx.addRule({ table, chain: 'c', exprs: mixedRule(i) })
   })
   await nft.close()
 }
 
-async function nftFile(ns) {
-  const file = join(dir, 'rules.nft')
-  writeFileSync(file, header + Array.from({ length: RULES }, (_, i) => ruleText(i)).join('\n') + '\n')
+/** The rules as a file for `nft -f`, written before the clock starts. */
+function rulesFile(rules) {
+  const file = join(dir, `rules-${rules}.nft`)
+  const lines = [header]
+  for (let i = 0; i < rules; i++) lines.push(`add rule inet lab c ${mixedText(i)}\n`)
+  writeFileSync(file, lines.join(''))
+  return file
+}
+
+const nftFile = (file) => async (ns) => {
   execFileSync('ip', ['netns', 'exec', ns, 'nft', '-f', file])
 }
 
 async function nftPerExec(ns) {
   execFileSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: header })
-  for (let i = 0; i < EXEC_RULES; i++) execFileSync('ip', ['netns', 'exec', ns, 'nft', ...ruleText(i).split(' ')])
+  for (let i = 0; i < EXEC_RULES; i++) execFileSync('ip', ['netns', 'exec', ns, 'nft', 'add', 'rule', 'inet', 'lab', 'c', ...mixedText(i).split(' ')])
 }
 
 const elementKey = (i) => `10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`
@@ -100,58 +157,92 @@ async function nftElements(ns) {
 }
 
 function count(ns, what) {
-  const json = JSON.parse(execFileSync('ip', ['netns', 'exec', ns, 'nft', '-j', 'list', 'ruleset'], { encoding: 'utf8', maxBuffer: 1 << 28 }))
+  const json = JSON.parse(execFileSync('ip', ['netns', 'exec', ns, 'nft', '-j', 'list', 'ruleset'], { encoding: 'utf8', maxBuffer: 1 << 30 }))
   if (what === 'rules') return json.nftables.filter((o) => o.rule).length
   return json.nftables.find((o) => o.set)?.set.elem?.length ?? 0
 }
 
+/** The ruleset as nft prints it: ours must read back exactly as nft's own. */
+const listing = (ns) => execFileSync('ip', ['netns', 'exec', ns, 'nft', 'list', 'ruleset'], { encoding: 'utf8', maxBuffer: 1 << 30 })
+
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 
-/** Runs a variant RUNS times, alternating with the others, and keeps the median wall time. */
-async function median(label, fn, options, check) {
-  const runs = []
+/**
+ * Runs each variant RUNS times, alternating between them (so a change of the machine's load hits
+ * both), checks each result, and keeps the median wall time of each.
+ */
+async function alternating(title, variants) {
+  const runs = variants.map(() => [])
   for (let i = 0; i < RUNS; i++) {
-    progress.count(label, i + 1, RUNS)
-    const r = await measure(label, fn, options)
-    if (check) check(r)
-    spawnSync('ip', ['netns', 'del', r.ns])
-    made.delete(r.ns)
-    runs.push(r)
+    for (const [k, v] of variants.entries()) {
+      progress.count(`${title}: ${v.label}`, i + 1, RUNS)
+      const r = await measure(v.label, v.fn, v.options)
+      v.check?.(r, i)
+      spawnSync('ip', ['netns', 'del', r.ns])
+      made.delete(r.ns)
+      runs[k].push(r)
+    }
   }
-  runs.sort((a, b) => a.wall - b.wall)
-  return runs[Math.floor(runs.length / 2)]
+  return runs.map((rs) => {
+    const sorted = [...rs].sort((a, b) => a.wall - b.wall)
+    return { ...sorted[Math.floor(sorted.length / 2)], spread: [sorted[0].wall, sorted.at(-1).wall] }
+  })
 }
 
-const rulesOk = (r) => {
-  if (count(r.ns, 'rules') !== RULES) throw new Error(`${r.label}: rules missing`)
+const texts = new Map()
+/** Rule count every run; on the first run the full listing, ours against nft's. */
+const rulesOk = (rules) => (r, run) => {
+  if (count(r.ns, 'rules') !== rules) throw new Error(`${r.label}: rules missing`)
+  if (run !== 0) return
+  const text = listing(r.ns)
+  const other = texts.get(rules)
+  if (other === undefined) texts.set(rules, text)
+  else if (other !== text) throw new Error(`${r.label}: the ruleset reads back differently from nft -f's`)
 }
 const elementsOk = (r) => {
   if (count(r.ns, 'elements') !== ELEMENTS) throw new Error(`${r.label}: elements missing`)
 }
-await measure('warm-up', ours)
-const rows = []
-rows.push(await median(`nft -f (${RULES} rules)`, nftFile, { child: true }, rulesOk))
-rows.push(await median(`ours, one transaction (${RULES} rules)`, ours, {}, rulesOk))
-progress.update(`nft add rule per exec (${EXEC_RULES})`)
-rows.push(await measure(`nft add rule per exec (${EXEC_RULES}, scaled)`, nftPerExec, { child: true, scale: RULES / EXEC_RULES }))
-const elements = [await median(`nft -f (${ELEMENTS} set elements)`, nftElements, { child: true }, elementsOk), await median(`ours (${ELEMENTS} set elements)`, oursElements, {}, elementsOk)]
-progress.done()
-console.log(`\nmedian of ${RUNS} runs each (the per-exec row: one run of ${EXEC_RULES} rules, scaled)`)
 
+await measure('warm-up', ours(1000))
+const groups = []
+for (const rules of SIZES) {
+  const file = rulesFile(rules)
+  const check = rulesOk(rules)
+  groups.push(
+    await alternating(`${rules} rules`, [
+      { label: `nft -f (${rules} rules)`, fn: nftFile(file), options: { child: true, rules }, check },
+      { label: `ours, one transaction (${rules} rules)`, fn: ours(rules), options: { rules }, check },
+    ]),
+  )
+}
+const base = SIZES[0]
+progress.update(`nft add rule per exec (${EXEC_RULES})`)
+const perExec = await measure(`nft add rule per exec (${EXEC_RULES}, scaled)`, nftPerExec, { child: true, scale: base / EXEC_RULES, rules: base })
+spawnSync('ip', ['netns', 'del', perExec.ns])
+const elements = await alternating(`${ELEMENTS} set elements`, [
+  { label: `nft -f (${ELEMENTS} set elements)`, fn: nftElements, options: { child: true }, check: elementsOk },
+  { label: `ours (${ELEMENTS} set elements)`, fn: oursElements, check: elementsOk },
+])
+progress.done()
+console.log(`\nmixed ruleset (interface, prefix, port and range matches, ct state, inline sets; accept, drop, jump) in an inet table`)
+console.log(`median of ${RUNS} runs each, alternating; user and system: CPU time (ours: this process; nft: the child); load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`)
+
+const perRule = (r) => (r.rules ? ((r.user * 1000) / r.rules).toFixed(2) : '')
 const line = (r, base) =>
-  `${r.label.padEnd(44)} ${r.wall.toFixed(1).padStart(10)} ms ${r.system.toFixed(0).padStart(8)} ms ${((r.system / r.wall) * 100).toFixed(0).padStart(5)}% ${(r.wall / base.wall).toFixed(2).padStart(8)}x`
-console.log(`\n${'variant'.padEnd(44)} ${'wall'.padStart(13)} ${'system'.padStart(11)} ${'kernel'.padStart(6)} ${'vs nft -f'.padStart(9)}`)
-for (const r of rows) console.log(line(r, rows[0]))
+  `${r.label.padEnd(42)} ${r.wall.toFixed(1).padStart(9)} ms ${(r.spread ? `${r.spread[0].toFixed(0)}-${r.spread[1].toFixed(0)}` : '').padStart(12)} ${r.user.toFixed(0).padStart(7)} ms ${perRule(r).padStart(9)} ${r.system.toFixed(0).padStart(7)} ms ${((r.system / r.wall) * 100).toFixed(0).padStart(5)}% ${(r.wall / base.wall).toFixed(2).padStart(8)}x`
+console.log(`\n${'variant'.padEnd(42)} ${'wall'.padStart(12)} ${'spread ms'.padStart(12)} ${'user'.padStart(10)} ${'µs/rule'.padStart(9)} ${'system'.padStart(10)} ${'kernel'.padStart(6)} ${'vs nft -f'.padStart(9)}`)
+for (const rows of groups) for (const r of rows) console.log(line(r, rows[0]))
+console.log(line(perExec, groups[0][1]).replace(/ +[\d.]+x$/, (m) => `${m} (vs ours)`))
 for (const r of elements) console.log(line(r, elements[0]))
 if (chart) {
   const bars = (rs) => rs.map((r) => ({ label: r.label, value: r.wall, ours: r.label.startsWith('ours') }))
   writeChart(chart, {
     title: '@lab/nft vs nft(8): wall time',
-    subtitle: `median of ${RUNS} runs each, each in a fresh namespace; the per-exec row is ${EXEC_RULES} rules scaled to ${RULES}`,
+    subtitle: `mixed ruleset, median of ${RUNS} runs each, each in a fresh namespace; the per-exec row is ${EXEC_RULES} rules scaled to ${base}`,
     panels: [
-      { title: `${RULES} rules in one transaction`, unit: 'ms', better: 'lower', baseline: rows[0].label, bars: bars(rows.slice(0, 2)) },
+      ...groups.map((rows) => ({ title: `${rows[0].rules} rules in one transaction`, unit: 'ms', better: 'lower', baseline: rows[0].label, bars: bars(rows) })),
       // Apart: at hundreds of times the others, it would shrink their bars to nothing.
-      { title: `${RULES} rules, one nft exec per rule`, unit: 'ms', better: 'lower', baseline: rows[1].label, bars: bars([rows[1], rows[2]]) },
+      { title: `${base} rules, one nft exec per rule`, unit: 'ms', better: 'lower', baseline: groups[0][1].label, bars: bars([groups[0][1], perExec]) },
       { title: `${ELEMENTS} set elements`, unit: 'ms', better: 'lower', baseline: elements[0].label, bars: bars(elements) },
     ],
   })

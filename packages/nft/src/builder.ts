@@ -1,7 +1,7 @@
 // Builds a rule's expressions with calls that read like the nft text they make:
 //   rule().oifname('uplink').masquerade()          -> oifname "uplink" masquerade
 //   rule().ip('saddr', '10.0.0.0/8').counter().accept()
-import { ArgumentError, parseCidr, parseIp } from '@lab/netlink-native'
+import { ArgumentError, parseIp, parsePrefixBytes } from '@lab/netlink-native'
 import { NFT_REG_1, type Family, type VerdictName } from './constants.js'
 import { Bitwise } from './expr/bitwise.js'
 import { Cmp, type CmpOp } from './expr/cmp.js'
@@ -21,6 +21,7 @@ import { Notrack } from './expr/notrack.js'
 import { Reject, type RejectType } from './expr/reject.js'
 import { elementsText, parseInterval, specElements, type ElementValue, type SetType } from './objects/set.js'
 import { renderExpressions } from './expr/render.js'
+import { shared } from './expr/wire.js'
 import type { RuleText } from './expr/rule-text.js'
 import { NFT_ERROR_CODES, NftError } from './errors.js'
 
@@ -53,6 +54,11 @@ const FIELD_SET_TYPES: Partial<Record<FieldName, SetType>> = {
   'ether daddr': 'ether_addr',
 }
 
+const PORT_FIELDS = {
+  tcp: { sport: 'tcp sport', dport: 'tcp dport' },
+  udp: { sport: 'udp sport', dport: 'udp dport' },
+} as const satisfies Record<'tcp' | 'udp', Record<'sport' | 'dport', FieldName>>
+
 const NFT_REG_2 = 2
 const NFT_REG_3 = 3
 const NFT_REG_4 = 4
@@ -79,6 +85,56 @@ function be16(n: number, field: string): Buffer {
 
 const L4: Record<string, number> = { icmp: 1, tcp: 6, udp: 17, icmpv6: 58, sctp: 132 }
 
+// The expressions many rules repeat are made once and shared (expressions are immutable values),
+// so a rule allocates only what is its own and the encoder copies their cached bytes.
+const metas = new Map<MetaKey, Meta>()
+const meta = (key: MetaKey): Meta => metas.get(key) ?? metas.set(key, shared(new Meta(key))).get(key)!
+const payloads = new Map<FieldName, Payload>()
+const payload = (field: FieldName): Payload => payloads.get(field) ?? payloads.set(field, shared(Payload.field(field))).get(field)!
+/** `==` comparisons of small constants: interface names, protocols, ports. */
+const ifnameEq = new Map<string, Cmp>()
+const l4Eq: Cmp[] = []
+const portEq: Cmp[] = []
+const prefixMasks: Bitwise[][] = [[], []]
+const ctStateMasks = new Map<number, Bitwise>()
+const CT_LOAD = shared(new Ct('state'))
+const CT_NONZERO = shared(new Cmp('!=', Buffer.alloc(4)))
+const COUNTER = shared(new Counter())
+const verdicts = new Map<string, Immediate>()
+const jumps: Record<'jump' | 'goto', Map<string, Immediate>> = { jump: new Map(), goto: new Map() }
+
+function ifnameCmp(name: string, op: CmpOp): Cmp {
+  if (op !== '==') return new Cmp(op, ifname(name))
+  let c = ifnameEq.get(name)
+  if (c === undefined) {
+    c = shared(new Cmp('==', ifname(name)))
+    // Bounded: names are few in practice, and a cache is no place for an unbounded set.
+    if (ifnameEq.size < 4096) ifnameEq.set(name, c)
+  }
+  return c
+}
+
+/** Ports below 1024 (the ones rulesets repeat) are shared; others are made per rule. */
+function portCmp(n: number, op: CmpOp, field: string): Cmp {
+  if (op !== '==' || !Number.isInteger(n) || n < 0 || n >= 1024) return new Cmp(op, be16(n, field))
+  return (portEq[n] ??= shared(new Cmp('==', be16(n, field))))
+}
+
+function verdictImmediate(verdict: VerdictName, chain?: string): Immediate {
+  if (verdict === 'jump' || verdict === 'goto') {
+    const cache = jumps[verdict]
+    let e = cache.get(chain!)
+    if (e === undefined) {
+      e = shared(Immediate.verdict(verdict, chain))
+      if (cache.size < 4096) cache.set(chain!, e)
+    }
+    return e
+  }
+  let e = verdicts.get(verdict)
+  if (e === undefined) verdicts.set(verdict, (e = shared(Immediate.verdict(verdict))))
+  return e
+}
+
 /** A match on an IPv4/IPv6 header field: in inet, bridge and netdev tables it needs a protocol check first. */
 export class NetworkDependency implements Expression {
   readonly kind = 'dependency'
@@ -94,6 +150,8 @@ export class NetworkDependency implements Expression {
     return `[ dependency ipv${this.family} ]`
   }
 }
+
+const DEPENDENCIES = { 4: new NetworkDependency(4), 6: new NetworkDependency(6) } as const
 
 /** Whether inline elements hold a prefix or range (checking each on the way, before anything is sent). */
 function needsInterval(type: SetType, elements: ElementValue[]): boolean {
@@ -123,14 +181,19 @@ export class RuleBuilder {
     return this
   }
 
+  #push2(a: Expression, b: Expression): this {
+    this.exprs.push(a, b)
+    return this
+  }
+
   /** Adds expressions as they are (for what the helpers below do not cover). */
   expr(...e: Expression[]): this {
     return this.#push(...e)
   }
 
   #meta(key: MetaKey, value: Buffer | string, op: CmpOp): this {
-    if (typeof value === 'string' && value.startsWith('@')) return this.#push(new Meta(key), new Lookup(value.slice(1), NFT_REG_1, op === '!='))
-    return this.#push(new Meta(key), new Cmp(op, typeof value === 'string' ? ifname(value) : value))
+    if (typeof value === 'string' && value.charCodeAt(0) === 64 /* @ */) return this.#push2(meta(key), new Lookup(value.slice(1), NFT_REG_1, op === '!='))
+    return this.#push2(meta(key), typeof value === 'string' ? ifnameCmp(value, op) : new Cmp(op, value))
   }
 
   iifname(name: string, op: CmpOp = '=='): this {
@@ -150,19 +213,28 @@ export class RuleBuilder {
   l4proto(proto: keyof typeof L4 | number, op: CmpOp = '=='): this {
     const n = typeof proto === 'number' ? proto : L4[proto]
     if (n === undefined) throw new ArgumentError('l4proto', `unknown protocol ${proto}`)
+    if (op === '==' && Number.isInteger(n) && n >= 0 && n <= 255) return this.#push2(meta('l4proto'), (l4Eq[n] ??= shared(new Cmp('==', Buffer.from([n])))))
     return this.#meta('l4proto', Buffer.from([n]), op)
   }
 
   #address(field: FieldName, value: string, op: CmpOp, family: 4 | 6): this {
-    this.#push(new NetworkDependency(family))
-    if (value.startsWith('@')) return this.#push(Payload.field(field), new Lookup(value.slice(1), NFT_REG_1, op === '!='))
-    const p = value.includes('/') ? parseCidr(value, field) : { ...parseIp(value, field), length: family === 4 ? 32 : 128 }
+    if (typeof value === 'string' && value.charCodeAt(0) === 64 /* @ */) {
+      this.exprs.push(DEPENDENCIES[family])
+      return this.#push2(payload(field), new Lookup(value.slice(1), NFT_REG_1, op === '!='))
+    }
+    const p = parsePrefixBytes(value, field)
     if (p.family !== family) throw new ArgumentError(field, `${value} is not an IPv${family} address`)
     const full = family === 4 ? 32 : 128
-    if (p.length === full) return this.#push(Payload.field(field), new Cmp(op, p.bytes))
-    const mask = Bitwise.prefix(p.length, p.bytes.length)
-    const net = Buffer.from(p.bytes.map((b, i) => b & mask.mask[i]!))
-    return this.#push(Payload.field(field), mask, new Cmp(op, net))
+    const length = p.length
+    this.exprs.push(DEPENDENCIES[family])
+    if (length === full) return this.#push2(payload(field), new Cmp(op, p.bytes))
+    const masks = prefixMasks[family === 4 ? 0 : 1]!
+    const mask = (masks[length] ??= shared(Bitwise.prefix(length, p.bytes.length)))
+    // The parsed bytes are this call's own: masked in place.
+    const net = p.bytes
+    for (let i = 0; i < net.length; i++) net[i]! &= mask.mask[i]!
+    this.exprs.push(payload(field), mask, new Cmp(op, net))
+    return this
   }
 
   /**
@@ -170,25 +242,27 @@ export class RuleBuilder {
    * `ip saddr { 10.0.0.0/8, 192.0.2.1, 192.0.2.10-192.0.2.20 }`.
    */
   ip(field: 'saddr' | 'daddr', value: string | string[], op: CmpOp = '=='): this {
-    if (Array.isArray(value)) return this.#push(new NetworkDependency(4), Payload.field(`ip ${field}`), this.#anonymous('ipv4_addr', value, op === '!='))
+    if (Array.isArray(value)) return this.#push(DEPENDENCIES[4], payload(`ip ${field}`), this.#anonymous('ipv4_addr', value, op === '!='))
     return this.#address(`ip ${field}`, value, op, 4)
   }
 
   /** As ip(), for IPv6: `ip6 saddr fd00::/64`, `ip6 saddr @set`, `ip6 daddr { fd00::1, fd01::/64 }`. */
   ip6(field: 'saddr' | 'daddr', value: string | string[], op: CmpOp = '=='): this {
-    if (Array.isArray(value)) return this.#push(new NetworkDependency(6), Payload.field(`ip6 ${field}`), this.#anonymous('ipv6_addr', value, op === '!='))
+    if (Array.isArray(value)) return this.#push(DEPENDENCIES[6], payload(`ip6 ${field}`), this.#anonymous('ipv6_addr', value, op === '!='))
     return this.#address(`ip6 ${field}`, value, op, 6)
   }
 
   #port(proto: 'tcp' | 'udp', field: 'sport' | 'dport', value: number | string | Array<number | string>, op: CmpOp): this {
     // `tcp dport 22` implies the protocol match nft adds itself.
     this.l4proto(proto)
-    const load = Payload.field(`${proto} ${field}`)
-    if (Array.isArray(value)) return this.#push(load, this.#anonymous('inet_service', value, op === '!='))
-    if (typeof value === 'string' && value.startsWith('@')) return this.#push(load, new Lookup(value.slice(1), NFT_REG_1, op === '!='))
+    const name = PORT_FIELDS[proto][field]
+    const load = payload(name)
+    if (typeof value === 'number') return this.#push2(load, portCmp(value, op, name))
+    if (Array.isArray(value)) return this.#push2(load, this.#anonymous('inet_service', value, op === '!='))
+    if (typeof value === 'string' && value.charCodeAt(0) === 64 /* @ */) return this.#push2(load, new Lookup(value.slice(1), NFT_REG_1, op === '!='))
     const range = typeof value === 'string' ? /^(\d+)-(\d+)$/.exec(value) : null
-    if (range) return this.#push(load, new Range(be16(Number(range[1]), `${proto} ${field}`), be16(Number(range[2]), `${proto} ${field}`), op === '!='))
-    return this.#push(load, new Cmp(op, be16(Number(value), `${proto} ${field}`)))
+    if (range) return this.#push2(load, new Range(be16(Number(range[1]), name), be16(Number(range[2]), name), op === '!='))
+    return this.#push2(load, portCmp(Number(value), op, name))
   }
 
   /** `tcp dport 22`, `tcp dport 1024-2048` (a string range), `tcp dport { 22, 80, 8000-8080 }` (an array), `tcp dport @ports` */
@@ -253,12 +327,17 @@ export class RuleBuilder {
 
   /** `ct state established,related` */
   ctState(...states: Array<keyof typeof CT_STATES>): this {
-    const bits = states.reduce((b, s) => b | CT_STATES[s], 0)
-    return this.#push(new Ct('state'), new Bitwise(u32le(bits), Buffer.alloc(4)), new Cmp('!=', Buffer.alloc(4)))
+    let bits = 0
+    for (const s of states) bits |= CT_STATES[s]
+    let mask = ctStateMasks.get(bits)
+    if (mask === undefined) ctStateMasks.set(bits, (mask = shared(new Bitwise(u32le(bits), Buffer.alloc(4)))))
+    this.exprs.push(CT_LOAD, mask, CT_NONZERO)
+    return this
   }
 
   counter(): this {
-    return this.#push(new Counter())
+    this.exprs.push(COUNTER)
+    return this
   }
 
   #nat(type: 'snat' | 'dnat', address: string, port?: number | string): this {
@@ -308,7 +387,8 @@ export class RuleBuilder {
 
   verdict(verdict: VerdictName, chain?: string): this {
     if ((verdict === 'jump' || verdict === 'goto') && !chain) throw new ArgumentError('chain', `${verdict} needs a chain`)
-    return this.#push(Immediate.verdict(verdict, chain))
+    this.exprs.push(verdictImmediate(verdict, chain))
+    return this
   }
 
   accept(): this {
@@ -348,6 +428,28 @@ function inlineText(set: AnonymousSet): string {
   return elementsText({ type: set.type, ...(set.verdicts ? { dataType: 'verdict' as const } : {}) }, specElements(set.type, specs, set.interval), { anonymous: true })
 }
 
+const dependencyCache = new Map<string, [Expression, Expression]>()
+
+/**
+ * The protocol check a NetworkDependency stands for in a table of this family (`meta nfproto ipv4`
+ * in inet, `meta protocol ip` in bridge and netdev), as nft adds it; none in ip and ip6 tables.
+ */
+export function dependencyFor(e: NetworkDependency, family: Family): [Expression, Expression] | undefined {
+  if (family !== 'inet' && family !== 'bridge' && family !== 'netdev') return undefined
+  const key = family === 'inet' ? `inet${e.family}` : `l2${e.family}`
+  let pair = dependencyCache.get(key)
+  if (pair === undefined) {
+    if (family === 'inet') pair = [meta('nfproto'), shared(new Cmp('==', Buffer.from([e.family === 4 ? 2 : 10])))]
+    else {
+      const proto = Buffer.alloc(2)
+      proto.writeUInt16BE(e.family === 4 ? 0x0800 : 0x86dd)
+      pair = [meta('protocol'), shared(new Cmp('==', proto))]
+    }
+    dependencyCache.set(key, pair)
+  }
+  return pair
+}
+
 /** In inet tables a protocol check (`meta nfproto ipv4`) guards IP header matches, as nft adds it. */
 export function expandDependencies(exprs: Expression[], family: Family): Expression[] {
   const out: Expression[] = []
@@ -356,17 +458,11 @@ export function expandDependencies(exprs: Expression[], family: Family): Express
       out.push(e)
       continue
     }
-    if (family === 'inet') out.push(new Meta('nfproto'), new Cmp('==', Buffer.from([e.family === 4 ? 2 : 10])))
-    else if (family === 'bridge' || family === 'netdev') {
-      const proto = Buffer.alloc(2)
-      proto.writeUInt16BE(e.family === 4 ? 0x0800 : 0x86dd)
-      out.push(new Meta('protocol'), new Cmp('==', proto))
-    }
+    const pair = dependencyFor(e, family)
+    if (pair) out.push(pair[0], pair[1])
   }
   return out
 }
-
-
 
 export function rule(): RuleBuilder {
   return new RuleBuilder()

@@ -2,18 +2,20 @@
 // the kernel applies all of it or none. Only the last message asks for an ack: nfnetlink answers
 // every message it refuses with its error whether or not that message asked for one, and those
 // errors arrive before the last ack, so a failure still names each message that caused it while a
-// 20,000-rule batch waits for one ack, not 20,000.
+// 20,000-rule batch waits for one ack, not 20,000. (nft itself asks for none and polls for errors.)
+// Each change is encoded into the batch's one growing buffer when it is queued: one pass, nothing
+// kept per message but the index of its description, so a rule's builder objects die young.
 import { release } from 'node:os'
-import { NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NetlinkError, type NetlinkRequest, type NetlinkSocket } from './netlink.js'
-import type { AttributeWriter } from '@lab/netlink-native'
-import { MSG, NFNL_MSG_BATCH_BEGIN, NFNL_MSG_BATCH_END, NFNL_SUBSYS_NFTABLES, SET, SET_ELEM_LIST, msgType } from './constants.js'
-import { RuleBuilder, expandDependencies } from './builder.js'
+import { NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, nl, type NetlinkSocket } from './netlink.js'
+import { MessageWriter, type AttributeWriter } from '@lab/netlink-native'
+import { MSG, NFNL_MSG_BATCH_BEGIN, NFNL_MSG_BATCH_END, NFNL_SUBSYS_NFTABLES, RULE, SET, SET_ELEM_LIST, msgType } from './constants.js'
+import { NetworkDependency, RuleBuilder, dependencyFor } from './builder.js'
 import { NFT_ERROR_CODES, NftError, TransactionError } from './errors.js'
 import type { Expression } from './expr/expression.js'
-import { Lookup } from './expr/lookup.js'
+import { writeExpression } from './expr/wire.js'
 import { validateChain, writeChain, type ChainSpec } from './objects/chain.js'
 import { nfgenmsg, type TableRef } from './objects/header.js'
-import { writeRule, type RuleSpec } from './objects/rule.js'
+import { writeRule, writeRuleComment, type RuleSpec } from './objects/rule.js'
 import { writeElements, writeSet, type ElementSpec, type SetSpec } from './objects/set.js'
 import { writeTable } from './objects/table.js'
 
@@ -32,11 +34,6 @@ export class TransactionIds {
     this.#next = this.#next >= 0xffffffff ? 1 : this.#next + 1
     return id
   }
-}
-
-interface Queued {
-  request: NetlinkRequest
-  describe: () => string
 }
 
 /** Elements are at most ~60 bytes each when encoded: 512 keep a message's nest under 64 KiB. */
@@ -63,36 +60,55 @@ type RuleInput = Omit<RuleSpec, 'exprs'> & { exprs: Expression[] | RuleBuilder }
 export class Transaction {
   readonly #socket: NetlinkSocket
   readonly #ids: TransactionIds
-  readonly #queued: Queued[] = []
+  /** The batch as it will be sent: BATCH_BEGIN, then each change as it is queued. */
+  readonly #w = new MessageWriter(16384)
+  #count = 0
+  /** Where the last queued message starts (it gets the one NLM_F_ACK). */
+  #last = -1
+  /** Per message, its description's index in #texts; built once per distinct description. */
+  readonly #which: number[] = []
+  readonly #texts: string[] = []
+  #ruleKey: { verb: string; family: string; table: string; chain: string; text: number } | undefined
   #committed = false
 
   constructor(socket: NetlinkSocket, ids: TransactionIds = new TransactionIds()) {
     this.#socket = socket
     this.#ids = ids
+    const at = this.#w.begin(NFNL_MSG_BATCH_BEGIN, nl.NLM_F_REQUEST, 0)
+    nfgenmsg(this.#w, 'unspec', NFNL_SUBSYS_NFTABLES)
+    this.#w.end(at)
   }
 
   get size(): number {
-    return this.#queued.length
+    return this.#count
   }
 
-  #add(msg: number, family: TableRef['family'], flags: number, description: string | (() => string), body: (w: AttributeWriter) => void): this {
+  #text(description: string): number {
+    this.#texts.push(description)
+    return this.#texts.length - 1
+  }
+
+  /** Writes one message; on an encoding error nothing of it stays in the batch. */
+  #add(msg: number, family: TableRef['family'], flags: number, description: string | number, body: (w: AttributeWriter) => void): this {
     if (this.#committed) throw new NftError(NFT_ERROR_CODES.committed, 'transaction already committed')
-    // Descriptions are only needed when the kernel refuses a message: build them lazily.
-    const describe = typeof description === 'string' ? () => description : description
-    const request: NetlinkRequest = {
-      type: msgType(msg),
-      flags,
-      op: 'nft',
-      get object() {
-        return describe()
-      },
-      body: (w) => {
-        nfgenmsg(w, family)
-        body(w)
-      },
+    const w = this.#w
+    const at = w.begin(msgType(msg), flags | nl.NLM_F_REQUEST, 0)
+    try {
+      nfgenmsg(w, family)
+      body(w)
+    } catch (error) {
+      w.length = at
+      throw error
     }
-    this.#queued.push({ request, describe })
+    w.end(at)
+    this.#queued(at, typeof description === 'number' ? description : this.#text(description))
     return this
+  }
+
+  #queued(at: number, text: number): void {
+    this.#last = at
+    this.#which.push(text)
+    this.#count++
   }
 
   #destroy(msg: number, family: TableRef['family'], description: string, body: (w: AttributeWriter) => void): this {
@@ -159,29 +175,81 @@ export class Transaction {
     return this.#rule('insert', NLM_F_CREATE, r)
   }
 
+  /** The rule's description, made once for a run of rules into the same chain. */
+  #ruleText(verb: string, r: RuleInput): number {
+    const k = this.#ruleKey
+    if (k !== undefined && k.verb === verb && k.chain === r.chain && k.table === r.table.name && k.family === r.table.family) return k.text
+    const text = this.#text(`${verb} rule ${r.table.family} ${r.table.name} ${r.chain}`)
+    this.#ruleKey = { verb, family: r.table.family, table: r.table.name, chain: r.chain, text }
+    return text
+  }
+
   #rule(verb: string, flags: number, r: RuleInput): this {
-    let exprs = expandDependencies(r.exprs instanceof RuleBuilder ? r.exprs.exprs : r.exprs, r.table.family)
-    // Inline sets go in first, with ids of this connection; the rule's lookups find them by id.
-    if (r.exprs instanceof RuleBuilder && r.exprs.anonymousSets.length > 0) {
-      const ids = new Map<number, number>()
-      for (const set of r.exprs.anonymousSets) {
-        const id = this.#ids.next()
-        ids.set(set.id, id)
-        const spec: SetSpec = {
-          table: r.table,
-          name: set.name,
-          type: set.type,
-          flags: set.interval ? ['anonymous', 'constant', 'interval'] : ['anonymous', 'constant'],
-          id,
-          ...(set.verdicts ? { dataType: 'verdict' as const } : {}),
+    if (this.#committed) throw new NftError(NFT_ERROR_CODES.committed, 'transaction already committed')
+    const builder = r.exprs instanceof RuleBuilder ? r.exprs : undefined
+    const exprs = builder ? builder.exprs : (r.exprs as Expression[])
+    const family = r.table.family
+    const w = this.#w
+    const start = w.length
+    const count = this.#count
+    const last = this.#last
+    const texts = this.#texts.length
+    try {
+      // Inline sets go in first, with ids of this connection; the rule's lookups name them by id.
+      let setIds: number[] | undefined
+      if (builder && builder.anonymousSets.length > 0) {
+        setIds = []
+        for (const set of builder.anonymousSets) {
+          const id = this.#ids.next()
+          setIds[set.id] = id
+          const spec: SetSpec = {
+            table: r.table,
+            name: set.name,
+            type: set.type,
+            flags: set.interval ? ['anonymous', 'constant', 'interval'] : ['anonymous', 'constant'],
+            id,
+            ...(set.verdicts ? { dataType: 'verdict' as const } : {}),
+          }
+          this.#add(MSG.NEWSET, family, NLM_F_CREATE, `add set ${family} ${r.table.name} (inline)`, (w) => writeSet(w, spec))
+          this.addElements(spec, set.elements.map((key, i) => ({ key, ...(set.verdicts ? { value: set.verdicts[i]! } : {}) })))
         }
-        this.#add(MSG.NEWSET, r.table.family, NLM_F_CREATE, `add set ${r.table.family} ${r.table.name} (inline)`, (w) => writeSet(w, spec))
-        this.addElements(spec, set.elements.map((key, i) => ({ key, ...(set.verdicts ? { value: set.verdicts[i]! } : {}) })))
       }
-      exprs = exprs.map((e) => (e instanceof Lookup && e.setId !== undefined && ids.has(e.setId) ? new Lookup(e.set, e.register, e.invert, ids.get(e.setId), e.destRegister) : e))
+      const at = w.begin(msgType(MSG.NEWRULE), flags | nl.NLM_F_REQUEST, 0)
+      nfgenmsg(w, family)
+      w.str(RULE.TABLE, r.table.name)
+      w.str(RULE.CHAIN, r.chain)
+      // A rule read back (with its handle) and queued again: sent as before, for the kernel to judge.
+      const handle = (r as { handle?: bigint }).handle
+      if (handle !== undefined) w.be64(RULE.HANDLE, handle)
+      if (r.position !== undefined) w.be64(RULE.POSITION, r.position)
+      if (exprs.length > 0) {
+        const list = w.beginNested(RULE.EXPRESSIONS)
+        for (let i = 0; i < exprs.length; i++) {
+          const e = exprs[i]!
+          if (e instanceof NetworkDependency) {
+            const pair = dependencyFor(e, family)
+            if (pair) {
+              writeExpression(w, pair[0])
+              writeExpression(w, pair[1])
+            }
+          } else writeExpression(w, e, setIds)
+        }
+        w.endNested(list)
+      }
+      if (r.comment !== undefined) writeRuleComment(w, r.comment)
+      w.end(at)
+      this.#queued(at, this.#ruleText(verb, r))
+    } catch (error) {
+      // Nothing of a rule that cannot be encoded stays queued, nor its inline sets.
+      w.length = start
+      this.#count = count
+      this.#which.length = count
+      this.#last = last
+      this.#texts.length = texts
+      if (this.#ruleKey && this.#ruleKey.text >= texts) this.#ruleKey = undefined
+      throw error
     }
-    const spec = { ...r, exprs }
-    return this.#add(MSG.NEWRULE, r.table.family, flags, () => `${verb} rule ${r.table.family} ${r.table.name} ${r.chain}`, (w) => writeRule(w, spec))
+    return this
   }
 
   /** Deletes a rule by handle; fails (ENOENT) if it is not there (`nft delete rule ... handle N`). */
@@ -248,17 +316,19 @@ export class Transaction {
   async commit(): Promise<void> {
     if (this.#committed) throw new NftError(NFT_ERROR_CODES.committed, 'transaction already committed')
     this.#committed = true
-    if (this.#queued.length === 0) return
-    const delimiter = (type: number): NetlinkRequest => ({
-      type,
-      noReply: true,
-      op: 'nft batch',
-      body: (w) => nfgenmsg(w, 'unspec', NFNL_SUBSYS_NFTABLES),
-    })
-    const requests = [delimiter(NFNL_MSG_BATCH_BEGIN), ...this.#queued.map((q) => q.request), delimiter(NFNL_MSG_BATCH_END)]
-    const results = await this.#socket.exchange(requests, { atomic: true, ackLastOnly: true })
-    const failed = results.slice(1, -1).flatMap((r, index) => (r instanceof NetlinkError ? [{ index, description: this.#queued[index]!.describe(), error: r }] : []))
+    if (this.#count === 0) return
+    const w = this.#w
+    // The one ack: on the last change (the batch delimiters are answered by no one).
+    w.buf.writeUInt16LE(w.buf.readUInt16LE(this.#last + 6) | nl.NLM_F_ACK, this.#last + 6)
+    const at = w.begin(NFNL_MSG_BATCH_END, nl.NLM_F_REQUEST, 0)
+    nfgenmsg(w, 'unspec', NFNL_SUBSYS_NFTABLES)
+    w.end(at)
+    const describe = (index: number) => (index >= 1 && index <= this.#count ? this.#texts[this.#which[index - 1]!] : 'nft batch')
+    const failures = await this.#socket.sendBatch(w.view(), { op: 'nft', describe })
+    const failed = failures.flatMap(({ index, error }) => (index >= 1 && index <= this.#count ? [{ index: index - 1, description: describe(index)!, error }] : []))
     if (failed.length > 0) throw new TransactionError(failed)
+    // A batch delimiter refused (an old kernel, a bad subsystem): not one of the changes, but no commit either.
+    if (failures.length > 0) throw new TransactionError(failures.map(({ index, error }) => ({ index, description: describe(index)!, error })))
   }
 }
 

@@ -55,6 +55,31 @@ describe.skipIf(!isRoot())('the Nft handle and the transaction verbs (needs root
     await nft.apply((tx) => tx.delTable(t))
   })
 
+  it('refuses a change that cannot be encoded when it is queued, keeping nothing of it (nor its inline sets)', async () => {
+    const tx = nft.transaction()
+    tx.addTable(t)
+    tx.addChain({ table: t, name: 'enc' })
+    expect(tx.size).toBe(2)
+    // A comment over 254 bytes cannot be said in the rule's userdata; its inline set came first.
+    expect(() => tx.addRule({ table: t, chain: 'enc', exprs: rule().tcp('dport', [22, 80]).accept(), comment: 'x'.repeat(300) })).toThrow(/comment/)
+    expect(tx.size).toBe(2)
+    tx.addRule({ table: t, chain: 'enc', exprs: rule().tcp('dport', [443, 8443]).accept(), comment: 'kept' })
+    // After an inline set's two messages, a failing rule is still named by its own index.
+    tx.addRule({ table: t, chain: 'enc', exprs: rule().jump('no-such-chain') })
+    expect(tx.size).toBe(6)
+    const err = (await tx.commit().catch((e: unknown) => e)) as TransactionError
+    expect(err).toBeInstanceOf(TransactionError)
+    expect(err.failed.map((f) => [f.index, f.description])).toEqual([[5, 'add rule ip verbs enc']])
+    expect(await theirs('list', 'tables')).not.toContain('table ip verbs')
+    const again = nft.transaction()
+    again.addTable(t)
+    again.addChain({ table: t, name: 'enc' })
+    again.addRule({ table: t, chain: 'enc', exprs: rule().tcp('dport', [443, 8443]).accept(), comment: 'kept' })
+    await again.commit()
+    expect(await theirs('list', 'chain', 'ip', 'verbs', 'enc')).toContain('tcp dport { 443, 8443 } accept comment "kept"')
+    await nft.apply((tx) => tx.delTable(t))
+  })
+
   it('del* fails on what is absent (isNotFound), destroy* does not', async () => {
     const gone: TableRef = { family: 'inet', name: 'never-made' }
     const err = (await nft.apply((tx) => tx.delTable(gone)).catch((e: unknown) => e)) as TransactionError

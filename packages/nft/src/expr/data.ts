@@ -9,16 +9,18 @@ export interface Verdict {
 }
 
 export function writeValue(w: AttributeWriter, type: number, value: Buffer): void {
-  w.nested(type, () => w.attr(DATA.VALUE, value))
+  const at = w.beginNested(type)
+  w.attr(DATA.VALUE, value)
+  w.endNested(at)
 }
 
 export function writeVerdict(w: AttributeWriter, type: number, v: Verdict): void {
-  w.nested(type, () =>
-    w.nested(DATA.VERDICT, () => {
-      w.be32(VERDICT.CODE, VERDICTS[v.verdict] >>> 0)
-      if (v.chain !== undefined) w.str(VERDICT.CHAIN, v.chain)
-    }),
-  )
+  const at = w.beginNested(type)
+  const verdict = w.beginNested(DATA.VERDICT)
+  w.be32(VERDICT.CODE, VERDICTS[v.verdict] >>> 0)
+  if (v.chain !== undefined) w.str(VERDICT.CHAIN, v.chain)
+  w.endNested(verdict)
+  w.endNested(at)
 }
 
 export function readData(a: Attributes | undefined): { value?: Buffer; verdict?: Verdict } {

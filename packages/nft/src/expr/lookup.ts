@@ -20,8 +20,13 @@ export class Lookup implements Expression {
   ) {}
 
   encode(w: AttributeWriter): void {
+    this.encodeWith(w, this.setId)
+  }
+
+  /** As encode(), naming the set by another id: the one a transaction gave an inline set. */
+  encodeWith(w: AttributeWriter, setId: number | undefined): void {
     w.str(A.SET, this.set)
-    if (this.setId !== undefined) w.be32(A.SET_ID, this.setId)
+    if (setId !== undefined) w.be32(A.SET_ID, setId)
     w.be32(A.SREG, this.register)
     if (this.destRegister !== undefined) w.be32(A.DREG, this.destRegister)
     if (this.invert) w.be32(A.FLAGS, NFT_LOOKUP_F_INV)

@@ -1,6 +1,7 @@
 import { ArgumentError, Attributes, type AttributeWriter, type NetlinkMessage } from '@lab/netlink-native'
 import { EXPR, NFTA_LIST_ELEM, RULE } from '../constants.js'
 import { decodeExpression, type Expression } from '../expr/expression.js'
+import { writeExpression } from '../expr/wire.js'
 // Importing the expression types registers their decoders.
 import '../expr/index.js'
 import { nfgenFamily, type TableRef } from './header.js'
@@ -39,14 +40,9 @@ function commentOf(udata: Buffer | undefined): string | undefined {
 }
 
 export function writeExpressions(w: AttributeWriter, exprs: Expression[]): void {
-  w.nested(RULE.EXPRESSIONS, () => {
-    for (const e of exprs) {
-      w.nested(NFTA_LIST_ELEM, () => {
-        w.str(EXPR.NAME, e.kind)
-        w.nested(EXPR.DATA, () => e.encode(w))
-      })
-    }
-  })
+  const at = w.beginNested(RULE.EXPRESSIONS)
+  for (let i = 0; i < exprs.length; i++) writeExpression(w, exprs[i]!)
+  w.endNested(at)
 }
 
 export function writeRule(w: AttributeWriter, r: RuleSpec & { handle?: bigint }): void {
@@ -55,7 +51,11 @@ export function writeRule(w: AttributeWriter, r: RuleSpec & { handle?: bigint })
   if (r.handle !== undefined) w.be64(RULE.HANDLE, r.handle)
   if (r.position !== undefined) w.be64(RULE.POSITION, r.position)
   if (r.exprs.length > 0) writeExpressions(w, r.exprs)
-  if (r.comment !== undefined) w.attr(RULE.USERDATA, commentUserdata(r.comment))
+  if (r.comment !== undefined) writeRuleComment(w, r.comment)
+}
+
+export function writeRuleComment(w: AttributeWriter, comment: string): void {
+  w.attr(RULE.USERDATA, commentUserdata(comment))
 }
 
 export function decodeExpressions(list: Attributes | undefined): Expression[] {

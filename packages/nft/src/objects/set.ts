@@ -297,18 +297,18 @@ export function writeElements(w: AttributeWriter, set: SetSpec, elements: Elemen
   w.str(SET_ELEM_LIST.TABLE, set.table.name)
   w.str(SET_ELEM_LIST.SET, set.name)
   if (set.id !== undefined) w.be32(SET_ELEM_LIST.SET_ID, set.id)
-  w.nested(SET_ELEM_LIST.ELEMENTS, () => {
-    for (const e of elements) {
-      for (const part of toWire(set.type, interval, e)) {
-        w.nested(NFTA_LIST_ELEM, () => {
-          w.nested(SET_ELEM.KEY, () => w.attr(DATA.VALUE, part.key))
-          if (part.end) w.be32(SET_ELEM.FLAGS, SET_ELEM_INTERVAL_END)
-          else writeElementData(w, set, part.value)
-          if (part.timeoutMs !== undefined) w.be64(SET_ELEM.TIMEOUT, BigInt(part.timeoutMs))
-        })
-      }
+  const list = w.beginNested(SET_ELEM_LIST.ELEMENTS)
+  for (const e of elements) {
+    for (const part of toWire(set.type, interval, e)) {
+      const at = w.beginNested(NFTA_LIST_ELEM)
+      writeValue(w, SET_ELEM.KEY, part.key)
+      if (part.end) w.be32(SET_ELEM.FLAGS, SET_ELEM_INTERVAL_END)
+      else writeElementData(w, set, part.value)
+      if (part.timeoutMs !== undefined) w.be64(SET_ELEM.TIMEOUT, BigInt(part.timeoutMs))
+      w.endNested(at)
     }
-  })
+  }
+  w.endNested(list)
 }
 
 export interface Element {
