@@ -65,6 +65,14 @@ export async function scenario(options: { uplink?: boolean } = {}) {
     const vmDir = mkdtempSync(join(dir, `${kind}-`))
     const client = await Daemon.start({ name: kind, netns: ns.name, argv: CLIENTS[kind].argv(vmDir) })
     const address = (await client.waitFor(CLIENTS[kind].leased, 20_000))[1]!
+    // A client logs its lease before it has configured it (dhcpcd adds the address and the subnet
+    // route a moment later): wait until the switch is reachable from the VM's own address.
+    for (let i = 0; ; i++) {
+      const route = await ns.exec(['ip', '-j', 'route', 'get', '10.1.0.1'], { allowFailure: true })
+      if (route.code === 0 && (JSON.parse(route.stdout) as Array<{ prefsrc?: string }>)[0]?.prefsrc === address) break
+      if (i >= 200) throw new Error(`${kind}: leased ${address} but did not configure it within 10 s`)
+      await new Promise((r) => setTimeout(r, 50))
+    }
     const v = { ns, client, address }
     vms.push(v)
     return v
