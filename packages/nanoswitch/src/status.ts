@@ -33,8 +33,12 @@ export interface SwitchStatus {
   dhcp?: { ok: boolean; text: string } | null
   /** `state` is `waiting for link` while a named uplink has not appeared. */
   uplink: { name: string; mac: string | null; state: string | null; address: string | null; router: string | null; server: string | null; expiresAt: string | null } | null
-  /** Kernel forwards count connections (and bytes, both ways); proxy forwards also know the open and failed ones. */
-  forwards: Array<{ spec: string; mode: 'kernel' | 'proxy'; total: number; active?: number; failed?: number; bytes?: number }>
+  /**
+   * Forwards count connections and bytes: `bytesIn` towards the VM, `bytesOut` back, `bytes` both
+   * (kernel: IP packets from the nft counters, live; proxy: the payload of finished connections).
+   * Proxy forwards also know the open and failed connections.
+   */
+  forwards: Array<{ spec: string; mode: 'kernel' | 'proxy'; total: number; active?: number; failed?: number; bytes?: number; bytesIn?: number; bytesOut?: number }>
   socks: { port: number; connections: number } | null
   /**
    * With a fabric: the BGP sessions (from FRR), the MACs EVPN installed in the kernel's fdb on the
@@ -112,7 +116,12 @@ export async function switchStatus(state: SwitchState | RouterState, bridgeName:
           expiresAt: lease && lease.leaseTime !== 0xffffffff ? new Date(lease.acquiredAt + lease.leaseTime * 1000).toISOString() : null,
         }
       : null,
-    forwards: await Promise.all([...state.forwards].map(async ([spec, f]) => ({ spec, mode: f.mode, ...(await f.counters()) }))),
+    forwards: await Promise.all(
+      [...state.forwards].map(async ([spec, f]) => {
+        const c = await f.counters()
+        return { spec, mode: f.mode, ...c, ...(c.bytesIn !== undefined && c.bytesOut !== undefined ? { bytes: c.bytesIn + c.bytesOut } : {}) }
+      }),
+    ),
     socks: state.socks ? { port: state.socks.port, connections: state.socks.counters().connections } : null,
     fabric: fabric ?? null,
     ipv6: ipv6 ?? null,
@@ -175,7 +184,8 @@ export function formatStatus(s: SwitchStatus): string {
   for (const l of s.leases) lines.push(`  ${l.address.padEnd(15)} ${l.mac} ${l.hostname ?? '-'} until ${l.expiresAt}`)
   lines.push(...formatIpv6(s.ipv6, s.leases6))
   for (const f of s.forwards) {
-    lines.push(f.mode === 'kernel' ? `forward ${f.spec}: kernel DNAT, ${f.total} connections` : `forward ${f.spec}: proxy, ${f.active ?? 0} open, ${f.total} total, ${f.failed ?? 0} failed`)
+    const bytes = f.bytesIn !== undefined && f.bytesOut !== undefined ? `, ${f.bytesIn} bytes in, ${f.bytesOut} out` : ''
+    lines.push(f.mode === 'kernel' ? `forward ${f.spec}: kernel DNAT, ${f.total} connections${bytes}` : `forward ${f.spec}: proxy, ${f.active ?? 0} open, ${f.total} total, ${f.failed ?? 0} failed${bytes}`)
   }
   if (s.socks) lines.push(`socks5 :${s.socks.port}: ${s.socks.connections} connections`)
   if (s.fabric) {

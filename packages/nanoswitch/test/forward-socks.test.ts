@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net'
 import pino from 'pino'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { TestNetns, cleanupAll, isRoot, vethPair } from '@lab/testkit'
 import { connectTcp, listenTcp } from '@lab/netlink-native'
 import { formatForward, parseForward } from '../src/forward/forward-spec.js'
@@ -74,35 +74,68 @@ describe.skipIf(!isRoot())('forwards and SOCKS between namespaces (needs root)',
     const back = read(client, payload.length)
     client.write(payload)
     expect((await back).equals(payload)).toBe(true)
-    expect(forward.counters()).toEqual({ active: 1, total: 1, failed: 0 })
+    // Bytes are counted when a connection's relay ends.
+    expect(forward.counters()).toEqual({ active: 1, total: 1, failed: 0, bytesIn: 0, bytesOut: 0 })
+    client.end()
+    await vi.waitFor(() => expect(forward.counters().active).toBe(0), { timeout: 10_000 })
+    expect(forward.counters()).toEqual({ active: 0, total: 1, failed: 0, bytesIn: payload.length, bytesOut: payload.length })
     client.destroy()
     await forward.stop()
     echo.close()
   })
 
-  it('forwards by kernel DNAT from the uplink side: the VM sees the real client, connections are counted', async () => {
+  it('forwards by kernel DNAT from the uplink side: the VM sees the real client, connections and bytes each way are counted', async () => {
     await vm.exec(['ip', 'route', 'replace', 'default', 'via', '10.1.0.1'])
     await sw.exec(['sysctl', '-qw', 'net.ipv4.ip_forward=1'])
     const peers: string[] = []
+    const closed: Array<Promise<unknown>> = []
     const echo = await listenTcp({ netns: vm.name, host: '10.1.0.2', port: 7002 }, (s) => {
       peers.push(s.remoteAddress!)
+      closed.push(new Promise((resolve) => s.once('close', resolve)))
       s.pipe(s)
     })
     const kernel = new KernelForwards([parseForward('17002:10.1.0.2:7002')], sw.name, 'br1')
     await kernel.apply()
+    // A connection routed to the VM's port without DNAT (the outside has a route to the bridge's
+    // network): the same addresses and port, not a forward's, so not counted.
+    await outside.exec(['ip', 'route', 'replace', '10.1.0.0/24', 'via', '192.0.2.1'])
+    const direct = await connectTcp({ netns: outside.name, host: '10.1.0.2', port: 7002 })
+    const directBack = read(direct, 250_000)
+    direct.write(Buffer.alloc(250_000, 9))
+    expect((await directBack).length).toBe(250_000)
+    direct.end()
+    await new Promise((resolve) => direct.once('close', resolve))
+    const PAYLOAD = 100_000
     for (let i = 0; i < 2; i++) {
       const client = await connectTcp({ netns: outside.name, host: '192.0.2.1', port: 17002 })
-      const payload = Buffer.alloc(256 << 10, i + 1)
+      const payload = Buffer.alloc(PAYLOAD, i + 1)
       const back = read(client, payload.length)
       client.write(payload)
       expect((await back).equals(payload)).toBe(true)
-      client.destroy()
+      client.end()
+      await new Promise((resolve) => client.once('close', resolve))
     }
-    expect(peers).toEqual(['192.0.2.2', '192.0.2.2'])
-    expect((await kernel.counters()).get('17002:10.1.0.2:7002')).toEqual({ total: 2 })
+    await Promise.all(closed)
+    expect(peers).toEqual(['192.0.2.2', '192.0.2.2', '192.0.2.2'])
+    // IP packets, headers included: at least the payload each way, well under twice it.
+    const counted = (await kernel.counters()).get('17002:10.1.0.2:7002')!
+    expect(counted.total).toBe(2)
+    for (const bytes of [counted.bytesIn, counted.bytesOut]) {
+      expect(bytes).toBeGreaterThanOrEqual(2 * PAYLOAD)
+      expect(bytes).toBeLessThan(2 * PAYLOAD * 2)
+    }
+    // nft's own reading agrees: the forward chain's two counting rules (no verdict), by comment.
     const { stdout } = await sw.exec(['nft', '-j', 'list', 'table', 'ip', 'nanoswitch-forwards'])
     expect(stdout).toContain('"dnat"')
-    expect(stdout).toContain('17002:10.1.0.2:7002')
+    const items = (JSON.parse(stdout) as { nftables: Array<Record<string, Record<string, unknown>>> }).nftables
+    expect(items.find((i) => i.chain?.name === 'forward')?.chain).toMatchObject({ type: 'filter', hook: 'forward', policy: 'accept' })
+    const countRules = items.flatMap((i) => (i.rule && i.rule.chain === 'forward' ? [i.rule as { comment: string; expr: Array<Record<string, unknown>> }] : []))
+    expect(countRules.map((r) => r.comment)).toEqual(['17002:10.1.0.2:7002', '17002:10.1.0.2:7002'])
+    const nftBytes = countRules.map((r) => {
+      expect(r.expr.some((e) => 'accept' in e || 'drop' in e || 'jump' in e || 'goto' in e)).toBe(false)
+      return (r.expr.find((e) => 'counter' in e)!.counter as { bytes: number }).bytes
+    })
+    expect(nftBytes).toEqual([counted.bytesIn, counted.bytesOut])
     await kernel.destroy()
     await kernel.destroy() // gone already: destroy does not fail
     expect((await sw.exec(['nft', 'list', 'tables'])).stdout).not.toContain('nanoswitch-forwards')

@@ -12,6 +12,10 @@ export interface ForwardCounters {
   total: number
   /** Connections whose target could not be reached. */
   failed: number
+  /** Bytes relayed towards the target, on connections that have ended. */
+  bytesIn: number
+  /** Bytes relayed back from the target, on connections that have ended. */
+  bytesOut: number
 }
 
 export interface TcpForwardOptions extends ForwardSpec {
@@ -23,7 +27,7 @@ export interface TcpForwardOptions extends ForwardSpec {
 }
 
 export class TcpForward {
-  readonly #counters: ForwardCounters = { active: 0, total: 0, failed: 0 }
+  readonly #counters: ForwardCounters = { active: 0, total: 0, failed: 0, bytesIn: 0, bytesOut: 0 }
   #server: Server | undefined
   readonly #sockets = new Set<Socket>()
   readonly #stopping = new AbortController()
@@ -77,6 +81,8 @@ export class TcpForward {
     this.#counters.active++
     try {
       const result = await spliceSockets(client, upstream, { signal: this.#stopping.signal })
+      this.#counters.bytesIn += result.forward
+      this.#counters.bytesOut += result.backward
       if (result.error) this.#logger.debug({ err: result.error.message }, 'forwarded connection ended with an error')
     } catch (error) {
       // The client went away while the target was being dialled.

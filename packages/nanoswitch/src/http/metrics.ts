@@ -75,8 +75,19 @@ export class SwitchMetrics {
     readCounter(METRICS.forwardConnections, 'Connections forwarded, per forward (kernel: from the DNAT rule counter).', ['forward', 'mode'], (s) =>
       s.status.forwards.map((f) => [{ forward: f.spec, mode: f.mode }, f.total]),
     )
-    readCounter(METRICS.forwardBytes, 'Bytes of forwarded connections, both directions, per forward (kernel forwards: nftables counters).', ['forward'], (s) =>
-      s.status.forwards.flatMap((f) => (f.bytes === undefined ? [] : [[{ forward: f.spec }, f.bytes]])),
+    readCounter(
+      METRICS.forwardBytes,
+      'Bytes of forwarded connections per forward and direction (in: towards the VM, out: back); kernel forwards: IP packets from the nftables counters, proxy forwards: payload of finished connections.',
+      ['forward', 'direction'],
+      (s) =>
+        s.status.forwards.flatMap((f) =>
+          f.bytesIn === undefined || f.bytesOut === undefined
+            ? []
+            : ([
+                [{ forward: f.spec, direction: 'in' }, f.bytesIn],
+                [{ forward: f.spec, direction: 'out' }, f.bytesOut],
+              ] as Array<[{ forward: string; direction: string }, number]>),
+        ),
     )
     readGauge(METRICS.uplinkLeaseRemaining, 'Seconds until the uplink\'s DHCP lease expires (absent without a lease or with an infinite one).', ['uplink'], (s) =>
       s.status.uplink?.expiresAt ? [[{ uplink: s.status.uplink.name }, Math.max(0, (Date.parse(s.status.uplink.expiresAt) - s.at) / 1000)]] : [],

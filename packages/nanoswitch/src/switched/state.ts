@@ -95,8 +95,8 @@ export class SwitchState {
   ports = new Map<string, { name: string; mac?: string }>()
   server: DhcpServer | undefined
   dhcpHealth: DhcpHealthStatus | undefined
-  /** Per forward (by its spec text): how it is done and its connection counts. */
-  forwards = new Map<string, { mode: 'kernel' | 'proxy'; counters: () => Promise<{ total: number; active?: number; failed?: number }> }>()
+  /** Per forward (by its spec text): how it is done, its connection counts and bytes each way. */
+  forwards = new Map<string, { mode: 'kernel' | 'proxy'; counters: () => Promise<{ total: number; active?: number; failed?: number; bytesIn?: number; bytesOut?: number }> }>()
   socks: SocksServer | undefined
   /** With a fabric: its plan, FRR's paths and the MTU the VMs get. */
   fabric: FabricState | undefined

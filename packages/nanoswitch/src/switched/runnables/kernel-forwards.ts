@@ -1,4 +1,5 @@
-// `forwards`: every --forward as a DNAT rule in the table `ip nanoswitch-forwards` (kernel mode).
+// `forwards`: every --forward as a DNAT rule (and two byte-counting rules) in the table
+// `ip nanoswitch-forwards` (kernel mode).
 // The table is rewritten whole on start and deleted on a clean stop.
 import { Sysctl } from '@lab/netlink-native'
 import type { Runnable } from '@lab/supervisor'
@@ -19,7 +20,7 @@ export function kernelForwardsRunnable(sw: SwitchContext): Runnable {
       await kernel.apply()
       for (const spec of specs) {
         const key = formatForward(spec)
-        sw.state.forwards.set(key, { mode: 'kernel', counters: async () => (await kernel.counters()).get(key) ?? { total: 0 } })
+        sw.state.forwards.set(key, { mode: 'kernel', counters: async () => (await kernel.counters()).get(key) ?? { total: 0, bytesIn: 0, bytesOut: 0 } })
         publishForward({ netns: sw.netns, spec: key, mode: 'kernel', state: 'up' })
       }
       ctx.logger.info({ forwards: specs.map(formatForward) }, 'forwarding (kernel DNAT)')
