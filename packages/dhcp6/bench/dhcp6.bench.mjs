@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run bench -w @lab/dhcp6`: whole relayed Solicit-Advertise-Request-Reply exchanges per second
-// and their latency, for our server (durable leases: its journal), Kea dhcp6 (memfile,
+// and their latency, for our server (its journal: durability commit, and none), Kea dhcp6 (memfile,
 // multi-threaded) and dnsmasq, on the same relayed pool, in the same run, rounds interleaved (round
 // 1 of each server, then round 2 of each, ...). The load generator (LoadGenerator6) plays clients
 // behind a relay in one namespace; each server runs alone in another. Everything lives in
@@ -11,7 +11,7 @@
 // profile of our server per round there (--cpu-prof); BENCH_STDOUT=1 shows its stdout;
 // BENCH_NO_JOURNAL=1 runs ours without a lease file (not durable: an ablation, not a result);
 // BENCH_TRACE=prefix writes each exchange's start, latency and Advertise time per server and round;
-// BENCH_ONLY=lab (or kea, dnsmasq; comma-separated) runs only the servers whose name starts so;
+// BENCH_ONLY=lab (or lab-none, kea, dnsmasq; comma-separated) runs only the servers whose key starts so;
 // BENCH_DNSMASQ_CLIENTS (default 2000) bounds dnsmasq's rounds, which are slow.
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -71,18 +71,24 @@ ip('-n', srv, 'addr', 'add', `${SERVER}/64`, 'dev', 's0', 'nodad')
 ip('-n', rel, 'addr', 'add', `${RELAY}/64`, 'dev', 'r0', 'nodad')
 for (const [ns, dev] of [[srv, 's0'], [rel, 'r0'], [srv, 'lo'], [rel, 'lo']]) ip('-n', ns, 'link', 'set', dev, 'up')
 
-const servers = [
-  {
-    key: 'lab',
-    name: process.env.BENCH_NO_JOURNAL ? '@lab/dhcp6 (NO journal)' : '@lab/dhcp6 (journal, O_DSYNC)',
+/** Our server; 'commit': a Reply that binds leaves once its bindings are on disk (O_DSYNC journal). */
+function ours(key, name, durability) {
+  return {
+    key,
+    name,
     clients,
     start(round) {
-      const journal = process.env.BENCH_NO_JOURNAL ? [] : ['--lease-file', join(dir, `lab-${round}.leases`)]
-      const flags = [...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []), ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [])]
+      const journal = process.env.BENCH_NO_JOURNAL ? [] : ['--lease-file', join(dir, `${key}-${round}.leases`), '--durability', durability]
+      const flags = [...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []), ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`, `--cpu-prof-name=${key}-${round}.cpuprofile`] : [])]
       return spawn(process.execPath, [...flags, join(dist, 'cli.js'), 'server', '--netns', srv, '--interface', 's0', '--prefix', PREFIX, '--range', `${FIRST}-${LAST}`, '--dns', DNS, ...journal],
         { stdio: ['ignore', process.env.BENCH_STDOUT ? 'inherit' : 'ignore', 'inherit'], env: { ...process.env, LOG_LEVEL: 'warn' } })
     },
-  },
+  }
+}
+
+const servers = [
+  ours('lab', process.env.BENCH_NO_JOURNAL ? '@lab/dhcp6 (NO journal)' : "@lab/dhcp6 durability 'commit'", 'commit'),
+  ...(process.env.BENCH_NO_JOURNAL ? [] : [ours('lab-none', "@lab/dhcp6 durability 'none'", 'none')]),
   {
     key: 'kea',
     name: 'kea-dhcp6 (memfile, 2 threads)',

@@ -32,6 +32,7 @@ async function server(values: Values, signal: AbortSignal): Promise<number> {
   if (values.domain) subnet.domains = values.domain as string[]
   if (values['preferred-lifetime'] !== undefined) subnet.preferredLifetime = integerFlag('preferred-lifetime', values['preferred-lifetime'] as string, { min: 1, max: 0xfffffffe })
   if (values['valid-lifetime'] !== undefined) subnet.validLifetime = integerFlag('valid-lifetime', values['valid-lifetime'] as string, { min: 1, max: 0xfffffffe })
+  if (values.durability !== undefined && values.durability !== 'commit' && values.durability !== 'none') throw new UsageError(`--durability ${values.durability as string}: expected commit or none`)
   const metricsAt = values.metrics !== undefined ? parseListenAddress('metrics', values.metrics as string) : undefined
   const logger = pino({ name: 'lab-dhcp6', level: process.env.LOG_LEVEL ?? 'info' })
   const stopAsked = untilAborted(signal)
@@ -39,6 +40,7 @@ async function server(values: Values, signal: AbortSignal): Promise<number> {
     interface: iface,
     subnets: [subnet],
     ...(values['lease-file'] ? { leaseFile: values['lease-file'] as string } : {}),
+    ...(values.durability !== undefined ? { durability: values.durability } : {}),
     ...(values.netns ? { netns: values.netns as string } : {}),
     ...(values.preference !== undefined ? { preference: integerFlag('preference', values.preference as string, { min: 0, max: 255 }) } : {}),
     logger,
@@ -81,7 +83,7 @@ const program: Program = {
   commands: {
     server: {
       summary: 'serve DHCPv6 on an interface (UDP 547, ff02::1:2)',
-      usage: '--interface IF --prefix CIDR [--range FIRST-LAST] [--pd-pool CIDR --pd-length N] [--dns ADDR]... [--domain NAME]... [--lease-file PATH] [--metrics ADDR:PORT]',
+      usage: '--interface IF --prefix CIDR [--range FIRST-LAST] [--pd-pool CIDR --pd-length N] [--dns ADDR]... [--domain NAME]... [--lease-file PATH] [--durability commit|none] [--metrics ADDR:PORT]',
       options: {
         interface: flag('IF', 'the interface to serve'),
         prefix: flag('CIDR', 'the on-link prefix, e.g. fd00:1::/64'),
@@ -94,6 +96,7 @@ const program: Program = {
         'valid-lifetime': flag('S', 'seconds (default 7200)'),
         preference: flag('N', 'preference 0..255 in Advertise (255: clients take it at once)'),
         'lease-file': flag('PATH', 'the lease journal; its directory is created'),
+        durability: flag('MODE', 'commit (default): a Reply that binds leaves once its bindings are on disk; none: once written to the file, not synced (lost if the machine crashes, not if the process does)'),
         metrics: flag('ADDR:PORT', 'serve Prometheus metrics at http://ADDR:PORT/metrics (inside --netns)'),
       },
       example: 'lab-dhcp6 server --netns sw1 --interface br0 --prefix fd00:1::/64 --range fd00:1::1000-fd00:1::1fff --pd-pool fd00:100::/48 --pd-length 56 --dns fd00:1::1 --lease-file /tmp/leases6',

@@ -1,6 +1,6 @@
 export { Dhcp6Error, type Dhcp6ErrorCode } from './errors.js'
 export * from './codec/index.js'
-export { DhcpV6Server, lease6Channel, health6Channel, type Dhcp6ServerOptions, type Dhcp6ServerCounters, type Dhcp6ServerHealth, type Lease6Event } from './server/server.js'
+export { DhcpV6Server, lease6Channel, health6Channel, type Durability, type Dhcp6ServerOptions, type Dhcp6ServerCounters, type Dhcp6ServerHealth, type Lease6Event } from './server/server.js'
 export { respond, type Dhcp6Outcome, type Dhcp6ResponderEvent, type Dhcp6Context } from './server/responder.js'
 export { BindingDatabase, type BindingDatabaseOptions, type Requester } from './server/bindings.js'
 export { Subnet6, type Dhcp6SubnetConfig, type Reservation6, type Pool6 } from './server/subnet.js'

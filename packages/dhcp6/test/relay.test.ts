@@ -1,6 +1,6 @@
 // Relayed requests (RFC 8415 19): a relay in a namespace of its own sends Relay-Forward messages
 // to the server's address; malformed packets are counted and dropped; kill -9 of the CLI server
-// in the middle of a relayed burst loses no binding it acknowledged.
+// in the middle of a relayed burst loses no binding it acknowledged, with either durability.
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -61,13 +61,13 @@ describe.skipIf(!isRoot())('relayed requests (needs root)', () => {
     }
   })
 
-  it.skipIf(!existsSync(cli))('kill -9 of lab-dhcp6 during a relayed burst loses no acknowledged binding', async () => {
-    const t = await pair('d6k9', 'fd00:9::1/64')
+  it.skipIf(!existsSync(cli)).each(['commit', 'none'])('kill -9 of lab-dhcp6 --durability %s during a relayed burst loses no acknowledged binding', async (durability) => {
+    const t = await pair(`d6k9${durability[0]}`, 'fd00:9::1/64')
     await t.client.exec(['ip', 'addr', 'add', 'fd00:9::2/64', 'dev', 'c0', 'nodad'])
     const leaseFile = join(t.dir, 'leases6')
     const d = await Daemon.start({
       name: 'lab-dhcp6',
-      argv: ['node', cli, 'server', '--netns', t.server.name, '--interface', 's0', '--prefix', 'fd00:2::/64', '--range', 'fd00:2::1000-fd00:2::ffff', '--lease-file', leaseFile],
+      argv: ['node', cli, 'server', '--netns', t.server.name, '--interface', 's0', '--prefix', 'fd00:2::/64', '--range', 'fd00:2::1000-fd00:2::ffff', '--lease-file', leaseFile, '--durability', durability],
       ready: /"msg":"serving"/,
     })
     const relay = await UdpSocket.open({ netns: t.client.name, address: '::', port: 547, interface: 'c0' })

@@ -213,6 +213,19 @@ export class BindingDatabase {
 
   readonly #snapshot = () => [...this.#byKey.values()].filter((l) => l.state !== 'offered')
 
+  /**
+   * Writes every queued record to the journal now (see LeaseJournal.writeNow); true when they are
+   * all in the file (always true without a journal).
+   */
+  writeNow(): boolean {
+    return this.#journal?.writeNow() ?? true
+  }
+
+  /** Starts the journal's write of what is queued now rather than at the next turn of the event loop. */
+  commitSoon(): void {
+    this.#journal?.commitSoon()
+  }
+
   /** Resolves when everything recorded so far is on stable storage; rejects while writing fails. */
   durable(): Promise<void> {
     return this.#journal?.durable() ?? Promise.resolve()
@@ -257,7 +270,7 @@ export class BindingDatabase {
     return n
   }
 
-    leaseOf(client: string): Lease6 | undefined {
+  leaseOf(client: string): Lease6 | undefined {
     return this.#byClient.get(client)
   }
 

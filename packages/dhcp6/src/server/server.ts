@@ -1,8 +1,15 @@
 // The DHCPv6 server: per served interface an IPv6 UdpSocket on port 547, bound to the device and
 // joined to ff02::1:2 (All_DHCP_Relay_Agents_and_Servers); the subnets; the responder; the binding
 // database. Subnet choice: a relay's link-address, else one of the interface's own addresses,
-// else the first subnet. A Reply that binds leaves only once its bindings are durable. Malformed
-// packets are counted and dropped; nothing a client sends stops the server.
+// else the first subnet. With `durability: 'commit'` (the default) a Reply that binds leaves only
+// once its bindings are on stable storage; with 'none' once they are written to the lease file (in
+// the page cache). Malformed packets are counted and dropped; nothing a client sends stops the server.
+//
+// As @lab/dhcp4's server: replies leave in small groups. Every CHUNK messages handled, the replies
+// made so far go out in one sendmmsg and, with 'commit', the journal's write of the chunk's
+// bindings starts; its binding Replies wait on one durable() promise together. A turn of the event
+// loop handles at most TURN messages: the rest wait (in arrival order) for the next turn, so that
+// journal writes that completed meanwhile release their Replies between two bursts.
 import { channel } from 'node:diagnostics_channel'
 import { EventEmitter } from 'node:events'
 import type { Registry } from 'prom-client'
@@ -23,6 +30,14 @@ import { Subnet6, type Dhcp6SubnetConfig } from './subnet.js'
 export const ALL_DHCP_RELAY_AGENTS_AND_SERVERS = 'ff02::1:2'
 export const SERVER_PORT = 547
 export const CLIENT_PORT = 546
+
+/** Messages handled between two sends of the replies made so far. */
+const CHUNK = 16
+/** Messages handled per turn of the event loop; more wait for the next turn. */
+const TURN = 64
+
+/** What a binding Reply waits for before it leaves (see Dhcp6ServerOptions.durability). */
+export type Durability = 'commit' | 'none'
 
 /** `lab:dhcp6:lease`: a binding made durable (and answered), released, declined or expired. */
 export const lease6Channel = channel('lab:dhcp6:lease')
@@ -46,6 +61,15 @@ export interface Dhcp6ServerOptions {
   subnets: Dhcp6SubnetConfig[]
   /** Lease journal (its directory is created if needed); in memory only when omitted. */
   leaseFile?: string
+  /**
+   * When a Reply that binds may leave, with a `leaseFile`. 'commit' (default): once its bindings
+   * are on stable storage (the journal is written O_DSYNC, group-committed): no acknowledged
+   * binding is lost, whatever stops the process or the machine. 'none': once they are written to
+   * the file (synchronously, without waiting for the disk), as Kea's memfile does: a killed or
+   * crashed process loses nothing, a machine that loses power or panics may lose the last seconds
+   * of bindings (those the kernel had not written back yet).
+   */
+  durability?: Durability
   /** This server's DUID (default: DUID-LL of the first interface's MAC). */
   serverId?: Duid
   /** Preference (option 7) sent in Advertise; 255 makes clients take the offer at once (RFC 8415 18.2.1). */
@@ -106,8 +130,33 @@ interface Port {
   ifindex: number
   addresses: string[]
   udp: UdpSocket
+  /** Replies ready to leave, with one sendmmsg. */
   outbox: OutgoingDatagram[]
+  /** Binding Replies made since the last send: they leave once their bindings are written. */
+  replies: PendingReply[]
+  /** Messages handled since the replies were last sent. */
+  handled: number
+  /** Messages handled in this turn of the event loop. */
+  turn: number
+  /** Messages that arrived after this turn's TURN: handled at the next turns, in order. */
+  backlog: Datagram[]
+  /** A flush at the end of this turn of the event loop is set. */
+  scheduled: boolean
+  /** Ends the turn: sends what is ready, handles the backlog (made once per port: no closure per packet). */
+  flush: () => void
 }
+
+/** A Reply that binds, encoded, waiting for its bindings to be written. */
+interface PendingReply {
+  data: Buffer
+  address: string
+  port: number
+  type: string
+  arrived: number
+  leases: Lease6[]
+}
+
+type PortBase = Pick<Port, 'name' | 'ifindex' | 'addresses'>
 
 export class DhcpV6Server extends EventEmitter<{ health: [Dhcp6ServerHealth] }> {
   readonly interfaces: string[]
@@ -120,6 +169,9 @@ export class DhcpV6Server extends EventEmitter<{ health: [Dhcp6ServerHealth] }> 
   readonly #metrics: ServerMetrics
   #health: Dhcp6ServerHealth = { ok: true }
   #stopped = false
+  /** Binding Replies may leave as soon as db.writeNow() returns true: 'none', or no lease file. */
+  readonly #writeNow: boolean
+  readonly #debug: boolean
 
   private constructor(
     readonly options: Dhcp6ServerOptions,
@@ -132,6 +184,7 @@ export class DhcpV6Server extends EventEmitter<{ health: [Dhcp6ServerHealth] }> 
     super()
     this.interfaces = ports.map((p) => p.name)
     this.#ports = ports
+    this.#writeNow = options.durability === 'none' || !options.leaseFile
     this.#metrics = serverMetrics(
       'lab_dhcp6',
       {
@@ -148,8 +201,12 @@ export class DhcpV6Server extends EventEmitter<{ health: [Dhcp6ServerHealth] }> 
       },
       { messageTypes: ['SOLICIT', 'REQUEST', 'CONFIRM', 'RENEW', 'REBIND', 'RELEASE', 'DECLINE', 'INFORMATION-REQUEST'], poolKinds: true },
     )
+    // Building a debug line per packet costs; a pino logger says whether anyone reads them.
+    const isLevelEnabled = (logger as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled
+    this.#debug = logger !== silentLogger && (isLevelEnabled ? isLevelEnabled.call(logger, 'debug') : true)
     for (const port of ports) {
-      port.udp.on('message', (d) => this.#handle(port, d))
+      port.flush = () => this.#endTurn(port)
+      port.udp.on('message', (d) => this.#receive(port, d))
       port.udp.on('error', (e) => logger.error({ err: e, interface: port.name }, 'socket error'))
     }
     this.#sweeper = setInterval(() => this.sweep(), options.sweepIntervalMs ?? 10_000)
@@ -167,10 +224,11 @@ export class DhcpV6Server extends EventEmitter<{ health: [Dhcp6ServerHealth] }> 
     const names = typeof options.interface === 'string' ? [options.interface] : options.interface
     if (!Array.isArray(names) || names.length === 0 || names.some((n) => typeof n !== 'string' || !n)) throw new ArgumentError('interface', 'an interface name, or a non-empty list of them')
     if (!Array.isArray(options.subnets) || options.subnets.length === 0) throw new ArgumentError('subnets', 'a non-empty list of subnets')
+    if (options.durability !== undefined && options.durability !== 'commit' && options.durability !== 'none') throw new ArgumentError('durability', "'commit' or 'none'")
     if (options.preference !== undefined && !(Number.isInteger(options.preference) && options.preference >= 0 && options.preference <= 255)) throw new ArgumentError('preference', '0..255')
     const subnets = options.subnets.map((c) => new Subnet6(c))
     const nl = await Netlink.open({ netns: options.netns })
-    const found: Array<Omit<Port, 'udp' | 'outbox'> & { mac: string | undefined }> = []
+    const found: Array<PortBase & { mac: string | undefined }> = []
     try {
       for (const name of names) {
         const link = await nl.link.get(name)
@@ -188,6 +246,7 @@ export class DhcpV6Server extends EventEmitter<{ health: [Dhcp6ServerHealth] }> 
       ...(options.leaseFile ? { journalPath: options.leaseFile } : {}),
       ...(options.offerHoldMs !== undefined ? { offerHoldMs: options.offerHoldMs } : {}),
       journal: {
+        sync: options.durability !== 'none',
         onFailure: (failure) => server!.#journalFailure(failure),
         onWrite: (write) => {
           if (server) server.#metrics.write(write)
@@ -206,7 +265,7 @@ export class DhcpV6Server extends EventEmitter<{ health: [Dhcp6ServerHealth] }> 
           if ((error as { code?: string }).code !== 'EADDRINUSE') throw error
           throw new Dhcp6Error('LAB_ERR_DHCP6_INTERFACE_BUSY', `another DHCPv6 server already serves ${p.name}${options.netns ? ` in netns ${options.netns}` : ''} (UDP port ${options.port ?? SERVER_PORT} there is taken)`, { cause: error })
         }
-        ports.push({ name: p.name, ifindex: p.ifindex, addresses: p.addresses, udp, outbox: [] })
+        ports.push({ name: p.name, ifindex: p.ifindex, addresses: p.addresses, udp, outbox: [], replies: [], handled: 0, turn: 0, backlog: [], scheduled: false, flush: () => undefined })
       }
     } catch (error) {
       for (const p of ports) await p.udp.close()
@@ -245,6 +304,38 @@ export class DhcpV6Server extends EventEmitter<{ health: [Dhcp6ServerHealth] }> 
     if (lease6Channel.hasSubscribers) lease6Channel.publish({ event, lease, interfaces: this.interfaces } satisfies Lease6Event)
   }
 
+  /** A datagram read: handled now, or at a later turn once this one has handled TURN messages. */
+  #receive(port: Port, d: Datagram): void {
+    if (port.turn >= TURN || port.backlog.length > 0) {
+      port.backlog.push(d)
+      this.#scheduleEnd(port)
+      return
+    }
+    port.turn++
+    this.#scheduleEnd(port)
+    this.#handle(port, d)
+  }
+
+  #scheduleEnd(port: Port): void {
+    if (port.scheduled) return
+    port.scheduled = true
+    setImmediate(port.flush)
+  }
+
+  /** The end of a turn: what is ready leaves; the backlog, up to TURN of it, is handled. */
+  #endTurn(port: Port): void {
+    port.scheduled = false
+    this.#flush(port)
+    port.turn = 0
+    if (port.backlog.length === 0 || this.#stopped) return
+    const n = Math.min(TURN, port.backlog.length)
+    const batch = port.backlog.splice(0, n)
+    port.turn = n
+    for (const d of batch) this.#handle(port, d)
+    // Whatever is still queued, and the replies just made, go at the next turn.
+    this.#scheduleEnd(port)
+  }
+
   #handle(port: Port, d: Datagram): void {
     const arrived = performance.now()
     this.#counts.received++
@@ -254,15 +345,15 @@ export class DhcpV6Server extends EventEmitter<{ health: [Dhcp6ServerHealth] }> 
     } catch (error) {
       if (!(error instanceof Dhcp6DecodeError)) throw error
       this.#counts.malformed++
-      this.logger.debug({ from: d.from, reason: error.reason }, 'malformed packet dropped')
+      if (this.#debug) this.logger.debug({ from: d.from, reason: error.reason }, 'malformed packet dropped')
       return
     }
     // Relay-Forward chains: the client's message is in the innermost one; the relay nearest the
     // client names the link (RFC 8415 19.1.1), and the reply retraces the chain (19.3).
-    const relays: Dhcp6RelayMessage[] = []
+    let relays: Dhcp6RelayMessage[] | undefined
     let inner: AnyDhcp6Message | undefined = message
     while (inner?.relay && inner.type === 'RELAY-FORW') {
-      relays.push(inner)
+      ;(relays ??= []).push(inner)
       inner = inner.message
     }
     if (!inner || inner.relay) {
@@ -270,24 +361,27 @@ export class DhcpV6Server extends EventEmitter<{ health: [Dhcp6ServerHealth] }> 
       return
     }
     this.#received.set(inner.type, (this.#received.get(inner.type) ?? 0) + 1)
-    if (relays.length > 0) this.#counts.relayed++
-    const linkAddress = [...relays].reverse().find((r) => r.linkAddress !== '::')?.linkAddress
-    const subnet = linkAddress !== undefined ? this.subnets.find((s) => s.contains(linkAddress)) : (port.addresses.map((a) => this.subnets.find((s) => s.contains(a))).find(Boolean) ?? this.subnets[0])
+    let linkAddress: string | undefined
+    if (relays) {
+      this.#counts.relayed++
+      for (let i = relays.length - 1; i >= 0 && linkAddress === undefined; i--) if (relays[i]!.linkAddress !== '::') linkAddress = relays[i]!.linkAddress
+    }
+    const subnet = linkAddress !== undefined ? this.#subnetOf(linkAddress) : this.#localSubnet(port)
     if (!subnet) {
       this.#counts.ignored++
-      this.logger.debug({ linkAddress, interface: port.name }, 'no subnet for the relay link')
+      if (this.#debug) this.logger.debug({ linkAddress, interface: port.name }, 'no subnet for the relay link')
       return
     }
-    const mac = relays.length > 0 ? relays[relays.length - 1]!.options.get(79) : undefined
+    const mac = relays ? relays[relays.length - 1]!.options.get(79) : undefined
     let outcome: Dhcp6Outcome
     try {
       outcome = respond(inner, {
         subnet,
         db: this.db,
         serverId: this.serverId,
-        ...(mac && mac.hardwareType === 1 ? { mac: mac.address } : {}),
-        ...(this.options.preference !== undefined ? { preference: this.options.preference } : {}),
-        ...(this.options.rapidCommit !== undefined ? { rapidCommit: this.options.rapidCommit } : {}),
+        mac: mac && mac.hardwareType === 1 ? mac.address : undefined,
+        preference: this.options.preference,
+        rapidCommit: this.options.rapidCommit,
       })
     } catch (error) {
       // A value the reply cannot carry (or a bug): this one message goes unanswered, the server goes on.
@@ -302,30 +396,75 @@ export class DhcpV6Server extends EventEmitter<{ health: [Dhcp6ServerHealth] }> 
     } else if (outcome.event === 'exhausted') {
       this.logger.warn({ prefix: subnet.config.prefix }, 'pool exhausted')
     }
-    if (!outcome.reply) return
-    let data: Buffer
-    try {
-      data = this.#wrap(outcome.reply, relays).encode()
-    } catch (error) {
-      this.#counts.ignored++
-      this.logger.warn({ err: error }, 'reply not encoded')
-      return
+    const reply = outcome.reply
+    if (reply) {
+      let data: Buffer | undefined
+      try {
+        data = (relays ? this.#wrap(reply, relays) : reply).encode()
+      } catch (error) {
+        this.#counts.ignored++
+        this.logger.warn({ err: error }, 'reply not encoded')
+      }
+      if (data) {
+        const toPort = relays ? SERVER_PORT : d.from.port
+        // The client may use what it binds as soon as it reads the Reply: the binding must be written first.
+        if (outcome.event === 'reply') port.replies.push({ data, address: d.from.address, port: toPort, type: reply.type, arrived, leases: outcome.leases })
+        else this.#send(port, data, d.from.address, toPort, reply.type, arrived)
+      }
     }
-    const to = relays.length > 0 ? { address: d.from.address, port: SERVER_PORT } : { address: d.from.address, port: d.from.port }
-    const sent = { type: outcome.reply.type, arrived }
-    if (outcome.event !== 'reply') return this.#send(port, data, to, sent)
-    // The client may use what it binds as soon as it reads the Reply: the binding must be on disk first.
-    this.db.durable().then(
-      () => {
-        for (const lease of outcome.leases) this.#publish('bind', lease)
-        this.#send(port, data, to, sent)
-      },
-      (error: unknown) => {
-        this.#counts.replies--
-        this.#counts.withheld++
-        this.logger.debug({ err: error }, 'binding not durable: Reply withheld')
-      },
-    )
+    if (++port.handled >= CHUNK) this.#flush(port)
+  }
+
+  /** The subnet holding a relay's link-address. */
+  #subnetOf(address: string): Subnet6 | undefined {
+    for (const s of this.subnets) if (s.contains(address)) return s
+    return undefined
+  }
+
+  /** A direct client's subnet: the one holding one of the interface's addresses, else the first. */
+  #localSubnet(port: Port): Subnet6 | undefined {
+    for (const a of port.addresses) {
+      const s = this.#subnetOf(a)
+      if (s) return s
+    }
+    return this.subnets[0]
+  }
+
+  /**
+   * Sends the replies made so far; the binding Replies of this chunk once their bindings are
+   * written (on stable storage with 'commit': one durable() wait for all of them, the journal's
+   * write started now).
+   */
+  #flush(port: Port): void {
+    port.handled = 0
+    if (port.replies.length > 0) {
+      const replies = port.replies
+      port.replies = []
+      if (this.#writeNow && this.db.writeNow()) {
+        for (const r of replies) this.#sendReply(port, r)
+      } else {
+        this.db.commitSoon()
+        this.db.durable().then(
+          () => {
+            for (const r of replies) this.#sendReply(port, r)
+            this.#sendOutbox(port)
+          },
+          (error: unknown) => {
+            // Not sent: counted as withheld. The journal's failure itself is logged once, as an
+            // error, where the server learns of it (#journalFailure); this is one of its effects.
+            this.#counts.replies -= replies.length
+            this.#counts.withheld += replies.length
+            if (this.#debug) this.logger.debug({ err: error, replies: replies.length }, 'bindings not durable: Replies withheld')
+          },
+        )
+      }
+    }
+    this.#sendOutbox(port)
+  }
+
+  #sendReply(port: Port, r: PendingReply): void {
+    for (const lease of r.leases) this.#publish('bind', lease)
+    this.#send(port, r.data, r.address, r.port, r.type, r.arrived)
   }
 
   #wrap(reply: Dhcp6Message, relays: Dhcp6RelayMessage[]): AnyDhcp6Message {
@@ -342,18 +481,19 @@ export class DhcpV6Server extends EventEmitter<{ health: [Dhcp6ServerHealth] }> 
     return out
   }
 
-  /** Replies made in one turn of the event loop leave together, in one sendmmsg. */
-  #send(port: Port, data: Buffer, to: { address: string; port: number }, sent: { type: string; arrived: number }): void {
+  /** Queues a reply for the next sendmmsg (#flush sends the outbox). */
+  #send(port: Port, data: Buffer, address: string, toPort: number, type: string, arrived: number): void {
     if (this.#stopped) return
-    this.#sent.set(sent.type, (this.#sent.get(sent.type) ?? 0) + 1)
-    this.#metrics.exchange(sent.type, (performance.now() - sent.arrived) / 1000)
-    port.outbox.push({ data, address: to.address, port: to.port })
-    if (port.outbox.length > 1) return
-    setImmediate(() => {
-      const batch = port.outbox.splice(0)
-      if (this.#stopped) return
-      port.udp.sendBatch(batch).catch((error: unknown) => this.logger.warn({ err: error, replies: batch.length }, 'replies not sent'))
-    })
+    this.#sent.set(type, (this.#sent.get(type) ?? 0) + 1)
+    this.#metrics.exchange(type, (performance.now() - arrived) / 1000)
+    port.outbox.push({ data, address, port: toPort })
+  }
+
+  #sendOutbox(port: Port): void {
+    if (port.outbox.length === 0 || this.#stopped) return
+    const batch = port.outbox
+    port.outbox = []
+    port.udp.sendBatch(batch).catch((error: unknown) => this.logger.warn({ err: error, replies: batch.length }, 'replies not sent'))
   }
 
   /** Frees expired bindings and lapsed offers; runs every sweepIntervalMs. */
