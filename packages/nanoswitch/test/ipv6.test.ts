@@ -139,14 +139,31 @@ describe.skipIf(!isRoot() || !peers)('dual stack (needs root, dnsmasq, nft, ping
     const { stdout } = await t.sw.exec(['nft', '-j', 'list', 'table', 'ip6', 'nanoswitch'])
     expect(stdout).toContain('"masquerade"')
 
-    // The forward: the upstream connects to the switch's uplink IPv6 address, VM 2 answers and
-    // sees the upstream's own address (DNAT only).
+    // The forward: the upstream connects to the switch's uplink IPv6 address and sends 100 000
+    // bytes; VM 2 answers with what it saw (the upstream's own address: DNAT only) and 100 000
+    // bytes. The forward's counters have the bytes each way (IP packets: at least the payload,
+    // well under twice it), in status and in /metrics.
     expect(dhcp2).toBe('fd0a:b3ec:1::1000')
-    const web = await listenTcp({ netns: vm2.name, host: '::', port: 8080 }, (sock) => sock.end(`vm2 saw ${sock.remoteAddress}\n`))
+    const PAYLOAD = 100_000
+    const web = await listenTcp({ netns: vm2.name, host: '::', port: 8080 }, (sock) => {
+      let got = 0
+      sock.on('data', (d: Buffer) => void (got += d.length))
+      sock.on('end', () => sock.end(`vm2 saw ${sock.remoteAddress} after ${got} bytes\n${'y'.repeat(PAYLOAD)}`))
+    })
     deferCleanup('web', () => web.close())
     const conn = await connectTcp({ netns: t.up.name, host: uplinkAddresses[0]!, port: 8080 })
-    expect(await readToEnd(conn)).toBe('vm2 saw fd99::1\n')
-    expect((await sw.status()).forwards).toEqual([{ spec: '8080:[fd0a:b3ec:1::1000]:8080', mode: 'kernel', total: 1 }])
+    conn.end(Buffer.alloc(PAYLOAD, 'x'))
+    expect(await readToEnd(conn)).toBe(`vm2 saw fd99::1 after ${PAYLOAD} bytes\n${'y'.repeat(PAYLOAD)}`)
+    const [forward] = (await sw.status()).forwards
+    expect(forward).toMatchObject({ spec: '8080:[fd0a:b3ec:1::1000]:8080', mode: 'kernel', total: 1 })
+    expect(forward!.bytes).toBe(forward!.bytesIn! + forward!.bytesOut!)
+    const inRange = (bytes: number | undefined) => expect([bytes! >= PAYLOAD, bytes! < 2 * PAYLOAD]).toEqual([true, true])
+    inRange(forward!.bytesIn)
+    inRange(forward!.bytesOut)
+    const exported = (await sw.metrics().getMetricsAsJSON()).find((m) => m.name === 'nanoswitch_forward_bytes_total')!
+    for (const direction of ['in', 'out']) inRange(exported.values.find((v) => v.labels.forward === forward!.spec && v.labels.direction === direction)?.value)
+    const forwards6 = JSON.parse((await t.sw.exec(['nft', '-j', 'list', 'table', 'ip6', 'nanoswitch-forwards'])).stdout) as { nftables: Array<{ rule?: { chain: string; comment?: string } }> }
+    expect(forwards6.nftables.filter((o) => o.rule?.chain === 'forward').map((o) => o.rule!.comment)).toEqual([forward!.spec, forward!.spec])
 
     // A restart (leaving what it made, as after a crash): the next switch adopts it, VMs go on.
     await sw.stop({ keep: true })

@@ -34,7 +34,7 @@ describe('status and logs for people', () => {
       uplink: { name: 'uplink0', mac: null, state: 'bound', address: '10.99.0.10/24', router: '10.99.0.1', server: '10.99.0.1', expiresAt: null },
       forwards: [
         { spec: '8080:10.1.0.2:8080', mode: 'proxy', active: 0, total: 3, failed: 1 },
-        { spec: '2222:10.1.0.3:22', mode: 'kernel', total: 5 },
+        { spec: '2222:10.1.0.3:22', mode: 'kernel', total: 5, bytesIn: 1200, bytesOut: 34000, bytes: 35200 },
       ],
       socks: null,
       supervisor: { name: 'nanoswitch', path: 'nanoswitch', state: 'healthy', restarts: 0, since: 0, children: [{ name: 'dhcp-server', path: 'nanoswitch.dhcp-server', state: 'healthy', restarts: 2, since: 0, children: [] }] },
@@ -52,7 +52,7 @@ describe('status and logs for people', () => {
         'leases (1):',
         '  10.1.0.2        02:00:00:00:00:01 vm1 until 2026-11-25T18:00:00.000Z',
         'forward 8080:10.1.0.2:8080: proxy, 0 open, 3 total, 1 failed',
-        'forward 2222:10.1.0.3:22: kernel DNAT, 5 connections',
+        'forward 2222:10.1.0.3:22: kernel DNAT, 5 connections, 1200 bytes in, 34000 out',
         'supervisor:',
         '  nanoswitch: healthy',
         '    dhcp-server: healthy, 2 restarts',
