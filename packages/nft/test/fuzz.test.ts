@@ -61,12 +61,15 @@ describe('nftables decoders under random input', () => {
   }
 
   it('seed rows (testdata/fuzz-seeds.json: inputs that once crashed a decoder): a value or a typed error', () => {
-    const seeds = JSON.parse(readFileSync(new URL('../testdata/fuzz-seeds.json', import.meta.url), 'utf8')) as Array<{ decoder: string; hex: string; note: string }>
+    const seeds = JSON.parse(readFileSync(new URL('../testdata/fuzz-seeds.json', import.meta.url), 'utf8')) as Array<{ decoder: string; hex: string; throws?: string; note: string }>
     expect(seeds.length).toBeGreaterThan(0)
     for (const seed of seeds) {
       const entry = objects.find(([name]) => name === seed.decoder)
       if (!entry) throw new Error(`seed for an unknown decoder ${seed.decoder}`)
-      typed(() => entry[1](message(entry[2], Buffer.from(seed.hex, 'hex'))))
+      const decode = () => entry[1](message(entry[2], Buffer.from(seed.hex, 'hex')))
+      typed(decode)
+      // A row that names an error must still end in exactly that one.
+      if (seed.throws) expect(decode, seed.note).toThrow(expect.objectContaining({ name: seed.throws }))
     }
   })
 
