@@ -60,7 +60,11 @@ describe.skipIf(!isRoot() || !existsSync(cli) || !peers)('nanoswitch end to end 
     web.close()
     expect(text).toBe('vm1 here\n')
     status = await t.status()
-    expect(status.forwards).toEqual([{ spec: '8080:10.1.0.2:8080', mode: 'kernel', total: 1 }])
+    expect(status.forwards).toMatchObject([{ spec: '8080:10.1.0.2:8080', mode: 'kernel', total: 1 }])
+    // Bytes each way from the forward chain's counters: at least the SYN, and the reply's text back.
+    expect(status.forwards[0]!.bytesIn).toBeGreaterThanOrEqual(40)
+    expect(status.forwards[0]!.bytesOut).toBeGreaterThanOrEqual(40 + text.length)
+    expect(status.forwards[0]!.bytes).toBe(status.forwards[0]!.bytesIn! + status.forwards[0]!.bytesOut!)
     // nftables as nft sees it: the masquerade rule in the switch's namespace.
     const { stdout } = await t.sw.exec(['nft', '-j', 'list', 'table', 'ip', 'nanoswitch'])
     expect(stdout).toContain('"masquerade"')
