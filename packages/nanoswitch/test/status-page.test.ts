@@ -172,6 +172,9 @@ describe.skipIf(!isRoot() || !hasCommand('chromium'))('nanoswitch run --http (ne
     expect(types.get('nanoswitch_link_events_total')).toBe('counter')
     expect(value('nanoswitch_link_events_total', { event: 'down' })).toBe(0)
     expect(value('nanoswitch_forward_connections_total', { forward: '8022:10.1.0.2:22', mode: 'kernel' })).toBe(0)
+    // Both directions exported for a kernel forward, none of its bytes yet.
+    expect(types.get('nanoswitch_forward_bytes_total')).toBe('counter')
+    for (const direction of ['in', 'out']) expect(value('nanoswitch_forward_bytes_total', { forward: '8022:10.1.0.2:22', direction })).toBe(0)
     const remaining = value('nanoswitch_uplink_lease_remaining_seconds', { uplink: 'up0' })
     expect(remaining).toBeGreaterThan(3000)
     expect(remaining).toBeLessThanOrEqual(3600)
