@@ -72,7 +72,7 @@ ip('-n', rel, 'addr', 'add', `${RELAY}/64`, 'dev', 'r0', 'nodad')
 for (const [ns, dev] of [[srv, 's0'], [rel, 'r0'], [srv, 'lo'], [rel, 'lo']]) ip('-n', ns, 'link', 'set', dev, 'up')
 
 /** Our server; 'commit': a Reply that binds leaves once its bindings are on disk (O_DSYNC journal). */
-function ours(key, name, durability) {
+function labServer(key, name, durability) {
   return {
     key,
     name,
@@ -87,8 +87,8 @@ function ours(key, name, durability) {
 }
 
 const servers = [
-  ours('lab', process.env.BENCH_NO_JOURNAL ? '@lab/dhcp6 (NO journal)' : "@lab/dhcp6 durability 'commit'", 'commit'),
-  ...(process.env.BENCH_NO_JOURNAL ? [] : [ours('lab-none', "@lab/dhcp6 durability 'none'", 'none')]),
+  labServer('lab', process.env.BENCH_NO_JOURNAL ? '@lab/dhcp6 (NO journal)' : "@lab/dhcp6 durability 'commit'", 'commit'),
+  ...(process.env.BENCH_NO_JOURNAL ? [] : [labServer('lab-none', "@lab/dhcp6 durability 'none'", 'none')]),
   {
     key: 'kea',
     name: 'kea-dhcp6 (memfile, 2 threads)',

@@ -10,6 +10,7 @@ import {
   Dhcp6RelayMessage,
   decodeDuid,
   decodeMessage,
+  duidHex,
   encodeDuid,
   type AnyDhcp6Message,
   type Duid,
@@ -94,6 +95,16 @@ describe('DUIDs of every type (RFC 8415 11, RFC 6355)', () => {
   it.each(rows)('$name: encodes, decodes', ({ duid, hex }) => {
     expect(encodeDuid(duid).toString('hex')).toBe(hex)
     expect(decodeDuid(Buffer.from(hex, 'hex'))).toEqual(duid)
+  })
+  it('duidHex is the hex of encodeDuid, for any link-layer address text (its DUID-LL shortcut included)', () => {
+    const part = fc.integer({ min: 0, max: 255 }).chain((n) => fc.constantFrom(n.toString(16), n.toString(16).padStart(2, '0'), n.toString(16).padStart(2, '0').toUpperCase()))
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0xffff }), fc.array(part, { minLength: 1, maxLength: 20 }), fc.constantFrom('ll' as const, 'llt' as const), (hardwareType, parts, type) => {
+        const duid: Duid = type === 'll' ? { type, hardwareType, linkLayerAddress: parts.join(':') } : { type, hardwareType, time: 5, linkLayerAddress: parts.join(':') }
+        expect(duidHex(duid)).toBe(encodeDuid(duid).toString('hex'))
+      }),
+    )
+    expect(() => duidHex({ type: 'll', hardwareType: 1, linkLayerAddress: 'zz:00' })).toThrow(/colon-separated hex/)
   })
   it('refuses a DUID-UUID of the wrong size', () => {
     expect(() => decodeDuid(Buffer.from('000412', 'hex'), 1)).toThrow(Dhcp6DecodeError)

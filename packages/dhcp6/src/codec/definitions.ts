@@ -177,11 +177,14 @@ const status: Definition<StatusCode> = {
 function iaWithTimes(name: string): Definition<IaNa> {
   return {
     encode: (v) => {
-      const head = Buffer.alloc(12)
-      head.writeUInt32BE(u32(v.iaid, 'iaid'), 0)
-      head.writeUInt32BE(u32(v.t1, 't1'), 4)
-      head.writeUInt32BE(u32(v.t2, 't2'), 8)
-      return Buffer.concat([head, v.options?.encode() ?? Buffer.alloc(0)])
+      const iaid = u32(v.iaid, 'iaid')
+      const t1 = u32(v.t1, 't1')
+      const t2 = u32(v.t2, 't2')
+      const b = v.options ? v.options.encodeAfter(12) : Buffer.allocUnsafe(12)
+      b.writeUInt32BE(iaid, 0)
+      b.writeUInt32BE(t1, 4)
+      b.writeUInt32BE(t2, 8)
+      return b
     },
     decode: (d, c, depth) => {
       if (d.length < 12) badLength(c, `${name} needs at least 12 bytes, has ${d.length}`)
@@ -194,9 +197,10 @@ function iaWithTimes(name: string): Definition<IaNa> {
 
 const iaTa: Definition<IaTa> = {
   encode: (v) => {
-    const head = Buffer.alloc(4)
-    head.writeUInt32BE(u32(v.iaid, 'iaid'), 0)
-    return Buffer.concat([head, v.options?.encode() ?? Buffer.alloc(0)])
+    const iaid = u32(v.iaid, 'iaid')
+    const b = v.options ? v.options.encodeAfter(4) : Buffer.allocUnsafe(4)
+    b.writeUInt32BE(iaid, 0)
+    return b
   },
   decode: (d, c, depth) => {
     if (d.length < 4) badLength(c, `IA_TA needs at least 4 bytes, has ${d.length}`)
@@ -208,11 +212,14 @@ const iaTa: Definition<IaTa> = {
 
 const iaAddress: Definition<IaAddress> = {
   encode: (v) => {
-    const head = Buffer.alloc(24)
-    ipv6(v.address, 'address').copy(head, 0)
-    head.writeUInt32BE(u32(v.preferredLifetime, 'preferredLifetime'), 16)
-    head.writeUInt32BE(u32(v.validLifetime, 'validLifetime'), 20)
-    return Buffer.concat([head, v.options?.encode() ?? Buffer.alloc(0)])
+    const address = ipv6(v.address, 'address')
+    const preferred = u32(v.preferredLifetime, 'preferredLifetime')
+    const valid = u32(v.validLifetime, 'validLifetime')
+    const b = v.options ? v.options.encodeAfter(24) : Buffer.allocUnsafe(24)
+    address.copy(b, 0)
+    b.writeUInt32BE(preferred, 16)
+    b.writeUInt32BE(valid, 20)
+    return b
   },
   decode: (d, c, depth) => {
     if (d.length < 24) badLength(c, `IA Address needs at least 24 bytes, has ${d.length}`)
@@ -230,12 +237,15 @@ const iaAddress: Definition<IaAddress> = {
 const iaPrefix: Definition<IaPrefix> = {
   encode: (v) => {
     if (!Number.isInteger(v.prefixLength) || v.prefixLength < 0 || v.prefixLength > 128) throw new ArgumentError('prefixLength', `0..128, got ${v.prefixLength}`)
-    const head = Buffer.alloc(25)
-    head.writeUInt32BE(u32(v.preferredLifetime, 'preferredLifetime'), 0)
-    head.writeUInt32BE(u32(v.validLifetime, 'validLifetime'), 4)
-    head[8] = v.prefixLength
-    ipv6(v.prefix, 'prefix').copy(head, 9)
-    return Buffer.concat([head, v.options?.encode() ?? Buffer.alloc(0)])
+    const preferred = u32(v.preferredLifetime, 'preferredLifetime')
+    const valid = u32(v.validLifetime, 'validLifetime')
+    const prefix = ipv6(v.prefix, 'prefix')
+    const b = v.options ? v.options.encodeAfter(25) : Buffer.allocUnsafe(25)
+    b.writeUInt32BE(preferred, 0)
+    b.writeUInt32BE(valid, 4)
+    b[8] = v.prefixLength
+    prefix.copy(b, 9)
+    return b
   },
   decode: (d, c, depth) => {
     if (d.length < 25) badLength(c, `IA Prefix needs at least 25 bytes, has ${d.length}`)

@@ -147,8 +147,31 @@ export function formatDuid(d: Duid): string {
   }
 }
 
-/** The DUID as hex: the key a server files a client under. */
+/** Lowercase hex of two-digit colon-separated bytes ("02:00:0a"), or undefined for any other text. */
+function plainHex(text: string): string | undefined {
+  if (text.length % 3 !== 2) return undefined
+  let hex = ''
+  for (let i = 0; i < text.length; i += 3) {
+    const hi = HEX_DIGIT[text.charCodeAt(i)]
+    const lo = HEX_DIGIT[text.charCodeAt(i + 1)]
+    if (hi === undefined || lo === undefined || (i + 2 < text.length && text.charCodeAt(i + 2) !== 58)) return undefined
+    hex += hi + lo
+  }
+  return hex
+}
+const HEX_DIGIT: Array<string | undefined> = []
+for (const c of '0123456789abcdef') HEX_DIGIT[c.charCodeAt(0)] = c
+for (const c of 'ABCDEF') HEX_DIGIT[c.charCodeAt(0)] = c.toLowerCase()
+
+const hex4 = (n: number) => (n >>> 0).toString(16).padStart(4, '0')
+
+/** The DUID as hex: the key a server files a client under (the hex of encodeDuid's bytes). */
 export function duidHex(d: Duid): string {
+  // The common DUIDs without building their bytes: type, hardware type, the address's digits.
+  if (d.type === 'll' && Number.isInteger(d.hardwareType) && d.hardwareType >= 0 && d.hardwareType <= 0xffff) {
+    const ll = plainHex(d.linkLayerAddress)
+    if (ll !== undefined) return '0003' + hex4(d.hardwareType) + ll
+  }
   return encodeDuid(d).toString('hex')
 }
 

@@ -49,9 +49,9 @@ export class Dhcp6Message {
     if (!Number.isInteger(this.transactionId) || this.transactionId < 0 || this.transactionId > 0xffffff) throw new ArgumentError('transactionId', `24 bits, got ${this.transactionId}`)
     const type = MESSAGE_TYPES[this.type]
     if (type === undefined || type >= 12) throw new ArgumentError('type', `a client/server message type, got ${this.type}`)
-    const head = Buffer.allocUnsafe(4)
-    head.writeUInt32BE(((type << 24) | this.transactionId) >>> 0, 0)
-    return Buffer.concat([head, this.options.encode()])
+    const b = this.options.encodeAfter(4)
+    b.writeUInt32BE(((type << 24) | this.transactionId) >>> 0, 0)
+    return b
   }
 
   /** One line: type, transaction id and the client's DUID. */
@@ -91,13 +91,14 @@ export class Dhcp6RelayMessage {
 
   encode(): Buffer {
     if (!Number.isInteger(this.hopCount) || this.hopCount < 0 || this.hopCount > 255) throw new ArgumentError('hopCount', `0..255, got ${this.hopCount}`)
-    const head = Buffer.allocUnsafe(34)
-    head[0] = MESSAGE_TYPES[this.type]
-    head[1] = this.hopCount
-    for (const [at, field] of [[2, 'linkAddress'], [18, 'peerAddress']] as const) {
-      ipv6(this[field], field).copy(head, at)
-    }
-    return Buffer.concat([head, this.options.encode()])
+    const link = ipv6(this.linkAddress, 'linkAddress')
+    const peer = ipv6(this.peerAddress, 'peerAddress')
+    const b = this.options.encodeAfter(34)
+    b[0] = MESSAGE_TYPES[this.type]
+    b[1] = this.hopCount
+    link.copy(b, 2)
+    peer.copy(b, 18)
+    return b
   }
 
   summary(): string {

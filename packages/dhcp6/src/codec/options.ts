@@ -81,7 +81,17 @@ export class Dhcp6Options implements Iterable<Dhcp6Option> {
 
   /** Each option: 2 bytes code, 2 bytes length, data. */
   encode(): Buffer {
-    const parts: Buffer[] = []
+    return this.encodeAfter(0)
+  }
+
+  /**
+   * As encode(), after `room` bytes left for the caller to fill (the head of the message or
+   * option that holds these): one buffer, no concatenation per level. Every byte of the room must
+   * be written by the caller (the buffer is not zeroed).
+   */
+  encodeAfter(room: number): Buffer {
+    const datas: Buffer[] = []
+    let length = room
     for (const { code, value } of this.list) {
       let data: Buffer
       try {
@@ -93,12 +103,19 @@ export class Dhcp6Options implements Iterable<Dhcp6Option> {
       }
       if (!Buffer.isBuffer(data)) throw new ArgumentError(`option ${code}`, 'an option without a definition needs a Buffer value')
       if (data.length > 0xffff) throw new ArgumentError(`option ${code}`, `${data.length} bytes do not fit in an option (65535 at most)`)
-      const head = Buffer.allocUnsafe(4)
-      head.writeUInt16BE(code, 0)
-      head.writeUInt16BE(data.length, 2)
-      parts.push(head, data)
+      datas.push(data)
+      length += 4 + data.length
     }
-    return Buffer.concat(parts)
+    const out = Buffer.allocUnsafe(length)
+    let at = room
+    for (let i = 0; i < datas.length; i++) {
+      const data = datas[i]!
+      out.writeUInt16BE(this.list[i]!.code, at)
+      out.writeUInt16BE(data.length, at + 2)
+      data.copy(out, at + 4)
+      at += 4 + data.length
+    }
+    return out
   }
 
   /** Decodes options filling `b` exactly; `depth` counts enclosing options and relay messages. */

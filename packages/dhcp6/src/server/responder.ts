@@ -191,6 +191,14 @@ function answerIas(request: Dhcp6Message, m: Dhcp6Message, client: Client, ctx: 
   return { ...out, count }
 }
 
+/** The server's own DUID as hex, made once per DUID object (a server keeps one). */
+const serverHexes = new WeakMap<Duid, string>()
+function serverHex(d: Duid): string {
+  let hex = serverHexes.get(d)
+  if (hex === undefined) serverHexes.set(d, (hex = duidHex(d)))
+  return hex
+}
+
 /**
  * The server's answer to one client message (relays already unwrapped), and what happened. While
  * the lease journal cannot be written no new binding is made: bindings already durable are still
@@ -199,7 +207,7 @@ function answerIas(request: Dhcp6Message, m: Dhcp6Message, client: Client, ctx: 
 export function respond(request: Dhcp6Message, ctx: Dhcp6Context): Dhcp6Outcome {
   const clientId = request.options.get(1)
   const serverId = request.options.get(2)
-  const ours = serverId !== undefined && duidHex(serverId) === duidHex(ctx.serverId)
+  const ours = serverId !== undefined && duidHex(serverId) === serverHex(ctx.serverId)
   const client: Client | undefined = clientId ? { duid: clientId, hex: duidHex(clientId), mac: duidMac(clientId) ?? ctx.mac } : undefined
   switch (request.type) {
     case 'SOLICIT': {
