@@ -33,6 +33,22 @@ describe.skipIf(!isRoot())('links (needs root)', () => {
     expect(peer[0]!.ifname).toBe('v1')
   })
 
+  it('makes a veth with the queues asked for, on both ends unless the peer says otherwise; ip -d agrees', async () => {
+    await nl.link.add({ name: 'vq0', kind: 'veth', txQueues: 1, rxQueues: 1, peer: { name: 'vq1', netns: b.name } })
+    await nl.link.add({ name: 'vq2', kind: 'veth', txQueues: 3, rxQueues: 2, peer: { name: 'vq3', txQueues: 1 } })
+    type IpQueues = { num_tx_queues: number; num_rx_queues: number }
+    const queues = async (ns: TestNetns, name: string) => (await ns.ip<IpQueues[]>(['-d', 'link', 'show', name])).map((l) => [l.num_tx_queues, l.num_rx_queues])[0]
+    expect(await queues(a, 'vq0')).toEqual([1, 1])
+    expect(await queues(b, 'vq1')).toEqual([1, 1])
+    expect(await queues(a, 'vq2')).toEqual([3, 2])
+    expect(await queues(a, 'vq3')).toEqual([1, 2])
+    const ours = await nl.link.get('vq2')
+    expect([ours.txQueues, ours.rxQueues]).toEqual([3, 2])
+    await expect(nl.link.add({ name: 'vq4', kind: 'veth', txQueues: 0, peer: { name: 'vq5' } })).rejects.toThrow(/txQueues: an integer in 1..4096/)
+    await expect(nl.link.add({ name: 'vq4', kind: 'veth', peer: { name: 'vq5', rxQueues: 1.5 } })).rejects.toThrow(/peer.rxQueues/)
+    for (const l of ['vq0', 'vq2']) await nl.link.del(l)
+  })
+
   it('creates a bridge, enslaves, sets up, mtu and address, and ip agrees', async () => {
     await nl.link.add({ name: 'br0', kind: 'bridge', bridge: { stp: false, forwardDelay: 0 } })
     await nl.link.set('v0', { up: true, master: 'br0', mtu: 1400, address: '02:00:00:00:00:01' })

@@ -13,7 +13,7 @@ export async function createTopology(host: Netlink, s: SlotAddressing, options: 
   // socket in it: its batch runs while the slot's socket is being opened. Both are awaited below;
   // the catches only mark them handled meanwhile (a failed batch is the caller's to clean up).
   const hostSide = host.batch((b) => {
-    b.link.add({ name: s.vethName, kind: 'veth', peer: { name: s.peerName, netns: s.netns } })
+    b.link.add({ name: s.vethName, kind: 'veth', txQueues: 1, rxQueues: 1, peer: { name: s.peerName, netns: s.netns } })
     b.addr.add(s.vethName, `${s.vethAddress}/31`)
     b.link.set(s.vethName, { up: true, ...(options.alias ? { alias: options.alias } : {}) })
     b.route.add({ dst: `${s.hostReachableIP}/32`, gateway: s.peerAddress, interface: s.vethName })

@@ -39,6 +39,9 @@ export interface Link {
   carrier?: boolean
   alias?: string
   qdisc?: string
+  /** IFLA_NUM_TX_QUEUES / IFLA_NUM_RX_QUEUES: the queues the device was made with. */
+  txQueues?: number
+  rxQueues?: number
   /** Kind-specific data the kernel reported (IFLA_INFO_DATA), decoded for known kinds. */
   info?: Record<string, unknown>
 }
@@ -86,8 +89,16 @@ export interface LinkAttributes {
 export interface LinkAddOptions extends Omit<LinkAttributes, 'name'> {
   name: string
   kind: string
-  /** veth: the other end; it may live in another namespace. */
-  peer?: { name: string; netns?: string; address?: string; mtu?: number }
+  /**
+   * Transmit and receive queues to make the device with (`ip link add ... numtxqueues N
+   * numrxqueues N`); the kernel's default is one per CPU for a veth. Fixed at creation. A veth
+   * with one queue each way is made without waiting for an RCU grace period per end (the kernel
+   * trims a multi-queue veth's queues after registering it), which is most of its creation time.
+   */
+  txQueues?: number
+  rxQueues?: number
+  /** veth: the other end; it may live in another namespace. Queues and MTU default to this end's. */
+  peer?: { name: string; netns?: string; address?: string; mtu?: number; txQueues?: number; rxQueues?: number }
   /** macvlan, vlan, ipvlan: the parent device. */
   parent?: LinkRef
   macvlan?: { mode: keyof typeof C.MACVLAN_MODES }
@@ -134,6 +145,8 @@ export function decodeLink(message: NetlinkMessage): Link {
   set('group', a.u32(C.IFLA_GROUP))
   set('alias', a.str(C.IFLA_IFALIAS))
   set('qdisc', a.str(C.IFLA_QDISC))
+  set('txQueues', a.u32(C.IFLA_NUM_TX_QUEUES))
+  set('rxQueues', a.u32(C.IFLA_NUM_RX_QUEUES))
   const carrier = a.u8(C.IFLA_CARRIER)
   if (carrier !== undefined) link.carrier = carrier === 1
   const info = a.nested(C.IFLA_LINKINFO)
@@ -251,6 +264,11 @@ function target(link: LinkRef): { index: number; name?: string } {
   return typeof link === 'number' ? { index: link } : { index: 0, name: link }
 }
 
+function checkQueues(n: number | undefined, field: string): void {
+  // The kernel's own bounds (dev/core: 1..4096 queues).
+  if (n !== undefined && (!Number.isInteger(n) || n < 1 || n > 4096)) throw new ArgumentError(field, 'an integer in 1..4096')
+}
+
 export function linkAdd(o: LinkAddOptions): Operation<void> {
   checkIfname(o.name, 'name')
   if (typeof o.kind !== 'string' || !o.kind) throw new ArgumentError('kind', 'required (veth, bridge, macvlan, vxlan, vlan, ...)')
@@ -259,7 +277,11 @@ export function linkAdd(o: LinkAddOptions): Operation<void> {
     if (!o.peer) throw new ArgumentError('peer', 'a veth needs a peer: { name }')
     checkIfname(o.peer.name, 'peer.name')
     if (o.peer.address) parseMac(o.peer.address, 'peer.address')
+    checkQueues(o.peer.txQueues, 'peer.txQueues')
+    checkQueues(o.peer.rxQueues, 'peer.rxQueues')
   }
+  checkQueues(o.txQueues, 'txQueues')
+  checkQueues(o.rxQueues, 'rxQueues')
   if ((o.kind === 'macvlan' || o.kind === 'vlan' || o.kind === 'ipvlan') && o.parent === undefined) {
     throw new ArgumentError('parent', `a ${o.kind} needs a parent link`)
   }
@@ -291,6 +313,8 @@ export function linkAdd(o: LinkAddOptions): Operation<void> {
         // compared with `ip link add` captures.
         if (o.parent !== undefined) w.u32(C.IFLA_LINK, ctx.index(o.parent, 'parent'))
         writeAttributes(w, o, ctx)
+        if (o.txQueues !== undefined) w.u32(C.IFLA_NUM_TX_QUEUES, o.txQueues)
+        if (o.rxQueues !== undefined) w.u32(C.IFLA_NUM_RX_QUEUES, o.rxQueues)
         w.nested(
           C.IFLA_LINKINFO,
           () => {
@@ -318,6 +342,10 @@ function infoData(o: LinkAddOptions, ctx: RequestContext): ((w: MessageWriter) =
         if (peer.address) w.attr(C.IFLA_ADDRESS, parseMac(peer.address))
         if (peer.mtu ?? o.mtu) w.u32(C.IFLA_MTU, (peer.mtu ?? o.mtu)!)
         if (peer.netns) w.u32(C.IFLA_NET_NS_FD, ctx.netnsFd(peer.netns))
+        const tx = peer.txQueues ?? o.txQueues
+        const rx = peer.rxQueues ?? o.rxQueues
+        if (tx !== undefined) w.u32(C.IFLA_NUM_TX_QUEUES, tx)
+        if (rx !== undefined) w.u32(C.IFLA_NUM_RX_QUEUES, rx)
         w.endNested(at)
       }
     }
