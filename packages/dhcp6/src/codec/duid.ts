@@ -51,9 +51,28 @@ export function colonHex(b: Buffer | Uint8Array): string {
   return text
 }
 
+/** Lowercase hex of two-digit colon-separated bytes ("02:00:0a"), or undefined for any other text. */
+function plainHex(text: string): string | undefined {
+  if (text.length % 3 !== 2) return undefined
+  let hex = ''
+  for (let i = 0; i < text.length; i += 3) {
+    const hi = HEX_DIGIT[text.charCodeAt(i)]
+    const lo = HEX_DIGIT[text.charCodeAt(i + 1)]
+    if (hi === undefined || lo === undefined || (i + 2 < text.length && text.charCodeAt(i + 2) !== 58)) return undefined
+    hex += hi + lo
+  }
+  return hex
+}
+const HEX_DIGIT: Array<string | undefined> = []
+for (const c of '0123456789abcdef') HEX_DIGIT[c.charCodeAt(0)] = c
+for (const c of 'ABCDEF') HEX_DIGIT[c.charCodeAt(0)] = c.toLowerCase()
+
 /** Colon-separated hex as bytes (shared: copy, never change them). */
 const colonHexBytes = new BoundedMemo(4096, (text: string, field: string): Buffer => {
   if (text === '') return Buffer.alloc(0)
+  // Two digits per byte, the common form: no regular expression, no array.
+  const hex = plainHex(text)
+  if (hex !== undefined) return Buffer.from(hex, 'hex')
   if (!/^[0-9a-fA-F]{1,2}(:[0-9a-fA-F]{1,2})*$/.test(text)) throw new ArgumentError(field, `expected colon-separated hex bytes, got ${JSON.stringify(text)}`)
   return Buffer.from(text.split(':').map((x) => parseInt(x, 16)))
 })
@@ -146,22 +165,6 @@ export function formatDuid(d: Duid): string {
       return `type ${d.duidType} ${d.data.toString('hex')}`
   }
 }
-
-/** Lowercase hex of two-digit colon-separated bytes ("02:00:0a"), or undefined for any other text. */
-function plainHex(text: string): string | undefined {
-  if (text.length % 3 !== 2) return undefined
-  let hex = ''
-  for (let i = 0; i < text.length; i += 3) {
-    const hi = HEX_DIGIT[text.charCodeAt(i)]
-    const lo = HEX_DIGIT[text.charCodeAt(i + 1)]
-    if (hi === undefined || lo === undefined || (i + 2 < text.length && text.charCodeAt(i + 2) !== 58)) return undefined
-    hex += hi + lo
-  }
-  return hex
-}
-const HEX_DIGIT: Array<string | undefined> = []
-for (const c of '0123456789abcdef') HEX_DIGIT[c.charCodeAt(0)] = c
-for (const c of 'ABCDEF') HEX_DIGIT[c.charCodeAt(0)] = c.toLowerCase()
 
 const hex4 = (n: number) => (n >>> 0).toString(16).padStart(4, '0')
 
