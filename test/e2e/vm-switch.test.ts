@@ -27,7 +27,7 @@ describe.skipIf(!isRoot() || !existsSync(`${bundleDir}nanoswitch.mjs`) || !qemu 
       { path: '/opt/nanoswitch/nanoswitch.mjs', source: `${bundleDir}nanoswitch.mjs` },
     ]
     const switchImage = await guestImage({
-      extraModules: ['bridge', 'nft_masq', 'nft_nat', 'nft_chain_nat'],
+      extraModules: ['bridge', 'nft_masq', 'nft_nat', 'nft_chain_nat', 'nft_ct'],
       files,
       then: { exec: '/usr/bin/node /opt/nanoswitch/nanoswitch.mjs run --init --forward 8080:10.1.0.2:80' },
     })
