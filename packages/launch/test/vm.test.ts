@@ -99,11 +99,13 @@ describe.skipIf(!canBoot)('microVMs under QEMU (needs root, qemu-system-x86, bus
     })
     const image = await guest({
       extraModules: ['virtio_console'],
-      commands: ['for p in /sys/class/virtio-ports/*; do [ "$(cat $p/name)" = agent ] && echo "hello from $(basename $p)" > /dev/$(basename $p); done'],
+      // The port (and its /dev node) appears a moment after the module loads: look for it for up to 10 s.
+      commands: ['n=0; while [ $n -lt 100 ]; do for p in /sys/class/virtio-ports/*; do [ -e "$p/name" ] && [ "$(cat $p/name)" = agent ] && [ -e /dev/$(basename $p) ] && echo "hello from $(basename $p)" > /dev/$(basename $p) && n=100; done; n=$((n+1)); sleep 0.1; done'],
       then: 'idle',
     })
     const vm = track(await microVM({ ...image, chardevs: [{ fd: theirs, name: 'agent' }] }))
-    expect(await heard).toMatch(/^hello from vport\d+p\d+\n$/)
+    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`nothing on the agent port within 30 s; console:\n${vm.console.transcript.slice(-2000)}`)), 30_000).unref())
+    expect(await Promise.race([heard, timeout])).toMatch(/^hello from vport\d+p\d+\n$/)
     host.close()
     await vm.stop()
   }, 60_000)
