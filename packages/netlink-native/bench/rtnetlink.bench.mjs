@@ -7,6 +7,9 @@
 // User and system CPU are shown apart (ours: this process; ip: the children), so the kernel's
 // share is visible; BENCH_RUNS (default 3) runs of the batch rows alternate, the median is kept.
 // Everything happens inside namespaces this script creates and removes.
+// BENCH_QUEUES=N makes every veth (both sides of the comparison: ours with txQueues/rxQueues,
+// ip with numtxqueues/numrxqueues) with N queues each way instead of the kernel's default of one
+// per CPU, which the kernel trims after registering each end (an RCU grace period per end).
 // Usage: rtnetlink.bench.mjs [--chart FILE.svg] (the figures as a bar chart as well)
 import { execFile, execFileSync, spawnSync } from 'node:child_process'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
@@ -27,6 +30,9 @@ const PAIRS = Number(process.env.BENCH_PAIRS ?? 500)
 const EXEC_PAIRS = Math.min(100, PAIRS)
 const NETNS_CYCLES = Number(process.env.BENCH_NETNS ?? 200)
 const ONLY = process.env.BENCH_ONLY
+const QUEUES = process.env.BENCH_QUEUES ? Number(process.env.BENCH_QUEUES) : undefined
+const queues = QUEUES ? { txQueues: QUEUES, rxQueues: QUEUES } : {}
+const ipQueues = QUEUES ? ` numtxqueues ${QUEUES} numrxqueues ${QUEUES}` : ''
 const prefix = `labb-${process.pid}`
 const created = new Set()
 let counter = 0
@@ -86,7 +92,7 @@ async function measure(label, pairs, fn, { child = false } = {}) {
 async function oursBatched(ns, pairs) {
   const nl = await Netlink.open({ netns: ns })
   await nl.batch((b) => {
-    for (let i = 0; i < pairs; i++) b.link.add({ name: `a${i}`, kind: 'veth', peer: { name: `b${i}` } })
+    for (let i = 0; i < pairs; i++) b.link.add({ name: `a${i}`, kind: 'veth', ...queues, peer: { name: `b${i}` } })
     for (let i = 0; i < pairs; i++) b.addr.add(`a${i}`, addressOf(i))
     for (let i = 0; i < pairs; i++) {
       b.link.set(`a${i}`, { up: true })
@@ -99,7 +105,7 @@ async function oursBatched(ns, pairs) {
 async function oursSequential(ns, pairs) {
   const nl = await Netlink.open({ netns: ns })
   for (let i = 0; i < pairs; i++) {
-    await nl.link.add({ name: `a${i}`, kind: 'veth', peer: { name: `b${i}` } })
+    await nl.link.add({ name: `a${i}`, kind: 'veth', ...queues, peer: { name: `b${i}` } })
     await nl.addr.add(`a${i}`, addressOf(i))
     await nl.link.set(`a${i}`, { up: true })
     await nl.link.set(`b${i}`, { up: true })
@@ -110,7 +116,7 @@ async function oursSequential(ns, pairs) {
 function script(pairs) {
   const lines = []
   for (let i = 0; i < pairs; i++) {
-    lines.push(`link add a${i} type veth peer name b${i}`, `addr add ${addressOf(i)} dev a${i}`, `link set a${i} up`, `link set b${i} up`)
+    lines.push(`link add a${i}${ipQueues} type veth peer name b${i}${ipQueues}`, `addr add ${addressOf(i)} dev a${i}`, `link set a${i} up`, `link set b${i} up`)
   }
   return lines
 }
@@ -173,7 +179,7 @@ async function vethBench() {
   panels.push({ title: `${PAIRS} veth pairs with an address, both ends up`, unit: 'ms', better: 'lower', baseline: base.label, bars: bars(results.slice(0, 3)) })
   // Apart: at tens of times the others, it would shrink their bars to nothing.
   panels.push({ title: `the same, one ip exec per operation`, unit: 'ms', better: 'lower', baseline: results[1].label, bars: bars([results[1], results[3]]) })
-  console.log(`\n${PAIRS} veth pairs, each with an address and both ends up, in a fresh namespace (batch rows: median of ${RUNS}, alternating; load ${loadavg().map((l) => l.toFixed(1)).join(' ')})`)
+  console.log(`\n${PAIRS} veth pairs, each with an address and both ends up${QUEUES ? `, ${QUEUES} queue(s) each way` : ''}, in a fresh namespace (batch rows: median of ${RUNS}, alternating; load ${loadavg().map((l) => l.toFixed(1)).join(' ')})`)
   console.log(`${'variant'.padEnd(34)} ${'wall'.padStart(12)} ${'spread ms'.padStart(10)} ${'user CPU'.padStart(12)} ${'system CPU'.padStart(12)} ${'kernel'.padStart(6)} ${'vs ip -b'.padStart(8)}`)
   for (const r of results) console.log(row(r, base))
   const batched = results[1]
