@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TestNetns, cleanupAll, deferCleanup, isRoot, runSync, vethPair } from '@lab/testkit'
 import { ArgumentError, connectTcp, listenTcp } from '@lab/netlink-native'
 import { Slots } from '../src/index.js'
-import { attachGuest, type Guest } from './guest.js'
+import { attachGuest, endQuietly, type Guest } from './guest.js'
 
 /** Whether a TCP connection gets through within 2 s (a dropped SYN would otherwise hang). */
 async function reaches(netns: string, host: string, port: number): Promise<boolean> {
@@ -39,8 +39,8 @@ describe.skipIf(!isRoot())('egress policy per slot (needs root)', () => {
       for (const n of readdirSync('/run/netns')) if (n.startsWith(prefix)) runSync(['ip', 'netns', 'del', n], true)
     })
     slots = await Slots.open({ hostNetns: host.name, netnsPrefix: prefix, vethPrefix: 'ev', resolver: '192.0.2.53' })
-    for (const address of ['192.0.2.2', '192.0.2.3']) servers.push(await listenTcp({ netns: internet.name, host: address, port: 8080 }, (s) => s.end()))
-    servers.push(await listenTcp({ netns: internet.name, host: '192.0.2.53', port: 53 }, (s) => s.end()))
+    for (const address of ['192.0.2.2', '192.0.2.3']) servers.push(await listenTcp({ netns: internet.name, host: address, port: 8080 }, endQuietly))
+    servers.push(await listenTcp({ netns: internet.name, host: '192.0.2.53', port: 53 }, endQuietly))
   })
   afterAll(async () => {
     guest?.stop()

@@ -1,5 +1,6 @@
 // A stand-in for the VM in a slot: a namespace whose interface has the guest's address and MAC,
 // joined to the slot's TAP by relaying frames between the TAP fd and a packet socket.
+import type { Socket } from 'node:net'
 import { Netlink, PacketSocket, Tap } from '@lab/netlink-native'
 import { TestNetns } from '@lab/testkit'
 import type { Slot } from '../src/index.js'
@@ -44,4 +45,13 @@ export async function attachGuest(slot: Slot): Promise<Guest> {
       wire.close()
     },
   }
+}
+
+/**
+ * A test server's connection handler: ends the connection. Reachability probes reset their end as
+ * soon as they are connected, so a read error (ECONNRESET) on this side is expected, not a fault.
+ */
+export function endQuietly(socket: Socket): void {
+  socket.on('error', () => undefined)
+  socket.end()
 }

@@ -8,7 +8,7 @@ import { TestNetns, cleanupAll, deferCleanup, isRoot, runSync, vethPair } from '
 import { Netlink, Netns, connectTcp, listenTcp } from '@lab/netlink-native'
 import { Nft } from '@lab/nft'
 import { Slots, type Slot } from '../src/index.js'
-import { attachGuest, type Guest } from './guest.js'
+import { attachGuest, endQuietly, type Guest } from './guest.js'
 
 const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url))
 
@@ -40,7 +40,7 @@ async function seenFrom(listen: { netns: string; host: string; port: number }, f
   const remote = new Promise<string>((resolve) => (seen = resolve))
   const server = await listenTcp(listen, (s) => {
     seen(s.remoteAddress ?? '')
-    s.end()
+    endQuietly(s)
   })
   try {
     expect(await reaches(from, listen.host, listen.port)).toBe(true)
@@ -73,7 +73,7 @@ describe.skipIf(!isRoot())('IPv6 slots (needs root)', () => {
       for (const n of readdirSync('/run/netns')) if (n.startsWith(prefix)) runSync(['ip', 'netns', 'del', n], true)
     })
     slots = await Slots.open({ hostNetns: host.name, netnsPrefix: prefix, vethPrefix: 'v6s', ipv6: true })
-    for (const address of ['2001:db8::2', '2001:db8::3']) servers.push(await listenTcp({ netns: internet.name, host: address, port: 8080 }, (s) => s.end()))
+    for (const address of ['2001:db8::2', '2001:db8::3']) servers.push(await listenTcp({ netns: internet.name, host: address, port: 8080 }, endQuietly))
   })
   afterAll(async () => {
     for (const g of guests) g.stop()
@@ -116,7 +116,7 @@ describe.skipIf(!isRoot())('IPv6 slots (needs root)', () => {
     const at = new Promise<string>((resolve) => (guestSaw = resolve))
     const service = await listenTcp({ netns: g1!.netns.name, host: one.ipv6!.guestIP, port: 2222 }, (s) => {
       guestSaw(s.localAddress ?? '')
-      s.end()
+      endQuietly(s)
     })
     try {
       expect(await reaches(host.name, one.ipv6!.hostReachableIP, 2222)).toBe(true)
@@ -128,7 +128,7 @@ describe.skipIf(!isRoot())('IPv6 slots (needs root)', () => {
 
   it('keeps a guest away from another slot over IPv6', async () => {
     const [g1, g2] = guests
-    const service = await listenTcp({ netns: g2!.netns.name, host: two.ipv6!.guestIP, port: 2223 }, (s) => s.end())
+    const service = await listenTcp({ netns: g2!.netns.name, host: two.ipv6!.guestIP, port: 2223 }, endQuietly)
     try {
       expect(await reaches(host.name, two.ipv6!.hostReachableIP, 2223)).toBe(true)
       expect(await reaches(g1!.netns.name, two.ipv6!.hostReachableIP, 2223)).toBe(false)
@@ -169,7 +169,7 @@ describe.skipIf(!isRoot())('IPv6 slots (needs root)', () => {
       [2, 'fd0a:b3ec:11::2'],
     ])
     // Still reachable, still masqueraded (the host's IPv6 table was kept).
-    const service = await listenTcp({ netns: guests[0]!.netns.name, host: one.ipv6!.guestIP, port: 2224 }, (s) => s.end())
+    const service = await listenTcp({ netns: guests[0]!.netns.name, host: one.ipv6!.guestIP, port: 2224 }, endQuietly)
     expect(await reaches(host.name, one.ipv6!.hostReachableIP, 2224)).toBe(true)
     service.close()
     expect(await seenFrom({ netns: internet.name, host: '2001:db8::3', port: 8082 }, guests[0]!.netns.name)).toBe('2001:db8::1')
@@ -191,7 +191,7 @@ describe.skipIf(!isRoot())('IPv6 slots (needs root)', () => {
     const slot = await pooled.acquire()
     expect(slot.ipv6?.guestIP).toBe('fd0a:b3ec:fc::2')
     const guest = await attachGuest(slot)
-    const service = await listenTcp({ netns: guest.netns.name, host: slot.ipv6!.guestIP, port: 2222 }, (s) => s.end())
+    const service = await listenTcp({ netns: guest.netns.name, host: slot.ipv6!.guestIP, port: 2222 }, endQuietly)
     const flows = (...filter: string[]) => runSync(['ip', 'netns', 'exec', host.name, 'conntrack', '-L', '-f', 'ipv6', ...filter], true).split('\n').filter((l) => l.includes('src='))
     try {
       expect(await reaches(guest.netns.name, '2001:db8::2', 8080)).toBe(true)
@@ -213,7 +213,7 @@ describe.skipIf(!isRoot())('IPv6 slots (needs root)', () => {
     expect(again.index).toBe(slot.index)
     expect(pooled.egress(again.index)).toBe('allow')
     const second = await attachGuest(again)
-    const service2 = await listenTcp({ netns: second.netns.name, host: again.ipv6!.guestIP, port: 2222 }, (s) => s.end())
+    const service2 = await listenTcp({ netns: second.netns.name, host: again.ipv6!.guestIP, port: 2222 }, endQuietly)
     try {
       expect(await reaches(second.netns.name, '2001:db8::3', 8080)).toBe(true)
       expect(await reaches(host.name, again.ipv6!.hostReachableIP, 2222)).toBe(true)

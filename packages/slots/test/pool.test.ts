@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TestNetns, cleanupAll, deferCleanup, isRoot, runSync, vethPair } from '@lab/testkit'
 import { Netlink, Netns, connectTcp, isNotFound, listenTcp } from '@lab/netlink-native'
 import { IDLE_ALIAS, Slots, type Slot } from '../src/index.js'
-import { attachGuest } from './guest.js'
+import { attachGuest, endQuietly } from './guest.js'
 
 const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url))
 
@@ -98,8 +98,8 @@ describe.skipIf(!isRoot())('warm pool (needs root)', () => {
     await until(() => slots.status().pool!.idle === 2, 'the pool to fill')
     const slot = await slots.acquire()
     const guest = await attachGuest(slot)
-    const world = await listenTcp({ netns: internet.name, host: '192.0.2.2', port: 8080 }, (s) => s.end())
-    const service = await listenTcp({ netns: guest.netns.name, host: slot.guestIP, port: 2222 }, (s) => s.end())
+    const world = await listenTcp({ netns: internet.name, host: '192.0.2.2', port: 8080 }, endQuietly)
+    const service = await listenTcp({ netns: guest.netns.name, host: slot.guestIP, port: 2222 }, endQuietly)
     try {
       expect(await connects(guest.netns.name, '192.0.2.2', 8080)).toBe(true)
       expect(await connects(host.name, slot.hostReachableIP, 2222)).toBe(true)
@@ -140,7 +140,7 @@ describe.skipIf(!isRoot())('warm pool (needs root)', () => {
     await using slots = await open(0)
     const slot = await slots.add()
     const guest = await attachGuest(slot)
-    const world = await listenTcp({ netns: internet.name, host: '192.0.2.2', port: 8081 }, (s) => s.end())
+    const world = await listenTcp({ netns: internet.name, host: '192.0.2.2', port: 8081 }, endQuietly)
     try {
       expect(await connects(guest.netns.name, '192.0.2.2', 8081)).toBe(true)
       await slots.del(slot.index)

@@ -5,7 +5,7 @@ import { TestNetns, cleanupAll, deferCleanup, isRoot, runSync, vethPair } from '
 import { LabError, Netlink, Netns, connectTcp, isNotFound, listenTcp, type Logger } from '@lab/netlink-native'
 import { Nft } from '@lab/nft'
 import { BUILDING_ALIAS, CHANNELS, SlotsError, Slots, type Slot, type SlotEvent } from '../src/index.js'
-import { attachGuest, type Guest } from './guest.js'
+import { attachGuest, endQuietly, type Guest } from './guest.js'
 
 /** A logger that keeps what it is given, to check what the library reports. */
 function recordingLogger() {
@@ -81,7 +81,7 @@ describe.skipIf(!isRoot())('sandbox network slots (needs root)', () => {
     const from = new Promise<string>((resolve) => (seenFrom = resolve))
     const world = await listenTcp({ netns: internet.name, host: '192.0.2.2', port: 8080 }, (s) => {
       seenFrom(s.remoteAddress ?? '')
-      s.end()
+      endQuietly(s)
     })
     expect(await reaches(g1!.netns.name, '192.0.2.2', 8080)).toBe(true)
     expect(await from).toBe('192.0.2.1') // the host's uplink address: masqueraded on the way out
@@ -90,7 +90,7 @@ describe.skipIf(!isRoot())('sandbox network slots (needs root)', () => {
     const at = new Promise<string>((resolve) => (guestSaw = resolve))
     const service = await listenTcp({ netns: g1!.netns.name, host: '169.254.0.21', port: 2222 }, (s) => {
       guestSaw(s.localAddress ?? '')
-      s.end()
+      endQuietly(s)
     })
     expect(await reaches(host.name, one.hostReachableIP, 2222)).toBe(true)
     expect(await at).toBe('169.254.0.21')
@@ -99,7 +99,7 @@ describe.skipIf(!isRoot())('sandbox network slots (needs root)', () => {
 
   it('keeps a guest away from another slot', async () => {
     const [, g2] = guests
-    const service = await listenTcp({ netns: g2!.netns.name, host: '169.254.0.21', port: 2223 }, (s) => s.end())
+    const service = await listenTcp({ netns: g2!.netns.name, host: '169.254.0.21', port: 2223 }, endQuietly)
     expect(await reaches(host.name, two.hostReachableIP, 2223)).toBe(true)
     expect(await reaches(guests[0]!.netns.name, two.hostReachableIP, 2223)).toBe(false)
     service.close()
