@@ -3,20 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TestNetns, cleanupAll, deferCleanup, isRoot, runSync, vethPair } from '@lab/testkit'
 import { ArgumentError, connectTcp, listenTcp } from '@lab/netlink-native'
 import { Slots } from '../src/index.js'
-import { attachGuest, endQuietly, type Guest } from './guest.js'
+import { attachGuest, endQuietly, connectsWithin, type Guest } from './guest.js'
 
-/** Whether a TCP connection gets through within 2 s (a dropped SYN would otherwise hang). */
-async function reaches(netns: string, host: string, port: number): Promise<boolean> {
-  const attempt = connectTcp({ netns, host, port }).then(
-    (s) => {
-      s.destroy()
-      return true
-    },
-    () => false,
-  )
-  const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2000).unref())
-  return Promise.race([attempt, timeout])
-}
+/** Whether a TCP connection gets through within 2 s. */
+const reaches = (netns: string, host: string, port: number) => connectsWithin(netns, host, port, 2000)
 
 describe.skipIf(!isRoot())('egress policy per slot (needs root)', () => {
   let host: TestNetns

@@ -1,7 +1,7 @@
 // A stand-in for the VM in a slot: a namespace whose interface has the guest's address and MAC,
 // joined to the slot's TAP by relaying frames between the TAP fd and a packet socket.
 import type { Socket } from 'node:net'
-import { Netlink, PacketSocket, Tap } from '@lab/netlink-native'
+import { Netlink, PacketSocket, Tap, connectTcp } from '@lab/netlink-native'
 import { TestNetns } from '@lab/testkit'
 import type { Slot } from '../src/index.js'
 
@@ -54,4 +54,17 @@ export async function attachGuest(slot: Slot): Promise<Guest> {
 export function endQuietly(socket: Socket): void {
   socket.on('error', () => undefined)
   socket.end()
+}
+
+/** Whether a TCP connection from `netns` gets through within `timeoutMs` (a dropped SYN would otherwise hang for minutes). */
+export async function connectsWithin(netns: string, host: string, port: number, timeoutMs: number): Promise<boolean> {
+  const attempt = connectTcp({ netns, host, port }).then(
+    (s) => {
+      s.destroy()
+      return true
+    },
+    () => false,
+  )
+  const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref())
+  return Promise.race([attempt, timeout])
 }

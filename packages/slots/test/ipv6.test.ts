@@ -5,25 +5,15 @@ import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TestNetns, cleanupAll, deferCleanup, isRoot, runSync, vethPair } from '@lab/testkit'
-import { Netlink, Netns, connectTcp, listenTcp } from '@lab/netlink-native'
+import { Netlink, Netns, listenTcp } from '@lab/netlink-native'
 import { Nft } from '@lab/nft'
 import { Slots, type Slot } from '../src/index.js'
-import { attachGuest, endQuietly, type Guest } from './guest.js'
+import { attachGuest, endQuietly, connectsWithin, type Guest } from './guest.js'
 
 const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url))
 
-/** Whether a TCP connection gets through within 2 s (a dropped SYN would otherwise hang). */
-async function reaches(netns: string, host: string, port: number): Promise<boolean> {
-  const attempt = connectTcp({ netns, host, port }).then(
-    (s) => {
-      s.destroy()
-      return true
-    },
-    () => false,
-  )
-  const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2000).unref())
-  return Promise.race([attempt, timeout])
-}
+/** Whether a TCP connection gets through within 2 s. */
+const reaches = (netns: string, host: string, port: number) => connectsWithin(netns, host, port, 2000)
 
 /** Polls `check` every 20 ms until it holds (a pool fills in the background); 30 s at most. */
 async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {

@@ -5,9 +5,9 @@ import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TestNetns, cleanupAll, deferCleanup, isRoot, runSync, vethPair } from '@lab/testkit'
-import { Netlink, Netns, connectTcp, isNotFound, listenTcp } from '@lab/netlink-native'
+import { Netlink, Netns, isNotFound, listenTcp } from '@lab/netlink-native'
 import { IDLE_ALIAS, Slots, type Slot } from '../src/index.js'
-import { attachGuest, endQuietly } from './guest.js'
+import { attachGuest, endQuietly, connectsWithin } from './guest.js'
 
 const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url))
 
@@ -20,17 +20,8 @@ async function until(check: () => boolean | Promise<boolean>, what: string): Pro
   throw new Error(`timed out waiting for ${what}`)
 }
 
-async function connects(netns: string, host: string, port: number): Promise<boolean> {
-  const attempt = connectTcp({ netns, host, port }).then(
-    (s) => {
-      s.destroy()
-      return true
-    },
-    () => false,
-  )
-  const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 3000).unref())
-  return Promise.race([attempt, timeout])
-}
+/** Whether a TCP connection gets through within 3 s. */
+const connects = (netns: string, host: string, port: number) => connectsWithin(netns, host, port, 3000)
 
 /** `conntrack -L` in a namespace, with filter arguments: the entries, one per line. */
 function conntrack(netns: string, filter: string[] = []): string[] {

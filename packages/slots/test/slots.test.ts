@@ -2,10 +2,10 @@ import { existsSync, readdirSync } from 'node:fs'
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TestNetns, cleanupAll, deferCleanup, isRoot, runSync, vethPair } from '@lab/testkit'
-import { LabError, Netlink, Netns, connectTcp, isNotFound, listenTcp, type Logger } from '@lab/netlink-native'
+import { LabError, Netlink, Netns, isNotFound, listenTcp, type Logger } from '@lab/netlink-native'
 import { Nft } from '@lab/nft'
 import { BUILDING_ALIAS, CHANNELS, SlotsError, Slots, type Slot, type SlotEvent } from '../src/index.js'
-import { attachGuest, endQuietly, type Guest } from './guest.js'
+import { attachGuest, endQuietly, connectsWithin, type Guest } from './guest.js'
 
 /** A logger that keeps what it is given, to check what the library reports. */
 function recordingLogger() {
@@ -16,18 +16,8 @@ function recordingLogger() {
 }
 const { logger } = recordingLogger()
 
-/** Whether a TCP connection gets through within 3 s (a dropped SYN would otherwise hang for minutes). */
-async function reaches(netns: string, host: string, port: number): Promise<boolean> {
-  const attempt = connectTcp({ netns, host, port }).then(
-    (s) => {
-      s.destroy()
-      return true
-    },
-    () => false,
-  )
-  const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 3000).unref())
-  return Promise.race([attempt, timeout])
-}
+/** Whether a TCP connection gets through within 3 s. */
+const reaches = (netns: string, host: string, port: number) => connectsWithin(netns, host, port, 3000)
 
 describe.skipIf(!isRoot())('sandbox network slots (needs root)', () => {
   let host: TestNetns
