@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { Daemon, TestNetns, cleanupAll, deferCleanup, hasCommand, isRoot, vethPair } from '@lab/testkit'
+import { Daemon, TestNetns, cleanupAll, deferCleanup, hasCommand, isRoot, vethPair, until } from '@lab/testkit'
 import { CHANNELS, DEFAULT_UPLINK_MAC, RunningSwitch, clientMacFor, type PortEvent, type UplinkEvent } from '../src/index.js'
 
 const silent = pino({ level: 'silent' })
@@ -29,14 +29,6 @@ async function ruleset(ns: TestNetns): Promise<NftObject[]> {
 const tables = async (ns: TestNetns) => (await ruleset(ns)).flatMap((o) => (o.table ? [`${o.table.family} ${o.table.name}`] : [])).sort()
 const rules = async (ns: TestNetns, table: string) => (await ruleset(ns)).flatMap((o) => (o.rule && o.rule.table === table ? [o.rule] : []))
 
-async function until<T>(what: string, read: () => Promise<T>, ok: (value: T) => boolean): Promise<T> {
-  for (let i = 0; ; i++) {
-    const value = await read()
-    if (ok(value)) return value
-    if (i > 400) throw new Error(`never became true: ${what} (last: ${JSON.stringify(value)})`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
-}
 
 /** A switch namespace with an uplink (the seed's MAC) to an upstream served by dnsmasq, and one VM port. */
 async function switchedScenario() {

@@ -15,7 +15,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { execute } from '@lab/cli-kit'
 import { DhcpClient, DhcpServer } from '@lab/dhcp4'
 import { connectTcp } from '@lab/netlink-native'
-import { TestNetns, cleanupAll, deferCleanup, hasCommand, isRoot, vethPair } from '@lab/testkit'
+import { TestNetns, cleanupAll, deferCleanup, hasCommand, isRoot, vethPair, until } from '@lab/testkit'
 import { program } from '../src/cli/program.js'
 import { RunningSwitch, parseForward, type SwitchStatus } from '../src/index.js'
 
@@ -61,15 +61,6 @@ function parseMetrics(text: string): { types: Map<string, string>; samples: Arra
   return { types, samples }
 }
 
-async function until<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
-  let last: T | undefined
-  for (let i = 0; i < 400; i++) {
-    last = await read()
-    if (ok(last)) return last
-    await new Promise((r) => setTimeout(r, 25))
-  }
-  throw new Error(`never became true: ${what} (last: ${JSON.stringify(last)})`)
-}
 
 /** Chromium inside `netns`: a wrapper puppeteer starts with the DevTools protocol on a pipe (fds 3, 4). */
 async function chromiumIn(netns: string, dir: string): Promise<Browser> {

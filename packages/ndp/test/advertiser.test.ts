@@ -5,18 +5,9 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { afterAll, describe, expect, it } from 'vitest'
 import { FakeClock } from '@lab/clock'
 import { PacketSocket } from '@lab/netlink-native'
-import { TestNetns, cleanupAll, isRoot, vethPair } from '@lab/testkit'
+import { TestNetns, cleanupAll, isRoot, vethPair, until } from '@lab/testkit'
 import { MAX_INITIAL_RTR_ADVERT_INTERVAL, NdSocket, RA_CHANNEL, RouterAdvertiser, encodeIcmpv6Packet, encodeNdMessage, type NdPacket, type RaEvent } from '../src/index.js'
 
-async function until<T>(what: string, read: () => Promise<T> | T, ok: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await read()
-    if (ok(value)) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
 
 interface IpAddr {
   addr_info: Array<{ local: string; prefixlen: number; scope: string; dynamic?: boolean }>

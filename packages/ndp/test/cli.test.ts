@@ -4,19 +4,10 @@ import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
-import { TestNetns, cleanupAll, deferCleanup, isRoot, run, vethPair } from '@lab/testkit'
+import { TestNetns, cleanupAll, deferCleanup, isRoot, run, vethPair, until } from '@lab/testkit'
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
 
-async function until<T>(what: string, read: () => Promise<T> | T, ok: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await read()
-    if (ok(value)) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
 
 describe.skipIf(!existsSync(cli))('lab-ndp CLI (needs a build)', () => {
   afterAll(() => cleanupAll())
