@@ -32,6 +32,7 @@ export { bpf, BPF, ethertypeFilter, udpPortFilter, encodeProgram, type BpfInstru
 export { sockaddrIn, sockaddrIn6, sockaddrLl, readSockaddrIn, readSockaddrIn6, readSockaddrLl, PACKET_TYPES, type PacketType, type LinkLayerAddress } from './sockets/sockaddr.js'
 export { DatagramReader } from './sockets/datagram-reader.js'
 export { UdpSocket, type UdpSocketOptions, type UdpSocketCounters, type Datagram, type OutgoingDatagram } from './sockets/udp-socket.js'
+export { Pinger, ping, internetChecksum, type PingerOptions, type PingOptions, type PingResult, type PingerCounters } from './sockets/ping.js'
 export { SocketPairEnd, cable } from './sockets/socketpair-end.js'
 export { mount, reapOrphans, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_RELATIME } from './init-process.js'
 export { spliceSockets, type RelayResult } from './io/splice-relay.js'
