@@ -64,6 +64,34 @@ describe.skipIf(!isRoot())('UDP over IPv6 in namespaces (needs root)', () => {
     c.close()
   })
 
+  it('sends batches to one address on several ports and reads each source right, as the sockaddr and source memos change', async () => {
+    await client.exec(['ip', 'link', 'set', 'lo', 'up'])
+    await client.exec(['ip', '-6', 'addr', 'add', 'fd00:77::1/128', 'dev', 'lo', 'nodad'])
+    const a = await UdpSocket.open({ netns: client.name, address: '::1', port: 0 })
+    const b = await UdpSocket.open({ netns: client.name, address: '::1', port: 0 })
+    const from1 = await UdpSocket.open({ netns: client.name, address: '::1', port: 0 })
+    const from2 = await UdpSocket.open({ netns: client.name, address: 'fd00:77::1', port: 0 })
+    const got: Array<{ to: string; data: string; from: string; port: number }> = []
+    a.on('message', (d) => got.push({ to: 'a', data: d.data.toString(), from: d.from.address, port: d.from.port }))
+    b.on('message', (d) => got.push({ to: 'b', data: d.data.toString(), from: d.from.address, port: d.from.port }))
+    const batch = (n: number) => Array.from({ length: n }, (_, i) => ({ data: Buffer.from(`m${i}`), address: '::1', port: i % 2 ? b.port : a.port }))
+    await from1.sendBatch(batch(6))
+    // A bad destination fails its batch with an ArgumentError; the socket goes on sending.
+    await expect(from1.sendBatch([{ data: Buffer.from('x'), address: 'not-an-address', port: a.port }])).rejects.toThrow(ArgumentError)
+    await from2.sendBatch(batch(2))
+    await from1.send({ data: Buffer.from('last'), address: '::1', port: b.port })
+    for (let i = 0; i < 100 && got.length < 9; i++) await new Promise((r) => setTimeout(r, 10))
+    expect(got.filter((g) => g.to === 'a').map((g) => g.data)).toEqual(['m0', 'm2', 'm4', 'm0'])
+    expect(got.filter((g) => g.to === 'b').map((g) => g.data)).toEqual(['m1', 'm3', 'm5', 'm1', 'last'])
+    // Each datagram names its own sender: the batches from ::1, then two from fd00:77::1, then ::1 again.
+    const fromOne = `::1 ${from1.port}`
+    const fromTwo = `fd00:77::1 ${from2.port}`
+    expect(got.filter((g) => g.to === 'a').map((g) => `${g.from} ${g.port}`)).toEqual([fromOne, fromOne, fromOne, fromTwo])
+    expect(got.filter((g) => g.to === 'b').map((g) => `${g.from} ${g.port}`)).toEqual([fromOne, fromOne, fromOne, fromTwo, fromOne])
+    expect(from1.counters().sent).toBe(7)
+    for (const s of [a, b, from1, from2]) await s.close()
+  })
+
   it('checks multicastGroups before opening anything', async () => {
     await expect(UdpSocket.open({ address: '0.0.0.0', port: 0, interface: 'lo', multicastGroups: ['ff02::1:2'] })).rejects.toThrow(ArgumentError)
     await expect(UdpSocket.open({ address: '::', port: 0, interface: 'lo', multicastGroups: ['fe80::1'] })).rejects.toThrow(/not an IPv6 multicast address/)

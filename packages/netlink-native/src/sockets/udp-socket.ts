@@ -4,7 +4,7 @@
 // An IPv6 local address makes an IPv6 socket (IPV6_V6ONLY) that can join multicast groups (DHCPv6
 // servers listen on ff02::1:2); it reports the bound interface as the arrival interface.
 import { native } from '../native.js'
-import { ArgumentError, SystemError, sys, sysAsync } from '../errors.js'
+import { ArgumentError, SystemError, rethrowAs, sys, sysAsync } from '../errors.js'
 import { EAGAIN, EINTR, ENOBUFS } from '../sys/errno.js'
 import { IPPROTO_IP, IPPROTO_IPV6, IPV6_V6ONLY, IP_PKTINFO, MSG_TRUNC, SOCK_DGRAM, SOL_SOCKET, SO_BINDTODEVICE, SO_BROADCAST, SO_RCVBUF, SO_RCVBUFFORCE, SO_REUSEADDR } from '../sys/socket.js'
 import { FdHandle } from '../io/fd-handle.js'
@@ -12,7 +12,7 @@ import { resolveNetnsPath } from '../netns/path.js'
 import { formatIp, parseIp } from '../rtnetlink/inet.js'
 import { DatagramReader } from './datagram-reader.js'
 import { ifindexOf } from './ifindex.js'
-import { AF_INET, AF_INET6, readSockaddrIn, readSockaddrIn6, sockaddrIn, sockaddrIn6 } from './sockaddr.js'
+import { AF_INET, AF_INET6, readSockaddrIn, sockaddrIn, sockaddrIn6 } from './sockaddr.js'
 
 /** linux/in6.h: join a multicast group (struct ipv6_mreq). */
 const IPV6_ADD_MEMBERSHIP = 20
@@ -72,6 +72,14 @@ export interface OutgoingDatagram {
 const MMSG = native.MMSG
 const META = MMSG.size
 const MAX_BATCH = MMSG.maxBatch
+/** Destinations whose sockaddr a socket keeps (a DHCP server's clients, a relay: few hot ones). */
+const DESTINATIONS = 1024
+
+interface Destination {
+  port: number
+  scope: number
+  sockaddr: Buffer
+}
 
 
 /** The IPv4 address at `at`, inline: this runs once per datagram received. */
@@ -88,6 +96,11 @@ export class UdpSocket extends DatagramReader<Datagram> {
   /** 4 or 6: the family of the local address. */
   readonly family: 4 | 6
   readonly #boundIfindex: number
+  /** sendBatch's scratch: the datagrams of one sendmmsg, and their metadata records. */
+  #sendSlab = Buffer.allocUnsafe(16 * 1024)
+  readonly #sendMeta = Buffer.alloc(META * MAX_BATCH)
+  readonly #destinations = new Map<string, Destination>()
+  #lastSource = { w0: 0, w1: 0, w2: 0, w3: 0, text: '' }
 
   private constructor(handle: FdHandle, what: string, port: number, maxDatagram: number, batch: number, family: 4 | 6, boundIfindex: number) {
     const slab = Buffer.allocUnsafe(maxDatagram * batch)
@@ -111,8 +124,7 @@ export class UdpSocket extends DatagramReader<Datagram> {
           const data = Buffer.from(slab.subarray(i * maxDatagram, i * maxDatagram + length))
           if (family === 6) {
             // The addon reads IPv4 packet info only: the arrival interface is the bound one.
-            const from = readSockaddrIn6(meta, m + MMSG.address)
-            this.#queue.push({ data, from: { address: from.address, port: from.port }, ifindex: boundIfindex, to: '::' })
+            this.#queue.push({ data, from: { address: this.#sourceText(meta, m + MMSG.address + 8), port: meta.readUInt16BE(m + MMSG.address + 2) }, ifindex: boundIfindex, to: '::' })
           } else {
             this.#queue.push({ data, from: readSockaddrIn(meta, m + MMSG.address), ifindex: meta.readInt32LE(m + MMSG.ifindex), to: dottedQuad(meta, m + MMSG.destination) })
           }
@@ -198,43 +210,88 @@ export class UdpSocket extends DatagramReader<Datagram> {
     await this.sendBatch([datagram])
   }
 
+  /**
+   * The text of the IPv6 source address at `at`: the last one is remembered (a relay, a peer
+   * server: one source sends most datagrams), so formatting runs only when the source changes.
+   */
+  #sourceText(b: Buffer, at: number): string {
+    const w0 = b.readInt32LE(at)
+    const w1 = b.readInt32LE(at + 4)
+    const w2 = b.readInt32LE(at + 8)
+    const w3 = b.readInt32LE(at + 12)
+    const last = this.#lastSource
+    if (last.text !== '' && w0 === last.w0 && w1 === last.w1 && w2 === last.w2 && w3 === last.w3) return last.text
+    const text = formatIp(b.subarray(at, at + 16))
+    this.#lastSource = { w0, w1, w2, w3, text }
+    return text
+  }
+
+  /**
+   * The sockaddr for a destination, made once per address and kept (up to DESTINATIONS of them,
+   * then the memo starts over): parsing address text per datagram cost a server more than the
+   * rest of its send path. Throws ArgumentError for a bad address or port, as sockaddrIn does.
+   */
+  #sockaddr(address: string, port: number, scope: number): Buffer {
+    let d = this.#destinations.get(address)
+    if (d === undefined || d.port !== port || d.scope !== scope) {
+      const sockaddr = this.family === 6 ? sockaddrIn6(address, port, scope) : sockaddrIn(address, port)
+      if (this.#destinations.size >= DESTINATIONS) this.#destinations.clear()
+      d = { port, scope, sockaddr }
+      this.#destinations.set(address, d)
+    }
+    return d.sockaddr
+  }
+
   /** Sends many datagrams with as few sendmmsg calls as possible; resolves when all are queued. */
   async sendBatch(datagrams: OutgoingDatagram[]): Promise<void> {
+    const v6 = this.family === 6
     let at = 0
     while (at < datagrams.length) {
       const count = Math.min(MAX_BATCH, datagrams.length - at)
-      const chunk = datagrams.slice(at, at + count)
-      const total = chunk.reduce((n, d) => n + d.data.length, 0)
-      const slab = Buffer.allocUnsafe(total)
-      const meta = Buffer.alloc(META * count)
+      let total = 0
+      for (let i = at; i < at + count; i++) total += datagrams[i]!.data.length
+      // sendmmsg copies everything before it returns: the scratch buffers serve call after call
+      // (filling and sending happen with no await between them).
+      if (this.#sendSlab.length < total) this.#sendSlab = Buffer.allocUnsafe(Math.max(total, 2 * this.#sendSlab.length))
+      const slab = this.#sendSlab
+      const meta = this.#sendMeta
       let offset = 0
-      chunk.forEach((d, i) => {
+      for (let i = 0; i < count; i++) {
+        const d = datagrams[at + i]!
         const m = i * META
-        d.data.copy(slab, offset)
-        const v6 = this.family === 6
         if (v6 && d.source) throw new ArgumentError('source', 'not supported on IPv6 sockets')
         // IPv6: the interface goes in the destination's scope (the addon sends IPv4 packet info only).
-        const to = v6 ? sockaddrIn6(d.address, d.port, d.ifindex ?? this.#boundIfindex) : sockaddrIn(d.address, d.port)
+        const to = this.#sockaddr(d.address, d.port, v6 ? (d.ifindex ?? this.#boundIfindex) : 0)
+        d.data.copy(slab, offset)
         meta.writeInt32LE(offset, m + MMSG.sendOffset)
         meta.writeInt32LE(d.data.length, m + MMSG.sendLength)
         meta.writeInt32LE(to.length, m + MMSG.addressLength)
         meta.writeInt32LE(v6 ? 0 : (d.ifindex ?? 0), m + MMSG.ifindex)
         if (d.source) parseIp(d.source, 'source').bytes.copy(meta, m + MMSG.source)
+        else meta.writeInt32LE(0, m + MMSG.source)
         to.copy(meta, m + MMSG.address)
         offset += d.data.length
-      })
-      const first = chunk[0]!
-      const n = sys('udp send', `${first.address}:${first.port} from ${this.what}`, () => native.sendmmsg(this.handle.fd, slab, meta, count))
+      }
+      let n: number
+      try {
+        n = native.sendmmsg(this.handle.fd, slab, meta, count)
+      } catch (error) {
+        return rethrowAs(error, 'udp send', this.#sendWhat(datagrams[at]!))
+      }
       if (n === -EAGAIN || n === -ENOBUFS) {
         await this.handle.writable()
         continue
       }
       if (n < 0) {
         if (n === -EINTR) continue
-        throw new SystemError({ errno: -n, op: 'udp send', object: `${first.address}:${first.port} from ${this.what}` })
+        throw new SystemError({ errno: -n, op: 'udp send', object: this.#sendWhat(datagrams[at]!) })
       }
       at += n
       this.#counters.sent += n
     }
+  }
+
+  #sendWhat(first: OutgoingDatagram): string {
+    return `${first.address}:${first.port} from ${this.what}`
   }
 }
