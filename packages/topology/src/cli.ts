@@ -6,6 +6,7 @@ import { choiceFlag, createProgress, integerFlag, runProgram, UsageError, type P
 import { capture, PcapWriter } from './capture.js'
 import { graph } from './graph.js'
 import { down, exec, formatImpairment, impair, status, up, type UpProgress } from './lab.js'
+import { ping } from './ping.js'
 import { listLabs, readState, requireState } from './state.js'
 import { checkImpairment, loadTopology } from './topology.js'
 import { TopologyError } from './errors.js'
@@ -113,6 +114,34 @@ State lives in /run/lab/NAME (LAB_RUN_DIR overrides it); every namespace is name
         const [name, node, ...argv] = positionals
         if (!name || !node || argv.length === 0) throw new UsageError('expected NAME NODE -- CMD...')
         return exec(name, node, argv)
+      },
+    },
+    ping: {
+      summary: "every host pings its neighbours (hosts on its link, its switch or a switch linked to it), or every other host with --all; exit 1 if any fails",
+      usage: 'NAME|FILE [--all] [--count N] [--timeout MS] [--json]',
+      positionals: true,
+      options: {
+        all: { type: 'boolean', description: 'all pairs of hosts, as mininet\'s pingall' },
+        count: { type: 'string', value: 'N', description: 'echo requests per pair (default 1)' },
+        timeout: { type: 'string', value: 'MS', description: 'wait for each reply this long (default 2000)' },
+      },
+      example: 'lab ping demo --all',
+      async run({ positionals, values, print }) {
+        const name = labName(one(positionals, 'a lab NAME or FILE'))
+        const count = integerFlag('count', values.count as string | undefined, { min: 1 })
+        const timeoutMs = integerFlag('timeout', values.timeout as string | undefined, { min: 1 })
+        const result = await ping(name, { all: values.all === true, count, timeoutMs })
+        print(result, () => {
+          const lines = result.pairs.map((p) => {
+            const rtt = p.rtts.length ? ` ${(p.rtts.reduce((a, b) => a + b, 0) / p.rtts.length).toFixed(3)} ms` : ''
+            return `${p.from} -> ${p.to} ${p.address} ${p.received}/${p.transmitted}${rtt}${p.error ? ` ${p.error}` : p.lost ? ' LOST' : ''}`
+          })
+          const sent = result.pairs.reduce((n, p) => n + p.transmitted, 0)
+          const received = result.pairs.reduce((n, p) => n + p.received, 0)
+          lines.push(result.pairs.length === 0 ? `lab ${name}: no pairs of hosts with addresses to ping` : `lab ${name}: ${received}/${sent} replies, ${result.failed} of ${result.pairs.length} pairs failed`)
+          return lines.join('\n')
+        })
+        return result.failed > 0 ? 1 : 0
       },
     },
     impair: {

@@ -1,6 +1,7 @@
 export { TopologyError } from './errors.js'
 export { loadTopology, parseTopology, checkImpairment, linkKey, NODE_KINDS, type Topology, type NodeSpec, type NodeKind, type LinkSpec, type Endpoint, type Impairment, type RouteSpec } from './topology.js'
 export { up, down, status, impair, exec, netnsName, formatImpairment, BRIDGE, type UpOptions, type UpProgress, type UpResult, type LabStatus, type NodeStatus } from './lab.js'
+export { ping, type LabPingOptions, type LabPingResult, type PingPairResult } from './ping.js'
 export { readState, listLabs, runDir, type LabState } from './state.js'
 export { applyImpairment } from './impairment.js'
 export { capture, PcapWriter, type CaptureOptions } from './capture.js'
