@@ -15,6 +15,8 @@ import {
   type AnyDhcp6Message,
   type Duid,
 } from '../src/index.js'
+import { DEFINITIONS, isKnown } from '../src/codec/definitions.js'
+import { ipv6Text } from '../src/codec/address.js'
 
 // Golden packets built with scapy (testdata/make-golden.py, the command is on its first line).
 const golden = Object.fromEntries(
@@ -206,6 +208,40 @@ describe('property: well-formed messages', () => {
       }),
       { numRuns: RUNS ?? 300 },
     )
+  })
+})
+
+describe('property: one-pass encoding', () => {
+  it('writes each option as its definition encodes it alone, and IPv6 text as formatIp does', () => {
+    fc.assert(
+      fc.property(option, (o) => {
+        const written = new Dhcp6Options([o]).encode()
+        const alone = isKnown(o.code) ? DEFINITIONS[o.code].encode(o.value as never) : (o.value as Buffer)
+        expect(written.subarray(4).toString('hex')).toBe(alone.toString('hex'))
+        expect(written.readUInt16BE(2)).toBe(alone.length)
+      }),
+      { numRuns: RUNS ?? 500 },
+    )
+    // Zero groups in every arrangement: runs of one, ties, at either end.
+    const group = fc.oneof(fc.constant(0), fc.constant(0), fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 1, max: 0xff }))
+    fc.assert(
+      fc.property(fc.array(group, { minLength: 8, maxLength: 8 }), (groups) => {
+        const b = Buffer.alloc(16)
+        groups.forEach((g, i) => b.writeUInt16BE(g, 2 * i))
+        expect(ipv6Text(b)).toBe(formatIp(b))
+      }),
+      { numRuns: RUNS ?? 2000 },
+    )
+  })
+
+  it('a message encoded inside another encode (a definition calling encode()) comes out whole', () => {
+    const inner = new Dhcp6Message('REPLY', 7, new Dhcp6Options().add(13, { code: 0, message: 'ok' }))
+    const relay = new Dhcp6RelayMessage({ type: 'RELAY-REPL', linkAddress: 'fd00::1', peerAddress: 'fe80::1', options: new Dhcp6Options().add(9, inner) })
+    const direct = relay.encode()
+    // DEFINITIONS[9].encode encodes the inner message on its own, as a caller outside a writer would.
+    const viaEncode = Buffer.concat([direct.subarray(0, 34 + 4), DEFINITIONS[9].encode(inner)])
+    expect(viaEncode.equals(direct)).toBe(true)
+    expect(decodeMessage(direct)).toEqual(relay)
   })
 })
 

@@ -1,13 +1,13 @@
 // The option definitions: per code, how its value is encoded, decoded and printed. Codes and
 // layouts are RFC 8415 section 21 unless another RFC is named.
 import { ArgumentError } from '@lab/netlink-native'
-import { decodeDuid, encodeDuid, formatDuid, colonHex, type Duid } from './duid.js'
+import { decodeDuid, encodeDuid, formatDuid, colonHex, writeDuid, type Duid } from './duid.js'
 import { Dhcp6DecodeError } from './errors.js'
 import { formatIpv6, ipv6 } from './address.js'
 import type { IaAddress, IaNa, IaPd, IaPrefix, IaTa } from './ia.js'
 import { decodeMessage, type AnyDhcp6Message } from './message.js'
 import { decodeNames, encodeName } from './names.js'
-import { Dhcp6Options } from './options.js'
+import { Dhcp6Options, type Writer } from './options.js'
 import { statusName, type StatusCode } from './status.js'
 
 /** RFC 6939: the client's link-layer address, as a relay saw it. */
@@ -72,6 +72,8 @@ export type KnownCode = keyof OptionTypes
 
 interface Definition<T> {
   encode(value: T): Buffer
+  /** Writes the encoded value at the writer's end, as encode() would make it, without a buffer of its own. */
+  write?(value: T, w: Writer): void
   decode(data: Buffer, code: number, depth: number): T
   format(value: T): string
   /** Options inside the value, printed indented below it. */
@@ -99,6 +101,12 @@ const uint = (bytes: 1 | 2 | 4): Definition<number> => ({
     b.writeUIntBE(v, 0, bytes)
     return b
   },
+  write: (v, w) => {
+    if (!Number.isInteger(v) || v < 0 || v >= 2 ** (8 * bytes)) throw new ArgumentError('value', `0..${2 ** (8 * bytes) - 1}, got ${v}`)
+    w.room(bytes)
+    w.b.writeUIntBE(v, w.at, bytes)
+    w.at += bytes
+  },
   decode: (d, c) => {
     exactly(d, bytes, c)
     return d.readUIntBE(0, bytes)
@@ -110,12 +118,14 @@ const seconds: Definition<number> = { ...uint(4), format: (v) => (v === 0xffffff
 
 const duid: Definition<Duid> = {
   encode: encodeDuid,
+  write: writeDuid,
   decode: (d, c) => decodeDuid(d, c),
   format: formatDuid,
 }
 
 const flag: Definition<true> = {
   encode: () => Buffer.alloc(0),
+  write: () => undefined,
   decode: (d, c) => {
     exactly(d, 0, c)
     return true
@@ -125,6 +135,7 @@ const flag: Definition<true> = {
 
 const address: Definition<string> = {
   encode: (v) => Buffer.from(ipv6(v, 'address')),
+  write: (v, w) => w.bytes(ipv6(v, 'address')),
   decode: (d, c) => {
     exactly(d, 16, c)
     return formatIpv6(d)
@@ -134,6 +145,9 @@ const address: Definition<string> = {
 
 const addresses: Definition<string[]> = {
   encode: (v) => Buffer.concat(v.map((a) => ipv6(a, 'address'))),
+  write: (v, w) => {
+    for (let i = 0; i < v.length; i++) w.bytes(ipv6(v[i]!, 'address'))
+  },
   decode: (d, c) => {
     if (d.length % 16 !== 0) badLength(c, `needs a multiple of 16 bytes, has ${d.length}`)
     const out: string[] = []
@@ -145,6 +159,7 @@ const addresses: Definition<string[]> = {
 
 const bytes: Definition<Buffer> = {
   encode: (v) => Buffer.from(v),
+  write: (v, w) => w.bytes(v),
   decode: (d) => Buffer.from(d),
   format: (v) => v.toString('hex'),
 }
@@ -155,6 +170,11 @@ const codes: Definition<number[]> = {
     const b = Buffer.alloc(v.length * 2)
     v.forEach((c, i) => b.writeUInt16BE(c, i * 2))
     return b
+  },
+  write: (v, w) => {
+    w.room(v.length * 2)
+    for (let i = 0; i < v.length; i++) w.b.writeUInt16BE(v[i]!, w.at + i * 2)
+    w.at += v.length * 2
   },
   decode: (d, c) => {
     if (d.length % 2 !== 0) badLength(c, `needs an even number of bytes, has ${d.length}`)
@@ -167,6 +187,13 @@ const codes: Definition<number[]> = {
 
 const status: Definition<StatusCode> = {
   encode: (v) => Buffer.concat([Buffer.from([v.code >> 8, v.code & 0xff]), Buffer.from(v.message, 'utf8')]),
+  write: (v, w) => {
+    w.u8((v.code >> 8) & 0xff)
+    w.u8(v.code & 0xff)
+    const n = Buffer.byteLength(v.message, 'utf8')
+    w.room(n)
+    w.at += w.b.write(v.message, w.at, n, 'utf8')
+  },
   decode: (d, c) => {
     if (d.length < 2) badLength(c, `needs at least 2 bytes, has ${d.length}`)
     return { code: d.readUInt16BE(0), message: d.toString('utf8', 2) }
@@ -186,6 +213,15 @@ function iaWithTimes(name: string): Definition<IaNa> {
       b.writeUInt32BE(t2, 8)
       return b
     },
+    write: (v, w) => {
+      const iaid = u32(v.iaid, 'iaid')
+      const t1 = u32(v.t1, 't1')
+      const t2 = u32(v.t2, 't2')
+      w.u32(iaid)
+      w.u32(t1)
+      w.u32(t2)
+      v.options?.writeTo(w)
+    },
     decode: (d, c, depth) => {
       if (d.length < 12) badLength(c, `${name} needs at least 12 bytes, has ${d.length}`)
       return { iaid: d.readUInt32BE(0), t1: d.readUInt32BE(4), t2: d.readUInt32BE(8), options: Dhcp6Options.decode(d.subarray(12), depth) }
@@ -201,6 +237,10 @@ const iaTa: Definition<IaTa> = {
     const b = v.options ? v.options.encodeAfter(4) : Buffer.allocUnsafe(4)
     b.writeUInt32BE(iaid, 0)
     return b
+  },
+  write: (v, w) => {
+    w.u32(u32(v.iaid, 'iaid'))
+    v.options?.writeTo(w)
   },
   decode: (d, c, depth) => {
     if (d.length < 4) badLength(c, `IA_TA needs at least 4 bytes, has ${d.length}`)
@@ -220,6 +260,15 @@ const iaAddress: Definition<IaAddress> = {
     b.writeUInt32BE(preferred, 16)
     b.writeUInt32BE(valid, 20)
     return b
+  },
+  write: (v, w) => {
+    const address = ipv6(v.address, 'address')
+    const preferred = u32(v.preferredLifetime, 'preferredLifetime')
+    const valid = u32(v.validLifetime, 'validLifetime')
+    w.bytes(address)
+    w.u32(preferred)
+    w.u32(valid)
+    v.options?.writeTo(w)
   },
   decode: (d, c, depth) => {
     if (d.length < 24) badLength(c, `IA Address needs at least 24 bytes, has ${d.length}`)
@@ -247,6 +296,17 @@ const iaPrefix: Definition<IaPrefix> = {
     prefix.copy(b, 9)
     return b
   },
+  write: (v, w) => {
+    if (!Number.isInteger(v.prefixLength) || v.prefixLength < 0 || v.prefixLength > 128) throw new ArgumentError('prefixLength', `0..128, got ${v.prefixLength}`)
+    const preferred = u32(v.preferredLifetime, 'preferredLifetime')
+    const valid = u32(v.validLifetime, 'validLifetime')
+    const prefix = ipv6(v.prefix, 'prefix')
+    w.u32(preferred)
+    w.u32(valid)
+    w.u8(v.prefixLength)
+    w.bytes(prefix)
+    v.options?.writeTo(w)
+  },
   decode: (d, c, depth) => {
     if (d.length < 25) badLength(c, `IA Prefix needs at least 25 bytes, has ${d.length}`)
     const prefixLength = d[8]!
@@ -265,6 +325,7 @@ const iaPrefix: Definition<IaPrefix> = {
 
 const relayMessage: Definition<AnyDhcp6Message> = {
   encode: (v) => v.encode(),
+  write: (v, w) => v.writeTo(w),
   decode: (d, _c, depth) => decodeMessage(d, depth),
   format: (v) => v.summary(),
   nested: (v) => v.options,

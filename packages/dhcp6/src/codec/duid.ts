@@ -3,6 +3,7 @@
 import { ArgumentError } from '@lab/netlink-native'
 import { Dhcp6DecodeError } from './errors.js'
 import { BoundedMemo } from './memo.js'
+import type { Writer } from './options.js'
 
 export const DUID_LLT = 1
 export const DUID_EN = 2
@@ -124,6 +125,46 @@ export function encodeDuid(d: Duid): Buffer {
       return b
     }
   }
+}
+
+/**
+ * Writes the DUID at the writer's end, as encodeDuid() makes it. A DUID-LL or -LLT whose address
+ * is two-digit colon hex (what decoding makes) goes in digit by digit: no text memo, no buffer.
+ */
+export function writeDuid(d: Duid, w: Writer): void {
+  if (d.type === 'll' || d.type === 'llt') {
+    const text = d.linkLayerAddress
+    const head = d.type === 'll' ? 4 : 8
+    const n = typeof text === 'string' && text.length % 3 === 2 ? (text.length + 1) / 3 : -1
+    if (n > 0) {
+      w.room(head + n)
+      const b = w.b
+      const at = w.at + head
+      let ok = true
+      for (let i = 0; i < n; i++) {
+        const hi = NIBBLE[text.charCodeAt(3 * i)] ?? -1
+        const lo = NIBBLE[text.charCodeAt(3 * i + 1)] ?? -1
+        if (hi < 0 || lo < 0 || (i + 1 < n && text.charCodeAt(3 * i + 2) !== 58)) {
+          ok = false
+          break
+        }
+        b[at + i] = (hi << 4) | lo
+      }
+      if (ok) {
+        b.writeUInt16BE(d.type === 'll' ? DUID_LL : DUID_LLT, w.at)
+        b.writeUInt16BE(d.hardwareType, w.at + 2)
+        if (d.type === 'llt') b.writeUInt32BE(d.time >>> 0, w.at + 4)
+        w.at += head + n
+        return
+      }
+    }
+  }
+  w.bytes(encodeDuid(d))
+}
+const NIBBLE: number[] = []
+for (let i = 0; i < 16; i++) {
+  NIBBLE['0123456789abcdef'.charCodeAt(i)] = i
+  NIBBLE['0123456789ABCDEF'.charCodeAt(i)] = i
 }
 
 /** Decodes a DUID; `code` is the option it came in, for the error. */

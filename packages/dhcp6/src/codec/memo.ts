@@ -22,6 +22,10 @@ export class BoundedMemo<V> {
     return value
   }
 
+  has(text: string): boolean {
+    return this.#kept.has(text)
+  }
+
   /** Remembers a result known from the other direction (text formatted from these bytes). */
   set(text: string, value: V): void {
     if (this.#kept.size >= this.max) this.#kept = new Map()

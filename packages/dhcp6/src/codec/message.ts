@@ -4,7 +4,7 @@
 import { ArgumentError } from '@lab/netlink-native'
 import { formatIpv6, ipv6 } from './address.js'
 import { Dhcp6DecodeError } from './errors.js'
-import { MAX_DEPTH, Dhcp6Options } from './options.js'
+import { MAX_DEPTH, Dhcp6Options, Writer } from './options.js'
 import { formatDuid } from './duid.js'
 
 export const MESSAGE_TYPES = {
@@ -46,12 +46,16 @@ export class Dhcp6Message {
   }
 
   encode(): Buffer {
+    return encodeWith(this)
+  }
+
+  /** Writes the message at the writer's end (encode() in one pass with what holds it). */
+  writeTo(w: Writer): void {
     if (!Number.isInteger(this.transactionId) || this.transactionId < 0 || this.transactionId > 0xffffff) throw new ArgumentError('transactionId', `24 bits, got ${this.transactionId}`)
     const type = MESSAGE_TYPES[this.type]
     if (type === undefined || type >= 12) throw new ArgumentError('type', `a client/server message type, got ${this.type}`)
-    const b = this.options.encodeAfter(4)
-    b.writeUInt32BE(((type << 24) | this.transactionId) >>> 0, 0)
-    return b
+    w.u32(((type << 24) | this.transactionId) >>> 0)
+    this.options.writeTo(w)
   }
 
   /** One line: type, transaction id and the client's DUID. */
@@ -90,15 +94,21 @@ export class Dhcp6RelayMessage {
   }
 
   encode(): Buffer {
+    return encodeWith(this)
+  }
+
+  /** Writes the message at the writer's end (encode() in one pass with what holds it). */
+  writeTo(w: Writer): void {
     if (!Number.isInteger(this.hopCount) || this.hopCount < 0 || this.hopCount > 255) throw new ArgumentError('hopCount', `0..255, got ${this.hopCount}`)
+    const type = MESSAGE_TYPES[this.type]
+    if (type !== 12 && type !== 13) throw new ArgumentError('type', `a relay message type, got ${this.type}`)
     const link = ipv6(this.linkAddress, 'linkAddress')
     const peer = ipv6(this.peerAddress, 'peerAddress')
-    const b = this.options.encodeAfter(34)
-    b[0] = MESSAGE_TYPES[this.type]
-    b[1] = this.hopCount
-    link.copy(b, 2)
-    peer.copy(b, 18)
-    return b
+    w.u8(type)
+    w.u8(this.hopCount)
+    w.bytes(link)
+    w.bytes(peer)
+    this.options.writeTo(w)
   }
 
   summary(): string {
@@ -107,6 +117,17 @@ export class Dhcp6RelayMessage {
 
   toString(): string {
     return [this.summary(), ...this.options.format()].join('\n')
+  }
+}
+
+/** One message in a writer of its own (a shared one unless an encode is already under way). */
+function encodeWith(m: AnyDhcp6Message): Buffer {
+  const w = Writer.acquire()
+  try {
+    m.writeTo(w)
+    return w.take()
+  } finally {
+    Writer.release(w)
   }
 }
 

@@ -12,6 +12,80 @@ export interface Dhcp6Option {
   value: unknown
 }
 
+/**
+ * Where a message is encoded: one growing buffer that every level (message, relay, option, IA)
+ * writes into in turn. encodeAfter() takes a shared one (an encode inside an encode gets its own)
+ * and copies the result out, so an encoded message costs one allocation of its own size.
+ */
+export class Writer {
+  b: Buffer
+  at = 0
+  static #shared: Writer | undefined = new Writer(4096)
+
+  constructor(size = 512) {
+    this.b = Buffer.allocUnsafe(size)
+  }
+
+  static acquire(): Writer {
+    const w = Writer.#shared
+    if (w === undefined) return new Writer()
+    Writer.#shared = undefined
+    w.at = 0
+    return w
+  }
+
+  static release(w: Writer): void {
+    // Buffers grown past 64 KiB for an odd message are let go.
+    if (w.b.length <= 65536) Writer.#shared = w
+  }
+
+  /** Makes room for `n` more bytes. */
+  room(n: number): void {
+    if (this.at + n <= this.b.length) return
+    const grown = Buffer.allocUnsafe(Math.max(2 * this.b.length, this.at + n))
+    this.b.copy(grown, 0, 0, this.at)
+    this.b = grown
+  }
+
+  /** Reserves `n` bytes the caller fills later (headers whose length is known at the end). */
+  skip(n: number): number {
+    this.room(n)
+    const at = this.at
+    this.at += n
+    return at
+  }
+
+  u8(v: number): void {
+    this.room(1)
+    this.b[this.at++] = v
+  }
+
+  u16(v: number): void {
+    this.room(2)
+    this.b.writeUInt16BE(v, this.at)
+    this.at += 2
+  }
+
+  u32(v: number): void {
+    this.room(4)
+    this.b.writeUInt32BE(v, this.at)
+    this.at += 4
+  }
+
+  bytes(data: Uint8Array): void {
+    this.room(data.length)
+    this.b.set(data, this.at)
+    this.at += data.length
+  }
+
+  /** What was written, as a buffer of its own. */
+  take(): Buffer {
+    const out = Buffer.allocUnsafe(this.at)
+    this.b.copy(out, 0, 0, this.at)
+    return out
+  }
+}
+
 /** How deep relay messages and IA options may nest before decoding gives up. */
 export const MAX_DEPTH = 40
 
@@ -86,36 +160,49 @@ export class Dhcp6Options implements Iterable<Dhcp6Option> {
 
   /**
    * As encode(), after `room` bytes left for the caller to fill (the head of the message or
-   * option that holds these): one buffer, no concatenation per level. Every byte of the room must
-   * be written by the caller (the buffer is not zeroed).
+   * option that holds these): one buffer, every level written into it in one pass. Every byte of
+   * the room must be written by the caller (the buffer is not zeroed).
    */
   encodeAfter(room: number): Buffer {
-    const datas: Buffer[] = []
-    let length = room
-    for (const { code, value } of this.list) {
-      let data: Buffer
+    const w = Writer.acquire()
+    try {
+      w.skip(room)
+      this.writeTo(w)
+      return w.take()
+    } finally {
+      Writer.release(w)
+    }
+  }
+
+  /**
+   * Writes each option (header, then its data) at the writer's end. A value's data is written in
+   * place when its definition can (no buffer per option), else encoded and copied. Throws
+   * ArgumentError naming the option for a value that cannot be encoded.
+   */
+  writeTo(w: Writer): void {
+    const list = this.list
+    for (let i = 0; i < list.length; i++) {
+      const { code, value } = list[i]!
+      const head = w.at
+      w.skip(4)
       try {
-        data = isKnown(code) ? DEFINITIONS[code].encode(value as never) : (value as Buffer)
+        const def = isKnown(code) ? DEFINITIONS[code] : undefined
+        if (def?.write) (def.write as (v: unknown, w: Writer) => void)(value, w)
+        else {
+          const data = def ? def.encode(value as never) : (value as Buffer)
+          if (!Buffer.isBuffer(data)) throw new ArgumentError(`option ${code}`, 'an option without a definition needs a Buffer value')
+          w.bytes(data)
+        }
       } catch (error) {
         // The value's own check names what is wrong; the option it was for is said here.
         if (error instanceof ArgumentError && !error.field.startsWith('option ')) throw new ArgumentError(`option ${code}`, error.message.slice(error.field.length + 2))
         throw error
       }
-      if (!Buffer.isBuffer(data)) throw new ArgumentError(`option ${code}`, 'an option without a definition needs a Buffer value')
-      if (data.length > 0xffff) throw new ArgumentError(`option ${code}`, `${data.length} bytes do not fit in an option (65535 at most)`)
-      datas.push(data)
-      length += 4 + data.length
+      const length = w.at - head - 4
+      if (length > 0xffff) throw new ArgumentError(`option ${code}`, `${length} bytes do not fit in an option (65535 at most)`)
+      w.b.writeUInt16BE(code, head)
+      w.b.writeUInt16BE(length, head + 2)
     }
-    const out = Buffer.allocUnsafe(length)
-    let at = room
-    for (let i = 0; i < datas.length; i++) {
-      const data = datas[i]!
-      out.writeUInt16BE(this.list[i]!.code, at)
-      out.writeUInt16BE(data.length, at + 2)
-      data.copy(out, at + 4)
-      at += 4 + data.length
-    }
-    return out
   }
 
   /** Decodes options filling `b` exactly; `depth` counts enclosing options and relay messages. */

@@ -85,6 +85,8 @@ const OPTION_INTERFACE_ID = 18
 const CLIENT_PART = 28
 /** An IA_NA without addresses: code, length 12, IAID 1, T1 0, T2 0. */
 const EMPTY_IA_NA = Buffer.from('0003000c000000010000000000000000', 'hex')
+/** The client part after the message header: DUID-LL (MAC stamped), elapsed time 0, ORO (23, 24). */
+const CLIENT_OPTIONS = Buffer.from('0001000a00030001000000000000' + '000800020000' + '0006000400170018', 'hex')
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return 0
@@ -148,6 +150,14 @@ export class LoadGenerator6 {
   /** The end of the last run asked for: runs take turns. */
   #turn: Promise<unknown> = Promise.resolve()
   #closed = false
+  /** A flush of the outbox is set for the end of this turn of the event loop. */
+  #flushScheduled = false
+  readonly #flushLater = () => {
+    this.#flushScheduled = false
+    this.#flush()
+  }
+  /** The link-address's 16 bytes, parsed once. */
+  readonly #link: Buffer
 
   private constructor(
     readonly options: LoadGenerator6Options,
@@ -155,6 +165,7 @@ export class LoadGenerator6 {
   ) {
     this.#socket = socket
     this.#logger = options.logger ?? silentLogger
+    this.#link = parseIp(options.linkAddress).bytes
     this.#innerAt = 34 + (options.interfaceId ? 4 + options.interfaceId.length : 0) + 4
     this.#solicit = this.#relayForward(1, EMPTY_IA_NA)
     socket.on('message', (d) => this.#receive(d))
@@ -185,7 +196,7 @@ export class LoadGenerator6 {
     const tailLength = tail.reduce((n, t) => n + t.length, 0)
     const b = Buffer.alloc(this.#innerAt + 4 + CLIENT_PART + tailLength)
     b[0] = RELAY_FORW
-    parseIp(this.options.linkAddress).bytes.copy(b, 2)
+    this.#link.copy(b, 2)
     b.writeUInt16BE(0xfe80, 18)
     let at = 34
     if (this.options.interfaceId) {
@@ -198,7 +209,7 @@ export class LoadGenerator6 {
     b.writeUInt16BE(4 + CLIENT_PART + tailLength, at + 2)
     at = this.#innerAt
     b[at] = type
-    Buffer.from('0001000a00030001000000000000' + '000800020000' + '0006000400170018', 'hex').copy(b, at + 4)
+    CLIENT_OPTIONS.copy(b, at + 4)
     at += 4 + CLIENT_PART
     for (const t of tail) {
       t.copy(b, at)
@@ -294,7 +305,11 @@ export class LoadGenerator6 {
       }
     }
     this.#startMore(run)
-    setImmediate(() => this.#flush())
+    // What this wake-up's replies started leaves together, once the socket's batch is read.
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true
+      setImmediate(this.#flushLater)
+    }
     this.#settleIfDone(run)
   }
 
