@@ -7,7 +7,7 @@ import type { MessageWriter } from './netlink/message.js'
 import { NetlinkSocket, type NetlinkReply, type NetlinkRequest } from './netlink/socket.js'
 import { sys } from './errors.js'
 import { EEXIST, ENODEV } from './sys/errno.js'
-import { ifindexByName } from './sys/ifreq.js'
+import { ifindexByName, ifindexInUse } from './sys/ifreq.js'
 import { resolveNetnsPath } from './netns/path.js'
 import { addrAdd, addrDel, addrDumpRequest, addrReplace, decodeAddress, type Address, type AddressOptions } from './rtnetlink/addr.js'
 import * as C from './rtnetlink/constants.js'
@@ -305,6 +305,12 @@ export class Netlink {
     const results: unknown[] = new Array(ops.length)
     const createdHere = new Set(ops.flatMap((o) => o.creates ?? []))
     const known = await this.#resolve(ops.flatMap((o) => o.refs.filter((r) => !createdHere.has(r))))
+    // Links created with an index given up front are known before they exist, so nothing waits
+    // for their creation: unless that index is taken now (the creation will fail with EEXIST),
+    // where operations naming them wait and look them up as for any other created link.
+    for (const [name, index] of ops.flatMap((o) => o.indexes ?? [])) {
+      if (!ifindexInUse(this.#socket.fd, index)) known.set(name, index)
+    }
     let segment: number[] = []
     const flush = async () => {
       if (segment.length === 0) return
@@ -321,7 +327,10 @@ export class Netlink {
       }
       try {
         const requests: NetlinkRequest[] = indexes.map((i) => ops[i]!.encode(ctx))
-        const replies = await this.#socket.exchange(requests)
+        // Only the last request asks for an ack: the kernel answers every refused one with its
+        // error anyway, before that ack, so each still gets its own result, without the kernel
+        // making (and us reading) an ack per message.
+        const replies = await this.#socket.exchange(requests, { ackLastOnly: true })
         replies.forEach((reply, k) => {
           const i = indexes[k]!
           results[i] = reply instanceof NetlinkError ? reply : ops[i]!.decode(reply)

@@ -44,9 +44,31 @@ describe.skipIf(!isRoot())('links (needs root)', () => {
     expect(await queues(a, 'vq3')).toEqual([1, 2])
     const ours = await nl.link.get('vq2')
     expect([ours.txQueues, ours.rxQueues]).toEqual([3, 2])
+    // Unasked, a veth gets one queue each way (read back as such); 'kernel' gets what ip gets.
+    await nl.link.add({ name: 'vq6', kind: 'veth', peer: { name: 'vq7' } })
+    expect(await queues(a, 'vq6')).toEqual([1, 1])
+    expect(await queues(a, 'vq7')).toEqual([1, 1])
+    expect(await nl.link.get('vq7')).toMatchObject({ txQueues: 1, rxQueues: 1 })
+    await nl.link.add({ name: 'vq8', kind: 'veth', txQueues: 'kernel', rxQueues: 'kernel', peer: { name: 'vq9' } })
+    await a.ip(['link', 'add', 'vqa', 'type', 'veth', 'peer', 'name', 'vqb'])
+    expect(await queues(a, 'vq8')).toEqual(await queues(a, 'vqa'))
+    expect(await queues(a, 'vq9')).toEqual(await queues(a, 'vqb'))
     await expect(nl.link.add({ name: 'vq4', kind: 'veth', txQueues: 0, peer: { name: 'vq5' } })).rejects.toThrow(/txQueues: an integer in 1..4096/)
     await expect(nl.link.add({ name: 'vq4', kind: 'veth', peer: { name: 'vq5', rxQueues: 1.5 } })).rejects.toThrow(/peer.rxQueues/)
-    for (const l of ['vq0', 'vq2']) await nl.link.del(l)
+    for (const l of ['vq0', 'vq2', 'vq6', 'vq8', 'vqa']) await nl.link.del(l)
+  })
+
+  it('creates a veth with the interface indexes asked for, on both ends; a taken one is EEXIST', async () => {
+    await nl.link.add({ name: 'vi0', kind: 'veth', index: 4000, peer: { name: 'vi1', index: 4001 } })
+    const ip = await a.ip<IpLink[]>(['link', 'show'])
+    expect(ip.filter((l) => l.ifname.startsWith('vi')).map((l) => [l.ifname, l.ifindex]).sort()).toEqual([['vi0', 4000], ['vi1', 4001]])
+    expect((await nl.link.get('vi1')).index).toBe(4001)
+    const taken = (await nl.link.add({ name: 'vi2', kind: 'bridge', index: 4001 }).catch((e) => e)) as NetlinkError
+    expect(taken).toBeInstanceOf(NetlinkError)
+    expect(taken.code).toBe('EEXIST')
+    await expect(nl.link.add({ name: 'vi2', kind: 'bridge', index: 0 })).rejects.toThrow(/index: invalid interface index 0/)
+    await expect(nl.link.add({ name: 'vi2', kind: 'veth', index: 4002, peer: { name: 'vi3', index: 4002 } })).rejects.toThrow(/peer.index: both ends/)
+    await nl.link.del('vi0')
   })
 
   it('creates a bridge, enslaves, sets up, mtu and address, and ip agrees', async () => {

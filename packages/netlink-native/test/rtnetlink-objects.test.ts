@@ -109,6 +109,51 @@ describe.skipIf(!isRoot())('addresses, routes, neighbours, rules (needs root)', 
     expect(ip[0]!.addr_info.some((a) => a.local === '10.50.3.1')).toBe(true)
   })
 
+  it('streams a batch whose links are created with given indexes: operations naming them use those indexes', async () => {
+    const results = await nl.batch((b) => {
+      for (let i = 0; i < 4; i++) {
+        b.link.add({ name: `sx${i}`, kind: 'veth', index: 3000 + 2 * i, up: true, peer: { name: `sy${i}`, index: 3001 + 2 * i } })
+        b.addr.add(`sx${i}`, `10.51.${i}.1/32`)
+        b.addr.add(`sy${i}`, `10.51.${i}.2/32`)
+        b.link.set(`sy${i}`, { up: true })
+      }
+    })
+    expect(results.every((r) => r.ok)).toBe(true)
+    type IpLinkAddr = IpAddr & { ifindex: number; flags: string[] }
+    const ip = (await ns.ip<IpLinkAddr[]>(['addr', 'show'])).filter((l) => /^s[xy]\d$/.test(l.ifname))
+    expect(ip.map((l) => [l.ifname, l.ifindex, l.flags.includes('UP'), l.addr_info.filter((a) => a.family === 'inet').map((a) => a.local)]).sort()).toEqual(
+      [0, 1, 2, 3].flatMap((i) => [
+        [`sx${i}`, 3000 + 2 * i, true, [`10.51.${i}.1`]],
+        [`sy${i}`, 3001 + 2 * i, true, [`10.51.${i}.2`]],
+      ]).sort(),
+    )
+    // The name exists already (index 3000): the creation fails, and the address meant for the new
+    // link goes to index 3100, which does not exist, instead of onto the old sx0.
+    const failed = await nl.batch((b) => {
+      b.link.add({ name: 'sx0', kind: 'bridge', index: 3100 })
+      b.addr.add('sx0', '10.52.0.1/32')
+    }, { throwOnError: false })
+    expect(failed.map((r) => (r.ok ? 'ok' : r.error.code))).toEqual(['EEXIST', 'ENODEV'])
+    // The index is taken (by sx0): the creation fails, the address waits for it, finds no sz0,
+    // and sx0 does not get it either.
+    const taken = await nl.batch((b) => {
+      b.link.add({ name: 'sz0', kind: 'bridge', index: 3000 })
+      b.addr.add('sz0', '10.52.0.2/32')
+    }, { throwOnError: false })
+    expect(taken.map((r) => (r.ok ? 'ok' : r.error.code))).toEqual(['EEXIST', 'ENODEV'])
+    expect((await nl.addr.list({ link: 'sx0' })).map((a) => a.address).filter((a) => a.startsWith('10.'))).toEqual(['10.51.0.1'])
+    await nl.batch((b) => [0, 1, 2, 3].forEach((i) => b.link.del(`sx${i}`)))
+  })
+
+  it('resolves a veth peer created in the same batch, as its other end', async () => {
+    await nl.batch((b) => {
+      b.link.add({ name: 'pa0', kind: 'veth', peer: { name: 'pb0' } })
+      b.addr.add('pb0', '10.53.0.2/32')
+    })
+    expect((await nl.addr.list({ link: 'pb0' })).map((a) => a.address)).toContain('10.53.0.2')
+    await nl.link.del('pa0')
+  })
+
   it('reports which batch operation failed and still applies the others', async () => {
     const err = (await nl
       .batch((b) => {

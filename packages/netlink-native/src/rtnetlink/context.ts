@@ -29,6 +29,8 @@ export function checkRef(link: unknown, field: string): LinkRef {
 export interface Operation<T> {
   refs: string[]
   creates?: string[]
+  /** Links it creates with an index given up front ([name, index]): no lookup needed after it. */
+  indexes?: Array<[string, number]>
   encode(ctx: RequestContext): import('../netlink/socket.js').NetlinkRequest
   decode(reply: import('../netlink/socket.js').NetlinkReply): T
   /** The change it makes, published on lab:netlink:* once the kernel acknowledged it. */

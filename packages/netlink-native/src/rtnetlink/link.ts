@@ -91,14 +91,26 @@ export interface LinkAddOptions extends Omit<LinkAttributes, 'name'> {
   kind: string
   /**
    * Transmit and receive queues to make the device with (`ip link add ... numtxqueues N
-   * numrxqueues N`); the kernel's default is one per CPU for a veth. Fixed at creation. A veth
-   * with one queue each way is made without waiting for an RCU grace period per end (the kernel
-   * trims a multi-queue veth's queues after registering it), which is most of its creation time.
+   * numrxqueues N`), fixed at creation; `'kernel'` leaves the count to the kernel. A veth is made
+   * with ONE queue each way unless asked otherwise, where `ip link add` gets the kernel's one per
+   * possible CPU: the kernel trims those to one queue in use right after registering each end, so
+   * the data path is the same, but the trim waits for an RCU grace period per end (most of a
+   * veth's creation time) and the spare queues' sysfs entries are made and removed for nothing.
+   * What differs is the ceiling: `ethtool -L` can later raise a veth's channels only up to the
+   * count it was made with; pass a number (or `'kernel'`) where that matters (multi-queue XDP).
+   * Read back as `Link.txQueues` / `Link.rxQueues`.
    */
-  txQueues?: number
-  rxQueues?: number
+  txQueues?: number | 'kernel'
+  rxQueues?: number | 'kernel'
+  /**
+   * The interface index to create the link with (`ip link add ... index N`); the kernel refuses
+   * one in use (EEXIST). In a batch, operations that name a link created with a given index use
+   * it at once instead of waiting for the creation's reply to look the index up, so the whole
+   * batch goes out as one pipelined run (the index is checked free before the batch is sent).
+   */
+  index?: number
   /** veth: the other end; it may live in another namespace. Queues and MTU default to this end's. */
-  peer?: { name: string; netns?: string; address?: string; mtu?: number; txQueues?: number; rxQueues?: number }
+  peer?: { name: string; netns?: string; address?: string; mtu?: number; txQueues?: number | 'kernel'; rxQueues?: number | 'kernel'; index?: number }
   /** macvlan, vlan, ipvlan: the parent device. */
   parent?: LinkRef
   macvlan?: { mode: keyof typeof C.MACVLAN_MODES }
@@ -264,9 +276,19 @@ function target(link: LinkRef): { index: number; name?: string } {
   return typeof link === 'number' ? { index: link } : { index: 0, name: link }
 }
 
-function checkQueues(n: number | undefined, field: string): void {
+function checkQueues(n: number | 'kernel' | undefined, field: string): void {
   // The kernel's own bounds (dev/core: 1..4096 queues).
-  if (n !== undefined && (!Number.isInteger(n) || n < 1 || n > 4096)) throw new ArgumentError(field, 'an integer in 1..4096')
+  if (n !== undefined && n !== 'kernel' && (!Number.isInteger(n) || n < 1 || n > 4096)) throw new ArgumentError(field, "an integer in 1..4096, or 'kernel'")
+}
+
+function checkIndex(n: number | undefined, field: string): void {
+  if (n !== undefined && (!Number.isInteger(n) || n < 1 || n > 0x7fffffff)) throw new ArgumentError(field, `invalid interface index ${n} (1..2147483647)`)
+}
+
+/** The queue count a request carries: a veth's default is one (see LinkAddOptions.txQueues). */
+function queueCount(n: number | 'kernel' | undefined, kind: string): number | undefined {
+  if (n === 'kernel') return undefined
+  return n ?? (kind === 'veth' ? 1 : undefined)
 }
 
 export function linkAdd(o: LinkAddOptions): Operation<void> {
@@ -279,7 +301,10 @@ export function linkAdd(o: LinkAddOptions): Operation<void> {
     if (o.peer.address) parseMac(o.peer.address, 'peer.address')
     checkQueues(o.peer.txQueues, 'peer.txQueues')
     checkQueues(o.peer.rxQueues, 'peer.rxQueues')
+    checkIndex(o.peer.index, 'peer.index')
+    if (o.peer.index !== undefined && o.peer.index === o.index && !o.peer.netns) throw new ArgumentError('peer.index', 'both ends of a veth in one namespace need different indexes')
   }
+  checkIndex(o.index, 'index')
   checkQueues(o.txQueues, 'txQueues')
   checkQueues(o.rxQueues, 'rxQueues')
   if ((o.kind === 'macvlan' || o.kind === 'vlan' || o.kind === 'ipvlan') && o.parent === undefined) {
@@ -299,7 +324,9 @@ export function linkAdd(o: LinkAddOptions): Operation<void> {
   }
   return {
     refs: refsOf(o.master ?? undefined, o.parent, o.vxlan?.interface),
-    creates: [o.name],
+    // A veth's peer is created too when it stays in this namespace.
+    creates: o.peer && !o.peer.netns ? [o.name, o.peer.name] : [o.name],
+    indexes: [...(o.index !== undefined ? [[o.name, o.index] as [string, number]] : []), ...(o.peer?.index !== undefined && !o.peer.netns ? [[o.peer.name, o.peer.index] as [string, number]] : [])],
     change: { kind: 'link', action: 'add', link: o.name, options: o },
     encode: (ctx) => ({
       type: C.RTM_NEWLINK,
@@ -308,13 +335,15 @@ export function linkAdd(o: LinkAddOptions): Operation<void> {
       object: o.name,
       body: (w) => {
         const { flags, change } = writeFlags(o)
-        ifinfomsg(w, 0, flags, change)
+        ifinfomsg(w, o.index ?? 0, flags, change)
         // Attribute order and plain (unflagged) nests as iproute2 sends them, so the bytes can be
         // compared with `ip link add` captures.
+        const tx = queueCount(o.txQueues, o.kind)
+        const rx = queueCount(o.rxQueues, o.kind)
+        if (tx !== undefined) w.u32(C.IFLA_NUM_TX_QUEUES, tx)
+        if (rx !== undefined) w.u32(C.IFLA_NUM_RX_QUEUES, rx)
         if (o.parent !== undefined) w.u32(C.IFLA_LINK, ctx.index(o.parent, 'parent'))
         writeAttributes(w, o, ctx)
-        if (o.txQueues !== undefined) w.u32(C.IFLA_NUM_TX_QUEUES, o.txQueues)
-        if (o.rxQueues !== undefined) w.u32(C.IFLA_NUM_RX_QUEUES, o.rxQueues)
         w.nested(
           C.IFLA_LINKINFO,
           () => {
@@ -337,15 +366,15 @@ function infoData(o: LinkAddOptions, ctx: RequestContext): ((w: MessageWriter) =
       return (w) => {
         const at = w.beginNested(C.VETH_INFO_PEER, false)
         // No IFF_UP here: the kernel refuses (ENOTCONN) to bring both ends up inside one create.
-        ifinfomsg(w, 0)
+        ifinfomsg(w, peer.index ?? 0)
+        const tx = queueCount(peer.txQueues ?? o.txQueues, 'veth')
+        const rx = queueCount(peer.rxQueues ?? o.rxQueues, 'veth')
+        if (tx !== undefined) w.u32(C.IFLA_NUM_TX_QUEUES, tx)
+        if (rx !== undefined) w.u32(C.IFLA_NUM_RX_QUEUES, rx)
         w.str(C.IFLA_IFNAME, peer.name)
         if (peer.address) w.attr(C.IFLA_ADDRESS, parseMac(peer.address))
         if (peer.mtu ?? o.mtu) w.u32(C.IFLA_MTU, (peer.mtu ?? o.mtu)!)
         if (peer.netns) w.u32(C.IFLA_NET_NS_FD, ctx.netnsFd(peer.netns))
-        const tx = peer.txQueues ?? o.txQueues
-        const rx = peer.rxQueues ?? o.rxQueues
-        if (tx !== undefined) w.u32(C.IFLA_NUM_TX_QUEUES, tx)
-        if (rx !== undefined) w.u32(C.IFLA_NUM_RX_QUEUES, rx)
         w.endNested(at)
       }
     }

@@ -3,6 +3,7 @@
 //   [0] ifr_name (IFNAMSIZ bytes, NUL-terminated)  [16] a union: ifr_ifindex (int) or ifr_flags (short)
 // The whole struct is 40 bytes on Linux; the addon refuses shorter buffers for ioctl.
 import { native } from '../native.js'
+import { ENODEV } from './errno.js'
 
 const LAYOUT = native.IFREQ
 
@@ -31,4 +32,23 @@ export function ifindexByName(fd: number, name: string): number {
   const req = ifreq(name)
   native.ioctl(fd, SIOCGIFINDEX, req)
   return req.readInt32LE(LAYOUT.ifindex)
+}
+
+/** <linux/sockios.h>: interface name by index. */
+export const SIOCGIFNAME = 0x8910
+
+/**
+ * Whether an interface with index `index` exists in the namespace of socket `fd` (SIOCGIFNAME, as
+ * if_indextoname(3) does). Throws the addon's errno error for anything but ENODEV.
+ */
+export function ifindexInUse(fd: number, index: number): boolean {
+  const req = ifreq('')
+  req.writeInt32LE(index, LAYOUT.ifindex)
+  try {
+    native.ioctl(fd, SIOCGIFNAME, req)
+    return true
+  } catch (error) {
+    if ((error as { errno?: number }).errno === ENODEV) return false
+    throw error
+  }
 }
