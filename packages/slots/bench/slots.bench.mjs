@@ -3,7 +3,9 @@
 // commands as a shell script, same topology, same run. The "host" is a namespace made here.
 // Usage: slots.bench.mjs [--chart FILE.svg] (the figures as a bar chart as well)
 import { execFileSync, spawnSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createProgress } from '@lab/cli-kit/progress'
 import { chartOption, writeChart } from '../../../scripts/bench-chart.mjs'
@@ -118,6 +120,22 @@ const dualDestroy = ms(t0)
 await dual.settled()
 await dual.close()
 
+// The kernel's floor: the same syscalls from C (bench/floor.c), one slot after another, no
+// nftables, no event loop, no thread hops. Skipped without a C compiler.
+let floor
+const cc = ['cc', 'gcc'].find((c) => spawnSync('sh', ['-c', `command -v ${c}`]).status === 0)
+if (cc) {
+  progress.update(`kernel floor: ${COUNT} slots from C`)
+  const dir = mkdtempSync(join(tmpdir(), 'slots-floor-'))
+  try {
+    const bin = join(dir, 'floor')
+    execFileSync(cc, ['-O2', '-o', bin, fileURLToPath(new URL('./floor.c', import.meta.url))], { stdio: ['ignore', 'ignore', 'pipe'] })
+    floor = execFileSync(bin, [String(Math.min(COUNT, 4096)), `${tag}-fl`], { encoding: 'utf8' }).trimEnd()
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 // Seed 003's commands.
 progress.update(`seed 003 commands: ${COUNT} slots`)
 t0 = process.hrtime.bigint()
@@ -141,6 +159,11 @@ const sorted = [...createTimes].sort((a, b) => a - b)
 console.log(`add one by one: median ${sorted[Math.floor(COUNT / 2)].toFixed(2)} ms, p90 ${sorted[Math.floor(COUNT * 0.9)].toFixed(2)} ms; the kernel finished deleting ${COUNT} removed slots ${oursSettle.toFixed(0)} ms after the last del() returned`)
 const dualSorted = [...dualTimes].sort((a, b) => a - b)
 console.log(`dual-stack add one by one: median ${dualSorted[Math.floor(COUNT / 2)].toFixed(2)} ms, p90 ${dualSorted[Math.floor(COUNT * 0.9)].toFixed(2)} ms (${(dualSorted[Math.floor(COUNT / 2)] / sorted[Math.floor(COUNT / 2)]).toFixed(2)}x the IPv4-only median)`)
+if (floor) {
+  const floorMedian = Number(/^TOTAL\s+median ([\d.]+)/m.exec(floor)[1])
+  console.log(`kernel floor (bench/floor.c: the same syscalls from C, without nftables), per step:\n${floor}`)
+  console.log(`add one by one: median ${(sorted[Math.floor(COUNT / 2)] / floorMedian).toFixed(2)}x the C floor's median (which has no nftables)`)
+}
 console.log(`memory per slot: ${(slabPerSlot / 1024).toFixed(1)} KiB kernel slab (/proc/meminfo Slab delta), ${(rssPerSlot / 1024).toFixed(1)} KiB RSS in our process`)
 console.log(`ours creates ${(seedCreate / oursCreate).toFixed(1)}x faster one by one (${(seedCreate / oursCreateMany).toFixed(1)}x with addMany), create+destroy ${((seedCreate + seedDestroy) / (oursCreate + oursDestroy)).toFixed(1)}x (${((seedCreate + seedDestroy) / (oursCreateMany + oursDestroyMany)).toFixed(1)}x overlapped)`)
 if (chart) {

@@ -7,10 +7,10 @@
 export const IDLE_ALIAS = 'lab-slots:idle'
 
 /**
- * The host veth alias of a slot still being built. The host side is several netlink messages
- * (the veth's index is needed before its address), so an owner killed between them leaves a veth
- * behind; this marker, set with the first message that brings the veth up and replaced only when
- * the slot is complete, tells such a half-made slot from a slot in use.
+ * The host veth alias of a slot still being built, as earlier versions marked it (their host side
+ * was several netlink messages, the first of which brought the veth up). Slots are now built with
+ * their host veth down until the last message, which brings it up: a veth that is down, or up
+ * with this marker, is a half-made slot that `Slots.open` removes.
  */
 export const BUILDING_ALIAS = 'lab-slots:building'
 

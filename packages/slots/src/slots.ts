@@ -1,14 +1,14 @@
 // Per-sandbox network slots: allocate an index, build the slot's namespace, veth, TAP, routes and
 // NAT, and tear it all down again. A new Slots re-adopts slots that exist on the system.
 import { readdirSync, existsSync } from 'node:fs'
-import { ArgumentError, ipv4ToNumber, parseRate, Netlink, Netns, NETNS_RUN_DIR, isNotFound, silentLogger, type BatchResult, type Logger } from '@lab/netlink-native'
+import { ArgumentError, ipv4ToNumber, parseRate, Netlink, Netns, NETNS_RUN_DIR, isNotFound, resolveNetnsPath, silentLogger, type BatchResult, type Logger } from '@lab/netlink-native'
 import { realClock, sleep } from '@lab/clock'
 import { DEFAULT_RANGES, slotAddressing, validateRanges, type SlotAddressing, type SlotRanges } from './addressing.js'
 import { SlotAllocator } from './allocator.js'
 import { SLOTS_ERROR_CODES, SlotsError } from './errors.js'
 import { publishSlot } from './events.js'
 import { SlotNat } from './nat.js'
-import { createTopology, enableForwarding, tapWithoutDad } from './topology.js'
+import { buildSlot, enableForwarding, forwardOn, tapWithoutDad } from './topology.js'
 import { deleteConntrackOf, flushConntrack } from './conntrack.js'
 import { validateEgress, type EgressPolicy } from './egress.js'
 import { BUILDING_ALIAS, IDLE_ALIAS, type PoolOptions, type SlotsStatus } from './pool.js'
@@ -69,6 +69,8 @@ export class Slots {
   /** Whether new slots get IPv6. */
   readonly ipv6: boolean
   readonly #host: Netlink
+  /** The host namespace as a path the slot's veth is made into from inside the slot. */
+  readonly #hostNetnsPath: string
   readonly #nat: SlotNat
   readonly #allocator: SlotAllocator
   readonly #logger: Logger
@@ -103,6 +105,8 @@ export class Slots {
     this.ipv6 = options.ipv6 === true
     this.uplink = uplink
     this.#host = host
+    // The main thread's namespace (this process's, where the host handle's socket was made).
+    this.#hostNetnsPath = options.hostNetns === undefined ? '/proc/self/ns/net' : resolveNetnsPath(options.hostNetns)
     this.#nat = nat
     this.#logger = logger
     this.#allocator = new SlotAllocator(this.ranges.maxSlots)
@@ -231,24 +235,27 @@ export class Slots {
       if (this.ipv6) this.#v6.add(index)
       else this.#v6.delete(index)
       const s = this.#addressing(index)
+      // The host's set elements and egress policy name the slot's veth and addresses, not kernel
+      // objects: they are written while the namespace is being made (rules on the host for names
+      // that do not exist yet match nothing). `rules` settles before any teardown below.
+      const rules = (async () => {
+        await this.#nat.addOnHost(s)
+        if (egress !== 'allow') await this.#nat.setEgress(s, egress)
+      })()
+      rules.catch(() => undefined)
+      let inside: Promise<void> | undefined
       try {
         await Netns.add(s.netns)
-        // The slot's links and its NAT rules are independent: build both at once. The catch only
-        // marks `inside` handled while the links are built (it is awaited just below); when the
-        // links fail first, its outcome is moot: the teardown removes its namespace.
-        const inside = this.#nat.addInside(s)
+        // The slot's own NAT rules need only its namespace: built while its links are.
+        inside = this.#nat.addInside(s)
         inside.catch(() => undefined)
-        await createTopology(this.#host, s, { createNetns: false, alias: BUILDING_ALIAS, rate })
         if (rate !== undefined) this.#limited.add(index)
-        await inside
-        await this.#nat.addOnHost(s)
-        if (egress !== 'allow') {
-          await this.#nat.setEgress(s, egress)
-          this.#egress.set(index, egress)
-        }
-        // Complete: a pooled slot is marked idle, any other one unmarked (in use).
-        await this.#mark(s, idle ? IDLE_ALIAS : '')
+        // Ends with the host veth up (and, for the pool, marked idle): the slot is complete, so
+        // every rule must be in place before.
+        await buildSlot(this.#host, s, { hostNetnsPath: this.#hostNetnsPath, alias: idle ? IDLE_ALIAS : undefined, rate, before: Promise.all([rules, inside]) })
+        if (egress !== 'allow') this.#egress.set(index, egress)
       } catch (error) {
+        await Promise.allSettled([rules, inside])
         await this.#teardown(s).catch((e: unknown) => this.#logger.error({ err: e, slot: index }, 'cleanup after a failed add failed'))
         this.#allocator.release(index)
         throw error
@@ -596,6 +603,8 @@ export class Slots {
         await inner.batch((b) => {
           b.addr.add(s.tapName, `${s.tapAddress}/${s.tapPrefixLength}`)
           if (s.ipv6) b.addr.add(s.tapName, `${s.ipv6.tapAddress}/${s.ipv6.tapPrefixLength}`, { nodad: true })
+          // A new link starts with forwarding off (the namespace's default): on, as buildSlot has it.
+          forwardOn(b, s.tapName)
           b.link.set(s.tapName, { up: true })
         })
       }

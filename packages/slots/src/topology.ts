@@ -1,8 +1,108 @@
 // The links, addresses, routes and sysctls of one slot, through netlink: a namespace, a veth whose
 // host side stays in the host namespace, a persistent TAP for the guest, and the routes between;
 // a slot with IPv6 gets its IPv6 addresses and routes in the same netlink batches.
-import { Netlink, Netns, isNotFound, type BatchResult } from '@lab/netlink-native'
+import { Netlink, Netns, Tap, isNotFound, type BatchBuilder, type BatchResult } from '@lab/netlink-native'
 import type { SlotAddressing } from './addressing.js'
+
+// <linux/if_link.h>, <linux/rtnetlink.h>, <linux/ip.h>: a link's IPv4 settings (devconf) in
+// IFLA_AF_SPEC -> AF_INET -> IFLA_INET_CONF, one u32 per IPV4_DEVCONF_* index.
+const RTM_NEWLINK = 16
+const IFLA_IFNAME = 3
+const IFLA_AF_SPEC = 26
+const AF_INET = 2
+const IFLA_INET_CONF = 1
+const IPV4_DEVCONF_FORWARDING = 1
+
+/**
+ * Queues `net.ipv4.conf.LINK.forwarding=1` as an rtnetlink message (RTM_NEWLINK with
+ * IFLA_INET_CONF, which inet_set_link_af applies under the rtnl lock the batch takes anyway).
+ * The sysctl file does the same by way of devinet_sysctl_forward, which only tries the rtnl lock
+ * and restarts the write() until it gets it: it spins on a CPU while any other rtnetlink work of the
+ * machine runs, ours (the TAP, the veth) included; here that made a write take 0.3-2 ms.
+ * IPv4 forwards a packet when its input link has forwarding on (ip_route_input_slow checks the
+ * link's setting, not net.ipv4.ip_forward), so the slot's two links are all that needs it.
+ */
+export function forwardOn(b: BatchBuilder, link: string): void {
+  b.ops.push({
+    refs: [],
+    encode: () => ({
+      type: RTM_NEWLINK,
+      op: 'link set forwarding',
+      object: link,
+      body: (w) => {
+        // struct ifinfomsg, the link named by IFLA_IFNAME (index 0).
+        w.raw(Buffer.alloc(16))
+        w.str(IFLA_IFNAME, link)
+        w.nested(IFLA_AF_SPEC, () => w.nested(AF_INET, () => w.nested(IFLA_INET_CONF, () => w.u32(IPV4_DEVCONF_FORWARDING, 1))))
+      },
+    }),
+    decode: () => undefined,
+  })
+}
+
+/**
+ * Builds a standalone slot in its new (empty) namespace `s.netns`, ending with the message that
+ * brings the host veth up: a veth that is up is a complete slot (what `Slots.open` adopts), so an
+ * owner killed at any point before leaves a veth that is down (or none), which `open` removes.
+ * The path: the TAP and the slot's netlink socket are made at once (both on the namespace worker),
+ * then one batch in the slot (the veth, made from this side with its host end in `hostNetnsPath`,
+ * down; addresses, links up with per-link forwarding, default route), then one batch on the host
+ * (address, up with `alias`, route) once `before` has resolved. No sysctl is written for an IPv4-only
+ * slot.
+ */
+export async function buildSlot(host: Netlink, s: SlotAddressing, options: { hostNetnsPath: string; alias?: string; rate?: string | number; before?: Promise<unknown> }): Promise<void> {
+  const v6 = s.ipv6
+  // A new namespace has no tap0, so TUNSETIFF creates it (the one round trip that checks a name is
+  // free, as link.add does, is not needed).
+  const tap = Tap.open({ netns: s.netns, interface: s.tapName, persist: true }).then((t) => t.close())
+  tap.catch(() => undefined)
+  let inner: Netlink
+  try {
+    inner = await Netlink.open({ netns: s.netns })
+  } catch (error) {
+    await tap.catch(() => undefined)
+    throw error
+  }
+  try {
+    // IPv6 has no per-link forwarding through rtnetlink: the sysctls, while the batch is built.
+    const sysctls = v6 ? Promise.all([inner.sysctl.set('net.ipv6.conf.all.forwarding', '1'), tap.then(() => tapWithoutDad(inner, s))]) : undefined
+    sysctls?.catch(() => undefined)
+    await tap
+    await inner.batch((b) => {
+      b.link.add({ name: s.peerName, kind: 'veth', txQueues: 1, rxQueues: 1, peer: { name: s.vethName, netns: options.hostNetnsPath } })
+      b.link.set('lo', { up: true })
+      b.addr.add(s.peerName, `${s.peerAddress}/31`)
+      forwardOn(b, s.peerName)
+      b.link.set(s.peerName, { up: true })
+      b.addr.add(s.tapName, `${s.tapAddress}/${s.tapPrefixLength}`)
+      forwardOn(b, s.tapName)
+      b.link.set(s.tapName, { up: true })
+      b.route.add({ dst: 'default', gateway: s.vethAddress, interface: s.peerName })
+      if (v6) {
+        b.addr.add(s.peerName, `${v6.peerAddress}/127`, { nodad: true })
+        b.addr.add(s.tapName, `${v6.tapAddress}/${v6.tapPrefixLength}`, { nodad: true })
+        b.route.add({ dst: 'default', gateway: v6.vethAddress, interface: s.peerName })
+      }
+      // The slot's side shapes what the slot sends out.
+      if (options.rate !== undefined) b.qdisc.add({ interface: s.peerName, kind: 'tbf', rate: options.rate })
+    })
+    await sysctls
+  } finally {
+    await inner.close()
+  }
+  // What else the slot needs (its rules) is in place before it counts as complete.
+  await options.before
+  await host.batch((b) => {
+    b.addr.add(s.vethName, `${s.vethAddress}/31`)
+    if (v6) b.addr.add(s.vethName, `${v6.vethAddress}/127`, { nodad: true })
+    // A rate limit shapes what the host sends into the slot (`tc qdisc add dev veth-i root tbf`).
+    if (options.rate !== undefined) b.qdisc.add({ interface: s.vethName, kind: 'tbf', rate: options.rate })
+    // Up last but the routes (which need it): from here on the slot counts as complete.
+    b.link.set(s.vethName, { up: true, ...(options.alias ? { alias: options.alias } : {}) })
+    b.route.add({ dst: `${s.hostReachableIP}/32`, gateway: s.peerAddress, interface: s.vethName })
+    if (v6) b.route.add({ dst: `${v6.hostReachableIP}/128`, gateway: v6.peerAddress, interface: s.vethName })
+  })
+}
 
 /** Builds the slot's links and routes. The host handle is the (host) namespace the slot hangs off. */
 export async function createTopology(host: Netlink, s: SlotAddressing, options: { createNetns?: boolean; alias?: string; rate?: string | number } = {}): Promise<void> {

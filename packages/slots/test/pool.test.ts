@@ -116,6 +116,8 @@ describe.skipIf(!isRoot())('warm pool (needs root)', () => {
       const tap = await inner.link.get(slot.tapName)
       expect(tap.up).toBe(true)
       expect((await inner.addr.list({ link: slot.tapName })).map((a) => a.cidr)).toEqual([`${slot.tapAddress}/${slot.tapPrefixLength}`])
+      // A new link starts with the namespace's default (forwarding off): the new TAP forwards again.
+      expect(await inner.sysctl.get(`net/ipv4/conf/${slot.tapName}/forwarding`)).toBe('1')
       await inner.close()
       expect(slots.status().idle).toContain(slot.index)
     } finally {

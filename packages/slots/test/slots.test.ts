@@ -58,7 +58,9 @@ describe.skipIf(!isRoot())('sandbox network slots (needs root)', () => {
     const addrs = (await inner.addr.list({ family: 4 })).map((a) => a.cidr).sort()
     expect(addrs).toEqual(['10.12.0.3/31', '127.0.0.1/8', '169.254.0.22/30'])
     expect((await inner.route.list()).find((r) => r.dst === 'default')?.gateway).toBe('10.12.0.2')
-    expect(await inner.sysctl.get('net.ipv4.ip_forward')).toBe('1')
+    // Forwarding is on per link (the guest's TAP and the veth), not namespace-wide.
+    expect(await inner.sysctl.get('net/ipv4/conf/eth0/forwarding')).toBe('1')
+    expect(await inner.sysctl.get('net/ipv4/conf/tap0/forwarding')).toBe('1')
     inner.close()
     const routes = await host.ip<Array<{ dst: string; gateway?: string }>>(['route', 'show'])
     expect(routes).toContainEqual(expect.objectContaining({ dst: '10.11.0.1', gateway: '10.12.0.3' }))
