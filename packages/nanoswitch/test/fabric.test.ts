@@ -91,6 +91,14 @@ describe.skipIf(!isRoot() || !peers)('a fabric of three hosts over VXLAN with FR
       expect(st.fabric!.peers.map((p) => p.state), st.fabric!.error).toEqual(['Established', 'Established'])
       expect(st.fabric).toMatchObject({ vni: VNI, vxlan: `vx${VNI}` })
     }
+    // Each session's settings, given by bgpd.conf's peer-group: from the VTEP address, the timers.
+    for (const [i, h] of hosts.entries()) {
+      const neighbors = JSON.parse((await run(['vtysh', '-N', h.name, '-c', 'show bgp neighbors json'])).stdout) as Record<string, Record<string, unknown>>
+      expect(Object.keys(neighbors).sort()).toEqual(fabricOf(i).neighbors)
+      for (const n of Object.values(neighbors)) {
+        expect(n).toMatchObject({ bgpState: 'Established', peerGroup: 'fabric', updateSource: vtep(i), hostLocal: vtep(i), bgpTimerConfiguredHoldTimeMsecs: 9000, connectRetryTimer: 1, minBtwnAdvertisementRunsTimerMsecs: 0 })
+      }
+    }
     // The underlay keeps its address and is not bridged; the VXLAN port is set for EVPN.
     const [ul0] = await hosts[0]!.ip<Array<{ master?: string }>>(['link', 'show', 'ul0'])
     expect(ul0!.master).toBeUndefined()

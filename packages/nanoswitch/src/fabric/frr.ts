@@ -9,6 +9,7 @@
 // zebra and one bgpd per namespace.
 import { execFile } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
+import { createConnection } from 'node:net'
 import { basename, join } from 'node:path'
 import { SwitchError } from '../errors.js'
 import type { FabricPlan } from './fabric.js'
@@ -71,17 +72,26 @@ export function zebraConfig(plan: FabricPlan, p: FrrPaths): string {
  *   more peers to join its update group; measured: the flood list 1.2 s sooner (bench/fabric);
  * - `advertisement-interval 0`: no MRAI delay between UPDATEs, also for eBGP (FRR's traditional
  *   defaults wait up to 30 s there), so a VM's MAC moves at once.
+ *
+ * The neighbors get their settings from a peer-group (`fabric`) written before them, and the
+ * order of the lines matters (FRR 8.4): a neighbor starts connecting at once only because
+ * `timers connect` on a neighbor that is not Established queues a start event for it; otherwise
+ * it waits in Idle for its start timer (1 s). `update-source` set on the neighbor itself resets
+ * it, and that reset (processed after the whole file is read) drops every event queued for the
+ * neighbor, that start too: each bgpd sat 1 s in Idle (bench/fabric, bgpd's debug log). Given by
+ * the peer-group, copied when the neighbor joins it, the source address causes no reset.
  */
 export function bgpdConfig(plan: FabricPlan, p: FrrPaths): string {
   const lines = [`hostname ${p.pathspace}`, 'log stdout warnings', `router bgp ${plan.asn}`, ` bgp router-id ${plan.local}`, ' no bgp default ipv4-unicast', ' no bgp ebgp-requires-policy', ' coalesce-time 0']
-  for (const n of plan.neighbors) {
-    lines.push(` neighbor ${n} remote-as ${plan.peerAsn}`, ` neighbor ${n} update-source ${plan.local}`, ` neighbor ${n} timers 3 9`, ` neighbor ${n} timers connect 1`, ` neighbor ${n} advertisement-interval 0`)
-  }
-  lines.push(' address-family l2vpn evpn')
-  for (const n of plan.neighbors) lines.push(`  neighbor ${n} activate`)
-  lines.push('  advertise-all-vni', ' exit-address-family', '')
+  lines.push(` neighbor ${PEER_GROUP} peer-group`, ` neighbor ${PEER_GROUP} remote-as ${plan.peerAsn}`, ` neighbor ${PEER_GROUP} update-source ${plan.local}`, ` neighbor ${PEER_GROUP} timers 3 9`, ` neighbor ${PEER_GROUP} advertisement-interval 0`)
+  // Per neighbor, after it joined the group: the start event (see above).
+  for (const n of plan.neighbors) lines.push(` neighbor ${n} peer-group ${PEER_GROUP}`, ` neighbor ${n} timers connect 1`)
+  lines.push(' address-family l2vpn evpn', `  neighbor ${PEER_GROUP} activate`, '  advertise-all-vni', ' exit-address-family', '')
   return lines.join('\n')
 }
+
+/** The peer-group in bgpd.conf that every neighbor is in. */
+export const PEER_GROUP = 'fabric'
 
 /** A daemon's command line: every path inside the switch's FRR directory. */
 export function daemonArgs(daemon: 'zebra' | 'bgpd', p: FrrPaths): string[] {
@@ -91,13 +101,19 @@ export function daemonArgs(daemon: 'zebra' | 'bgpd', p: FrrPaths): string[] {
 }
 
 /**
- * Whether one daemon's vty answers (`vtysh -d <daemon>`): its event loop runs, so its start is
- * complete. The files it makes (pid, vty and zserv sockets) appear before that.
+ * Whether one daemon's vty socket accepts a connection: one connect(), no process. FRR makes it
+ * as the last step of its start, just before its event loop runs; zebra's zserv socket listens
+ * by then (made earlier in its start), so a bgpd started now connects to zebra at its first try.
  */
-export function vtyAnswers(p: FrrPaths, daemon: 'zebra' | 'bgpd', timeoutMs = 3_000): Promise<boolean> {
+export function vtyListening(p: FrrPaths, daemon: 'zebra' | 'bgpd'): Promise<boolean> {
   return new Promise((resolve) => {
-    // Any failure (no socket yet, refused, timed out) means "not yet": the caller asks again.
-    execFile('vtysh', ['--vty_socket', p.dir, '-d', daemon, '-c', 'show zebra client summary'], { timeout: timeoutMs }, (error) => resolve(!error))
+    const socket = createConnection(join(p.dir, `${daemon}.vty`))
+    // No socket yet, or one left by a daemon that is gone (ECONNREFUSED): not yet.
+    socket.once('error', () => resolve(false))
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve(true)
+    })
   })
 }
 

@@ -6,7 +6,7 @@
 // One for all: when zebra dies bgpd's view of the kernel is stale, so both start again. A daemon
 // that exits (crash, kill -9) fails its runnable and the supervisor starts it again with backoff.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { chownSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Netlink, spawnInNetns, type Link } from '@lab/netlink-native'
 import type { Context, Runnable } from '@lab/supervisor'
@@ -15,7 +15,7 @@ import { aborted, service } from '../service.js'
 import type { SwitchContext } from '../switched/state.js'
 import { applyFabricFilter, checkUnderlay, destroyFabricFilter, ensureVxlan, floodList, removeVxlan } from './dataplane.js'
 import type { FabricPlan } from './fabric.js'
-import { bgpdConfig, bgpPeers, daemonArgs, frrOwner, vtyAnswers, zebraConfig, type FrrPaths } from './frr.js'
+import { bgpdConfig, bgpPeers, daemonArgs, frrOwner, vtyListening, zebraConfig, type FrrPaths } from './frr.js'
 
 /** What the switch's status reads the fabric from. */
 export interface FabricState {
@@ -40,8 +40,9 @@ export function fabricRunnable(sw: SwitchContext, fabric: FabricState, bridge: L
       await applyFabricFilter(sw.netns, plan.vxlan)
       writeFrrDir(plan, frr)
       ctx.logger.info({ vni: plan.vni, vxlan: plan.vxlan, local: plan.local, neighbors: plan.neighbors, frr: frr.dir }, 'fabric data plane ready')
-      ctx.run('zebra', daemonRunnable(sw, frr, 'zebra'))
-      ctx.run('bgpd', daemonRunnable(sw, frr, 'bgpd', plan.neighbors, plan.vxlan))
+      const zebra = new ZebraReady()
+      ctx.run('zebra', daemonRunnable(sw, frr, zebra, 'zebra'))
+      ctx.run('bgpd', daemonRunnable(sw, frr, zebra, 'bgpd', plan.neighbors, plan.vxlan))
     },
     async (_, ctx) => {
       // The daemons are stopped by now (children stop first).
@@ -74,16 +75,50 @@ function writeFrrDir(plan: FabricPlan, frr: FrrPaths): void {
 }
 
 /**
- * One FRR daemon in the foreground, in its own process group (killed whole on stop). zebra is
- * healthy once its vty answers (its start complete); bgpd once every neighbor is Established and in the
- * kernel's flood list (polled while starting; afterwards nothing is polled).
+ * zebra's readiness, from its runnable to bgpd's: settled when the running zebra's vty listens,
+ * replaced by an unsettled one when that zebra ends (the next zebra settles that one).
  */
-function daemonRunnable(sw: SwitchContext, frr: FrrPaths, daemon: 'zebra' | 'bgpd', neighbors: string[] = [], vxlan = ''): Runnable {
+class ZebraReady {
+  #ready!: Promise<void>
+  #settle!: () => void
+  #settled = false
+  constructor() {
+    this.#next()
+  }
+
+  /** Settles once a zebra is ready, or when `signal` aborts. */
+  wait(signal: AbortSignal): Promise<void> {
+    return Promise.race([this.#ready, aborted(signal)])
+  }
+
+  ready(): void {
+    this.#settled = true
+    this.#settle()
+  }
+
+  /** The zebra that was ready is gone. (One that never was: its waiters keep waiting for the next.) */
+  reset(): void {
+    if (this.#settled) this.#next()
+  }
+
+  #next(): void {
+    this.#settled = false
+    this.#ready = new Promise((resolve) => (this.#settle = resolve))
+  }
+}
+
+/**
+ * One FRR daemon in the foreground, in its own process group (killed whole on stop). zebra is
+ * healthy once its vty socket listens (its start complete); bgpd once every neighbor is
+ * Established and in the kernel's flood list (polled while starting; afterwards nothing is polled).
+ */
+function daemonRunnable(sw: SwitchContext, frr: FrrPaths, zebra: ZebraReady, daemon: 'zebra' | 'bgpd', neighbors: string[] = [], vxlan = ''): Runnable {
   return async (ctx: Context) => {
     // bgpd's connection to zebra is made once at its start: if zebra is not ready then, FRR tries
     // again only 10 s later, with no EVPN until then. The supervisor starts both children
-    // together (and again together after a failure), so bgpd waits for zebra here.
-    if (daemon === 'bgpd') await untilZebra(frr, ctx.signal)
+    // together (and again together, each after its own backoff, after a failure), so bgpd waits
+    // for zebra's runnable to see zebra ready.
+    if (daemon === 'bgpd') await zebra.wait(ctx.signal)
     if (ctx.signal.aborted) return
     // What a killed predecessor left: its pid file and sockets would make the new one refuse to start.
     for (const f of [`${daemon}.pid`, `${daemon}.vty`, ...(daemon === 'zebra' ? ['zserv.api'] : [])]) rmSync(join(frr.dir, f), { force: true })
@@ -103,10 +138,11 @@ function daemonRunnable(sw: SwitchContext, frr: FrrPaths, daemon: 'zebra' | 'bgp
     ctx.logger.info({ pid: child.pid, argv }, `${daemon} started`)
     let stopped = false
     try {
-      const ready = daemon === 'zebra' ? untilZebra(frr, ctx.signal) : untilEstablished(sw.netns, frr, neighbors, vxlan, ctx.signal)
+      const ready = daemon === 'zebra' ? untilVty(frr, 'zebra', ctx.signal) : untilEstablished(sw.netns, frr, neighbors, vxlan, ctx.signal)
       const first = await Promise.race([ready.then(() => undefined), exited])
       if (first) throw first
       if (ctx.signal.aborted) return
+      if (daemon === 'zebra') zebra.ready()
       ctx.logger.info({ pid: child.pid }, `${daemon} ready`)
       ctx.healthy()
       const end = await Promise.race([exited, aborted(ctx.signal).then(() => undefined)])
@@ -121,6 +157,8 @@ function daemonRunnable(sw: SwitchContext, frr: FrrPaths, daemon: 'zebra' | 'bgp
         if (!done) killGroup(child, 'SIGKILL')
         await exited
       }
+      // This zebra is gone: a bgpd started from now on waits for the next one.
+      if (daemon === 'zebra') zebra.reset()
       if (stopped) ctx.logger.info(`${daemon} stopped`)
     }
   }
@@ -135,14 +173,14 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
-async function untilZebra(frr: FrrPaths, signal: AbortSignal): Promise<void> {
-  // zebra's zserv socket exists before zebra is ready: a bgpd started then fails to connect and
-  // FRR's client tries again only 10 s later (seen in about one start in three, bench/fabric).
-  // Ready is when its vty answers, which it does once its start is complete. Polled 50 ms apart
-  // while starting only; the stop's abort ends the wait.
+async function untilVty(frr: FrrPaths, daemon: 'zebra' | 'bgpd', signal: AbortSignal): Promise<void> {
+  // zebra's zserv socket exists before zebra is ready (and before it listens): a bgpd started
+  // then can fail its one connection, and FRR's client tries again only 10 s later (seen in about
+  // one start in three, bench/fabric). Ready is when its vty socket listens, the last step of its
+  // start. One connect() every 10 ms while starting only; the stop's abort ends the wait.
   while (!signal.aborted) {
-    if (existsSync(join(frr.dir, 'zserv.api')) && (await vtyAnswers(frr, 'zebra'))) return
-    await sleep(realClock, 50, signal).catch(() => undefined)
+    if (await vtyListening(frr, daemon)) return
+    await sleep(realClock, 10, signal).catch(() => undefined)
   }
 }
 
@@ -150,7 +188,7 @@ async function untilEstablished(netns: string | undefined, frr: FrrPaths, neighb
   const nl = await Netlink.open({ netns })
   try {
     while (!signal.aborted) {
-      // First the kernel (cheap, every 50 ms): each neighbor's VTEP in the flood list on the VXLAN
+      // First the kernel (cheap: one netlink dump every 20 ms): each neighbor's VTEP in the flood list on the VXLAN
       // port. BGP having received a neighbor's routes is not enough: zebra installs them a moment
       // later, and until then an ARP request from a VM here reaches no other host (its first ping
       // would wait for the kernel's ARP retry, 1 s).
@@ -161,7 +199,7 @@ async function untilEstablished(netns: string | undefined, frr: FrrPaths, neighb
         if (peers?.every((p) => p.state === 'Established')) return
       }
       // A stop in between ends the wait (the sleep rejects with the abort; the caller looks at the signal).
-      await sleep(realClock, 50, signal).catch(() => undefined)
+      await sleep(realClock, 20, signal).catch(() => undefined)
     }
   } finally {
     await nl.close()
