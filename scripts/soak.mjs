@@ -15,8 +15,10 @@
 // by default)  --minutes M (time bound per part, default 20; a part that reaches it stops and says
 // how far it got)  --json FILE (all samples). Needs root for everything but dhcp4. Namespaces are
 // named labt-<pid>-soak-…, removed at the end (and by the test harness's stale sweep after a crash).
+// LAB_SOAK_SMAPS=DIR writes /proc/self/smaps at every sample (what holds the RSS: V8's 256 KiB
+// heap pages, malloc's [heap] and its mmapped chunks).
 import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -87,7 +89,7 @@ function runChild(part, count, minutes, tag) {
         if (line.startsWith('SAMPLE ')) {
           const s = JSON.parse(line.slice(7))
           result.samples.push(s)
-          console.log(`  ${s.label.padEnd(9)} ${String(s.done).padStart(9)} done  rss ${s.rssMiB} MiB  heap ${s.heapMiB} MiB  fds ${s.fds}${Object.entries(s.kernel ?? {}).map(([k, v]) => `  ${k} ${v}`).join('')}`)
+          console.log(`  ${s.label.padEnd(9)} ${String(s.done).padStart(9)} done  rss ${s.rssMiB} MiB  heap ${s.heapMiB} MiB (committed ${s.heapTotalMiB})  Buffers ${s.externalMiB} MiB  (anon ${s.rssAnonMiB}, file ${s.rssFileMiB})  anon outside the heap ${s.outsideHeapMiB} MiB  fds ${s.fds}${Object.entries(s.kernel ?? {}).map(([k, v]) => `  ${k} ${v}`).join('')}`)
         } else if (line.startsWith('RESULT ')) Object.assign(result, JSON.parse(line.slice(7)))
         else console.log(`  ${line}`)
       }
@@ -110,12 +112,16 @@ function print(r) {
   const end = r.samples.find((s) => s.label === 'end')
   if (warm && end) {
     const pct = (k) => (warm[k] === 0 ? 'n/a' : `${(((end[k] - warm[k]) / warm[k]) * 100).toFixed(1)} %`)
-    console.log(`  end vs warm-up: rss ${pct('rssMiB')}, heap ${pct('heapMiB')}, fds ${end.fds - warm.fds}`)
+    console.log(`  end vs warm-up: rss ${pct('rssMiB')} (anonymous ${pct('rssAnonMiB')}), heap ${pct('heapMiB')}, fds ${end.fds - warm.fds}`)
+    // Every sample from warm-up to the end, not just the two ends: a climb, or a spike, shows.
+    const after = r.samples.slice(r.samples.indexOf(warm), r.samples.indexOf(end) + 1)
+    const range = (k) => `${Math.min(...after.map((s) => s[k]))} to ${Math.max(...after.map((s) => s[k]))} MiB (${(((Math.max(...after.map((s) => s[k])) - warm[k]) / warm[k]) * 100).toFixed(1)} % above warm-up at most)`
+    console.log(`  from warm-up to the end: rss ${range('rssMiB')}, heap ${range('heapMiB')}`)
   }
   console.log(`  leftover namespaces: ${r.leftoverNamespaces.length === 0 ? 'none' : r.leftoverNamespaces.join(' ')}`)
   const kernelKeys = [...new Set(r.samples.flatMap((s) => Object.keys(s.kernel ?? {})))]
-  console.log(`\n| ${r.part} | done | RSS MiB | heap MiB | fds | ${kernelKeys.join(' | ')} |\n| --- | ---: | ---: | ---: | ---: |${kernelKeys.map(() => ' ---: |').join('')}`)
-  for (const s of r.samples) console.log(`| ${s.label} | ${s.done.toLocaleString('en')} | ${s.rssMiB} | ${s.heapMiB} | ${s.fds} | ${kernelKeys.map((k) => s.kernel?.[k] ?? '').join(' | ')} |`)
+  console.log(`\n| ${r.part} | done | RSS MiB | RSS anonymous | V8 heap MiB (after GC) | V8 heap committed | Buffers MiB | fds | ${kernelKeys.join(' | ')} |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${kernelKeys.map(() => ' ---: |').join('')}`)
+  for (const s of r.samples) console.log(`| ${s.label} | ${s.done.toLocaleString('en')} | ${s.rssMiB} | ${s.rssAnonMiB ?? ''} | ${s.heapMiB} | ${s.heapTotalMiB} | ${s.externalMiB} | ${s.fds} | ${kernelKeys.map((k) => s.kernel?.[k] ?? '').join(' | ')} |`)
   console.log('')
 }
 
@@ -163,11 +169,30 @@ function emit(kind, value) {
 
 const MiB = (n) => Math.round((n / 2 ** 20) * 10) / 10
 
+/**
+ * RSS split as the kernel counts it: anonymous pages (V8's heap, malloc: what a leak would grow)
+ * and file pages (node's own binary and libraries, which come and go with the page cache under
+ * memory pressure), and the anonymous memory outside V8's heap (malloc: Buffers, strings turned
+ * into bytes for a write, libuv), which is the anonymous part minus the heap's committed pages.
+ */
+function rssParts() {
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8')
+    const kB = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024
+    const anon = kB('RssAnon')
+    return { rssAnonMiB: MiB(anon), rssFileMiB: MiB(kB('RssFile')), outsideHeapMiB: MiB(anon - process.memoryUsage().heapTotal) }
+  } catch {
+    return {}
+  }
+}
+
 /** RSS, heap after a full GC, memory outside the heap (Buffers), open fds, and the part's own figures. */
 function sample(label, done, kernel) {
   globalThis.gc?.()
   const m = process.memoryUsage()
-  emit('SAMPLE', { label, done, rssMiB: MiB(m.rss), heapMiB: MiB(m.heapUsed), externalMiB: MiB(m.external), fds: readdirSync('/proc/self/fd').length, kernel })
+  // LAB_SOAK_SMAPS=DIR: the process's memory map at every sample, for finding what holds RSS.
+  if (process.env.LAB_SOAK_SMAPS) writeFileSync(join(process.env.LAB_SOAK_SMAPS, `${label.replace(/\W+/g, '-')}.smaps`), readFileSync('/proc/self/smaps', 'utf8'))
+  emit('SAMPLE', { label, done, rssMiB: MiB(m.rss), heapMiB: MiB(m.heapUsed), heapTotalMiB: MiB(m.heapTotal), externalMiB: MiB(m.external), ...rssParts(), fds: readdirSync('/proc/self/fd').length, kernel })
 }
 
 /**
