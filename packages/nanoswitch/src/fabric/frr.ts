@@ -1,5 +1,5 @@
 // FRR (Debian's `frr`: zebra and bgpd) for one switch: its configuration written from the fabric
-// plan, its daemons started in the switch's namespace, and what vtysh says about it.
+// plan, its daemons started in the switch's namespace, and what their vty sockets say about it.
 //
 // Each switch's FRR is private: one directory (default /var/run/frr/<pathspace>, which is where
 // `vtysh -N <pathspace>` looks) holds its configuration, pid files, vty sockets and the zserv
@@ -7,7 +7,6 @@
 // is read from or written to /etc/frr, and several switches on one machine never share a file.
 // FRR's own netns-as-VRF mode is not used (it mishandles pre-existing VXLAN devices in 8.4): one
 // zebra and one bgpd per namespace.
-import { execFile } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { createConnection } from 'node:net'
 import { basename, join } from 'node:path'
@@ -117,15 +116,41 @@ export function vtyListening(p: FrrPaths, daemon: 'zebra' | 'bgpd'): Promise<boo
   })
 }
 
-/** Runs one vtysh command against the switch's FRR and parses its JSON answer. */
-export function vtyshJson<T>(p: FrrPaths, command: string, timeoutMs = 3_000): Promise<T> {
+/**
+ * Runs one show command on one daemon's vty socket, in-process (what vtysh does, without a process
+ * per question): the command and a NUL go out; the daemon's output comes back, then four bytes,
+ * three NULs and the command's return code (0: success). Its JSON answer, parsed.
+ */
+export function vtyJson<T>(p: FrrPaths, daemon: 'zebra' | 'bgpd', command: string, timeoutMs = 3_000): Promise<T> {
+  const what = `${daemon} vty '${command}'`
   return new Promise((resolve, reject) => {
-    execFile('vtysh', ['--vty_socket', p.dir, '-c', command], { timeout: timeoutMs, maxBuffer: 16 << 20 }, (error, stdout) => {
-      if (error) return reject(new Error(`vtysh -c '${command}': ${error.message.split('\n')[0]}`, { cause: error }))
+    const socket = createConnection(join(p.dir, `${daemon}.vty`))
+    const chunks: Buffer[] = []
+    let settled = false
+    const end = (error: Error | undefined, value?: T) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      socket.destroy()
+      if (error) reject(error)
+      else resolve(value as T)
+    }
+    const timer = setTimeout(() => end(new Error(`${what}: no answer within ${timeoutMs} ms`)), timeoutMs)
+    socket.once('error', (error) => end(new Error(`${what}: ${error.message}`, { cause: error })))
+    socket.once('close', () => end(new Error(`${what}: closed before the end of the answer`)))
+    socket.once('connect', () => socket.write(`${command}\0`))
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk)
+      const all = Buffer.concat(chunks)
+      // The output holds no NUL: the first one starts the trailer.
+      const nul = all.indexOf(0)
+      if (nul < 0 || all.length < nul + 4) return
+      const text = all.subarray(0, nul).toString('utf8')
+      if (all[nul + 3] !== 0) return end(new Error(`${what}: failed (code ${all[nul + 3]}): ${text.trim().slice(0, 120)}`))
       try {
-        resolve(JSON.parse(stdout) as T)
+        end(undefined, JSON.parse(text) as T)
       } catch (e) {
-        reject(new Error(`vtysh -c '${command}': not JSON: ${stdout.slice(0, 120)}`, { cause: e }))
+        end(new Error(`${what}: not JSON: ${text.slice(0, 120)}`, { cause: e }))
       }
     })
   })
@@ -144,7 +169,7 @@ interface EvpnSummary {
 
 /** The sessions as `show bgp l2vpn evpn summary json` gives them; a neighbor not listed is Idle. */
 export async function bgpPeers(p: FrrPaths, neighbors: string[]): Promise<BgpPeer[]> {
-  const s = await vtyshJson<EvpnSummary>(p, 'show bgp l2vpn evpn summary json')
+  const s = await vtyJson<EvpnSummary>(p, 'bgpd', 'show bgp l2vpn evpn summary json')
   return neighbors.map((address) => {
     const peer = s.peers?.[address]
     return { address, state: peer?.state ?? 'Idle', uptimeMs: peer?.state === 'Established' ? (peer.peerUptimeMsec ?? 0) : 0, prefixesReceived: peer?.pfxRcd ?? 0 }
@@ -153,6 +178,6 @@ export async function bgpPeers(p: FrrPaths, neighbors: string[]): Promise<BgpPee
 
 /** The MACs FRR knows on the VNI: `local` ones it advertises, `remote` ones learned by type-2 routes. */
 export async function evpnMacs(p: FrrPaths, vni: number): Promise<Array<{ mac: string; type: string; remoteVtep?: string }>> {
-  const r = await vtyshJson<{ macs?: Record<string, { type?: string; remoteVtep?: string }> }>(p, `show evpn mac vni ${vni} json`)
+  const r = await vtyJson<{ macs?: Record<string, { type?: string; remoteVtep?: string }> }>(p, 'zebra', `show evpn mac vni ${vni} json`)
   return Object.entries(r.macs ?? {}).map(([mac, m]) => ({ mac, type: m.type ?? 'unknown', ...(m.remoteVtep ? { remoteVtep: m.remoteVtep } : {}) }))
 }
