@@ -339,14 +339,17 @@ export class Netlink {
         for (const fd of fds) closeSync(fd)
       }
     }
+    // Names created here that some operation refers to, and those of them created by operations
+    // queued so far but not looked up yet: each name is looked up once, whatever the batch's order.
+    const needed = new Set(ops.flatMap((o) => o.refs.filter((r) => createdHere.has(r) && !known.has(r))))
+    const unresolved = new Set<string>()
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i]!
       let missing = op.refs.filter((r) => !known.has(r))
       if (missing.some((r) => createdHere.has(r))) {
         await flush()
-        // Look up every name created so far that later operations need, in one exchange.
-        const later = ops.slice(i).flatMap((o) => o.refs.filter((r) => !known.has(r) && createdHere.has(r)))
-        await this.#resolve(later, known)
+        await this.#resolve(unresolved, known)
+        unresolved.clear()
         missing = op.refs.filter((r) => !known.has(r))
       }
       if (missing.length > 0) {
@@ -355,6 +358,7 @@ export class Netlink {
         continue
       }
       segment.push(i)
+      for (const name of op.creates ?? []) if (needed.has(name) && !known.has(name)) unresolved.add(name)
     }
     await flush()
     for (let i = 0; i < ops.length; i++) {

@@ -145,13 +145,19 @@ describe.skipIf(!isRoot())('addresses, routes, neighbours, rules (needs root)', 
     await nl.batch((b) => [0, 1, 2, 3].forEach((i) => b.link.del(`sx${i}`)))
   })
 
-  it('resolves a veth peer created in the same batch, as its other end', async () => {
+  it('resolves links created in the same batch pair by pair, the veth peer too', async () => {
     await nl.batch((b) => {
-      b.link.add({ name: 'pa0', kind: 'veth', peer: { name: 'pb0' } })
-      b.addr.add('pb0', '10.53.0.2/32')
+      for (let i = 0; i < 3; i++) {
+        b.link.add({ name: `pa${i}`, kind: 'veth', peer: { name: `pb${i}` } })
+        b.addr.add(`pa${i}`, `10.53.${i}.1/32`)
+        b.addr.add(`pb${i}`, `10.53.${i}.2/32`)
+      }
     })
-    expect((await nl.addr.list({ link: 'pb0' })).map((a) => a.address)).toContain('10.53.0.2')
-    await nl.link.del('pa0')
+    for (let i = 0; i < 3; i++) {
+      expect((await nl.addr.list({ link: `pa${i}` })).map((a) => a.address)).toEqual([`10.53.${i}.1`])
+      expect((await nl.addr.list({ link: `pb${i}` })).map((a) => a.address)).toEqual([`10.53.${i}.2`])
+    }
+    await nl.batch((b) => [0, 1, 2].forEach((i) => b.link.del(`pa${i}`)))
   })
 
   it('reports which batch operation failed and still applies the others', async () => {
