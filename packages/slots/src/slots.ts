@@ -243,19 +243,21 @@ export class Slots {
         if (egress !== 'allow') await this.#nat.setEgress(s, egress)
       })()
       rules.catch(() => undefined)
-      let inside: Promise<void> | undefined
       try {
-        await Netns.add(s.netns)
-        // The slot's own NAT rules need only its namespace: built while its links are.
-        inside = this.#nat.addInside(s)
-        inside.catch(() => undefined)
         if (rate !== undefined) this.#limited.add(index)
-        // Ends with the host veth up (and, for the pool, marked idle): the slot is complete, so
-        // every rule must be in place before.
-        await buildSlot(this.#host, s, { hostNetnsPath: this.#hostNetnsPath, alias: idle ? IDLE_ALIAS : undefined, rate, before: Promise.all([rules, inside]) })
+        // The namespace, then the slot's links and its own NAT rules (which need only the
+        // namespace) together; ends with the host veth up (and, for the pool, marked idle): the
+        // slot is complete, so every rule must be in place before.
+        await buildSlot(this.#host, s, {
+          hostNetnsPath: this.#hostNetnsPath,
+          alias: idle ? IDLE_ALIAS : undefined,
+          rate,
+          alongside: () => this.#nat.addInside(s),
+          before: rules,
+        })
         if (egress !== 'allow') this.#egress.set(index, egress)
       } catch (error) {
-        await Promise.allSettled([rules, inside])
+        await rules.catch(() => undefined)
         await this.#teardown(s).catch((e: unknown) => this.#logger.error({ err: e, slot: index }, 'cleanup after a failed add failed'))
         this.#allocator.release(index)
         throw error

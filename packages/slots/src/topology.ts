@@ -41,31 +41,42 @@ export function forwardOn(b: BatchBuilder, link: string): void {
 }
 
 /**
- * Builds a standalone slot in its new (empty) namespace `s.netns`, ending with the message that
+ * Makes the namespace `s.netns` and builds a standalone slot in it, ending with the message that
  * brings the host veth up: a veth that is up is a complete slot (what `Slots.open` adopts), so an
  * owner killed at any point before leaves a veth that is down (or none), which `open` removes.
- * The path: the TAP and the slot's netlink socket are made at once (both on the namespace worker),
- * then one batch in the slot (the veth, made from this side with its host end in `hostNetnsPath`,
- * down; addresses, links up with per-link forwarding, default route), then one batch on the host
- * (address, up with `alias`, route) once `before` has resolved. No sysctl is written for an IPv4-only
- * slot.
+ * The path: the namespace, the slot's netlink socket, the TAP and whatever `alongside` starts (the
+ * slot's nftables socket) are queued at once on netlink-native's namespace worker, which runs them
+ * in order, so the event loop waits for that thread once rather than once per step; then one batch
+ * in the slot (the veth, made from this side with its host end in `hostNetnsPath`, down; addresses,
+ * links up with per-link forwarding, default route), then, once `before` and `alongside` have
+ * resolved, one batch on the host (address, up with `alias`, route). No sysctl is written for an
+ * IPv4-only slot. On failure everything started here has settled when this rejects.
  */
-export async function buildSlot(host: Netlink, s: SlotAddressing, options: { hostNetnsPath: string; alias?: string; rate?: string | number; before?: Promise<unknown> }): Promise<void> {
+export async function buildSlot(
+  host: Netlink,
+  s: SlotAddressing,
+  options: { hostNetnsPath: string; alias?: string; rate?: string | number; alongside?: () => Promise<unknown>; before?: Promise<unknown> },
+): Promise<void> {
   const v6 = s.ipv6
-  // A new namespace has no tap0, so TUNSETIFF creates it (the one round trip that checks a name is
-  // free, as link.add does, is not needed).
+  const made = Netns.add(s.netns)
+  // Queued behind the creation on the same worker thread (Netns.add: jobs entering a namespace run
+  // in the order they were started), so they find the namespace made. If the creation fails (the
+  // name is taken), the caller's teardown removes that namespace, with whatever these made in it.
+  const innerP = Netlink.open({ netns: s.netns })
+  // A new namespace has no tap0, so TUNSETIFF creates it (no round trip to check the name is free,
+  // as link.add makes).
   const tap = Tap.open({ netns: s.netns, interface: s.tapName, persist: true }).then((t) => t.close())
-  tap.catch(() => undefined)
-  let inner: Netlink
+  const alongside = options.alongside?.() ?? Promise.resolve()
+  // Each is awaited below or settled in the catch; these only mark them handled meanwhile.
+  for (const p of [made, innerP, tap, alongside, options.before]) p?.catch(() => undefined)
+  let inner: Netlink | undefined
+  let sysctls: Promise<unknown> | undefined
   try {
-    inner = await Netlink.open({ netns: s.netns })
-  } catch (error) {
-    await tap.catch(() => undefined)
-    throw error
-  }
-  try {
+    await made
+    inner = await innerP
+    const nl = inner
     // IPv6 has no per-link forwarding through rtnetlink: the sysctls, while the batch is built.
-    const sysctls = v6 ? Promise.all([inner.sysctl.set('net.ipv6.conf.all.forwarding', '1'), tap.then(() => tapWithoutDad(inner, s))]) : undefined
+    sysctls = v6 ? Promise.all([nl.sysctl.set('net.ipv6.conf.all.forwarding', '1'), tap.then(() => tapWithoutDad(nl, s))]) : undefined
     sysctls?.catch(() => undefined)
     await tap
     await inner.batch((b) => {
@@ -87,11 +98,17 @@ export async function buildSlot(host: Netlink, s: SlotAddressing, options: { hos
       if (options.rate !== undefined) b.qdisc.add({ interface: s.peerName, kind: 'tbf', rate: options.rate })
     })
     await sysctls
+    // What else the slot needs (its rules) is in place before it counts as complete.
+    await alongside
+    await options.before
+  } catch (error) {
+    await Promise.allSettled([made, tap, alongside, sysctls, options.before])
+    // A socket opened in a namespace this call did not make (the creation failed) is closed too.
+    if (!inner) await innerP.then((n) => n.close()).catch(() => undefined)
+    throw error
   } finally {
-    await inner.close()
+    await inner?.close()
   }
-  // What else the slot needs (its rules) is in place before it counts as complete.
-  await options.before
   await host.batch((b) => {
     b.addr.add(s.vethName, `${s.vethAddress}/31`)
     if (v6) b.addr.add(s.vethName, `${v6.vethAddress}/127`, { nodad: true })

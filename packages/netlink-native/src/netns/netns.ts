@@ -7,7 +7,13 @@ import { isNotFound, sysAsync } from '../errors.js'
 import { NETNS_RUN_DIR, resolveNetnsPath } from './path.js'
 
 export const Netns = {
-  /** Adds a named namespace (like `ip netns add NAME`); EEXIST if it exists. */
+  /**
+   * Adds a named namespace (like `ip netns add NAME`); EEXIST if it exists. Work that enters a
+   * namespace (`Netlink.open`, `Nft.open`, `Tap.open`, sysctls, `socketAtAsync`/`openAtAsync`)
+   * runs on one worker thread in the order it was started, so such work started right after
+   * `add()` was called, without awaiting it, runs once the namespace exists (and fails with the
+   * creation, or finds the namespace that had the name, if the creation fails).
+   */
   async add(name: string): Promise<void> {
     resolveNetnsPath(name)
     // The worker thread does the whole job; this thread only waits for the promise.
