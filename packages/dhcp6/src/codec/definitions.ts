@@ -70,7 +70,7 @@ export interface OptionTypes {
 }
 export type KnownCode = keyof OptionTypes
 
-interface Definition<T> {
+export interface Definition<T> {
   encode(value: T): Buffer
   /** Writes the encoded value at the writer's end, as encode() would make it, without a buffer of its own. */
   write?(value: T, w: Writer): void
@@ -377,6 +377,10 @@ export const DEFINITIONS: { [C in KnownCode]: Definition<OptionTypes[C]> & { lab
 }
 
 export const OPTION_NAMES: Record<number, string> = Object.fromEntries(Object.entries(DEFINITIONS).map(([c, d]) => [Number(c), d.label]))
+
+/** The definitions by code, for the codec's loops (undefined for a code without one). */
+export const DEFINITION_OF: Array<Definition<unknown> | undefined> = []
+for (const [code, def] of Object.entries(DEFINITIONS)) DEFINITION_OF[Number(code)] = def as Definition<unknown>
 
 export function isKnown(code: number): code is KnownCode {
   return Object.prototype.hasOwnProperty.call(DEFINITIONS, code)

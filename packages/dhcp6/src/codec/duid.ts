@@ -207,7 +207,9 @@ export function formatDuid(d: Duid): string {
   }
 }
 
-const hex4 = (n: number) => (n >>> 0).toString(16).padStart(4, '0')
+/** Hardware types as four hex digits; the first 256 made once (number to hex text is slow). */
+const HEX4 = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(4, '0'))
+const hex4 = (n: number) => HEX4[n] ?? (n >>> 0).toString(16).padStart(4, '0')
 
 /** The DUID as hex: the key a server files a client under (the hex of encodeDuid's bytes). */
 export function duidHex(d: Duid): string {

@@ -3,7 +3,7 @@
 // the order it was read or added. Codes with a definition (definitions.ts) decode to typed values;
 // the rest stay raw bytes and are re-encoded unchanged.
 import { ArgumentError } from '@lab/netlink-native'
-import { DEFINITIONS, OPTION_NAMES, isKnown, type KnownCode, type OptionTypes } from './definitions.js'
+import { DEFINITION_OF, DEFINITIONS, OPTION_NAMES, isKnown, type KnownCode, type OptionTypes } from './definitions.js'
 import { Dhcp6DecodeError } from './errors.js'
 
 export interface Dhcp6Option {
@@ -186,10 +186,10 @@ export class Dhcp6Options implements Iterable<Dhcp6Option> {
       const head = w.at
       w.skip(4)
       try {
-        const def = isKnown(code) ? DEFINITIONS[code] : undefined
-        if (def?.write) (def.write as (v: unknown, w: Writer) => void)(value, w)
+        const def = DEFINITION_OF[code]
+        if (def?.write) def.write(value, w)
         else {
-          const data = def ? def.encode(value as never) : (value as Buffer)
+          const data = def ? def.encode(value) : (value as Buffer)
           if (!Buffer.isBuffer(data)) throw new ArgumentError(`option ${code}`, 'an option without a definition needs a Buffer value')
           w.bytes(data)
         }
@@ -215,7 +215,8 @@ export class Dhcp6Options implements Iterable<Dhcp6Option> {
       const len = b.readUInt16BE(at + 2)
       if (at + 4 + len > b.length) throw new Dhcp6DecodeError('option-overrun', `option ${code} claims ${len} bytes, ${b.length - at - 4} remain`, code)
       const data = b.subarray(at + 4, at + 4 + len)
-      options.list.push({ code, value: isKnown(code) ? DEFINITIONS[code].decode(data, code, depth + 1) : Buffer.from(data) })
+      const def = DEFINITION_OF[code]
+      options.list.push({ code, value: def ? def.decode(data, code, depth + 1) : Buffer.from(data) })
       at += 4 + len
     }
     return options

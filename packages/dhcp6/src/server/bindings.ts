@@ -181,7 +181,10 @@ export class BindingDatabase {
   }
 
   #lease(who: Requester, key: string, state: Lease6['state'], expiresAt: number, preferredUntil: number): Lease6 {
-    return { address: key, client: who.client, kind: who.kind, duid: who.duid, iaid: who.iaid, ...(who.mac ? { mac: who.mac } : {}), state, expiresAt, preferredUntil, updatedAt: this.#now() }
+    const updatedAt = this.#now()
+    return who.mac
+      ? { address: key, client: who.client, kind: who.kind, duid: who.duid, iaid: who.iaid, mac: who.mac, state, expiresAt, preferredUntil, updatedAt }
+      : { address: key, client: who.client, kind: who.kind, duid: who.duid, iaid: who.iaid, state, expiresAt, preferredUntil, updatedAt }
   }
 
   /** The client gave `key` back (Release); the record stays, for stickiness. */

@@ -77,12 +77,27 @@ function statusOnly(code: number, message: string): Dhcp6Options {
 }
 
 function requester(client: Client, kind: Lease6Kind, iaid: number): Requester {
-  return { client: bindingKey(client.hex, kind, iaid), kind, duid: client.hex, iaid, ...(client.mac ? { mac: client.mac } : {}) }
+  const key = bindingKey(client.hex, kind, iaid)
+  return client.mac ? { client: key, kind, duid: client.hex, iaid, mac: client.mac } : { client: key, kind, duid: client.hex, iaid }
 }
 
-/** T1 and T2 (RFC 8415 21.4: 0.5 and 0.8 of the shortest preferred lifetime). */
-function times(preferred: number): { t1: number; t2: number } {
-  return { t1: Math.floor(preferred * 0.5), t2: Math.floor(preferred * 0.8) }
+/** The IA with T1 and T2 (RFC 8415 21.4: 0.5 and 0.8 of the shortest preferred lifetime). */
+function iaWithTimes(iaid: number, preferred: number, options: Dhcp6Options): IaNa {
+  return { iaid, t1: Math.floor(preferred * 0.5), t2: Math.floor(preferred * 0.8), options }
+}
+
+/** The IA that got nothing: NoAddrsAvail / NoPrefixAvail. */
+function noneFor(kind: Lease6Kind, ia: IaNa, out: IaOutcome): IaNa {
+  out.none = true
+  return { iaid: ia.iaid, t1: 0, t2: 0, options: statusOnly(NONE_AVAILABLE[kind], kind === 'na' ? 'no addresses available' : 'no prefixes available') }
+}
+
+interface IaOutcome {
+  leases: Lease6[]
+  withheld: boolean
+  none: boolean
+  durableOnly: boolean
+  count: number
 }
 
 /** The IA's inner option for one address or prefix. */
@@ -112,17 +127,13 @@ type Mode = 'advertise' | 'bind' | 'extend'
  * One IA of the client's message, answered: the IA option for the reply and what happened.
  * `advertise` offers, `bind` binds (Request, rapid commit), `extend` renews what the client holds.
  */
-function answerIa(kind: Lease6Kind, ia: IaNa, client: Client, ctx: Dhcp6Context, mode: Mode, out: { leases: Lease6[]; withheld: boolean; none: boolean; durableOnly: boolean }): IaNa {
+function answerIa(kind: Lease6Kind, ia: IaNa, client: Client, ctx: Dhcp6Context, mode: Mode, out: IaOutcome): IaNa {
   const pool: Pool6 | undefined = kind === 'na' ? ctx.subnet.na : ctx.subnet.pd
   const who = requester(client, kind, ia.iaid)
   const s = ctx.subnet
   const failing = ctx.db.journalFailure !== undefined
   const options = new Dhcp6Options()
-  const none = () => {
-    out.none = true
-    return { iaid: ia.iaid, t1: 0, t2: 0, options: statusOnly(NONE_AVAILABLE[kind], kind === 'na' ? 'no addresses available' : 'no prefixes available') }
-  }
-  if (!pool) return none()
+  if (!pool) return noneFor(kind, ia, out)
   const held = keysIn(kind, ia)
   if (mode === 'extend') {
     // RFC 8415 18.3.4/18.3.5: extend what is ours to give; anything else goes back with lifetimes 0.
@@ -151,44 +162,43 @@ function answerIa(kind: Lease6Kind, ia: IaNa, client: Client, ctx: Dhcp6Context,
       }
     }
     if (!any && held.length === 0) return { iaid: ia.iaid, t1: 0, t2: 0, options: statusOnly(STATUS.NoBinding, 'no binding for this IA') }
-    return { iaid: ia.iaid, ...times(preferredMin), options }
+    return iaWithTimes(ia.iaid, preferredMin, options)
   }
   // advertise / bind: the reservation, the current binding, the hint, a free one.
   if (failing) {
     const lease = ctx.db.durableBinding(who.client)
     if (!lease || pool.indexOf(lease.address) === undefined) {
       out.withheld = true
-      return none()
+      return noneFor(kind, ia, out)
     }
     const now = ctx.db.now()
     const p = left(lease.preferredUntil, now)
     options.list.push(resource(kind, lease.address, p, left(lease.expiresAt, now)))
     out.leases.push(lease)
     out.durableOnly = true
-    return { iaid: ia.iaid, ...times(p), options }
+    return iaWithTimes(ia.iaid, p, options)
   }
   const key = ctx.db.choose(pool, who, held[0])
-  if (!key) return none()
+  if (!key) return noneFor(kind, ia, out)
   out.leases.push(mode === 'bind' ? ctx.db.bind(pool, who, key, s.preferredLifetime, s.validLifetime) : ctx.db.offer(who, key))
   options.list.push(resource(kind, key, s.preferredLifetime, s.validLifetime))
-  return { iaid: ia.iaid, ...times(s.preferredLifetime), options }
+  return iaWithTimes(ia.iaid, s.preferredLifetime, options)
 }
 
 function answerIas(request: Dhcp6Message, m: Dhcp6Message, client: Client, ctx: Dhcp6Context, mode: Mode) {
-  const out = { leases: [] as Lease6[], withheld: false, none: false, durableOnly: false }
-  let count = 0
-  for (const o of request.options) {
+  const out: IaOutcome = { leases: [], withheld: false, none: false, durableOnly: false, count: 0 }
+  for (const o of request.options.list) {
     if (o.code === 3 || o.code === 25) {
-      count++
+      out.count++
       const kind: Lease6Kind = o.code === 3 ? 'na' : 'pd'
       m.options.add(IA_CODE[kind], answerIa(kind, o.value as IaNa, client, ctx, mode, out))
     } else if (o.code === 4) {
       // No temporary addresses here: the IA_TA comes back with NoAddrsAvail (RFC 8415 18.3.2).
-      count++
+      out.count++
       m.options.add(4, { iaid: (o.value as { iaid: number }).iaid, options: statusOnly(STATUS.NoAddrsAvail, 'no temporary addresses') })
     }
   }
-  return { ...out, count }
+  return out
 }
 
 /** The server's own DUID as hex, made once per DUID object (a server keeps one). */

@@ -121,7 +121,9 @@ export class UdpSocket extends DatagramReader<Datagram> {
             this.#counters.truncated++
             continue
           }
-          const data = Buffer.from(slab.subarray(i * maxDatagram, i * maxDatagram + length))
+          // A copy of its own (the slab is read into again): one allocation, no view in between.
+          const data = Buffer.allocUnsafe(length)
+          slab.copy(data, 0, i * maxDatagram, i * maxDatagram + length)
           if (family === 6) {
             // The addon reads IPv4 packet info only: the arrival interface is the bound one.
             this.#queue.push({ data, from: { address: this.#sourceText(meta, m + MMSG.address + 8), port: meta.readUInt16BE(m + MMSG.address + 2) }, ifindex: boundIfindex, to: '::' })
