@@ -11,7 +11,7 @@ import { mkdirSync, openSync, closeSync } from 'node:fs'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname, join, resolve } from 'node:path'
-import { Netlink, Netns, isNotFound, parseDuration, spawnInNetns, type Logger } from '@lab/netlink-native'
+import { Netlink, Netns, Sysctl, isNotFound, parseDuration, spawnInNetns, type Logger } from '@lab/netlink-native'
 import { TopologyError } from './errors.js'
 import { applyImpairment } from './impairment.js'
 import { VM_TAP, guestAddresses, runnerPath, shellLine, vmExec, vmImage, vmSocket, waitForVm } from './microvm.js'
@@ -75,6 +75,8 @@ async function each<T>(items: readonly T[], limit: number, fn: (item: T) => Prom
 }
 
 const CONCURRENCY = 16
+/** The first interface index of a link end in a namespace `up` made (lo, br0 and tap0 come before). */
+const FIRST_INDEX = 10
 
 /** One rtnetlink handle per namespace for the length of one `up`: opening one costs a setns. */
 class Handles {
@@ -198,7 +200,7 @@ async function converge(topology: Topology, state: LabState, handles: Handles, o
   if (newLinks.length > 0) {
     for (const [key, link] of newLinks) state.links[key] = { spec: link }
     writeState(state)
-    await createLinks(name, topology, newLinks.map(([, l]) => l), handles, report)
+    await createLinks(name, topology, newLinks.map(([, l]) => l), added, handles, report)
     for (const [key] of newLinks) say(`added link ${key.replace('--', ' <-> ')}`)
   }
   if (added.size > 0) await configureNodes(state, topology, [...added], handles, options, report)
@@ -234,7 +236,12 @@ async function createNode(handles: Handles, netns: string, spec: NodeSpec): Prom
   // (On the thread pool, beside the namespace: on an overlay /etc each file costs a millisecond.)
   const resolvConf = mkdir(`/etc/netns/${netns}`, { recursive: true }).then(() => writeFile(`/etc/netns/${netns}/resolv.conf`, ''))
   await Promise.all([Netns.add(netns), resolvConf])
+  // A bridge node is a switch: its ports carry no addresses. Without IPv6 on them (set before they
+  // exist), they stay silent: each port would otherwise send DAD, MLD and router solicitations
+  // when it comes up, flooded through every bridge of the lab to every host.
+  const quiet = spec.kind === 'bridge' ? new Sysctl(netns).set('net.ipv6.conf.default.disable_ipv6', 1) : undefined
   const nl = await handles.get(netns)
+  await quiet
   await nl.batch((b) => {
     b.link.set('lo', { up: true })
     if (BRIDGED.has(spec.kind)) b.link.add({ name: BRIDGE, kind: 'bridge', up: true })
@@ -248,14 +255,35 @@ async function createNode(handles: Handles, netns: string, spec: NodeSpec): Prom
  * bridge) from its first endpoint's namespace with the peer born in the second's; then each
  * second endpoint is brought up (and onto its bridge) there.
  */
-async function createLinks(lab: string, topology: Topology, links: LinkSpec[], handles: Handles, report: Report): Promise<void> {
+async function createLinks(lab: string, topology: Topology, links: LinkSpec[], added: Set<string>, handles: Handles, report: Report): Promise<void> {
   const bridged = (node: string) => BRIDGED.has(topology.nodes[node]!.kind)
+  // Interface indexes: each end's differs from its peer's. The first end of a pair to come up has
+  // no carrier yet, so it drops what it sends (and a bridge port stays disabled) until the kernel's
+  // link watcher sees the carrier; it does that at once for a veth whose peer has another index,
+  // but up to a second later when the indexes happen to be equal (the first ARP request of a ping
+  // lost, answered a second later). Only in namespaces this run made, where we know what is taken:
+  // lo, br0 and tap0 are below FIRST_INDEX.
+  const nextIndex = new Map<string, number>()
+  const indexes = new Map<LinkSpec, [number | undefined, number | undefined]>()
+  const take = (node: string, not?: number): number | undefined => {
+    if (!added.has(node)) return undefined
+    let i = nextIndex.get(node) ?? FIRST_INDEX
+    if (i === not) i++
+    nextIndex.set(node, i + 1)
+    return i
+  }
+  for (const link of links) {
+    const a = take(link.endpoints[0].node)
+    indexes.set(link, [a, take(link.endpoints[1].node, a)])
+  }
   let done = 0
   await each([...groupBy(links, (l) => netnsName(lab, l.endpoints[0].node))], CONCURRENCY, async ([netns, group]) => {
     const nl = await handles.get(netns)
     await nl.batch((b) => {
-      for (const { endpoints: [a, z] } of group) {
-        b.link.add({ name: a.interface, kind: 'veth', peer: { name: z.interface, netns: netnsName(lab, z.node) }, ...(bridged(a.node) ? { master: BRIDGE } : {}), up: true })
+      for (const link of group) {
+        const [a, z] = link.endpoints
+        const [index, peerIndex] = indexes.get(link)!
+        b.link.add({ name: a.interface, kind: 'veth', ...(index ? { index } : {}), peer: { name: z.interface, netns: netnsName(lab, z.node), ...(peerIndex ? { index: peerIndex } : {}) }, ...(bridged(a.node) ? { master: BRIDGE } : {}), up: true })
       }
     })
     report('creating links', (done += group.length / 2), links.length)
