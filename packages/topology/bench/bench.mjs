@@ -1,6 +1,7 @@
 // lab vs mininet: a linear topology (N switches in a chain, one host on each, as mininet's
-// `--topo linear,N`), up + every host pings its neighbour once (concurrently on both sides: our
-// pings eight at a time, mininet's all at once through its hosts' shells) + down. Our switches are bridge nodes (each its own namespace), hosts are namespaces; mininet
+// `--topo linear,N`), up + every host pings its neighbour once (concurrently on both sides: ours
+// all at once with `ping(lab, { pairs })`, one in-process ICMP socket per host; mininet's all at
+// once through its hosts' shells) + down. Our switches are bridge nodes (each its own namespace), hosts are namespaces; mininet
 // (its Python API, bench/mininet-linear.py, `--switch lxbr --controller none`) runs inside a
 // throwaway namespace so its bridges never touch the host. Also: a chain of 100 namespaces (the
 // issue's "100-node lab up in under 1 s") and lab up's time per node as the lab grows.
@@ -11,9 +12,8 @@ import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createProgress } from '@lab/cli-kit/progress'
-import { spawnInNetns } from '@lab/netlink-native'
 import { chartOption, writeChart } from '../../../scripts/bench-chart.mjs'
-import { down, parseTopology, up } from '../dist/index.js'
+import { down, parseTopology, ping, up } from '../dist/index.js'
 
 const { chart, args: rest } = chartOption()
 const flag = (name, fallback) => {
@@ -49,24 +49,14 @@ function chain(n) {
   return `name: ${lab}\nnodes:\n${nodes.join('\n')}\nlinks:\n${links.join('\n')}\n`
 }
 
-const ping = (netns, address) =>
-  new Promise((resolve, reject) => {
-    const child = spawnInNetns(netns, 'ping', ['-c', '1', '-W', '2', address], { stdio: 'ignore' })
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${netns} -> ${address}: ping failed`))))
-  })
-
 async function ours(n) {
-  const { text, ip } = linear(n)
+  const { text } = linear(n)
   progress.update(`lab: ${n} hosts, up, pings, down`)
   const t0 = performance.now()
   await up(parseTopology(text))
   const t1 = performance.now()
-  // Eight at a time: 500 pings spawned at once would measure the scheduler, not the lab.
-  let next = 0
-  const pinger = async () => {
-    for (let i = next++; i + 1 < n; i = next++) await ping(`${lab}-h${i}`, ip(i + 1))
-  }
-  await Promise.all(Array.from({ length: 8 }, pinger))
+  const pinged = await ping(lab, { pairs: Array.from({ length: n - 1 }, (_, i) => [`h${i}`, `h${i + 1}`]) })
+  if (pinged.failed > 0) throw new Error(`${pinged.failed} of ${n - 1} pings failed`)
   const t2 = performance.now()
   await down(lab)
   const t3 = performance.now()
