@@ -35,6 +35,9 @@ const writeAsync = promisify(write) as (fd: number, data: Buffer, offset: number
 const APPEND = constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND
 const APPEND_DSYNC = APPEND | constants.O_DSYNC
 
+/** Records per write when a compaction rewrites the file. */
+const COMPACT_SLICE = 1000
+
 /** One JSON line per record, in one buffer. */
 function encodeRecords(leases: readonly JournalRecord[]): Buffer {
   let text = ''
@@ -417,7 +420,12 @@ export class LeaseJournal<L extends JournalRecord = Lease> {
     try {
       const fd = openSync(tmp, 'w', 0o600)
       try {
-        writeSync(fd, leases.map((l) => JSON.stringify(l) + '\n').join(''))
+        // In slices of 1 000 records: the whole file as one string (and its bytes) left 40-50 MiB
+        // more anonymous memory in the sample after a compaction in `npm run soak` (10 MiB so).
+        for (let i = 0; i < leases.length; i += COMPACT_SLICE) {
+          const data = encodeRecords(leases.slice(i, i + COMPACT_SLICE))
+          for (let at = 0; at < data.length; ) at += writeSync(fd, data, at, data.length - at)
+        }
         fsyncSync(fd)
       } finally {
         closeSync(fd)
