@@ -37,11 +37,13 @@ export function fabricRunnable(sw: SwitchContext, fabric: FabricState, bridge: L
       } finally {
         await nl.close()
       }
-      await applyFabricFilter(sw.netns, plan.vxlan)
       writeFrrDir(plan, frr)
-      ctx.logger.info({ vni: plan.vni, vxlan: plan.vxlan, local: plan.local, neighbors: plan.neighbors, frr: frr.dir }, 'fabric data plane ready')
+      // zebra starts (it takes a while) while the DHCP filter is written. bgpd only after both: no
+      // broadcast crosses the VXLAN port before a neighbor's route puts its VTEP in the flood list.
       const zebra = new ZebraReady()
       ctx.run('zebra', daemonRunnable(sw, frr, zebra, 'zebra'))
+      await applyFabricFilter(sw.netns, plan.vxlan)
+      ctx.logger.info({ vni: plan.vni, vxlan: plan.vxlan, local: plan.local, neighbors: plan.neighbors, frr: frr.dir }, 'fabric data plane ready')
       ctx.run('bgpd', daemonRunnable(sw, frr, zebra, 'bgpd', plan.neighbors, plan.vxlan))
     },
     async (_, ctx) => {
