@@ -8,7 +8,7 @@ import { SlotAllocator } from './allocator.js'
 import { SLOTS_ERROR_CODES, SlotsError } from './errors.js'
 import { publishSlot } from './events.js'
 import { SlotNat } from './nat.js'
-import { buildSlot, enableForwarding, forwardOn, tapWithoutDad } from './topology.js'
+import { buildSlot, enableForwarding, tapWithoutDad, upWithForwarding } from './topology.js'
 import { deleteConntrackOf, flushConntrack } from './conntrack.js'
 import { validateEgress, type EgressPolicy } from './egress.js'
 import { BUILDING_ALIAS, IDLE_ALIAS, type PoolOptions, type SlotsStatus } from './pool.js'
@@ -606,8 +606,7 @@ export class Slots {
           b.addr.add(s.tapName, `${s.tapAddress}/${s.tapPrefixLength}`)
           if (s.ipv6) b.addr.add(s.tapName, `${s.ipv6.tapAddress}/${s.ipv6.tapPrefixLength}`, { nodad: true })
           // A new link starts with forwarding off (the namespace's default): on, as buildSlot has it.
-          forwardOn(b, s.tapName)
-          b.link.set(s.tapName, { up: true })
+          upWithForwarding(b, s.tapName)
         })
       }
     } finally {

@@ -13,25 +13,31 @@ const AF_INET = 2
 const IFLA_INET_CONF = 1
 const IPV4_DEVCONF_FORWARDING = 1
 
+const IFF_UP = 1
+
 /**
- * Queues `net.ipv4.conf.LINK.forwarding=1` as an rtnetlink message (RTM_NEWLINK with
- * IFLA_INET_CONF, which inet_set_link_af applies under the rtnl lock the batch takes anyway).
- * The sysctl file does the same by way of devinet_sysctl_forward, which only tries the rtnl lock
- * and restarts the write() until it gets it: it spins on a CPU while any other rtnetlink work of the
- * machine runs, ours (the TAP, the veth) included; here that made a write take 0.3-2 ms.
- * IPv4 forwards a packet when its input link has forwarding on (ip_route_input_slow checks the
- * link's setting, not net.ipv4.ip_forward), so the slot's two links are all that needs it.
+ * Queues one message that brings `link` up with `net.ipv4.conf.LINK.forwarding=1`: RTM_NEWLINK
+ * with IFF_UP and IFLA_AF_SPEC -> AF_INET -> IFLA_INET_CONF, which inet_set_link_af applies under
+ * the rtnl lock the message takes anyway. The sysctl file does the same by way of
+ * devinet_sysctl_forward, which only tries the rtnl lock and restarts the write() until it gets it:
+ * it spins on a CPU while any other rtnetlink work on the machine runs, ours (the TAP, the veth)
+ * included; here that made a write take 0.3-2 ms. IPv4 forwards a packet when its input link has
+ * forwarding on (ip_route_input_slow checks the link's setting, not net.ipv4.ip_forward), so the
+ * slot's two links are all that need it.
  */
-export function forwardOn(b: BatchBuilder, link: string): void {
+export function upWithForwarding(b: BatchBuilder, link: string): void {
   b.ops.push({
     refs: [],
     encode: () => ({
       type: RTM_NEWLINK,
-      op: 'link set forwarding',
+      op: 'link set up forwarding',
       object: link,
       body: (w) => {
-        // struct ifinfomsg, the link named by IFLA_IFNAME (index 0).
-        w.raw(Buffer.alloc(16))
+        // struct ifinfomsg: family, pad, type, index 0 (the link is named by IFLA_IFNAME), flags, change.
+        const header = Buffer.alloc(16)
+        header.writeUInt32LE(IFF_UP, 8)
+        header.writeUInt32LE(IFF_UP, 12)
+        w.raw(header)
         w.str(IFLA_IFNAME, link)
         w.nested(IFLA_AF_SPEC, () => w.nested(AF_INET, () => w.nested(IFLA_INET_CONF, () => w.u32(IPV4_DEVCONF_FORWARDING, 1))))
       },
@@ -83,11 +89,9 @@ export async function buildSlot(
       b.link.add({ name: s.peerName, kind: 'veth', txQueues: 1, rxQueues: 1, peer: { name: s.vethName, netns: options.hostNetnsPath } })
       b.link.set('lo', { up: true })
       b.addr.add(s.peerName, `${s.peerAddress}/31`)
-      forwardOn(b, s.peerName)
-      b.link.set(s.peerName, { up: true })
+      upWithForwarding(b, s.peerName)
       b.addr.add(s.tapName, `${s.tapAddress}/${s.tapPrefixLength}`)
-      forwardOn(b, s.tapName)
-      b.link.set(s.tapName, { up: true })
+      upWithForwarding(b, s.tapName)
       b.route.add({ dst: 'default', gateway: s.vethAddress, interface: s.peerName })
       if (v6) {
         b.addr.add(s.peerName, `${v6.peerAddress}/127`, { nodad: true })
