@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `npm run fuzz [-- RUNS] [-- PROJECT=RUNS ...] [-- --only PROJECT,...] [-- --jobs N] [-- --split K]`:
+// `npm run fuzz [-- RUNS] [-- PROJECT=RUNS ...] [-- --only PROJECT,...] [-- --jobs N] [-- --split K]
+// [-- --grep REGEX]` (only the tests whose name, "describe > it", matches):
 // the long property-test campaign, outside CI. Every decoder's property tests run with RUNS inputs
 // per property (default 1 000 000; PROJECT=RUNS sets one file's count); prints each property's
 // inputs and time, and a summary table per file at the end.
@@ -43,16 +44,18 @@ const perProject = new Map()
 let only
 let jobs = Math.min(2, availableParallelism())
 let split = 1
+let grep
 const args = process.argv.slice(2)
 for (let i = 0; i < args.length; i++) {
   const arg = args[i]
   if (arg === '--only') only = new Set(args[++i].split(','))
   else if (arg === '--jobs') jobs = Number(args[++i])
   else if (arg === '--split') split = Number(args[++i])
+  else if (arg === '--grep') grep = new RegExp(args[++i])
   else if (/^[a-z0-9-]+=\d+$/.test(arg)) perProject.set(arg.split('=')[0], arg.split('=')[1])
   else if (/^\d+$/.test(arg)) runs = arg
   else {
-    console.error(`fuzz: unknown argument ${arg} (expected RUNS, PROJECT=RUNS, --only PROJECT,..., --jobs N or --split K)`)
+    console.error(`fuzz: unknown argument ${arg} (expected RUNS, PROJECT=RUNS, --only PROJECT,..., --jobs N, --split K or --grep REGEX)`)
     process.exit(2)
   }
 }
@@ -139,6 +142,7 @@ for (const [project, file, what] of selected) {
   const count = Number(perProject.get(project) ?? runs)
   perFile.set(file, { project, file, what, count, properties: 0, inputs: 0, cpuSeconds: 0, started: undefined, ended: 0, cut: 0, findings: [] })
   names.forEach((name, index) => {
+    if (grep && !grep.test(name)) return
     // Parts get disjoint seeds; a single part keeps fast-check's own random seed (printed on a failure).
     for (let part = 0; part < split; part++) {
       const partRuns = Math.floor(count / split) + (part < count % split ? 1 : 0)

@@ -187,8 +187,11 @@ function rssParts() {
 }
 
 /** RSS, heap after a full GC, memory outside the heap (Buffers), open fds, and the part's own figures. */
-function sample(label, done, kernel) {
+async function sample(label, done, kernel) {
   globalThis.gc?.()
+  // V8 hands the pages that GC freed back to the system from a thread of its own, a little later:
+  // read RSS once that is done, not while it is still counted.
+  await new Promise((resolve) => setTimeout(resolve, 200))
   const m = process.memoryUsage()
   // LAB_SOAK_SMAPS=DIR: the process's memory map at every sample, for finding what holds RSS.
   if (process.env.LAB_SOAK_SMAPS) writeFileSync(join(process.env.LAB_SOAK_SMAPS, `${label.replace(/\W+/g, '-')}.smaps`), readFileSync('/proc/self/smaps', 'utf8'))
@@ -202,14 +205,14 @@ function sample(label, done, kernel) {
 async function loop(count, deadline, step, kernel, per = 1) {
   // Every tenth of the run, so a slow climb shows; the 10 % and 50 % marks have names.
   const marks = new Map([1, 2, 3, 4, 5, 6, 7, 8, 9].map((t) => [Math.floor((count * t) / 10), t === 1 ? 'warm-up' : t === 5 ? 'middle' : `${t * 10} %`]))
-  sample('start', 0, await kernel())
+  await sample('start', 0, await kernel())
   let i = 0
   for (; i < count; i++) {
-    if (marks.has(i)) sample(marks.get(i), i * per, await kernel())
+    if (marks.has(i)) await sample(marks.get(i), i * per, await kernel())
     if (Date.now() > deadline) break
     await step(i)
   }
-  sample('end', i * per, await kernel())
+  await sample('end', i * per, await kernel())
   return { done: i, stoppedByTime: i < count }
 }
 
@@ -285,7 +288,7 @@ async function soakDhcp4({ count, deadline, defer }) {
   }, journal, BATCH)
   counters.maxJournalKiB = Math.round(maxSize / 1024)
   await db.close()
-  sample('after close', counters.bound, journal())
+  await sample('after close', counters.bound, journal())
   return { ...result, done: counters.bound, requested: count, unit: 'leases bound', counters }
 }
 
