@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 // lab-dhcp6: run the DHCPv6 server (the client helper adds `client` to the command table).
 import { integerFlag, parseListenAddress, requiredFlag, runProgram, serveMetrics, UsageError, type Program, type Values, serveUntilStopped, untilAborted } from '@lab/cli-kit'
-import { readLeaseFile } from '@lab/dhcp4'
 import { listenTcp } from '@lab/netlink-native'
 import pino from 'pino'
 import { Registry, collectDefaultMetrics } from 'prom-client'
 import { Dhcp6Error } from './errors.js'
 import type { Lease6 } from './server/lease.js'
 import { DhcpV6Server } from './server/server.js'
+import { readBindingFile } from './server/journal.js'
 import { clientCommand } from './client/command.js'
 import type { Dhcp6SubnetConfig } from './server/subnet.js'
 
@@ -67,7 +67,7 @@ async function server(values: Values, signal: AbortSignal): Promise<number> {
 }
 
 async function leases(values: Values): Promise<number> {
-  const { leases: list } = await readLeaseFile<Lease6>(requiredFlag('lease-file', values['lease-file'] as string | undefined))
+  const { leases: list } = readBindingFile<Lease6>(requiredFlag('lease-file', values['lease-file'] as string | undefined))
   const now = Date.now()
   const current = list.filter((l) => l.state === 'bound' && l.expiresAt > now)
   if (values.json) console.log(JSON.stringify(current))

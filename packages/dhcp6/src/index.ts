@@ -5,6 +5,7 @@ export { respond, type Dhcp6Outcome, type Dhcp6ResponderEvent, type Dhcp6Context
 export { BindingDatabase, type BindingDatabaseOptions, type Requester } from './server/bindings.js'
 export { Subnet6, type Dhcp6SubnetConfig, type Reservation6, type Pool6 } from './server/subnet.js'
 export { bindingKey, type Lease6, type Lease6Kind, type Lease6State } from './server/lease.js'
+export { BindingJournal, readBindingFile, type BindingJournalOptions, type BindingFileContents, type BindingRecord } from './server/journal.js'
 export { ClientMachine, type ClientState, type LeaseCallback, type LeaseChangeReason, type MachineIo, type MachineOptions } from './client/machine.js'
 export { RFC8415_RETRANSMIT, nextTimeout, type ExchangeKind, type RetransmitParameters } from './client/retransmit.js'
 export { DEFAULT_REQUESTED_OPTIONS, buildClientMessage, readServerMessage, type AddressIa, type PrefixIa, type LeasedAddress, type LeasedPrefix, type ClientRequest, type ServerReply } from './client/messages.js'

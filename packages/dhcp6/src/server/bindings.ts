@@ -1,12 +1,13 @@
 // Which IA holds which address or prefix. Choosing follows the client's reservation, its current
 // binding, the address it hints at, then a never-used one, then the one expired longest ago.
-// Bindings, releases and declines go to @lab/dhcp4's lease journal (group-committed, O_DSYNC)
-// before the server answers them; beside the current state the database keeps what the journal
+// Bindings, releases and declines go to the binding journal (journal.ts: JSON lines as @lab/dhcp4's
+// lease journal writes them, group-committed, O_DSYNC, into zero-filled room) before the server
+// answers them; beside the current state the database keeps what the journal
 // has made durable, so that while writing fails the server still answers for bindings a restart
 // would find again.
-import { LeaseJournal, type LeaseJournalOptions } from '@lab/dhcp4'
 import { ArgumentError } from '@lab/netlink-native'
 import { Dhcp6Error } from '../errors.js'
+import { BindingJournal, type BindingJournalOptions } from './journal.js'
 import type { Lease6, Lease6Kind } from './lease.js'
 import type { Pool6 } from './subnet.js'
 
@@ -18,7 +19,7 @@ export interface BindingDatabaseOptions {
   /** How long a declined address stays out of use, ms (default 10 min). */
   declineQuarantineMs?: number
   now?: () => number
-  journal?: Omit<LeaseJournalOptions<Lease6>, 'onCommit'>
+  journal?: Omit<BindingJournalOptions<Lease6>, 'onCommit'>
 }
 
 /** Who is asking: the binding key and what reservations match on. */
@@ -31,7 +32,7 @@ export interface Requester {
 }
 
 export class BindingDatabase {
-  readonly #journal: LeaseJournal<Lease6> | undefined
+  readonly #journal: BindingJournal<Lease6> | undefined
   readonly #byKey = new Map<string, Lease6>()
   readonly #byClient = new Map<string, Lease6>()
   readonly #durable = new Map<string, Lease6>()
@@ -42,7 +43,7 @@ export class BindingDatabase {
   readonly #quarantineMs: number
   readonly damagedRecords: number
 
-  private constructor(options: BindingDatabaseOptions, journal: LeaseJournal<Lease6> | undefined, leases: Lease6[], damaged: number) {
+  private constructor(options: BindingDatabaseOptions, journal: BindingJournal<Lease6> | undefined, leases: Lease6[], damaged: number) {
     this.#journal = journal
     this.#now = options.now ?? Date.now
     this.#offerHoldMs = options.offerHoldMs ?? 60_000
@@ -62,7 +63,7 @@ export class BindingDatabase {
     let db: BindingDatabase | undefined
     let opened
     try {
-      opened = await LeaseJournal.open<Lease6>(options.journalPath, {
+      opened = BindingJournal.open<Lease6>(options.journalPath, {
         ...options.journal,
         onCommit: (committed, compacted) => db!.#madeDurable(committed, compacted),
       })

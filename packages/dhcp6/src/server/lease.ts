@@ -1,13 +1,13 @@
 // A binding as the server keeps it (and as the lease journal stores it, one JSON line each).
 // Clients are identified per IA, as RFC 8415 section 12 says bindings are: the client's DUID,
 // the IA's type and its IAID.
-import type { JournalRecord } from '@lab/dhcp4'
+import type { BindingRecord } from './journal.js'
 
 export type Lease6State = 'offered' | 'bound' | 'released' | 'declined' | 'expired'
 /** `na`: an address of an IA_NA; `pd`: a prefix of an IA_PD. */
 export type Lease6Kind = 'na' | 'pd'
 
-export interface Lease6 extends JournalRecord {
+export interface Lease6 extends BindingRecord {
   /** The address (`na`) or the prefix with its length (`pd`, `fd00:100:0:100::/56`). */
   address: string
   /** `<duid hex>/<kind>/<iaid>`: one binding per IA. */
