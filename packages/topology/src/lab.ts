@@ -183,24 +183,23 @@ async function converge(topology: Topology, state: LabState, handles: Handles, o
     writeState(state)
   }
 
-  // Then creation: nodes, links, then what runs on the nodes.
+  // Then creation, pipelined: each namespace is made, each link as soon as its two namespaces
+  // exist, each node's addresses as soon as its links do; then what runs on the nodes.
   const newNodes = Object.entries(topology.nodes).filter(([node]) => !state.nodes[node])
   const added = new Set(newNodes.map(([node]) => node))
-  if (newNodes.length > 0) {
-    for (const [node, spec] of newNodes) state.nodes[node] = { netns: netnsName(name, node), spec, processes: [] }
-    writeState(state) // before the namespaces exist: a kill from here on leaves them recorded
-    let done = 0
-    await each(newNodes, CONCURRENCY, async ([node, spec]) => {
-      await createNode(handles, netnsName(name, node), spec)
-      report('creating nodes', ++done, newNodes.length)
-    })
-    for (const [node, spec] of newNodes) say(`${recreate.has(node) ? 'recreated' : 'added'} node ${node} (${spec.kind}, netns ${netnsName(name, node)})`)
+  for (const node of added) {
+    const spec = topology.nodes[node]!
+    if ((spec.addresses?.length || spec.routes?.length || spec.dhcp) && !firstInterface(topology, node)) {
+      throw new TopologyError(`nodes.${node}: addresses, routes and dhcp need a link to the node`, { path: `nodes.${node}` })
+    }
   }
   const newLinks = [...desiredLinks].filter(([key]) => !state.links[key])
-  if (newLinks.length > 0) {
+  if (newNodes.length > 0 || newLinks.length > 0) {
+    for (const [node, spec] of newNodes) state.nodes[node] = { netns: netnsName(name, node), spec, processes: [] }
     for (const [key, link] of newLinks) state.links[key] = { spec: link }
-    writeState(state)
-    await createLinks(name, topology, newLinks.map(([, l]) => l), added, handles, report)
+    writeState(state) // before anything exists: a kill from here on leaves it all recorded
+    await build(state, topology, newNodes, newLinks.map(([, l]) => l), added, handles, report)
+    for (const [node, spec] of newNodes) say(`${recreate.has(node) ? 'recreated' : 'added'} node ${node} (${spec.kind}, netns ${netnsName(name, node)})`)
     for (const [key] of newLinks) say(`added link ${key.replace('--', ' <-> ')}`)
   }
   if (added.size > 0) await configureNodes(state, topology, [...added], handles, options, report)
@@ -250,12 +249,58 @@ async function createNode(handles: Handles, netns: string, spec: NodeSpec): Prom
   if (spec.kind === 'microvm') await nl.link.add({ name: VM_TAP, kind: 'tap', master: BRIDGE, up: true })
 }
 
+/** Runs at most `limit` of the functions given to it at a time, in the order given. */
+function limiter(limit: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let active = 0
+  const queue: Array<() => void> = []
+  const next = () => {
+    if (active < limit) queue.shift()?.()
+  }
+  return (fn) =>
+    new Promise((resolve, reject) => {
+      queue.push(() => {
+        active++
+        fn()
+          .then(resolve, reject)
+          .finally(() => {
+            active--
+            next()
+          })
+      })
+      next()
+    })
+}
+
 /**
- * Creates veth pairs in two rounds of one batch per namespace: each pair is made (up, on its
- * bridge) from its first endpoint's namespace with the peer born in the second's; then each
- * second endpoint is brought up (and onto its bridge) there.
+ * Makes the new nodes (16 namespaces at a time), their veth pairs and their addresses and routes,
+ * each step as soon as what it needs exists, so the kernel works on links while namespaces are
+ * still being made on libuv's threads. Veth pairs go in two batches per namespace: each pair is
+ * made (up, on its bridge) from its first endpoint's namespace with the peer born in the second's,
+ * then the second endpoints are brought up (and onto their bridges) there. Every step has ended
+ * when this returns or throws (the first error).
  */
-async function createLinks(lab: string, topology: Topology, links: LinkSpec[], added: Set<string>, handles: Handles, report: Report): Promise<void> {
+async function build(state: LabState, topology: Topology, nodes: Array<[string, NodeSpec]>, links: LinkSpec[], added: Set<string>, handles: Handles, report: Report): Promise<void> {
+  const lab = state.name
+  const tasks: Array<Promise<unknown>> = []
+  const track = (p: Promise<void>): Promise<void> => {
+    tasks.push(p)
+    return p
+  }
+  const gate = limiter(CONCURRENCY)
+  let made = 0
+  const ready = new Map<string, Promise<void>>()
+  for (const [node, spec] of nodes) {
+    ready.set(
+      node,
+      track(
+        gate(async () => {
+          await createNode(handles, netnsName(lab, node), spec)
+          report('creating nodes', ++made, nodes.length)
+        }),
+      ),
+    )
+  }
+  const exists = (node: string) => ready.get(node) ?? Promise.resolve()
   const bridged = (node: string) => BRIDGED.has(topology.nodes[node]!.kind)
   // Interface indexes: each end's differs from its peer's. The first end of a pair to come up has
   // no carrier yet, so it drops what it sends (and a bridge port stays disabled) until the kernel's
@@ -264,7 +309,6 @@ async function createLinks(lab: string, topology: Topology, links: LinkSpec[], a
   // lost, answered a second later). Only in namespaces this run made, where we know what is taken:
   // lo, br0 and tap0 are below FIRST_INDEX.
   const nextIndex = new Map<string, number>()
-  const indexes = new Map<LinkSpec, [number | undefined, number | undefined]>()
   const take = (node: string, not?: number): number | undefined => {
     if (!added.has(node)) return undefined
     let i = nextIndex.get(node) ?? FIRST_INDEX
@@ -272,44 +316,81 @@ async function createLinks(lab: string, topology: Topology, links: LinkSpec[], a
     nextIndex.set(node, i + 1)
     return i
   }
+  const indexes = new Map<LinkSpec, [number | undefined, number | undefined]>()
   for (const link of links) {
     const a = take(link.endpoints[0].node)
     indexes.set(link, [a, take(link.endpoints[1].node, a)])
   }
-  let done = 0
-  await each([...groupBy(links, (l) => netnsName(lab, l.endpoints[0].node))], CONCURRENCY, async ([netns, group]) => {
-    const nl = await handles.get(netns)
-    await nl.batch((b) => {
-      for (const link of group) {
-        const [a, z] = link.endpoints
-        const [index, peerIndex] = indexes.get(link)!
-        b.link.add({ name: a.interface, kind: 'veth', ...(index ? { index } : {}), peer: { name: z.interface, netns: netnsName(lab, z.node), ...(peerIndex ? { index: peerIndex } : {}) }, ...(bridged(a.node) ? { master: BRIDGE } : {}), up: true })
-      }
-    })
-    report('creating links', (done += group.length / 2), links.length)
-  })
-  await each([...groupBy(links, (l) => netnsName(lab, l.endpoints[1].node))], CONCURRENCY, async ([netns, group]) => {
-    const nl = await handles.get(netns)
-    await nl.batch((b) => {
-      for (const { endpoints: [, z] } of group) b.link.set(z.interface, { ...(bridged(z.node) ? { master: BRIDGE } : {}), up: true })
-    })
-    report('creating links', (done += group.length / 2), links.length)
-  })
+  let linked = 0
+  const firstRound = new Map<LinkSpec, Promise<void>>()
+  /** What a node's addresses wait for: its links made, and up on its side. */
+  const linksOf = new Map<string, Array<Promise<void>>>()
+  const waitFor = (node: string, p: Promise<void>) => {
+    const list = linksOf.get(node)
+    if (list) list.push(p)
+    else linksOf.set(node, [p])
+  }
+  for (const [from, group] of groupBy(links, (l) => l.endpoints[0].node)) {
+    const round = track(
+      (async () => {
+        await Promise.all([exists(from), ...group.map((l) => exists(l.endpoints[1].node))])
+        const nl = await handles.get(netnsName(lab, from))
+        await nl.batch((b) => {
+          for (const link of group) {
+            const [a, z] = link.endpoints
+            const [index, peerIndex] = indexes.get(link)!
+            b.link.add({ name: a.interface, kind: 'veth', ...(index ? { index } : {}), peer: { name: z.interface, netns: netnsName(lab, z.node), ...(peerIndex ? { index: peerIndex } : {}) }, ...(bridged(a.node) ? { master: BRIDGE } : {}), up: true })
+          }
+        })
+        report('creating links', (linked += group.length / 2), links.length)
+      })(),
+    )
+    waitFor(from, round)
+    for (const link of group) firstRound.set(link, round)
+  }
+  for (const [to, group] of groupBy(links, (l) => l.endpoints[1].node)) {
+    const round = track(
+      (async () => {
+        await Promise.all(group.map((l) => firstRound.get(l)))
+        const nl = await handles.get(netnsName(lab, to))
+        await nl.batch((b) => {
+          for (const { endpoints: [, z] } of group) b.link.set(z.interface, { ...(bridged(z.node) ? { master: BRIDGE } : {}), up: true })
+        })
+        report('creating links', (linked += group.length / 2), links.length)
+      })(),
+    )
+    waitFor(to, round)
+  }
+  let configured = 0
+  for (const node of added) {
+    const spec = topology.nodes[node]!
+    const iface = firstInterface(topology, node)
+    track(
+      (async () => {
+        await Promise.all([exists(node), ...(linksOf.get(node) ?? [])])
+        // A microVM's addresses and routes are the guest's (its image configures them).
+        if (spec.kind !== 'microvm' && (spec.addresses?.length || spec.routes?.length)) {
+          const nl = await handles.get(netnsName(lab, node))
+          await nl.batch((b) => {
+            for (const a of spec.addresses ?? []) b.addr.add(iface!, a)
+            for (const r of spec.routes ?? []) b.route.add({ dst: r.to, gateway: r.via })
+          })
+        }
+        report('configuring nodes', ++configured, added.size)
+      })(),
+    )
+  }
+  const failed = (await Promise.allSettled(tasks)).find((r) => r.status === 'rejected')
+  if (failed) throw failed.reason
 }
 
 /**
- * Addresses and routes (one batch per node), then what runs on the nodes: switches, DHCP clients
+ * What runs on the nodes: switches, DHCP clients
  * and microVM runners are started together and recorded in one state write right after, before
  * anything is awaited; slots and exec commands follow.
  */
 async function configureNodes(state: LabState, topology: Topology, nodes: string[], handles: Handles, options: UpOptions, report: Report): Promise<void> {
   const dir = labDir(state.name)
-  for (const node of nodes) {
-    const spec = topology.nodes[node]!
-    if ((spec.addresses?.length || spec.routes?.length || spec.dhcp) && !firstInterface(topology, node)) {
-      throw new TopologyError(`nodes.${node}: addresses, routes and dhcp need a link to the node`, { path: `nodes.${node}` })
-    }
-  }
   // microVM images first (a first run downloads the kernel): nothing is started before they exist.
   const vms = nodes.filter((n) => topology.nodes[n]!.kind === 'microvm')
   const images = new Map<string, { kernel: string; initramfs: string }>()
@@ -317,20 +398,6 @@ async function configureNodes(state: LabState, topology: Topology, nodes: string
     images.set(node, await vmImage(node, topology.nodes[node]!))
     report('preparing microVM images', i + 1, vms.length)
   }
-  let done = 0
-  await each(nodes, CONCURRENCY, async (node) => {
-    const spec = topology.nodes[node]!
-    const iface = firstInterface(topology, node)
-    // A microVM's addresses and routes are the guest's (its image configures them).
-    if (spec.kind !== 'microvm' && (spec.addresses?.length || spec.routes?.length)) {
-      const nl = await handles.get(state.nodes[node]!.netns)
-      await nl.batch((b) => {
-        for (const a of spec.addresses ?? []) b.addr.add(iface!, a)
-        for (const r of spec.routes ?? []) b.route.add({ dst: r.to, gateway: r.via })
-      })
-    }
-    report('configuring nodes', ++done, nodes.length)
-  })
   for (const node of nodes) {
     const record = state.nodes[node]!
     const { netns, spec } = record
