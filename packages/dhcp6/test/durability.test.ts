@@ -8,8 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import { cleanupAll, isRoot, run } from '@lab/testkit'
 import { ArgumentError } from '@lab/netlink-native'
-import { readLeaseFile } from '@lab/dhcp4'
-import { DhcpV6Server, LoadGenerator6, type Durability, type Lease6 } from '../src/index.js'
+import { readBindingFile, DhcpV6Server, LoadGenerator6, type Durability, type Lease6 } from '../src/index.js'
 import { pair } from './helpers.js'
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
@@ -42,7 +41,7 @@ describe.skipIf(!isRoot())('a server with either durability (needs root)', () =>
         await generator.close()
       }
       // Read before stop(): nothing was written by a stop.
-      const { leases } = await readLeaseFile<Lease6>(leaseFile)
+      const { leases } = readBindingFile<Lease6>(leaseFile)
       const bound = new Map(leases.filter((l) => l.state === 'bound').map((l) => [l.mac, l.address]))
       expect(acked.size).toBe(300)
       for (const [mac, address] of acked) expect(bound.get(mac), mac).toBe(address)

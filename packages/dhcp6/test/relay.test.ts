@@ -7,8 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import { Daemon, cleanupAll, isRoot } from '@lab/testkit'
 import { UdpSocket } from '@lab/netlink-native'
-import { readLeaseFile } from '@lab/dhcp4'
-import { Dhcp6Message, Dhcp6Options, Dhcp6RelayMessage, DhcpV6Server, decodeMessage, type Lease6 } from '../src/index.js'
+import { readBindingFile, Dhcp6Message, Dhcp6Options, Dhcp6RelayMessage, DhcpV6Server, decodeMessage, type Lease6 } from '../src/index.js'
 import { pair, until } from './helpers.js'
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
@@ -89,7 +88,7 @@ describe.skipIf(!isRoot())('relayed requests (needs root)', () => {
       await until('the server to die', () => !d.running || undefined)
       const snapshot = new Map(acked)
       expect(snapshot.size).toBeGreaterThan(0)
-      const { leases } = await readLeaseFile<Lease6>(leaseFile)
+      const { leases } = readBindingFile<Lease6>(leaseFile)
       const onDisk = new Map(leases.filter((l) => l.state === 'bound').map((l) => [l.address, l]))
       const lost = [...snapshot].filter(([, address]) => !onDisk.has(address))
       expect(lost).toEqual([])
