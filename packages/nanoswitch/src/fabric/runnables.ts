@@ -29,6 +29,13 @@ export function fabricRunnable(sw: SwitchContext, fabric: FabricState, bridge: L
   return service(
     sw.lifecycle,
     async (ctx) => {
+      writeFrrDir(plan, frr)
+      // zebra starts first (it takes a while, and learns the VXLAN device and the bridge from the
+      // kernel's notifications as they change) while the data plane is made; bgpd only after both:
+      // no broadcast crosses the VXLAN port before the DHCP filter is in place and a neighbor's
+      // route puts its VTEP in the flood list.
+      const zebra = new ZebraReady()
+      ctx.run('zebra', daemonRunnable(sw, frr, zebra, 'zebra'))
       const nl = await Netlink.open({ netns: sw.netns })
       try {
         const mtu = await checkUnderlay(nl, plan, sw.netns)
@@ -37,11 +44,6 @@ export function fabricRunnable(sw: SwitchContext, fabric: FabricState, bridge: L
       } finally {
         await nl.close()
       }
-      writeFrrDir(plan, frr)
-      // zebra starts (it takes a while) while the DHCP filter is written. bgpd only after both: no
-      // broadcast crosses the VXLAN port before a neighbor's route puts its VTEP in the flood list.
-      const zebra = new ZebraReady()
-      ctx.run('zebra', daemonRunnable(sw, frr, zebra, 'zebra'))
       await applyFabricFilter(sw.netns, plan.vxlan)
       ctx.logger.info({ vni: plan.vni, vxlan: plan.vxlan, local: plan.local, neighbors: plan.neighbors, frr: frr.dir }, 'fabric data plane ready')
       ctx.run('bgpd', daemonRunnable(sw, frr, zebra, 'bgpd', plan.neighbors, plan.vxlan))
