@@ -19,6 +19,8 @@ import { encodeIpv4Udp } from '../wire/ipv4-udp.js'
 import type { Lease } from './lease.js'
 import { LeaseDatabase } from './lease-db.js'
 import { serverMetrics, type ServerMetrics } from './metrics.js'
+import { ReplyEncoder } from './reply-encoder.js'
+import { SendWorker } from './send-worker.js'
 import { respond, type Outcome, type ResponderEvent } from './responder.js'
 import { Subnet, type SubnetConfig } from './subnet.js'
 
@@ -77,6 +79,12 @@ export interface DhcpServerOptions {
   offerHoldMs?: number
   /** How often expired leases and lapsed offers are swept, ms (default 10 s). */
   sweepIntervalMs?: number
+  /**
+   * Replies leave from a worker thread (default false): the server's sendmmsg, which over a veth
+   * or bridge also runs the receiving side's kernel path, moves to a second core. One more thread
+   * per interface; worth it when the main thread is saturated (see the README's Benchmark).
+   */
+  sendThread?: boolean
   /** A pino-shaped logger; the server logs nothing without one. */
   logger?: Logger
 }
@@ -139,6 +147,8 @@ interface Port {
   scheduled: boolean
   /** Sends what is ready (made once per port: no closure per packet). */
   flush: () => void
+  /** With `sendThread`: the worker thread that sends the replies. */
+  sender?: SendWorker
 }
 
 interface PendingAck {
@@ -162,6 +172,11 @@ export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
   #stopped = false
   /** ACKs may leave as soon as db.writeNow() returns true: 'none', or no lease file. */
   readonly #writeNow: boolean
+  /** Replies' bytes, with the subnet's repeated option values encoded once. */
+  readonly #encoder = new ReplyEncoder()
+  /** The subnet of the last relay address seen: relayed requests mostly come from a few relays. */
+  #lastRelay = ''
+  #lastRelaySubnet: Subnet | undefined
 
   private constructor(
     readonly options: DhcpServerOptions,
@@ -192,6 +207,13 @@ export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
     this.#debug = logger !== silentLogger && (isLevelEnabled ? isLevelEnabled.call(logger, 'debug') : true)
     for (const port of ports) {
       port.flush = () => this.#flush(port)
+      if (options.sendThread) {
+        try {
+          port.sender = new SendWorker(port.udp.handle.fd, logger)
+        } catch (error) {
+          logger.warn({ err: error, interface: port.name }, 'no send thread (the addon cannot be loaded by path here): replies leave from the main thread')
+        }
+      }
       port.udp.on('message', (d) => this.#handle(port, d))
       port.udp.on('error', (e) => logger.error({ err: e, interface: port.name }, 'socket error'))
       port.raw.on('error', (e) => logger.error({ err: e, interface: port.name }, 'packet socket error'))
@@ -213,6 +235,7 @@ export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
     if (!Array.isArray(names) || names.length === 0 || names.some((n) => typeof n !== 'string' || !n)) throw new ArgumentError('interface', 'an interface name, or a non-empty list of them')
     if (!Array.isArray(options.subnets) || options.subnets.length === 0) throw new ArgumentError('subnets', 'a non-empty list of subnets')
     if (options.durability !== undefined && options.durability !== 'commit' && options.durability !== 'none') throw new ArgumentError('durability', "'commit' or 'none'")
+    if (options.sendThread !== undefined && typeof options.sendThread !== 'boolean') throw new ArgumentError('sendThread', 'true or false')
     const subnets = options.subnets.map((c) => new Subnet(c))
     for (const [i, a] of subnets.entries()) {
       for (const b of subnets.slice(i + 1)) {
@@ -282,6 +305,7 @@ export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
   }
 
   static async #closePort(p: Port): Promise<void> {
+    await p.sender?.close()
     await p.udp.close()
     await p.raw.close()
   }
@@ -322,16 +346,34 @@ export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
 
   /** The subnet a request belongs to, and our address as that subnet's clients see it. */
   #select(port: Port, request: DhcpMessage, d: Datagram): { subnet: Subnet; serverId: string } | undefined {
-    const own = (subnet: Subnet) => port.addresses.find((a) => subnet.contains(a))
-    const fallback = () => (d.to !== '255.255.255.255' && port.addresses.includes(d.to) ? d.to : undefined) ?? port.addresses[0] ?? this.options.serverId
-    const pick = (address: string) => this.subnets.find((s) => s.contains(address))
     let subnet: Subnet | undefined
-    if (request.giaddr !== '0.0.0.0') subnet = pick(request.giaddr)
-    else if (request.ciaddr !== '0.0.0.0') subnet = pick(request.ciaddr)
-    else subnet = port.addresses.map(pick).find((s) => s !== undefined)
+    if (request.giaddr !== '0.0.0.0') {
+      if (request.giaddr !== this.#lastRelay) {
+        this.#lastRelaySubnet = this.#subnetOf(request.giaddr)
+        this.#lastRelay = request.giaddr
+      }
+      subnet = this.#lastRelaySubnet
+    } else if (request.ciaddr !== '0.0.0.0') subnet = this.#subnetOf(request.ciaddr)
+    else {
+      for (const a of port.addresses) if ((subnet = this.#subnetOf(a))) break
+    }
     if (!subnet) return undefined
-    const serverId = (request.giaddr === '0.0.0.0' ? own(subnet) : undefined) ?? fallback()
+    let serverId: string | undefined
+    if (request.giaddr === '0.0.0.0') {
+      for (const a of port.addresses) {
+        if (subnet.contains(a)) {
+          serverId = a
+          break
+        }
+      }
+    }
+    serverId ??= (d.to !== '255.255.255.255' && port.addresses.includes(d.to) ? d.to : undefined) ?? port.addresses[0] ?? this.options.serverId
     return serverId ? { subnet, serverId } : undefined
+  }
+
+  #subnetOf(address: string): Subnet | undefined {
+    for (const s of this.subnets) if (s.contains(address)) return s
+    return undefined
   }
 
   #handle(port: Port, d: Datagram): void {
@@ -428,7 +470,7 @@ export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
   /** RFC 2131 4.1: to the relay; to the client's address; broadcast; else unicast to yiaddr at chaddr. */
   #send(port: Port, m: DhcpMessage, arrived: number): void {
     if (this.#stopped) return
-    const data = m.encode()
+    const data = this.#encoder.encode(m)
     const type = m.messageType ?? 'unknown'
     this.#sent.set(type, (this.#sent.get(type) ?? 0) + 1)
     this.#metrics.exchange(type, (performance.now() - arrived) / 1000)
@@ -451,6 +493,7 @@ export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
     if (port.outbox.length === 0 || this.#stopped) return
     const batch = port.outbox
     port.outbox = []
+    if (port.sender?.send(batch)) return
     port.udp.sendBatch(batch).catch((error: unknown) => this.logger.warn({ err: error }, 'replies not sent'))
   }
 
