@@ -125,7 +125,8 @@ describe('binding journal', () => {
     expect(journal.writeNow()).toBe(true)
     await journal.close()
     expect(readBindingFile<Rec>(path).leases.map((l) => l.n)).toEqual([100, 101, 0])
-    expect(readFileSync(path).length).toBeGreaterThan(1 << 20)
+    // Room after the compacted records (more is made as commits need it).
+    expect(readFileSync(path).length).toBeGreaterThan(readBindingFile<Rec>(path).end + (128 << 10))
   })
 })
 

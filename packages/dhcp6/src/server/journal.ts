@@ -442,7 +442,8 @@ export class BindingJournal<L extends BindingRecord> {
       const fd = openSync(tmp, 'w', 0o600)
       try {
         for (let at = 0; at < data.length; ) at += writeSync(fd, data, at, data.length - at, at)
-        allocated = data.length + zeroFill(fd, data.length, CHUNK)
+        // Some room at once; more is made in the background by the next commits.
+        allocated = data.length + zeroFill(fd, data.length, CHUNK / 16)
         fsyncSync(fd)
       } finally {
         closeSync(fd)
