@@ -16,6 +16,13 @@
 // through (fast-check's interruptAfterTimeLimit), reported as "cut by the time bound".
 // CI runs the same files under vitest with their small default counts; LAB_FUZZ_RUNS only changes
 // the count.
+//
+// Where the time goes (CPU profiles of single properties at 2 000 to 20 000 inputs, plain node):
+// fast-check's generators 10 to 30 %; vitest's toEqual a third of a round-trip property (dhcp6,
+// ndp), so round trips compare with node's isDeepStrictEqual first; garbage collection about 10 %;
+// the decoders themselves 10 to 20 %, a good part of it the stack of every typed error they throw on
+// random input; for topology files the YAML library, two thirds of the time. Shrinking costs
+// nothing unless a property fails.
 import { spawn } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
