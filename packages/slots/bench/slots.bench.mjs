@@ -78,6 +78,8 @@ const oursSettle = ms(t0)
 // syscalls from C (bench/floor.c), one slot after another, no nftables, no event loop, no thread
 // hops. Skipped without a C compiler.
 let floor
+const PAIRS = Math.min(COUNT, 40)
+const paired = []
 const cc = ['cc', 'gcc'].find((c) => spawnSync('sh', ['-c', `command -v ${c}`]).status === 0)
 if (cc) {
   progress.update(`kernel floor: ${COUNT} slots from C`)
@@ -86,6 +88,19 @@ if (cc) {
     const bin = join(dir, 'floor')
     execFileSync(cc, ['-O2', '-o', bin, fileURLToPath(new URL('./floor.c', import.meta.url))], { stdio: ['ignore', 'ignore', 'pipe'] })
     floor = execFileSync(bin, [String(Math.min(COUNT, 4096)), `${tag}-fl`], { encoding: 'utf8' }).trimEnd()
+    // Paired, for a ratio the load moves less: one add() of ours, then one slot from C, in turn.
+    progress.update(`ours against the kernel floor, in turn: ${PAIRS} each`)
+    const pairedMade = []
+    for (let i = 0; i < PAIRS; i++) {
+      const t = process.hrtime.bigint()
+      pairedMade.push(await slots.add())
+      const ours = ms(t)
+      const out = execFileSync(bin, ['1', `${tag}-fp${i}`], { encoding: 'utf8' })
+      const c = Number(/^TOTAL\s+median ([\d.]+)/m.exec(out)[1])
+      paired.push({ ours, c })
+    }
+    for (const s of pairedMade) await slots.del(s.index)
+    await slots.settled()
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
@@ -164,6 +179,11 @@ if (floor) {
   const [, floorMedian, floorMin] = /^TOTAL\s+median ([\d.]+)\s+min ([\d.]+)/m.exec(floor).map(Number)
   console.log(`kernel floor (bench/floor.c: the same syscalls from C, without nftables), per step:\n${floor}`)
   console.log(`add one by one against the C floor (which has no nftables): median ${(sorted[Math.floor(COUNT / 2)] / floorMedian).toFixed(2)}x, fastest ${(sorted[0] / floorMin).toFixed(2)}x`)
+  const ratios = paired.map((p) => p.ours / p.c).sort((a, b) => a - b)
+  const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+  console.log(
+    `in turn, ${PAIRS} adds of ours and ${PAIRS} slots from C: ours median ${med(paired.map((p) => p.ours)).toFixed(2)} ms, C ${med(paired.map((p) => p.c)).toFixed(2)} ms; ours/C per pair: median ${ratios[Math.floor(PAIRS / 2)].toFixed(2)}x`,
+  )
 }
 console.log(`memory per slot: ${(slabPerSlot / 1024).toFixed(1)} KiB kernel slab (/proc/meminfo Slab delta), ${(rssPerSlot / 1024).toFixed(1)} KiB RSS in our process`)
 console.log(`ours creates ${(seedCreate / oursCreate).toFixed(1)}x faster one by one (${(seedCreate / oursCreateMany).toFixed(1)}x with addMany), create+destroy ${((seedCreate + seedDestroy) / (oursCreate + oursDestroy)).toFixed(1)}x (${((seedCreate + seedDestroy) / (oursCreateMany + oursDestroyMany)).toFixed(1)}x overlapped)`)
