@@ -250,7 +250,7 @@ async function createNode(handles: Handles, netns: string, spec: NodeSpec): Prom
 }
 
 /** Runs at most `limit` of the functions given to it at a time, in the order given. */
-function limiter(limit: number): <T>(fn: () => Promise<T>) => Promise<T> {
+export function limiter(limit: number): <T>(fn: () => Promise<T>) => Promise<T> {
   let active = 0
   const queue: Array<() => void> = []
   const next = () => {

@@ -4,6 +4,7 @@
 import { Netlink, Pinger, parseIp, type PingResult } from '@lab/netlink-native'
 import { TopologyError } from './errors.js'
 import { guestAddresses } from './microvm.js'
+import { limiter } from './lab.js'
 import { requireState, type LabState } from './state.js'
 
 export interface LabPingOptions {
@@ -15,6 +16,12 @@ export interface LabPingOptions {
   count?: number
   /** How long to wait for each reply, in ms (default 2000). */
   timeoutMs?: number
+  /**
+   * Source nodes pinging at once (default 32), each with all its requests in flight. Every first
+   * ping to a neighbour floods an ARP request through the whole layer-2 segment: hundreds at once
+   * along a long chain of bridges overflow the kernel's receive backlog and are lost.
+   */
+  concurrency?: number
 }
 
 export interface PingPairResult extends Omit<PingResult, 'error'> {
@@ -96,7 +103,7 @@ export async function ping(name: string, options: LabPingOptions = {}): Promise<
     for (const [from, to] of options.pairs) {
       check(from)
       check(to)
-      if (!SENDERS.has(state.nodes[from]!.spec.kind)) throw new TopologyError(`${from}: a ${state.nodes[from]!.spec.kind} node cannot send pings`, { code: 'LAB_ERR_NO_NODE' })
+      if (!SENDERS.has(state.nodes[from]!.spec.kind)) throw new TopologyError(`${from}: a ${state.nodes[from]!.spec.kind} node cannot send pings`, { code: 'LAB_ERR_NO_ADDRESS' })
     }
     pairs = [...options.pairs]
     const targets = [...new Set(pairs.map(([, to]) => to))]
@@ -119,8 +126,11 @@ export async function ping(name: string, options: LabPingOptions = {}): Promise<
     if (list) list.push(r)
     else bySource.set(key, [r])
   }
+  const concurrency = options.concurrency ?? 32
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new TopologyError(`concurrency: expected an integer >= 1, got ${String(concurrency)}`, { code: 'LAB_ERR_ARGUMENT' })
+  const gate = limiter(concurrency)
   await Promise.all(
-    [...bySource].map(async ([key, list]) => {
+    [...bySource].map(([key, list]) => gate(async () => {
       const [from, family] = key.split(' ') as [string, string]
       const record = state.nodes[from]!
       await using pinger = await Pinger.open({ netns: record.netns, family: family === '6' ? 6 : 4 })
@@ -130,7 +140,7 @@ export async function ping(name: string, options: LabPingOptions = {}): Promise<
           Object.assign(r, answer, error ? { error: error.message } : {})
         }),
       )
-    }),
+    })),
   )
   return { name, pairs: results, failed: results.filter((r) => r.error || r.lost > 0 || r.transmitted === 0).length }
 }

@@ -92,10 +92,11 @@ links:
   it('pings exactly the pairs a program asks for; refuses unknown nodes and nodes with no address', async () => {
     process.env.LAB_RUN_DIR = runDir
     try {
-      const r = await ping(name, { pairs: [['h1', 'h3'], ['h3', 'h1']], timeoutMs: 3000 })
+      const r = await ping(name, { pairs: [['h1', 'h3'], ['h3', 'h1']], timeoutMs: 3000, concurrency: 1 })
       expect(pairsOf(r)).toEqual(['h1>h3', 'h3>h1'])
       expect(r.failed).toBe(0)
       await expect(ping(name, { pairs: [['h1', 'h9']] })).rejects.toThrow(/no node h9/)
+      await expect(ping(name, { concurrency: 0 })).rejects.toThrow(/concurrency/)
       await expect(ping(name, { pairs: [['h1', 's1']] })).rejects.toThrow(/s1: no address/)
       await expect(ping(name, { pairs: [['s1', 'h1']] })).rejects.toThrow(/bridge node cannot send/)
     } finally {
