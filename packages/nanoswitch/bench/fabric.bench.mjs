@@ -16,7 +16,7 @@
 // Usage: fabric.bench.mjs [runs=5] [--chart FILE.svg] (the figures as a bar chart as well)
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createProgress } from '@lab/cli-kit/progress'
@@ -257,6 +257,8 @@ async function scriptFabric(t, run, tuned = false) {
 }
 
 const results = { nanoswitch: [], script: [], tuned: [] }
+// The machine may be shared: the load average (1 min) before and after goes with the figures.
+const loadBefore = loadavg()[0]
 try {
   for (let run = 0; run < runs; run++) {
     for (const [name, method] of [['nanoswitch', nanoswitchFabric], ['script', scriptFabric], ['tuned', (t, run) => scriptFabric(t, run, true)]]) {
@@ -278,7 +280,7 @@ try {
   cleanup()
 }
 const m = (name, key) => median(results[name].map((r) => r[key]))
-console.log(`\nnanoswitch fabric: 3 hosts, VNI 4242; median of ${runs} interleaved runs (ms)`)
+console.log(`\nnanoswitch fabric: 3 hosts, VNI 4242; median of ${runs} interleaved runs (ms); load average ${loadBefore.toFixed(1)} before, ${loadavg()[0].toFixed(1)} after`)
 console.log('how'.padEnd(52) + 'Established'.padStart(12) + 'first ping'.padStart(12))
 console.log('nanoswitch run --fabric (3 processes)'.padEnd(52) + m('nanoswitch', 'established').toFixed(0).padStart(12) + m('nanoswitch', 'ping').toFixed(0).padStart(12))
 console.log('shell: ip/bridge + zebra/bgpd by hand + vtysh polling'.padEnd(52) + m('script', 'established').toFixed(0).padStart(12) + m('script', 'ping').toFixed(0).padStart(12))
@@ -294,7 +296,7 @@ if (chart) {
   ]
   writeChart(chart, {
     title: 'nanoswitch fabric: 3 hosts, VNI 4242, from start',
-    subtitle: `median of ${runs} interleaved runs`,
+    subtitle: `median of ${runs} interleaved runs, load average ${loadBefore.toFixed(1)} at the start`,
     panels: [
       { title: 'to the first ping answered vm1 -> vm3', unit: 'ms', better: 'lower', baseline: 'shell: ip/bridge + zebra/bgpd by hand', bars: bars('ping') },
       { title: 'to every BGP session Established (nanoswitch: healthy)', unit: 'ms', better: 'lower', baseline: 'shell: ip/bridge + zebra/bgpd by hand', bars: bars('established') },
