@@ -1,7 +1,7 @@
 // lab vs mininet: a linear topology (N switches in a chain, one host on each, as mininet's
 // `--topo linear,N`), up + every host pings its neighbour once (concurrently on both sides: ours
-// all at once with `ping(lab, { pairs })`, one in-process ICMP socket per host; mininet's all at
-// once through its hosts' shells) + down. Our switches are bridge nodes (each its own namespace), hosts are namespaces; mininet
+// with `ping(lab, { pairs })`, one in-process ICMP socket per host, 32 hosts at a time; mininet's
+// all at once through its hosts' shells) + down. Our switches are bridge nodes (each its own namespace), hosts are namespaces; mininet
 // (its Python API, bench/mininet-linear.py, `--switch lxbr --controller none`) runs inside a
 // throwaway namespace so its bridges never touch the host. Also: a chain of 100 namespaces (the
 // issue's "100-node lab up in under 1 s") and lab up's time per node as the lab grows.
