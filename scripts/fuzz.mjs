@@ -12,8 +12,9 @@
 // minutes and most of an hour. Every property (every `it`) is a job of its own, N jobs at a time
 // (--jobs, default 2: this machine's cores); --split K runs each property as K parts of RUNS/K
 // inputs with different seeds, so the parts of one long property can run side by side.
-// Bounded: every job stops after LAB_FUZZ_MINUTES (default 30) minutes with the inputs it got
-// through (fast-check's interruptAfterTimeLimit), reported as "cut by the time bound".
+// Bounded: every job stops after LAB_FUZZ_MINUTES (default 30) minutes, and all at LAB_FUZZ_END (a
+// date) if set, with the inputs it got through (fast-check's interruptAfterTimeLimit), reported as
+// "cut by the time bound".
 // CI runs the same files under vitest with their small default counts; LAB_FUZZ_RUNS only changes
 // the count.
 //
@@ -78,6 +79,12 @@ if (!(jobs >= 1) || !(split >= 1)) {
 }
 
 const minutes = Number(process.env.LAB_FUZZ_MINUTES ?? 30)
+// LAB_FUZZ_END (a date, e.g. 2026-12-03T10:50Z): no job runs past it, whatever its own bound.
+const end = process.env.LAB_FUZZ_END ? Date.parse(process.env.LAB_FUZZ_END) : Infinity
+if (Number.isNaN(end)) {
+  console.error(`fuzz: LAB_FUZZ_END ${process.env.LAB_FUZZ_END} is not a date`)
+  process.exit(2)
+}
 const selected = files.filter(([project]) => !only || only.has(project))
 
 // Bundles sit next to their test file (the file reads its testdata relative to import.meta.url).
@@ -128,7 +135,8 @@ function runBundle(out, env, label) {
       }
     })
     child.stderr.on('data', (chunk) => other.push(String(chunk)))
-    const guard = setTimeout(() => child.kill('SIGKILL'), minutes * 60_000 + 120_000)
+    // The job stops itself at its deadline; this is the backstop if it hangs.
+    const guard = setTimeout(() => child.kill('SIGKILL'), (env.LAB_FUZZ_DEADLINE ? Number(env.LAB_FUZZ_DEADLINE) - Date.now() : minutes * 60_000) + 120_000)
     child.on('exit', (code, signal) => {
       clearTimeout(guard)
       if (other.length > 0 && (code !== 0 || !parsed?.ok)) console.log(`fuzz: ${label}: output:\n${other.join('\n').trimEnd()}`)
@@ -166,7 +174,12 @@ async function worker() {
     const f = perFile.get(job.file)
     const started = Date.now()
     f.started ??= started
-    const env = { LAB_FUZZ_RUNS: String(job.runs), LAB_FUZZ_TEST: String(job.index), LAB_FUZZ_DEADLINE: String(started + minutes * 60_000) }
+    if (started >= end) {
+      f.cut++
+      console.log(`fuzz: ${job.project}: ${job.name}: not started, LAB_FUZZ_END has passed`)
+      continue
+    }
+    const env = { LAB_FUZZ_RUNS: String(job.runs), LAB_FUZZ_TEST: String(job.index), LAB_FUZZ_DEADLINE: String(Math.min(started + minutes * 60_000, end)) }
     if (job.seed !== undefined) env.LAB_FUZZ_SEED = String(job.seed)
     const label = `${job.project}: ${job.name}${split > 1 ? ` (part ${job.part + 1}/${split})` : ''}`
     const { parsed, code, signal } = await runBundle(job.out, env, label)
