@@ -209,6 +209,6 @@ console.log('\n| package | property file | properties | inputs per property | in
 for (const f of perFile.values()) {
   const result = f.findings.length > 0 ? `FINDINGS: ${f.findings.join('; ')}` : f.cut > 0 ? `no findings; ${f.cut} job(s) cut by the time bound` : 'no findings'
   if (f.findings.length > 0 || f.cut > 0) failed++
-  console.log(`| ${f.project} | ${f.file} | ${f.properties} | ${f.count.toLocaleString('en')} | ${f.inputs.toLocaleString('en')} | ${Math.round((f.ended - f.started) / 1000)} s | ${Math.round(f.cpuSeconds)} s | ${result} |`)
+  console.log(`| ${f.project} | ${f.file} | ${f.properties} | ${f.count.toLocaleString('en')} | ${f.inputs.toLocaleString('en')} | ${f.started ? Math.round((f.ended - f.started) / 1000) : 0} s | ${Math.round(f.cpuSeconds)} s | ${result} |`)
 }
 process.exit(failed > 0 ? 1 : 0)
