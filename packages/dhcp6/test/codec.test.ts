@@ -17,7 +17,7 @@ import {
   type Duid,
 } from '../src/index.js'
 import { DEFINITIONS, isKnown } from '../src/codec/definitions.js'
-import { ipv6Text } from '../src/codec/address.js'
+import { ipv6Text, parseIpv6Hex } from '../src/codec/address.js'
 
 /**
  * expect(actual).toEqual(expected), with node's deep-strict comparison first: where that holds,
@@ -245,6 +245,36 @@ describe('property: one-pass encoding', () => {
       }),
       { numRuns: RUNS ?? 2000 },
     )
+  })
+
+  it('parses IPv6 text of hex groups as parseIp does, and leaves every other text to it', () => {
+    const parsed = (text: string) => {
+      try {
+        const ip = parseIp(text)
+        return ip.family === 6 ? ip.bytes.toString('hex') : undefined
+      } catch {
+        return undefined
+      }
+    }
+    fc.assert(
+      fc.property(fc.ipV6(), (text) => {
+        const fast = parseIpv6Hex(text)
+        if (!text.includes('.')) expect(fast?.toString('hex')).toBe(parsed(text))
+        else expect(fast).toBeUndefined()
+      }),
+      { numRuns: RUNS ?? 2000 },
+    )
+    // Near misses: whatever the fast parser accepts, parseIp accepts with the same bytes.
+    const text = fc.array(fc.constantFrom(...'0123456789abcdefABCDEF:::.%g'.split('')), { maxLength: 42 }).map((a) => a.join(''))
+    fc.assert(
+      fc.property(text, (t) => {
+        const fast = parseIpv6Hex(t)
+        if (fast) expect(fast.toString('hex')).toBe(parsed(t))
+      }),
+      { numRuns: RUNS ?? 5000 },
+    )
+    for (const t of ['::', '::1', '1::', '1:2:3:4:5:6:7::', '::2:3:4:5:6:7:8', 'FD00:A::B']) expect(parseIpv6Hex(t)?.toString('hex')).toBe(parsed(t))
+    for (const t of [':::', '1:::2', '1::2::3', ':1', '1:', '1:2:3:4:5:6:7:8:9', '1::2:3:4:5:6:7:8', '12345::', '::g']) expect(parseIpv6Hex(t)).toBeUndefined()
   })
 
   it('a message encoded inside another encode (a definition calling encode()) comes out whole', () => {

@@ -260,7 +260,7 @@ export class BindingDatabase {
     const now = this.#now()
     let taken = 0n
     for (const lease of this.#byKey.values()) {
-      if (pool.indexOf(lease.address) === undefined) continue
+      if (!pool.has(lease.address)) continue
       if (this.#held(lease, now) || (lease.state === 'declined' && lease.expiresAt > now)) taken++
     }
     return Number(pool.size - taken)
@@ -270,7 +270,7 @@ export class BindingDatabase {
   active(pool: Pool6): number {
     const now = this.#now()
     let n = 0
-    for (const lease of this.#byKey.values()) if (lease.state === 'bound' && lease.expiresAt > now && pool.indexOf(lease.address) !== undefined) n++
+    for (const lease of this.#byKey.values()) if (lease.state === 'bound' && lease.expiresAt > now && pool.has(lease.address)) n++
     return n
   }
 

@@ -1,7 +1,7 @@
 // A prefix served: the range its addresses come from, the pool prefixes are delegated from, its
 // reservations and the options its clients get. IPv6 arithmetic in BigInt: a /64 has 2^64 hosts.
 import { ArgumentError, parseCidr } from '@lab/netlink-native'
-import { formatIpv6, ipv6 } from '../codec/address.js'
+import { formatIpv6, ipv6, parseIpv6Hex } from '../codec/address.js'
 import { BoundedMemo } from '../codec/memo.js'
 
 export interface Reservation6 {
@@ -34,7 +34,10 @@ export interface Dhcp6SubnetConfig {
 }
 
 /** An IPv6 address as a number; memoized: the same addresses are looked up several times per exchange. */
-const numbers = new BoundedMemo(4096, (text: string, field: string): bigint => BigInt('0x' + ipv6(text, field).toString('hex')))
+const numbers = new BoundedMemo(4096, (text: string, field: string): bigint => {
+  const b = ipv6(text, field)
+  return (b.readBigUInt64BE(0) << 64n) | b.readBigUInt64BE(8)
+})
 export function toBig(text: string, field: string): bigint {
   return numbers.get(text, field)
 }
@@ -66,6 +69,8 @@ export interface Pool6 {
   at(i: bigint): string
   /** The index of a key, or undefined when it is not in the pool. */
   indexOf(key: string): bigint | undefined
+  /** Whether a key is in the pool: indexOf() without remembering the key (for walks over every binding). */
+  has(key: string): boolean
   /** The key reserved for a client (by its DUID hex or MAC). */
   reservedFor(duid: string, mac: string | undefined): string | undefined
   /** Who a key is reserved to (a DUID hex or `mac:...`), if anyone. */
@@ -119,6 +124,9 @@ export class Subnet6 {
       const first = toBig(config.range[0], 'range')
       const last = toBig(config.range[1], 'range')
       if (last < first || !this.contains(config.range[0]) || !this.contains(config.range[1])) throw new ArgumentError('range', `${config.range.join('-')} is not a range inside ${config.prefix}`)
+      const firstBytes = Buffer.from(ipv6(config.range[0], 'range'))
+      const lastBytes = Buffer.from(ipv6(config.range[1], 'range'))
+      const scratch = Buffer.alloc(16)
       this.na = {
         kind: 'na',
         size: last - first + 1n,
@@ -131,6 +139,15 @@ export class Subnet6 {
             return undefined
           }
           return n >= first && n <= last ? n - first : undefined
+        },
+        has: (key) => {
+          let b: Buffer | undefined
+          try {
+            b = parseIpv6Hex(key, scratch) ?? ipv6(key, 'address')
+          } catch {
+            return false
+          }
+          return b.compare(firstBytes) >= 0 && b.compare(lastBytes) <= 0
         },
         reservedFor: (duid, mac) => naReserved.for(duid, mac),
         reservedTo: (key) => naReserved.byKey.get(key),
@@ -158,6 +175,7 @@ export class Subnet6 {
           const i = (n - pool.base) >> shift
           return n >= pool.base && i < 1n << BigInt(len - pool.length) ? i : undefined
         },
+        has: (key) => this.pd!.indexOf(key) !== undefined,
         reservedFor: (duid, mac) => pdReserved.for(duid, mac),
         reservedTo: (key) => pdReserved.byKey.get(key),
       }
