@@ -31,8 +31,12 @@ export const ALL_DHCP_RELAY_AGENTS_AND_SERVERS = 'ff02::1:2'
 export const SERVER_PORT = 547
 export const CLIENT_PORT = 546
 
-/** Messages handled between two sends of the replies made so far. */
-const CHUNK = 16
+/**
+ * Messages handled between two sends of the replies made so far (and two journal batches). 32
+ * measured best with 'commit' against 16 and 64 (6 700–8 900 exchanges/s against 4 700–6 400 and
+ * 4 200–7 900 in the bench, single rounds at a load of 14–18).
+ */
+const CHUNK = 32
 /** Messages handled per turn of the event loop; more wait for the next turn. */
 const TURN = 64
 
