@@ -2,8 +2,8 @@
 // ring of slots in shared memory and a worker thread sends each with one sendmmsg on the server's
 // socket. The kernel's send path is the largest single item of the server's main thread (over a
 // veth or a bridge it also runs the receiving side's path): the worker takes it off that thread.
-// The main thread wakes the worker with Atomics.notify when a slot is filled; the worker frees
-// slots in order. When the ring is full (or the worker has died) the caller sends the batch itself.
+// The main thread wakes the worker with Atomics.notify when it fills a slot while the worker
+// sleeps (not while it is sending); the worker frees slots in order. When the ring is full (or the worker has died) the caller sends the batch itself.
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { Worker } from 'node:worker_threads'
@@ -17,10 +17,21 @@ const MAX = 64
 /** Destinations whose sockaddr is kept (relays and clients); the memo starts over beyond. */
 const DESTINATIONS = 1024
 
-/** ctrl[]: slots filled (main), slots sent (worker), stop (main), an always-0 word to sleep on. */
+/**
+ * ctrl[]: slots filled (main), slots sent (worker), stop (main), an always-0 word to sleep on, and
+ * whether the worker is (about to be) asleep: the main thread wakes it (a futex syscall) only then.
+ */
 const HEAD = 0
 const TAIL = 1
 const STOP = 2
+const ASLEEP = 4
+/**
+ * Waking a sleeping thread is a futex syscall that cost the main thread as much as the sendmmsg it
+ * saved: while batches keep coming (within NAPPING_MS of the last) the worker naps NAP_MS between
+ * looks instead, and only a worker idle for longer sleeps until woken.
+ */
+const NAPPING_MS = 10
+const NAP_MS = 0.2
 
 // Plain JavaScript run with `eval`: no file to find in a bundle. The addon returns -errno for
 // EAGAIN, EINTR and ENOBUFS (tried again after a millisecond) and throws for anything else (the
@@ -34,11 +45,21 @@ const counts = new Int32Array(workerData.counts)
 const slab = workerData.slabs.map((s) => Buffer.from(s))
 const meta = workerData.metas.map((m) => Buffer.from(m))
 let tail = 0
+let busy = 0
 for (;;) {
   while (Atomics.load(ctrl, ${HEAD}) === tail) {
     if (Atomics.load(ctrl, ${STOP}) === 1) process.exit(0)
-    Atomics.wait(ctrl, ${HEAD}, tail, 100)
+    if (performance.now() - busy < ${NAPPING_MS}) {
+      // Busy lately: look again after a nap of ${NAP_MS} ms, so the main thread need not wake us.
+      Atomics.wait(ctrl, 3, 0, ${NAP_MS})
+      continue
+    }
+    // Said before looking again: a slot filled after this look finds the flag set and wakes us.
+    Atomics.store(ctrl, ${ASLEEP}, 1)
+    if (Atomics.load(ctrl, ${HEAD}) === tail) Atomics.wait(ctrl, ${HEAD}, tail, 100)
+    Atomics.store(ctrl, ${ASLEEP}, 0)
   }
+  busy = performance.now()
   if (Atomics.load(ctrl, ${STOP}) === 1) process.exit(0)
   const slot = tail % slots
   const n = counts[slot]
@@ -88,7 +109,7 @@ export class SendWorker {
     const require = createRequire(import.meta.url)
     const binding = join(dirname(require.resolve('@lab/netlink-native/package.json')), 'binding.cjs')
     this.#layout = (require(binding) as { MMSG: Layout }).MMSG
-    const ctrl = new SharedArrayBuffer(16)
+    const ctrl = new SharedArrayBuffer(20)
     const slabs = Array.from({ length: SLOTS }, () => new SharedArrayBuffer(SLAB))
     const metas = Array.from({ length: SLOTS }, () => new SharedArrayBuffer(this.#layout.size * MAX))
     const counts = new SharedArrayBuffer(4 * SLOTS)
@@ -134,7 +155,7 @@ export class SendWorker {
     this.#counts[slot] = batch.length
     this.#head++
     Atomics.store(this.#ctrl, HEAD, this.#head)
-    Atomics.notify(this.#ctrl, HEAD)
+    if (Atomics.load(this.#ctrl, ASLEEP) === 1) Atomics.notify(this.#ctrl, HEAD)
     return true
   }
 
