@@ -10,6 +10,7 @@
 //   (c) the same script with the FRR knobs nanoswitch writes (coalesce-time 0, timers 3 9,
 //       timers connect 1, advertisement-interval 0), waiting for every flood list, not just
 //       Established: how much of (a) is FRR and how much is nanoswitch.
+// (a') is (a) started from the one-file bundle (bundle/nanoswitch.mjs), when it was built.
 // And once per nanoswitch run: a new VM on host 2 takes a lease (udhcpc), then pings vm1 on host 1:
 // the time from its lease to the first answer.
 // Every step is bounded; everything made is removed, also on failure or SIGINT.
@@ -24,6 +25,8 @@ import { chartOption, writeChart } from '../../../scripts/bench-chart.mjs'
 
 const pkg = fileURLToPath(new URL('..', import.meta.url))
 const cli = join(pkg, 'dist/cli.js')
+// The one-file bundle `npm run build` also writes: the same switch, less module loading at start.
+const bundle = join(pkg, 'bundle/nanoswitch.mjs')
 const { chart, args } = chartOption()
 const runs = Number(args[0] ?? 5)
 // One status line per run, written between the timed parts.
@@ -144,7 +147,7 @@ function topology(name) {
 }
 
 /** (a) nanoswitch: three processes; resolves when all three logged `switch healthy`. */
-async function nanoswitchFabric(t, run) {
+async function nanoswitchFabric(t, run, entry = cli) {
   const procs = t.hosts.map((h, i) => {
     const file = join(dir, `${run}-h${i + 1}.json`)
     const neighbors = [1, 2, 3].filter((j) => j !== i + 1).map(vtep)
@@ -153,7 +156,7 @@ async function nanoswitchFabric(t, run) {
   })
   const t0 = performance.now()
   const started = procs.map(({ h, file }) => {
-    const child = spawn(process.execPath, [cli, 'run', '--netns', h, '--fabric', file, '--socket', join(dir, `${h}.sock`)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } })
+    const child = spawn(process.execPath, [entry, 'run', '--netns', h, '--fabric', file, '--socket', join(dir, `${h}.sock`)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } })
     children.add(child)
     frrDirs.add(`/var/run/frr/${h}`)
     let log = ''
@@ -256,14 +259,15 @@ async function scriptFabric(t, run, tuned = false) {
   return { established: establishedAt - t0, ping: pingAt - t0 }
 }
 
-const results = { nanoswitch: [], script: [], tuned: [] }
+const results = { nanoswitch: [], bundle: [], script: [], tuned: [] }
 // The machine may be shared: the load average (1 min) before and after goes with the figures.
 const loadBefore = loadavg()[0]
 try {
-  const variants = [['nanoswitch', nanoswitchFabric], ['script', scriptFabric], ['tuned', (t, run) => scriptFabric(t, run, true)]]
+  const variants = [['nanoswitch', nanoswitchFabric], ['script', scriptFabric], ['tuned', (t, run) => scriptFabric(t, run, true)], ...(existsSync(bundle) ? [['bundle', (t, run) => nanoswitchFabric(t, run, bundle)]] : [])]
   for (let run = 0; run < runs; run++) {
     // Each run starts with another variant, so none always goes first (or always follows the same one).
-    for (const [name, method] of [...variants.slice(run % 3), ...variants.slice(0, run % 3)]) {
+    const k = run % variants.length
+    for (const [name, method] of [...variants.slice(k), ...variants.slice(0, k)]) {
       progress.update(`run ${run + 1}/${runs}: ${name}`)
       const t = topology(`${run}${name.slice(0, 2)}`)
       try {
@@ -288,14 +292,17 @@ const m = (name, key) => median(results[name].map((r) => r[key]))
 console.log(`\nnanoswitch fabric: 3 hosts, VNI 4242; median of ${runs} interleaved runs (ms); load average ${loadBefore.toFixed(1)} before, ${loadavg()[0].toFixed(1)} after`)
 console.log('how'.padEnd(52) + 'Established'.padStart(12) + 'first ping'.padStart(12))
 console.log('nanoswitch run --fabric (3 processes)'.padEnd(52) + m('nanoswitch', 'established').toFixed(0).padStart(12) + m('nanoswitch', 'ping').toFixed(0).padStart(12))
+if (results.bundle.length > 0) console.log('node bundle/nanoswitch.mjs run --fabric (3 processes)'.padEnd(52) + m('bundle', 'established').toFixed(0).padStart(12) + m('bundle', 'ping').toFixed(0).padStart(12))
 console.log('shell: ip/bridge + zebra/bgpd by hand + vtysh polling'.padEnd(52) + m('script', 'established').toFixed(0).padStart(12) + m('script', 'ping').toFixed(0).padStart(12))
 console.log('shell, nanoswitch\'s FRR knobs, waits for flood list'.padEnd(52) + m('tuned', 'established').toFixed(0).padStart(12) + m('tuned', 'ping').toFixed(0).padStart(12))
 console.log(`nanoswitch phases (latest host, from its log): bridge ready ${m('nanoswitch', 'bridge').toFixed(0)}, bgpd started ${m('nanoswitch', 'bgpd').toFixed(0)}, healthy ${m('nanoswitch', 'established').toFixed(0)}`)
 console.log(`nanoswitch vs script (first ping): ${(m('script', 'ping') / m('nanoswitch', 'ping')).toFixed(2)}x as fast; vs the tuned script: ${(m('tuned', 'ping') / m('nanoswitch', 'ping')).toFixed(2)}x`)
+if (results.bundle.length > 0) console.log(`the bundle vs script (first ping): ${(m('script', 'ping') / m('bundle', 'ping')).toFixed(2)}x as fast; bundle phases: bridge ready ${m('bundle', 'bridge').toFixed(0)}, healthy ${m('bundle', 'established').toFixed(0)}`)
 console.log(`new VM on host 2, lease to first answer from host 1: ${m('nanoswitch', 'newVm').toFixed(0)} ms (median; max ${Math.max(...results.nanoswitch.map((r) => r.newVm)).toFixed(0)})`)
 if (chart) {
   const bars = (key) => [
     { label: 'nanoswitch run --fabric (3 processes)', value: m('nanoswitch', key), ours: true },
+    ...(results.bundle.length > 0 ? [{ label: 'node bundle/nanoswitch.mjs run --fabric', value: m('bundle', key), ours: true }] : []),
     { label: 'shell: ip/bridge + zebra/bgpd by hand', value: m('script', key) },
     { label: "shell with nanoswitch's FRR knobs", value: m('tuned', key) },
   ]
