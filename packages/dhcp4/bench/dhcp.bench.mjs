@@ -3,7 +3,6 @@
 // latency, like against like, in one table:
 // - ours with `durability: 'none'` (an ACK leaves once its lease is written to the file, not
 //   synced) against Kea 2.2's memfile (the same trade), both with 2 threads of work at most;
-//   ours also with `sendThread: true` (its replies sent from a worker thread: a second core);
 // - ours with `durability: 'commit'` (an ACK leaves once its lease is on disk) against Kea with
 //   its PostgreSQL lease backend (Debian's PostgreSQL 15, started here as the unprivileged
 //   `postgres` user in a throwaway data directory, reached on a private unix socket);
@@ -14,7 +13,7 @@
 // failure and SIGINT/SIGTERM); PostgreSQL is stopped.
 // Usage: dhcp.bench.mjs [clients=10000] [rounds=3] [--chart FILE.svg]
 // Environment: BENCH_ONLY=lab-none,kea-pg (configurations by server key: lab-none, lab-commit,
-// lab-none-thread, kea-memfile, kea-pg; or with @window: lab-none@256); BENCH_WINDOWS=64,256; BENCH_NODE_FLAGS
+// kea-memfile, kea-pg; or with @window: lab-none@256); BENCH_WINDOWS=64,256; BENCH_NODE_FLAGS
 // (e.g. --trace-gc) go to our server's node; BENCH_STDOUT=1 shows its stdout; BENCH_PROFILE=DIR
 // writes its CPU profiles; BENCH_TRACE=prefix writes each exchange's start, latency and offer time
 // per configuration and round; BENCH_DIST=DIR runs our server from another build (before/after);
@@ -144,8 +143,6 @@ function ours(durability, extra = {}) {
 
 const servers = [
   { key: 'lab-none', name: "@lab/dhcp4 durability 'none'", pair: 'none', ours: true, start: ours('none') },
-  // sendThread: the replies leave from a worker thread (a second core).
-  { key: 'lab-none-thread', name: "@lab/dhcp4 'none', sendThread", pair: 'none', ours: true, start: ours('none', { sendThread: true }) },
   { key: 'kea-memfile', name: 'Kea 2.2 memfile, 2 threads', pair: 'none', needs: 'kea-dhcp4', start: (round, tag) => keaConfig(round, { type: 'memfile', persist: true, name: join(dir, `kea-${tag}-${round}.csv`), 'lfc-interval': 0 }) },
   { key: 'lab-commit', name: "@lab/dhcp4 durability 'commit'", pair: 'commit', ours: true, start: ours('commit') },
   {
@@ -238,7 +235,6 @@ for (const r of rows) console.log(r.server.name.padEnd(34) + String(r.window).pa
 const find = (key, window) => rows.find((r) => r.server.key === key && r.window === window)
 const goals = [
   ['lab-none', 'kea-memfile', 1.5],
-  ['lab-none-thread', 'kea-memfile', 1.5],
   ['lab-commit', 'kea-pg', 3],
 ]
 console.log('')

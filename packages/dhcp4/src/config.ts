@@ -21,7 +21,7 @@ export class ConfigError extends DhcpError {
   }
 }
 
-const TOP_KEYS = ['interface', 'netns', 'leaseFile', 'durability', 'sendThread', 'leaseTime', 'serverId', 'offerHoldMs', 'subnets'] as const
+const TOP_KEYS = ['interface', 'netns', 'leaseFile', 'durability', 'leaseTime', 'serverId', 'offerHoldMs', 'subnets'] as const
 const SUBNET_KEYS = ['subnet', 'range', 'exclude', 'reservations', 'router', 'dns', 'domain', 'search', 'routes', 'mtu', 'ntp', 'leaseTime'] as const
 const RESERVATION_KEYS = ['mac', 'clientId', 'address'] as const
 const ROUTE_KEYS = ['destination', 'prefixLength', 'router'] as const
@@ -185,10 +185,6 @@ export function parseConfig(text: string): ServerConfig {
   if (top.durability !== undefined) {
     if (top.durability !== 'commit' && top.durability !== 'none') throw new ConfigError('durability', 'expected "commit" or "none"')
     config.durability = top.durability
-  }
-  if (top.sendThread !== undefined) {
-    if (typeof top.sendThread !== 'boolean') throw new ConfigError('sendThread', 'expected true or false')
-    config.sendThread = top.sendThread
   }
   return config
 }

@@ -20,7 +20,6 @@ import type { Lease } from './lease.js'
 import { LeaseDatabase } from './lease-db.js'
 import { serverMetrics, type ServerMetrics } from './metrics.js'
 import { ReplyEncoder } from './reply-encoder.js'
-import { SendWorker } from './send-worker.js'
 import { respond, type Outcome, type ResponderEvent } from './responder.js'
 import { Subnet, type SubnetConfig } from './subnet.js'
 
@@ -79,12 +78,6 @@ export interface DhcpServerOptions {
   offerHoldMs?: number
   /** How often expired leases and lapsed offers are swept, ms (default 10 s). */
   sweepIntervalMs?: number
-  /**
-   * Replies leave from a worker thread (default false): the server's sendmmsg, which over a veth
-   * or bridge also runs the receiving side's kernel path, moves to a second core. One more thread
-   * per interface; worth it when the main thread is saturated (see the README's Benchmark).
-   */
-  sendThread?: boolean
   /** A pino-shaped logger; the server logs nothing without one. */
   logger?: Logger
 }
@@ -147,8 +140,6 @@ interface Port {
   scheduled: boolean
   /** Sends what is ready (made once per port: no closure per packet). */
   flush: () => void
-  /** With `sendThread`: the worker thread that sends the replies. */
-  sender?: SendWorker
 }
 
 interface PendingAck {
@@ -207,13 +198,6 @@ export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
     this.#debug = logger !== silentLogger && (isLevelEnabled ? isLevelEnabled.call(logger, 'debug') : true)
     for (const port of ports) {
       port.flush = () => this.#flush(port)
-      if (options.sendThread) {
-        try {
-          port.sender = new SendWorker(port.udp.handle.fd, logger)
-        } catch (error) {
-          logger.warn({ err: error, interface: port.name }, 'no send thread (the addon cannot be loaded by path here): replies leave from the main thread')
-        }
-      }
       port.udp.on('message', (d) => this.#handle(port, d))
       port.udp.on('error', (e) => logger.error({ err: e, interface: port.name }, 'socket error'))
       port.raw.on('error', (e) => logger.error({ err: e, interface: port.name }, 'packet socket error'))
@@ -235,7 +219,6 @@ export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
     if (!Array.isArray(names) || names.length === 0 || names.some((n) => typeof n !== 'string' || !n)) throw new ArgumentError('interface', 'an interface name, or a non-empty list of them')
     if (!Array.isArray(options.subnets) || options.subnets.length === 0) throw new ArgumentError('subnets', 'a non-empty list of subnets')
     if (options.durability !== undefined && options.durability !== 'commit' && options.durability !== 'none') throw new ArgumentError('durability', "'commit' or 'none'")
-    if (options.sendThread !== undefined && typeof options.sendThread !== 'boolean') throw new ArgumentError('sendThread', 'true or false')
     const subnets = options.subnets.map((c) => new Subnet(c))
     for (const [i, a] of subnets.entries()) {
       for (const b of subnets.slice(i + 1)) {
@@ -305,7 +288,6 @@ export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
   }
 
   static async #closePort(p: Port): Promise<void> {
-    await p.sender?.close()
     await p.udp.close()
     await p.raw.close()
   }
@@ -493,7 +475,6 @@ export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
     if (port.outbox.length === 0 || this.#stopped) return
     const batch = port.outbox
     port.outbox = []
-    if (port.sender?.send(batch)) return
     port.udp.sendBatch(batch).catch((error: unknown) => this.logger.warn({ err: error }, 'replies not sent'))
   }
 
