@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { closeSync } from 'node:fs'
 import { readdirSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { TestNetns, cleanupAll, isRoot, vethPair } from '@lab/testkit'
+import { TestNetns, cleanupAll, isRoot, until, vethPair } from '@lab/testkit'
 import { Netlink, UdpSocket, cable, type Datagram } from '../src/index.js'
 
 function nextDatagram(socket: UdpSocket, ms = 3000): Promise<Datagram | undefined> {
@@ -70,6 +70,9 @@ describe.skipIf(!isRoot())('UDP in namespaces (needs root)', () => {
   it('broadcasts from 0.0.0.0 out of a chosen device with no address, as a DHCP client must', async () => {
     const bare = await TestNetns.create('udp-bare')
     await vethPair({ netns: bare, ifname: 'cl0' }, { netns: server, ifname: 'd3', address: '10.91.3.1/24' })
+    // A broadcast sent before the kernel's link watcher has seen the carrier is dropped: wait for it.
+    const operstate = async (ns: TestNetns, dev: string) => (await ns.ip<Array<{ operstate: string }>>(['link', 'show', 'dev', dev]))[0]?.operstate
+    await until('cl0 and d3 up', async () => [await operstate(bare, 'cl0'), await operstate(server, 'd3')], (s) => s.every((x) => x === 'UP'))
     const serverSide = await UdpSocket.open({ netns: server.name, port: 6767, interface: 'd3', reuseAddress: true })
     const client = await UdpSocket.open({ netns: bare.name, port: 6868, interface: 'cl0', broadcast: true })
     const got = nextDatagram(serverSide)
