@@ -120,7 +120,7 @@ for (const n of sizes) {
   const failed = rounds.find(({ mn }) => mn?.error)?.mn
   const mn = compared ? (failed ?? median(rounds.map(({ mn }) => mn))) : undefined
   const ratios = failed || !compared ? [] : rounds.map(({ r, mn }) => mn.total / r.total)
-  results.push({ n, r: median(rounds.map(({ r }) => r)), mn, ratios })
+  results.push({ n, r: median(rounds.map(({ r }) => r)), mn, ratios, rounds })
 }
 // Last: its hundred namespaces' teardown would run into the first round of the comparison.
 const chained = await chainUp(100)
@@ -132,7 +132,8 @@ for (const { n, r, mn } of results) {
   if (mn.error) lines.push(`| | mininet | ${mn.error} | | | | |`)
   else lines.push(`| | mininet | ${fmt(mn.up)} | ${fmt(mn.ping)} | ${fmt(mn.down)} | ${fmt(mn.total)} (lab ${(mn.total / r.total).toFixed(1)}x faster) | ${(mn.up / (2 * n)).toFixed(2)} ms |`)
 }
-lines.push('', ...results.filter(({ ratios }) => ratios.length > 1).map(({ n, ratios }) => `${n} hosts, lab faster than mininet in each round: ${ratios.map((x) => `${x.toFixed(1)}x`).join(', ')}`))
+lines.push('', ...results.filter(({ ratios }) => ratios.length > 1).map(({ n, ratios, rounds }) =>
+  `${n} hosts, lab faster than mininet in each round: ${ratios.map((x, i) => `${x.toFixed(1)}x (lab up/pings/down ${fmt(rounds[i].r.up)}/${fmt(rounds[i].r.ping)}/${fmt(rounds[i].r.down)}, mininet ${fmt(rounds[i].mn.total)})`).join(', ')}`))
 lines.push('', `a chain of 100 namespaces (99 veth links): lab up ${fmt(chained.up)}, lab down ${fmt(chained.down)}`, `load after: ${load()}`)
 console.log(lines.join('\n'))
 rmSync(process.env.LAB_RUN_DIR, { recursive: true, force: true })
