@@ -349,7 +349,8 @@ function containerlab(c: Checker, root: Record<string, unknown>, options: { name
     const path: Path = ['topology', 'nodes', node]
     if (!NODE_NAME.test(node)) c.fail(path, 'a node name is 1 to 31 letters, digits or _ here', true)
     if (!isObject(raw)) c.fail(path, 'expected a mapping such as { kind: linux }')
-    const kind = CLAB_KINDS[String(raw.kind)]
+    // Own keys only, of a string: `kind: constructor` must not find Object's, and a mapping has no text.
+    const kind = typeof raw.kind === 'string' && Object.hasOwn(CLAB_KINDS, raw.kind) ? CLAB_KINDS[raw.kind] : undefined
     if (!kind) c.fail([...path, 'kind'], `containerlab kind ${JSON.stringify(raw.kind)} is not supported, expected one of ${Object.keys(CLAB_KINDS).join(', ')}`)
     const spec: NodeSpec = { kind }
     for (const key of Object.keys(raw)) {
