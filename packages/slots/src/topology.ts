@@ -47,6 +47,27 @@ export function upWithForwarding(b: BatchBuilder, link: string): void {
 }
 
 /**
+ * The slot's side of a slot, inside its namespace: lo up, the veth's slot end and the TAP
+ * addressed and brought up by `up` (with forwarding on the link, or by the sysctl the caller
+ * writes), the default routes via the host end, and the rate limit, which shapes what the slot
+ * sends out.
+ */
+function slotSide(b: BatchBuilder, s: SlotAddressing, v6: SlotAddressing["ipv6"], rate: string | number | undefined, up: (b: BatchBuilder, link: string) => void): void {
+  b.link.set('lo', { up: true })
+  b.addr.add(s.peerName, `${s.peerAddress}/31`)
+  up(b, s.peerName)
+  b.addr.add(s.tapName, `${s.tapAddress}/${s.tapPrefixLength}`)
+  up(b, s.tapName)
+  b.route.add({ dst: 'default', gateway: s.vethAddress, interface: s.peerName })
+  if (v6) {
+    b.addr.add(s.peerName, `${v6.peerAddress}/127`, { nodad: true })
+    b.addr.add(s.tapName, `${v6.tapAddress}/${v6.tapPrefixLength}`, { nodad: true })
+    b.route.add({ dst: 'default', gateway: v6.vethAddress, interface: s.peerName })
+  }
+  if (rate !== undefined) b.qdisc.add({ interface: s.peerName, kind: 'tbf', rate })
+}
+
+/**
  * Makes the namespace `s.netns` and builds a standalone slot in it, ending with the message that
  * brings the host veth up: a veth that is up is a complete slot (what `Slots.open` adopts), so an
  * owner killed at any point before leaves a veth that is down (or none), which `open` removes.
@@ -87,19 +108,7 @@ export async function buildSlot(
     await tap
     await inner.batch((b) => {
       b.link.add({ name: s.peerName, kind: 'veth', txQueues: 1, rxQueues: 1, peer: { name: s.vethName, netns: options.hostNetnsPath } })
-      b.link.set('lo', { up: true })
-      b.addr.add(s.peerName, `${s.peerAddress}/31`)
-      upWithForwarding(b, s.peerName)
-      b.addr.add(s.tapName, `${s.tapAddress}/${s.tapPrefixLength}`)
-      upWithForwarding(b, s.tapName)
-      b.route.add({ dst: 'default', gateway: s.vethAddress, interface: s.peerName })
-      if (v6) {
-        b.addr.add(s.peerName, `${v6.peerAddress}/127`, { nodad: true })
-        b.addr.add(s.tapName, `${v6.tapAddress}/${v6.tapPrefixLength}`, { nodad: true })
-        b.route.add({ dst: 'default', gateway: v6.vethAddress, interface: s.peerName })
-      }
-      // The slot's side shapes what the slot sends out.
-      if (options.rate !== undefined) b.qdisc.add({ interface: s.peerName, kind: 'tbf', rate: options.rate })
+      slotSide(b, s, v6, options.rate, upWithForwarding)
     })
     await sysctls
     // What else the slot needs (its rules) is in place before it counts as complete.
@@ -168,19 +177,7 @@ export async function createTopology(host: Netlink, s: SlotAddressing, options: 
     dad?.catch(() => undefined)
     // The peer and the TAP exist inside now: the slot side in one batch.
     await inner.batch((b) => {
-      b.link.set('lo', { up: true })
-      b.addr.add(s.peerName, `${s.peerAddress}/31`)
-      b.link.set(s.peerName, { up: true })
-      b.addr.add(s.tapName, `${s.tapAddress}/${s.tapPrefixLength}`)
-      b.link.set(s.tapName, { up: true })
-      b.route.add({ dst: 'default', gateway: s.vethAddress, interface: s.peerName })
-      if (v6) {
-        b.addr.add(s.peerName, `${v6.peerAddress}/127`, { nodad: true })
-        b.addr.add(s.tapName, `${v6.tapAddress}/${v6.tapPrefixLength}`, { nodad: true })
-        b.route.add({ dst: 'default', gateway: v6.vethAddress, interface: s.peerName })
-      }
-      // ... and the slot's side shapes what the slot sends out.
-      if (options.rate !== undefined) b.qdisc.add({ interface: s.peerName, kind: 'tbf', rate: options.rate })
+      slotSide(b, s, v6, options.rate, (b, link) => b.link.set(link, { up: true }))
     })
     await forwarding
     await dad
