@@ -46,12 +46,15 @@ describe.skipIf(!isRoot() || !hasCommand('dhcp6c'))('WIDE dhcp6c (needs root)', 
 })
 
 describe.skipIf(!isRoot() || !hasCommand('dhcpcd'))('dhcpcd -6 (needs root)', () => {
-  it('gets an address, renews it, releases it on SIGTERM', async () => {
+  // With T1 at 2 s dhcpcd renews all the time, and it releases on SIGTERM only when bound, not
+  // while a Renew waits for its Reply (late when the 2 cores are busy: one CI run of three): a
+  // second try, with a fresh pair of namespaces.
+  it('gets an address, renews it, releases it on SIGTERM', { retry: 2, timeout: 40_000 }, async () => {
     await exercise('d6dcd', (dir) => {
       const conf = join(dir, 'dhcpcd.conf')
       // No router advertisements here: start DHCPv6 at once for an IA_NA.
       writeFileSync(conf, 'noipv6rs\nipv6only\nrelease\ninterface c0\n  ia_na 1\n')
       return dhcpcdArgv(['-B', '-f', conf, 'c0'])
     })
-  }, 40_000)
+  })
 })
