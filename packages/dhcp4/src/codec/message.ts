@@ -28,6 +28,30 @@ function writeIp(b: Buffer, at: number, ip: string, field: string): void {
   b.writeUInt32BE(ipv4ToNumber(ip, field), at)
 }
 
+/** Bytes an option value of `length` bytes takes on the wire, codes and lengths included (RFC 3396 splits). */
+export function encodedOptionLength(length: number): number {
+  return length + 2 * Math.max(1, Math.ceil(length / 255))
+}
+
+/**
+ * Writes `count` options (`codes[i]` with the value `datas[i]`) from `at`; returns where they end.
+ * RFC 3396: a value longer than 255 bytes goes in consecutive options with the same code.
+ */
+export function writeOptions(buf: Buffer, at: number, codes: ArrayLike<number>, datas: readonly Buffer[], count: number): number {
+  for (let i = 0; i < count; i++) {
+    const data = datas[i]!
+    for (let from = 0; from < data.length || from === 0; from += 255) {
+      const length = Math.min(255, data.length - from)
+      buf[at] = codes[i]!
+      buf[at + 1] = length
+      data.copy(buf, at + 2, from, from + length)
+      at += 2 + length
+      if (data.length === 0) break
+    }
+  }
+  return at
+}
+
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
 
 function macText(b: Buffer, at: number, length: number): string {
@@ -136,7 +160,7 @@ export class DhcpMessage implements DhcpMessageFields {
       codes.push(code)
       datas.push(data)
       // RFC 3396: a value longer than 255 bytes goes in consecutive options with the same code.
-      optionBytes += data.length + 2 * Math.max(1, Math.ceil(data.length / 255))
+      optionBytes += encodedOptionLength(data.length)
     }
     const type = this.options.get(53)
     if (type !== undefined) add(53, type)
@@ -157,18 +181,7 @@ export class DhcpMessage implements DhcpMessageFields {
     if (this.sname) buf.write(this.sname, 44, 'latin1')
     if (this.file) buf.write(this.file, 108, 'latin1')
     COOKIE.copy(buf, FIXED)
-    let at = FIXED + COOKIE.length
-    for (let i = 0; i < codes.length; i++) {
-      const data = datas[i]!
-      for (let from = 0; from < data.length || from === 0; from += 255) {
-        const length = Math.min(255, data.length - from)
-        buf[at] = codes[i]!
-        buf[at + 1] = length
-        data.copy(buf, at + 2, from, from + length)
-        at += 2 + length
-        if (data.length === 0) break
-      }
-    }
+    const at = writeOptions(buf, FIXED + COOKIE.length, codes, datas, codes.length)
     buf[at] = END
     return buf
   }

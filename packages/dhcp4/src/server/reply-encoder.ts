@@ -6,7 +6,7 @@
 // this path does not handle (sname or file set, a hardware address that is not 6 bytes of text,
 // any value the encoder refuses) goes through DhcpMessage.encode(), which names what is wrong.
 import { ipv4ToNumber } from '@lab/netlink-native'
-import type { DhcpMessage, OptionValue } from '../codec/message.js'
+import { encodedOptionLength, writeOptions, type DhcpMessage, type OptionValue } from '../codec/message.js'
 import { DEFINITIONS, isKnown, type KnownCode } from '../codec/options.js'
 
 const FIXED = 236
@@ -80,8 +80,7 @@ export class ReplyEncoder {
       return m.encode()
     }
     for (let i = 0; i < count; i++) {
-      const length = datas[i]!.length
-      optionBytes += length + 2 * Math.max(1, Math.ceil(length / 255))
+      optionBytes += encodedOptionLength(datas[i]!.length)
     }
     const size = Math.max(MIN_LENGTH, FIXED + 4 + optionBytes + 1)
     const buf = Buffer.allocUnsafe(size)
@@ -108,21 +107,9 @@ export class ReplyEncoder {
       buf[28 + i] = byte
     }
     buf.writeUInt32BE(COOKIE, FIXED)
-    let at = FIXED + 4
-    for (let i = 0; i < count; i++) {
-      const data = datas[i]!
-      const code = codes[i]!
-      datas[i] = undefined as unknown as Buffer
-      // RFC 3396: a value longer than 255 bytes goes in consecutive options with the same code.
-      for (let from = 0; from < data.length || from === 0; from += 255) {
-        const length = Math.min(255, data.length - from)
-        buf[at] = code
-        buf[at + 1] = length
-        data.copy(buf, at + 2, from, from + length)
-        at += 2 + length
-        if (data.length === 0) break
-      }
-    }
+    let at = writeOptions(buf, FIXED + 4, codes, datas, count)
+    // The values are referenced elsewhere (the cache); the scratch list holds none between replies.
+    datas.fill(undefined as unknown as Buffer, 0, count)
     buf[at++] = END
     if (at < size) buf.fill(0, at, size)
     return buf
