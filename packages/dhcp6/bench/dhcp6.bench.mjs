@@ -5,7 +5,7 @@
 // 1 of each server, then round 2 of each, ...). The load generator (LoadGenerator6) plays clients
 // behind a relay in one namespace; each server runs alone in another. Everything lives in
 // namespaces made here and a temporary directory, removed at exit.
-// Usage: dhcp6.bench.mjs [clients=10000] [rounds=3] [window=64] [--chart FILE.svg]
+// Usage: dhcp6.bench.mjs [clients=10000] [rounds=5] [window=64] [--chart FILE.svg]
 // (--chart: the figures as a bar chart as well)
 // BENCH_NODE_FLAGS (e.g. --trace-gc) go to our server's node; BENCH_PROFILE=DIR writes a CPU
 // profile of our server per round there (--cpu-prof); BENCH_STDOUT=1 shows its stdout;
@@ -20,13 +20,14 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createProgress } from '@lab/cli-kit/progress'
 import { chartOption, writeChart } from '../../../scripts/bench-chart.mjs'
+import { stealMeter } from '../../../scripts/host-steal.mjs'
 
 const dist = fileURLToPath(new URL('../dist/', import.meta.url))
 const { LoadGenerator6 } = await import(join(dist, 'index.js'))
 
 const { chart, args } = chartOption()
 const clients = Number(args[0] ?? 10_000)
-const rounds = Number(args[1] ?? 3)
+const rounds = Number(args[1] ?? 5)
 const window = Number(args[2] ?? 64)
 // One status line per server and round, written before it starts (on a terminal only).
 const progress = createProgress()
@@ -172,14 +173,17 @@ for (let round = 0; round < rounds; round++) {
     try {
       await ready(server, round)
       const cpuBefore = cpuSeconds(child.pid)
+      const steal = stealMeter()
       const trace = process.env.BENCH_TRACE ? [] : undefined
       const r = await relayLoad({ clients: server.clients, window, duidBase: round + 1, timeoutMs: 1000, retries: 3, durationMs: 120_000, ...(trace ? { onExchange: (x) => trace.push(x) } : {}) })
       if (trace) writeFileSync(`${process.env.BENCH_TRACE}-${server.key}-${round}.json`, JSON.stringify(trace))
       // The server's CPU time (all its threads, user + system) per completed exchange: less noisy
       // than rates on a shared machine, and what decides the rate once the cores are busy.
       r.cpuUs = ((cpuSeconds(child.pid) - cpuBefore) * 1e6) / r.completed
+      // The hypervisor's share of the machine's CPU time during the round (it slows every server alike).
+      r.stealPct = steal()
       server.runs.push(r)
-      say(`round ${round + 1} ${server.name}: ${Math.round(r.rate)}/s p50 ${r.latencyMs.p50.toFixed(2)} ms p99 ${r.latencyMs.p99.toFixed(2)} ms CPU ${r.cpuUs.toFixed(0)} µs/exchange completed ${r.completed} refused ${r.refused} failed ${r.failed} retransmissions ${r.retransmissions}`)
+      say(`round ${round + 1} ${server.name}: ${Math.round(r.rate)}/s p50 ${r.latencyMs.p50.toFixed(2)} ms p99 ${r.latencyMs.p99.toFixed(2)} ms CPU ${r.cpuUs.toFixed(0)} µs/exchange completed ${r.completed} refused ${r.refused} failed ${r.failed} retransmissions ${r.retransmissions} steal ${r.stealPct.toFixed(0)}%`)
     } finally {
       child.kill('SIGTERM')
       await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r()))
@@ -197,19 +201,19 @@ const rows = servers.filter((s) => s.runs.length > 0).map((s) => {
   const rate = s.runs.map((r) => r.rate)
   const p50 = s.runs.map((r) => r.latencyMs.p50)
   const p99 = s.runs.map((r) => r.latencyMs.p99)
-  return { ...s, rate, p50, p99, cpu: s.runs.map((r) => r.cpuUs), failed: s.runs.reduce((n, r) => n + r.failed + r.refused, 0) }
+  return { ...s, rate, p50, p99, cpu: s.runs.map((r) => r.cpuUs), steal: s.runs.map((r) => r.stealPct), failed: s.runs.reduce((n, r) => n + r.failed + r.refused, 0) }
 })
 const ours = rows.find((r) => r.key === 'lab')
 const cell = (xs, digits) => `${median(xs).toFixed(digits)} (${spread(xs, digits)})`
 
 console.log(`\nDHCPv6 Solicit-Advertise-Request-Reply through a relay, ${clients} clients per round (dnsmasq ${Math.min(clients, DNSMASQ_CLIENTS)}) after up to ${WARMUP} warm-up clients, ${window} in flight,`)
 console.log(`${rounds} interleaved rounds (a fresh server and lease file per round): median (min–max); load average ${loadBefore} before, ${load()} after`)
-const header = ['server', 'exchanges/s', 'p50 ms', 'p99 ms', 'CPU µs/exchange', 'ours/it (rate)', 'failed']
-const widths = [34, 24, 22, 24, 20, 22, 8]
+const header = ['server', 'exchanges/s', 'p50 ms', 'p99 ms', 'CPU µs/exchange', 'ours/it (rate)', 'failed', 'steal %']
+const widths = [34, 24, 22, 24, 20, 22, 8, 12]
 console.log(header.map((h, i) => (i === 0 ? h.padEnd(widths[i]) : h.padStart(widths[i]))).join(''))
 for (const r of rows) {
   const ratio = ours && r !== ours ? `${(median(ours.rate) / median(r.rate)).toFixed(2)}x (${spread(ours.rate.map((x, i) => x / r.rate[i]), 2)})` : ''
-  console.log([r.name.padEnd(widths[0]), cell(r.rate, 0).padStart(widths[1]), cell(r.p50, 2).padStart(widths[2]), cell(r.p99, 2).padStart(widths[3]), cell(r.cpu, 0).padStart(widths[4]), ratio.padStart(widths[5]), String(r.failed).padStart(widths[6])].join(''))
+  console.log([r.name.padEnd(widths[0]), cell(r.rate, 0).padStart(widths[1]), cell(r.p50, 2).padStart(widths[2]), cell(r.p99, 2).padStart(widths[3]), cell(r.cpu, 0).padStart(widths[4]), ratio.padStart(widths[5]), String(r.failed).padStart(widths[6]), cell(r.steal, 0).padStart(widths[7])].join(''))
 }
 if (ours) for (const other of rows.filter((r) => r !== ours)) console.log(`ours/${other.key}: ${(median(ours.rate) / median(other.rate)).toFixed(2)}x exchanges/s (per round ${ours.rate.map((x, i) => (x / other.rate[i]).toFixed(2)).join(', ')}), p50 ${median(ours.p50).toFixed(2)} vs ${median(other.p50).toFixed(2)} ms, p99 ${median(ours.p99).toFixed(2)} vs ${median(other.p99).toFixed(2)} ms, CPU per exchange ${(median(ours.cpu) / median(other.cpu)).toFixed(2)}x`)
 if (chart && rows.length > 0) {
