@@ -79,6 +79,27 @@ describe('DHCP codec', () => {
     expect(chunks).toBeGreaterThan(1)
   })
 
+  it('joins a repeated short option before decoding it, and reports framing errors before value errors', () => {
+    // Decoding reads options in place unless one repeats: a requested address split in two halves
+    // (RFC 3396) is one address, neither half an error of its own.
+    const bytes = Buffer.from(new DhcpMessage({ op: 1, xid: 8, chaddr: '02:00:00:00:00:0a' }).set(53, 'REQUEST').encode())
+    Buffer.from([53, 1, 3, 50, 2, 10, 1, 61, 1, 7, 50, 2, 0, 9, 255]).copy(bytes, 240)
+    const d = DhcpMessage.decode(bytes)
+    expect(d.get(50)).toBe('10.1.0.9')
+    expect([...d.options.keys()]).toEqual([53, 50, 61])
+    expect(d.get(61)).toEqual(Buffer.from([7]))
+    // A bad value (a 2-byte address) before an option that overruns the packet: the overrun is
+    // what decoding reports, as when every option was framed before any value was read.
+    const bad = Buffer.from(bytes.subarray(0, 250))
+    Buffer.from([53, 1, 3, 50, 2, 10, 1, 12, 9, 0x61]).copy(bad, 240)
+    expect(() => DhcpMessage.decode(bad)).toThrow(expect.objectContaining({ reason: 'option-overrun', option: 12 }))
+    bad[248] = 1
+    expect(() => DhcpMessage.decode(bad)).toThrow(expect.objectContaining({ reason: 'bad-option-length', option: 50 }))
+    // An unknown message type, read in place, is a value error naming it.
+    bytes[242] = 99
+    expect(() => DhcpMessage.decode(bytes)).toThrow(expect.objectContaining({ reason: 'bad-option-value', option: 53 }))
+  })
+
   it('reads options continued in file and sname when option 52 says so', () => {
     const m = new DhcpMessage({ op: 1, xid: 7, chaddr: '02:00:00:00:00:09' }).set(53, 'DISCOVER')
     const bytes = Buffer.from(m.encode())

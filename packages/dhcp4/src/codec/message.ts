@@ -19,8 +19,18 @@ export type OptionValue = OptionTypes[KnownCode] | Buffer
 
 const zeroIp = '0.0.0.0'
 
+/** The last non-zero address read, and its text: a relay's giaddr repeats in packet after packet. */
+let lastIp = -1
+let lastIpText = zeroIp
+
 function ipAt(b: Buffer, at: number): string {
-  return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`
+  const n = b.readUInt32BE(at)
+  // Most address fields of a request are zero: no new string for them, nor for a repeated one.
+  if (n === 0) return zeroIp
+  if (n === lastIp) return lastIpText
+  lastIp = n
+  lastIpText = `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`
+  return lastIpText
 }
 
 function writeIp(b: Buffer, at: number, ip: string, field: string): void {
@@ -118,8 +128,8 @@ export class DhcpMessage implements DhcpMessageFields {
   /** Options in the order they will be sent; known codes hold typed values, others raw bytes. */
   readonly options = new Map<number, OptionValue>()
 
-  constructor(fields: Partial<DhcpMessageFields> = {}) {
-    Object.assign(this, fields)
+  constructor(fields?: Partial<DhcpMessageFields>) {
+    if (fields !== undefined) Object.assign(this, fields)
   }
 
   get<C extends KnownCode>(code: C): OptionTypes[C] | undefined {
@@ -193,20 +203,27 @@ export class DhcpMessage implements DhcpMessageFields {
     if (op !== BOOTREQUEST && op !== BOOTREPLY) throw new DhcpDecodeError('bad-op', `op ${op}`)
     if (buf.readUInt32BE(FIXED) !== COOKIE_VALUE) throw new DhcpDecodeError('bad-cookie', `magic cookie ${buf.subarray(FIXED, FIXED + 4).toString('hex')}`)
     const hlen = Math.min(buf[2]!, 16)
-    const m = new DhcpMessage({
-      op,
-      htype: buf[1]!,
-      hlen: buf[2]!,
-      hops: buf[3]!,
-      xid: buf.readUInt32BE(4),
-      secs: buf.readUInt16BE(8),
-      broadcast: (buf.readUInt16BE(10) & 0x8000) !== 0,
-      ciaddr: ipAt(buf, 12),
-      yiaddr: ipAt(buf, 16),
-      siaddr: ipAt(buf, 20),
-      giaddr: ipAt(buf, 24),
-      chaddr: macText(buf, 28, hlen),
-    })
+    // Fields set one by one: decoding runs per packet, and Object.assign of a fields object
+    // costs an object and a generic copy.
+    const m = new DhcpMessage()
+    m.op = op
+    m.htype = buf[1]!
+    m.hlen = buf[2]!
+    m.hops = buf[3]!
+    m.xid = buf.readUInt32BE(4)
+    m.secs = buf.readUInt16BE(8)
+    m.broadcast = (buf.readUInt16BE(10) & 0x8000) !== 0
+    m.ciaddr = ipAt(buf, 12)
+    m.yiaddr = ipAt(buf, 16)
+    m.siaddr = ipAt(buf, 20)
+    m.giaddr = ipAt(buf, 24)
+    m.chaddr = macText(buf, 28, hlen)
+    if (readSimpleOptions(buf, m)) {
+      // No overload: sname and file are text (nearly always empty).
+      m.file = buf[108] === 0 ? '' : cString(buf.subarray(108, 236))
+      m.sname = buf[44] === 0 ? '' : cString(buf.subarray(44, 108))
+      return m
+    }
     const raw = new Map<number, Buffer[]>()
     const overload = readOptions(buf.subarray(FIXED + 4), raw, 'options')
     // RFC 2131 4.1: with overload, options continue in file (1), sname (2) or both (3), in that order.
@@ -234,6 +251,59 @@ export class DhcpMessage implements DhcpMessageFields {
     }
     return lines.join('\n')
   }
+}
+
+/** Per option code, the decode (its `generation`) that last saw it in a packet's options field. */
+const seenIn = new Uint32Array(256)
+let generation = 0
+
+/**
+ * The common case, without the lists and views of readOptions: when the options field has no
+ * option twice (RFC 3396 concatenation) and no overload (52), its options go into `m` in order,
+ * the hot ones decoded in place, and true is returned. Otherwise (or before any value is decoded)
+ * false: the caller reads the message the general way. Throws what readOptions and the
+ * definitions throw, in the same order: framing errors of the whole field first, then values.
+ */
+function readSimpleOptions(buf: Buffer, m: DhcpMessage): boolean {
+  if (++generation === 0xffffffff) {
+    seenIn.fill(0)
+    generation = 1
+  }
+  const start = FIXED + 4
+  const end = buf.length
+  for (let at = start; at < end; ) {
+    const code = buf[at]!
+    if (code === PAD) {
+      at++
+      continue
+    }
+    if (code === END) break
+    if (at + 1 >= end) throw new DhcpDecodeError('option-overrun', `option ${code} in options has no length`, code)
+    const len = buf[at + 1]!
+    if (at + 2 + len > end) throw new DhcpDecodeError('option-overrun', `option ${code} in options claims ${len} bytes, ${end - at - 2} remain`, code)
+    if (code === OVERLOAD || seenIn[code] === generation) return false
+    seenIn[code] = generation
+    at += 2 + len
+  }
+  for (let at = start; at < end; ) {
+    const code = buf[at]!
+    if (code === PAD) {
+      at++
+      continue
+    }
+    if (code === END) break
+    const len = buf[at + 1]!
+    let value: OptionValue
+    if (isKnown(code)) {
+      const definition = DEFINITIONS[code]
+      value = (definition.decodeAt ? definition.decodeAt(buf, at + 2, len, code) : definition.decode(buf.subarray(at + 2, at + 2 + len), code)) as OptionValue
+    } else {
+      value = buf.subarray(at + 2, at + 2 + len)
+    }
+    m.options.set(code, value)
+    at += 2 + len
+  }
+  return true
 }
 
 /** Reads TLV options into `into`, concatenating repeats (RFC 3396); returns the overload value. */

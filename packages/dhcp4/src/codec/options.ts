@@ -56,6 +56,12 @@ interface Definition<T> {
   name: string
   encode(value: T): Buffer
   decode(data: Buffer, code: number): T
+  /**
+   * The same as `decode(b.subarray(at, at + length), code)`, read in place: the options every
+   * request carries (message type, addresses, the parameter list) are decoded per packet, and a
+   * view per option was one more object per option for the garbage collector.
+   */
+  decodeAt?(b: Buffer, at: number, length: number, code: number): T
   format(value: T): string
 }
 
@@ -75,6 +81,7 @@ const ip: Definition<string> = {
   name: 'ip',
   encode: (v) => ipBytes(v),
   decode: (d, c) => (d.length === 4 ? ipText(d) : fail(c, `needs 4 bytes, has ${d.length}`)),
+  decodeAt: (b, at, length, c) => (length === 4 ? ipText(b, at) : fail(c, `needs 4 bytes, has ${length}`)),
   format: (v) => v,
 }
 
@@ -104,6 +111,10 @@ const uint = (bytes: 1 | 2 | 4, signed = false): Definition<number> => ({
     if (d.length !== bytes) fail(c, `needs ${bytes} bytes, has ${d.length}`)
     return bytes === 1 ? d.readUInt8(0) : bytes === 2 ? d.readUInt16BE(0) : signed ? d.readInt32BE(0) : d.readUInt32BE(0)
   },
+  decodeAt: (b, at, length, c) => {
+    if (length !== bytes) fail(c, `needs ${bytes} bytes, has ${length}`)
+    return bytes === 1 ? b.readUInt8(at) : bytes === 2 ? b.readUInt16BE(at) : signed ? b.readInt32BE(at) : b.readUInt32BE(at)
+  },
   format: (v) => String(v),
 })
 
@@ -123,15 +134,22 @@ const text: Definition<string> = {
 
 const seconds: Definition<number> = { ...uint(4), format: (v) => (v === 0xffffffff ? 'infinite' : `${v}s`) }
 
+/** Message type names by number (undefined for numbers that name none). */
+const TYPE_NAMES: Array<MessageType | undefined> = []
+for (const [name, n] of Object.entries(MESSAGE_TYPES) as Array<[MessageType, number]>) TYPE_NAMES[n] = name
+
+function messageTypeAt(b: Buffer, at: number, length: number, c: number): MessageType {
+  if (length !== 1) fail(c, `needs 1 byte, has ${length}`)
+  const name = TYPE_NAMES[b[at]!]
+  if (!name) throw new DhcpDecodeError('bad-option-value', `unknown message type ${b[at]}`, c)
+  return name
+}
+
 const messageType: Definition<MessageType> = {
   name: 'message type',
   encode: (v) => Buffer.from([MESSAGE_TYPES[v]]),
-  decode: (d, c) => {
-    if (d.length !== 1) fail(c, `needs 1 byte, has ${d.length}`)
-    const name = (Object.keys(MESSAGE_TYPES) as MessageType[]).find((k) => MESSAGE_TYPES[k] === d[0])
-    if (!name) throw new DhcpDecodeError('bad-option-value', `unknown message type ${d[0]}`, c)
-    return name
-  },
+  decode: (d, c) => messageTypeAt(d, 0, d.length, c),
+  decodeAt: messageTypeAt,
   format: (v) => v,
 }
 
@@ -139,6 +157,12 @@ const codes: Definition<number[]> = {
   name: 'codes',
   encode: (v) => Buffer.from(v),
   decode: (d, c) => (d.length === 0 ? fail(c, 'empty list') : [...d]),
+  decodeAt: (b, at, length, c) => {
+    if (length === 0) fail(c, 'empty list')
+    const out = new Array<number>(length)
+    for (let i = 0; i < length; i++) out[i] = b[at + i]!
+    return out
+  },
   format: (v) => v.map((c) => OPTION_NAMES[c] ?? String(c)).join(', '),
 }
 

@@ -6,8 +6,16 @@
 import { ArgumentError, ipv4ToNumber, numberToIpv4 } from '@lab/netlink-native'
 import { DhcpError } from '../errors.js'
 import { LeaseJournal, type LeaseJournalOptions } from './journal.js'
-import type { Lease } from './lease.js'
+import type { Lease, LeaseState } from './lease.js'
 import type { AddressPool } from './pool.js'
+
+/**
+ * A lease record, its keys in the journal's order, without spreading an optional part: made for
+ * every offer and binding, and an object literal per shape is cheaper than a spread.
+ */
+function makeLease(address: string, client: string, mac: string, hostname: string | undefined, state: LeaseState, expiresAt: number, updatedAt: number): Lease {
+  return hostname ? { address, client, mac, hostname, state, expiresAt, updatedAt } : { address, client, mac, state, expiresAt, updatedAt }
+}
 
 export interface LeaseDatabaseOptions {
   /** The pools of all subnets served (or `pool` for one). */
@@ -151,19 +159,21 @@ export class LeaseDatabase {
     return !this.#held(lease, now) || lease!.client === client
   }
 
+  /** Whether `address` is in `pool` and may go to `client` (a method, not a closure per choose()). */
+  #mine(pool: AddressPool, address: string | undefined, client: string, now: number): boolean {
+    if (!address) return false
+    const n = ipv4ToNumber(address)
+    return pool.contains(n) && this.#available(pool, n, address, client, now)
+  }
+
   /** The address to offer `client` from `pool` (default: the first), or undefined when it is exhausted. */
   choose(client: string, requested?: string, pool: AddressPool = this.pool): string | undefined {
     const now = this.#now()
-    const mine = (address: string | undefined) => {
-      if (!address) return false
-      const n = ipv4ToNumber(address)
-      return pool.contains(n) && this.#available(pool, n, address, client, now)
-    }
     const reserved = pool.reservedFor(client)
-    if (mine(reserved)) return reserved
+    if (this.#mine(pool, reserved, client, now)) return reserved
     const previous = this.#byClient.get(client)
-    if (previous && previous.state !== 'declined' && mine(previous.address)) return previous.address
-    if (mine(requested)) return requested
+    if (previous && previous.state !== 'declined' && this.#mine(pool, previous.address, client, now)) return previous.address
+    if (this.#mine(pool, requested, client, now)) return requested
     // A never-used address, searching on from where the last search stopped.
     const start = this.#cursor.get(pool) ?? pool.first
     for (let i = 0, n = start; i < pool.size; i++, n = n === pool.last ? pool.first : n + 1) {
@@ -196,7 +206,7 @@ export class LeaseDatabase {
     const now = this.#now()
     const current = this.#byAddress.get(address)
     if (current?.state === 'bound' && current.client === client && current.expiresAt > now) return current
-    const lease: Lease = { address, client, mac, ...(hostname ? { hostname } : {}), state: 'offered', expiresAt: now + this.#offerHoldMs, updatedAt: now }
+    const lease = makeLease(address, client, mac, hostname, 'offered', now + this.#offerHoldMs, now)
     this.#index(lease)
     return lease
   }
@@ -209,7 +219,7 @@ export class LeaseDatabase {
   bind(client: string, mac: string, address: string, leaseMs: number, hostname?: string): Lease {
     if (!this.available(address, client)) throw new DhcpError('LAB_ERR_DHCP_NOT_AVAILABLE', `${address} is not available to ${client}`)
     const now = this.#now()
-    const lease: Lease = { address, client, mac, ...(hostname ? { hostname } : {}), state: 'bound', expiresAt: now + leaseMs, updatedAt: now }
+    const lease = makeLease(address, client, mac, hostname, 'bound', now + leaseMs, now)
     this.#persist(lease)
     return lease
   }

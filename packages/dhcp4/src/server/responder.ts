@@ -63,16 +63,17 @@ export interface Context {
 }
 
 function reply(request: DhcpMessage, serverId: string): DhcpMessage {
-  return new DhcpMessage({
-    op: BOOTREPLY,
-    htype: request.htype,
-    hlen: request.hlen,
-    xid: request.xid,
-    broadcast: request.broadcast,
-    giaddr: request.giaddr,
-    chaddr: request.chaddr,
-    siaddr: serverId,
-  })
+  // Field by field rather than a fields object: one reply per request.
+  const m = new DhcpMessage()
+  m.op = BOOTREPLY
+  m.htype = request.htype
+  m.hlen = request.hlen
+  m.xid = request.xid
+  m.broadcast = request.broadcast
+  m.giaddr = request.giaddr
+  m.chaddr = request.chaddr
+  m.siaddr = serverId
+  return m
 }
 
 /** RFC 3046 2.2: a relay's agent information goes back unchanged, after the other options. */
@@ -82,7 +83,7 @@ function answer(request: DhcpMessage, m: DhcpMessage, event: ResponderEvent, lea
     m.options.delete(82)
     m.set(82, relay)
   }
-  return { event, reply: m, ...(lease ? { lease } : {}) }
+  return lease ? { event, reply: m, lease } : { event, reply: m }
 }
 
 /** The subnet's options; the lease times (seconds) only for offers and acks of a lease. */
@@ -102,9 +103,12 @@ function addOptions(m: DhcpMessage, request: DhcpMessage, ctx: Context, leaseTim
   if (c.domain) m.set(15, c.domain)
   if (c.mtu) m.set(26, c.mtu)
   if (c.ntp?.length) m.set(42, c.ntp)
-  const asked = new Set(request.get(55) ?? [])
-  if (c.search?.length && asked.has(119)) m.set(119, c.search)
-  if (c.routes?.length && asked.has(121)) m.set(121, c.routes)
+  // Only these two are sent when asked for: the request list is looked at only when they are set.
+  if (c.search?.length || c.routes?.length) {
+    const asked = request.get(55) ?? []
+    if (c.search?.length && asked.includes(119)) m.set(119, c.search)
+    if (c.routes?.length && asked.includes(121)) m.set(121, c.routes)
+  }
   if (request.get(81)) {
     // RFC 4702: we do no DNS updates; say so (flags N=1, S=0, O=1).
     m.set(81, { flags: 0x09, rcode1: 255, rcode2: 255, name: request.get(81)!.name })

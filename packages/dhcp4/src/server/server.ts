@@ -20,7 +20,7 @@ import type { Lease } from './lease.js'
 import { LeaseDatabase } from './lease-db.js'
 import { serverMetrics, type ServerMetrics } from './metrics.js'
 import { ReplyEncoder } from './reply-encoder.js'
-import { respond, type Outcome, type ResponderEvent } from './responder.js'
+import { respond, type Context as ResponderContext, type Outcome, type ResponderEvent } from './responder.js'
 import { Subnet, type SubnetConfig } from './subnet.js'
 
 /** The packet socket only sends: a filter that accepts nothing keeps its receive queue empty. */
@@ -165,6 +165,8 @@ export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
   readonly #writeNow: boolean
   /** Replies' bytes, with the subnet's repeated option values encoded once. */
   readonly #encoder = new ReplyEncoder()
+  /** What #select fills in for each request (see there). */
+  readonly #context: ResponderContext
   /** The subnet of the last relay address seen: relayed requests mostly come from a few relays. */
   #lastRelay = ''
   #lastRelaySubnet: Subnet | undefined
@@ -180,6 +182,7 @@ export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
     this.interfaces = ports.map((p) => p.name)
     this.#ports = ports
     this.#writeNow = options.durability === 'none' || !options.leaseFile
+    this.#context = { subnet: subnets[0]!, db, serverId: '' }
     this.#metrics = serverMetrics(
       'lab_dhcp4',
       {
@@ -326,8 +329,12 @@ export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
     if (leaseChannel.hasSubscribers) leaseChannel.publish({ event, lease, interfaces: this.interfaces } satisfies LeaseEvent)
   }
 
-  /** The subnet a request belongs to, and our address as that subnet's clients see it. */
-  #select(port: Port, request: DhcpMessage, d: Datagram): { subnet: Subnet; serverId: string } | undefined {
+  /**
+   * The responder's context for a request: the subnet it belongs to, and our address as that
+   * subnet's clients see it, filled into one object kept for the purpose (respond() keeps no
+   * reference to it): no object per packet. Undefined when no subnet of ours fits.
+   */
+  #select(port: Port, request: DhcpMessage, d: Datagram): ResponderContext | undefined {
     let subnet: Subnet | undefined
     if (request.giaddr !== '0.0.0.0') {
       if (request.giaddr !== this.#lastRelay) {
@@ -350,7 +357,11 @@ export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
       }
     }
     serverId ??= (d.to !== '255.255.255.255' && port.addresses.includes(d.to) ? d.to : undefined) ?? port.addresses[0] ?? this.options.serverId
-    return serverId ? { subnet, serverId } : undefined
+    if (!serverId) return undefined
+    const context = this.#context
+    context.subnet = subnet
+    context.serverId = serverId
+    return context
   }
 
   #subnetOf(address: string): Subnet | undefined {
@@ -380,7 +391,7 @@ export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
     }
     let outcome: Outcome
     try {
-      outcome = respond(request, { subnet: where.subnet, db: this.db, serverId: where.serverId })
+      outcome = respond(request, where)
     } catch (error) {
       // A value the reply cannot carry (or a bug): this one request goes unanswered, the server goes on.
       this.#counts.ignored++
