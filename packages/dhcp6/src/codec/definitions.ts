@@ -1,13 +1,13 @@
 // The option definitions: per code, how its value is encoded, decoded and printed. Codes and
 // layouts are RFC 8415 section 21 unless another RFC is named.
 import { ArgumentError } from '@lab/netlink-native'
-import { decodeDuid, encodeDuid, formatDuid, colonHex, writeDuid, type Duid } from './duid.js'
+import { decodeDuid, formatDuid, colonHex, writeDuid, type Duid } from './duid.js'
 import { Dhcp6DecodeError } from './errors.js'
 import { formatIpv6, ipv6 } from './address.js'
 import type { IaAddress, IaNa, IaPd, IaPrefix, IaTa } from './ia.js'
 import { decodeMessage, type AnyDhcp6Message } from './message.js'
 import { decodeNames, encodeName } from './names.js'
-import { Dhcp6Options, type Writer } from './options.js'
+import { Dhcp6Options, Writer } from './options.js'
 import { statusName, type StatusCode } from './status.js'
 
 /** RFC 6939: the client's link-layer address, as a relay saw it. */
@@ -70,14 +70,35 @@ export interface OptionTypes {
 }
 export type KnownCode = keyof OptionTypes
 
-export interface Definition<T> {
-  encode(value: T): Buffer
-  /** Writes the encoded value at the writer's end, as encode() would make it, without a buffer of its own. */
-  write?(value: T, w: Writer): void
+/** How one option's value is written, read and printed; `define()` adds encode(). */
+interface Layout<T> {
+  /** Writes the encoded value at the writer's end (throws ArgumentError for a value it cannot carry). */
+  write(value: T, w: Writer): void
   decode(data: Buffer, code: number, depth: number): T
   format(value: T): string
   /** Options inside the value, printed indented below it. */
   nested?(value: T): Dhcp6Options | undefined
+}
+
+export interface Definition<T> extends Layout<T> {
+  /** The value's encoded bytes on their own: what write() writes, in a buffer of its own. */
+  encode(value: T): Buffer
+}
+
+/** A definition from its layout: encode() is write() into a writer of its own (one writer, one rule). */
+function define<T>(layout: Layout<T>): Definition<T> {
+  return {
+    ...layout,
+    encode: (value) => {
+      const w = Writer.acquire()
+      try {
+        layout.write(value, w)
+        return w.take()
+      } finally {
+        Writer.release(w)
+      }
+    },
+  }
 }
 
 const badLength = (code: number, detail: string): never => {
@@ -94,13 +115,7 @@ const u32 = (v: number, field: string): number => {
   return v
 }
 
-const uint = (bytes: 1 | 2 | 4): Definition<number> => ({
-  encode: (v) => {
-    const b = Buffer.alloc(bytes)
-    if (!Number.isInteger(v) || v < 0 || v >= 2 ** (8 * bytes)) throw new ArgumentError('value', `0..${2 ** (8 * bytes) - 1}, got ${v}`)
-    b.writeUIntBE(v, 0, bytes)
-    return b
-  },
+const uint = (bytes: 1 | 2 | 4): Layout<number> => ({
   write: (v, w) => {
     if (!Number.isInteger(v) || v < 0 || v >= 2 ** (8 * bytes)) throw new ArgumentError('value', `0..${2 ** (8 * bytes) - 1}, got ${v}`)
     w.room(bytes)
@@ -114,17 +129,15 @@ const uint = (bytes: 1 | 2 | 4): Definition<number> => ({
   format: (v) => String(v),
 })
 
-const seconds: Definition<number> = { ...uint(4), format: (v) => (v === 0xffffffff ? 'infinity' : `${v}s`) }
+const seconds: Layout<number> = { ...uint(4), format: (v) => (v === 0xffffffff ? 'infinity' : `${v}s`) }
 
-const duid: Definition<Duid> = {
-  encode: encodeDuid,
+const duid: Layout<Duid> = {
   write: writeDuid,
   decode: (d, c) => decodeDuid(d, c),
   format: formatDuid,
 }
 
-const flag: Definition<true> = {
-  encode: () => Buffer.alloc(0),
+const flag: Layout<true> = {
   write: () => undefined,
   decode: (d, c) => {
     exactly(d, 0, c)
@@ -133,8 +146,7 @@ const flag: Definition<true> = {
   format: () => 'yes',
 }
 
-const address: Definition<string> = {
-  encode: (v) => Buffer.from(ipv6(v, 'address')),
+const address: Layout<string> = {
   write: (v, w) => w.bytes(ipv6(v, 'address')),
   decode: (d, c) => {
     exactly(d, 16, c)
@@ -143,8 +155,7 @@ const address: Definition<string> = {
   format: (v) => v,
 }
 
-const addresses: Definition<string[]> = {
-  encode: (v) => Buffer.concat(v.map((a) => ipv6(a, 'address'))),
+const addresses: Layout<string[]> = {
   write: (v, w) => {
     for (let i = 0; i < v.length; i++) w.bytes(ipv6(v[i]!, 'address'))
   },
@@ -157,20 +168,14 @@ const addresses: Definition<string[]> = {
   format: (v) => v.join(', '),
 }
 
-const bytes: Definition<Buffer> = {
-  encode: (v) => Buffer.from(v),
+const bytes: Layout<Buffer> = {
   write: (v, w) => w.bytes(v),
   decode: (d) => Buffer.from(d),
   format: (v) => v.toString('hex'),
 }
 
 /** ORO: a list of 2-byte option codes. */
-const codes: Definition<number[]> = {
-  encode: (v) => {
-    const b = Buffer.alloc(v.length * 2)
-    v.forEach((c, i) => b.writeUInt16BE(c, i * 2))
-    return b
-  },
+const codes: Layout<number[]> = {
   write: (v, w) => {
     w.room(v.length * 2)
     for (let i = 0; i < v.length; i++) w.b.writeUInt16BE(v[i]!, w.at + i * 2)
@@ -185,8 +190,7 @@ const codes: Definition<number[]> = {
   format: (v) => v.map((c) => OPTION_NAMES[c] ?? String(c)).join(', '),
 }
 
-const status: Definition<StatusCode> = {
-  encode: (v) => Buffer.concat([Buffer.from([v.code >> 8, v.code & 0xff]), Buffer.from(v.message, 'utf8')]),
+const status: Layout<StatusCode> = {
   write: (v, w) => {
     w.u8((v.code >> 8) & 0xff)
     w.u8(v.code & 0xff)
@@ -201,18 +205,8 @@ const status: Definition<StatusCode> = {
   format: (v) => `${statusName(v.code)}${v.message ? ` ${JSON.stringify(v.message)}` : ''}`,
 }
 
-function iaWithTimes(name: string): Definition<IaNa> {
+function iaWithTimes(name: string): Layout<IaNa> {
   return {
-    encode: (v) => {
-      const iaid = u32(v.iaid, 'iaid')
-      const t1 = u32(v.t1, 't1')
-      const t2 = u32(v.t2, 't2')
-      const b = v.options ? v.options.encodeAfter(12) : Buffer.allocUnsafe(12)
-      b.writeUInt32BE(iaid, 0)
-      b.writeUInt32BE(t1, 4)
-      b.writeUInt32BE(t2, 8)
-      return b
-    },
     write: (v, w) => {
       const iaid = u32(v.iaid, 'iaid')
       const t1 = u32(v.t1, 't1')
@@ -231,13 +225,7 @@ function iaWithTimes(name: string): Definition<IaNa> {
   }
 }
 
-const iaTa: Definition<IaTa> = {
-  encode: (v) => {
-    const iaid = u32(v.iaid, 'iaid')
-    const b = v.options ? v.options.encodeAfter(4) : Buffer.allocUnsafe(4)
-    b.writeUInt32BE(iaid, 0)
-    return b
-  },
+const iaTa: Layout<IaTa> = {
   write: (v, w) => {
     w.u32(u32(v.iaid, 'iaid'))
     v.options?.writeTo(w)
@@ -250,17 +238,7 @@ const iaTa: Definition<IaTa> = {
   nested: (v) => v.options,
 }
 
-const iaAddress: Definition<IaAddress> = {
-  encode: (v) => {
-    const address = ipv6(v.address, 'address')
-    const preferred = u32(v.preferredLifetime, 'preferredLifetime')
-    const valid = u32(v.validLifetime, 'validLifetime')
-    const b = v.options ? v.options.encodeAfter(24) : Buffer.allocUnsafe(24)
-    address.copy(b, 0)
-    b.writeUInt32BE(preferred, 16)
-    b.writeUInt32BE(valid, 20)
-    return b
-  },
+const iaAddress: Layout<IaAddress> = {
   write: (v, w) => {
     const address = ipv6(v.address, 'address')
     const preferred = u32(v.preferredLifetime, 'preferredLifetime')
@@ -283,19 +261,7 @@ const iaAddress: Definition<IaAddress> = {
   nested: (v) => v.options,
 }
 
-const iaPrefix: Definition<IaPrefix> = {
-  encode: (v) => {
-    if (!Number.isInteger(v.prefixLength) || v.prefixLength < 0 || v.prefixLength > 128) throw new ArgumentError('prefixLength', `0..128, got ${v.prefixLength}`)
-    const preferred = u32(v.preferredLifetime, 'preferredLifetime')
-    const valid = u32(v.validLifetime, 'validLifetime')
-    const prefix = ipv6(v.prefix, 'prefix')
-    const b = v.options ? v.options.encodeAfter(25) : Buffer.allocUnsafe(25)
-    b.writeUInt32BE(preferred, 0)
-    b.writeUInt32BE(valid, 4)
-    b[8] = v.prefixLength
-    prefix.copy(b, 9)
-    return b
-  },
+const iaPrefix: Layout<IaPrefix> = {
   write: (v, w) => {
     if (!Number.isInteger(v.prefixLength) || v.prefixLength < 0 || v.prefixLength > 128) throw new ArgumentError('prefixLength', `0..128, got ${v.prefixLength}`)
     const preferred = u32(v.preferredLifetime, 'preferredLifetime')
@@ -323,25 +289,27 @@ const iaPrefix: Definition<IaPrefix> = {
   nested: (v) => v.options,
 }
 
-const relayMessage: Definition<AnyDhcp6Message> = {
-  encode: (v) => v.encode(),
+const relayMessage: Layout<AnyDhcp6Message> = {
   write: (v, w) => v.writeTo(w),
   decode: (d, _c, depth) => decodeMessage(d, depth),
   format: (v) => v.summary(),
   nested: (v) => v.options,
 }
 
-const domains: Definition<string[]> = {
-  encode: (v) => Buffer.concat(v.map(encodeName)),
+const domains: Layout<string[]> = {
+  write: (v, w) => {
+    for (let i = 0; i < v.length; i++) w.bytes(encodeName(v[i]!))
+  },
   decode: (d, c) => decodeNames(d, c),
   format: (v) => v.join(', '),
 }
 
-const linkLayer: Definition<ClientLinkLayerAddress> = {
-  encode: (v) => {
-    const ll = v.address === '' ? Buffer.alloc(0) : Buffer.from(v.address.split(':').map((x) => parseInt(x, 16)))
-    if (ll.some((x) => Number.isNaN(x)) || (v.address !== '' && !/^[0-9a-fA-F]{1,2}(:[0-9a-fA-F]{1,2})*$/.test(v.address))) throw new ArgumentError('address', `expected colon-separated hex, got ${v.address}`)
-    return Buffer.concat([Buffer.from([v.hardwareType >> 8, v.hardwareType & 0xff]), ll])
+const linkLayer: Layout<ClientLinkLayerAddress> = {
+  write: (v, w) => {
+    if (v.address !== '' && !/^[0-9a-fA-F]{1,2}(:[0-9a-fA-F]{1,2})*$/.test(v.address)) throw new ArgumentError('address', `expected colon-separated hex, got ${v.address}`)
+    w.u8((v.hardwareType >> 8) & 0xff)
+    w.u8(v.hardwareType & 0xff)
+    if (v.address !== '') for (const x of v.address.split(':')) w.u8(parseInt(x, 16))
   },
   decode: (d, c) => {
     if (d.length < 2) badLength(c, `needs at least 2 bytes, has ${d.length}`)
@@ -351,29 +319,29 @@ const linkLayer: Definition<ClientLinkLayerAddress> = {
 }
 
 export const DEFINITIONS: { [C in KnownCode]: Definition<OptionTypes[C]> & { label: string } } = {
-  1: { ...duid, label: 'client-id' },
-  2: { ...duid, label: 'server-id' },
-  3: { ...iaWithTimes('IA_NA'), label: 'ia-na' },
-  4: { ...iaTa, label: 'ia-ta' },
-  5: { ...iaAddress, label: 'ia-addr' },
-  6: { ...codes, label: 'oro' },
-  7: { ...uint(1), label: 'preference' },
-  8: { ...uint(2), format: (v) => `${v / 100}s`, label: 'elapsed-time' },
-  9: { ...relayMessage, label: 'relay-msg' },
-  12: { ...address, label: 'unicast' },
-  13: { ...status, label: 'status-code' },
-  14: { ...flag, label: 'rapid-commit' },
-  18: { ...bytes, label: 'interface-id' },
-  19: { ...uint(1), label: 'reconf-msg' },
-  20: { ...flag, label: 'reconf-accept' },
-  23: { ...addresses, label: 'dns-servers' },
-  24: { ...domains, label: 'domain-list' },
-  25: { ...iaWithTimes('IA_PD'), label: 'ia-pd' },
-  26: { ...iaPrefix, label: 'ia-prefix' },
-  32: { ...seconds, label: 'information-refresh-time' },
-  79: { ...linkLayer, label: 'client-linklayer-addr' },
-  82: { ...seconds, label: 'sol-max-rt' },
-  83: { ...seconds, label: 'inf-max-rt' },
+  1: { ...define(duid), label: 'client-id' },
+  2: { ...define(duid), label: 'server-id' },
+  3: { ...define(iaWithTimes('IA_NA')), label: 'ia-na' },
+  4: { ...define(iaTa), label: 'ia-ta' },
+  5: { ...define(iaAddress), label: 'ia-addr' },
+  6: { ...define(codes), label: 'oro' },
+  7: { ...define(uint(1)), label: 'preference' },
+  8: { ...define(uint(2)), format: (v) => `${v / 100}s`, label: 'elapsed-time' },
+  9: { ...define(relayMessage), label: 'relay-msg' },
+  12: { ...define(address), label: 'unicast' },
+  13: { ...define(status), label: 'status-code' },
+  14: { ...define(flag), label: 'rapid-commit' },
+  18: { ...define(bytes), label: 'interface-id' },
+  19: { ...define(uint(1)), label: 'reconf-msg' },
+  20: { ...define(flag), label: 'reconf-accept' },
+  23: { ...define(addresses), label: 'dns-servers' },
+  24: { ...define(domains), label: 'domain-list' },
+  25: { ...define(iaWithTimes('IA_PD')), label: 'ia-pd' },
+  26: { ...define(iaPrefix), label: 'ia-prefix' },
+  32: { ...define(seconds), label: 'information-refresh-time' },
+  79: { ...define(linkLayer), label: 'client-linklayer-addr' },
+  82: { ...define(seconds), label: 'sol-max-rt' },
+  83: { ...define(seconds), label: 'inf-max-rt' },
 }
 
 export const OPTION_NAMES: Record<number, string> = Object.fromEntries(Object.entries(DEFINITIONS).map(([c, d]) => [Number(c), d.label]))

@@ -14,7 +14,7 @@ export interface Dhcp6Option {
 
 /**
  * Where a message is encoded: one growing buffer that every level (message, relay, option, IA)
- * writes into in turn. encodeAfter() takes a shared one (an encode inside an encode gets its own)
+ * writes into in turn. encode() takes a shared one (an encode inside an encode gets its own)
  * and copies the result out, so an encoded message costs one allocation of its own size.
  */
 export class Writer {
@@ -155,18 +155,8 @@ export class Dhcp6Options implements Iterable<Dhcp6Option> {
 
   /** Each option: 2 bytes code, 2 bytes length, data. */
   encode(): Buffer {
-    return this.encodeAfter(0)
-  }
-
-  /**
-   * As encode(), after `room` bytes left for the caller to fill (the head of the message or
-   * option that holds these): one buffer, every level written into it in one pass. Every byte of
-   * the room must be written by the caller (the buffer is not zeroed).
-   */
-  encodeAfter(room: number): Buffer {
     const w = Writer.acquire()
     try {
-      w.skip(room)
       this.writeTo(w)
       return w.take()
     } finally {
@@ -175,8 +165,8 @@ export class Dhcp6Options implements Iterable<Dhcp6Option> {
   }
 
   /**
-   * Writes each option (header, then its data) at the writer's end. A value's data is written in
-   * place when its definition can (no buffer per option), else encoded and copied. Throws
+   * Writes each option (header, then its data) at the writer's end, each value's data in place by
+   * its definition (no buffer per option); an option without a definition carries a Buffer. Throws
    * ArgumentError naming the option for a value that cannot be encoded.
    */
   writeTo(w: Writer): void {
@@ -187,12 +177,9 @@ export class Dhcp6Options implements Iterable<Dhcp6Option> {
       w.skip(4)
       try {
         const def = DEFINITION_OF[code]
-        if (def?.write) def.write(value, w)
-        else {
-          const data = def ? def.encode(value) : (value as Buffer)
-          if (!Buffer.isBuffer(data)) throw new ArgumentError(`option ${code}`, 'an option without a definition needs a Buffer value')
-          w.bytes(data)
-        }
+        if (def) def.write(value, w)
+        else if (Buffer.isBuffer(value)) w.bytes(value)
+        else throw new ArgumentError(`option ${code}`, 'an option without a definition needs a Buffer value')
       } catch (error) {
         // The value's own check names what is wrong; the option it was for is said here.
         if (error instanceof ArgumentError && !error.field.startsWith('option ')) throw new ArgumentError(`option ${code}`, error.message.slice(error.field.length + 2))
