@@ -5,6 +5,8 @@
 // 20,000-rule batch waits for one ack, not 20,000. (nft itself asks for none and polls for errors.)
 // Each change is encoded into the batch's one growing buffer when it is queued: one pass, nothing
 // kept per message but the index of its description, so a rule's builder objects die young.
+// Runs of rules appended to one chain that have inline sets are sent in another order with the same
+// result, which keeps the kernel's work linear (batch-order.ts); errors still name queue indices.
 import { release } from 'node:os'
 import { NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, nl, type NetlinkSocket } from './netlink.js'
 import { MessageWriter, type AttributeWriter } from '@lab/netlink-native'
@@ -18,6 +20,7 @@ import { nfgenmsg, type TableRef } from './objects/header.js'
 import { writeRule, writeRuleComment, type RuleSpec } from './objects/rule.js'
 import { writeElements, writeSet, type ElementSpec, type SetSpec } from './objects/set.js'
 import { writeTable } from './objects/table.js'
+import { type AppendRun, type Piece, worthAnchoring, writeAnchored } from './batch-order.js'
 
 export { TransactionError } from './errors.js'
 
@@ -70,6 +73,11 @@ export class Transaction {
   readonly #texts: string[] = []
   #ruleKey: { verb: string; family: string; table: string; chain: string; text: number } | undefined
   #committed = false
+  /** Runs of rules appended to one chain (batch-order.ts); the last one is open while #run is set. */
+  readonly #runs: AppendRun[] = []
+  #run: AppendRun | undefined
+  /** Set while a rule queues its inline sets, which do not end the run the rule belongs to. */
+  #inRule = false
 
   constructor(socket: NetlinkSocket, ids: TransactionIds = new TransactionIds()) {
     this.#socket = socket
@@ -92,6 +100,7 @@ export class Transaction {
   #add(msg: number, family: TableRef['family'], flags: number, description: string | number, body: (w: AttributeWriter) => void): this {
     if (this.#committed) throw new NftError(NFT_ERROR_CODES.committed, 'transaction already committed')
     const w = this.#w
+    if (!this.#inRule) this.#closeRun()
     const at = w.begin(msgType(msg), flags | nl.NLM_F_REQUEST, 0)
     try {
       nfgenmsg(w, family)
@@ -103,6 +112,15 @@ export class Transaction {
     w.end(at)
     this.#queued(at, typeof description === 'number' ? description : this.#text(description))
     return this
+  }
+
+  /** Ends the open run of appended rules (the next message is something else). */
+  #closeRun(): void {
+    const run = this.#run
+    if (run === undefined) return
+    run.end = this.#w.length
+    run.qEnd = this.#count
+    this.#run = undefined
   }
 
   #queued(at: number, text: number): void {
@@ -194,6 +212,12 @@ export class Transaction {
     const count = this.#count
     const last = this.#last
     const texts = this.#texts.length
+    const run = this.#run
+    // A plain append (no position, no handle) joins or opens the run of its chain; anything else ends it.
+    const appended = flags === (NLM_F_CREATE | NLM_F_APPEND) && r.position === undefined && (r as { handle?: bigint }).handle === undefined
+    if (run !== undefined && !(appended && run.chain === r.chain && run.table === r.table.name && run.family === family)) this.#closeRun()
+    // Kept (in #runs) only once it has an inline-set rule: nothing is kept per plain rule.
+    if (appended && this.#run === undefined) this.#run = { family, table: r.table.name, chain: r.chain, start, qStart: count, end: -1, qEnd: -1, groups: [] }
     try {
       // Inline sets go in first, with ids of this connection; the rule's lookups name them by id.
       let setIds: number[] | undefined
@@ -210,8 +234,13 @@ export class Transaction {
             id,
             ...(set.verdicts ? { dataType: 'verdict' as const } : {}),
           }
-          this.#add(MSG.NEWSET, family, NLM_F_CREATE, `add set ${family} ${r.table.name} (inline)`, (w) => writeSet(w, spec))
-          this.addElements(spec, set.elements.map((key, i) => ({ key, ...(set.verdicts ? { value: set.verdicts[i]! } : {}) })))
+          this.#inRule = true
+          try {
+            this.#add(MSG.NEWSET, family, NLM_F_CREATE, `add set ${family} ${r.table.name} (inline)`, (w) => writeSet(w, spec))
+            this.addElements(spec, set.elements.map((key, i) => ({ key, ...(set.verdicts ? { value: set.verdicts[i]! } : {}) })))
+          } finally {
+            this.#inRule = false
+          }
         }
       }
       const at = w.begin(msgType(MSG.NEWRULE), flags | nl.NLM_F_REQUEST, 0)
@@ -239,6 +268,11 @@ export class Transaction {
       if (r.comment !== undefined) writeRuleComment(w, r.comment)
       w.end(at)
       this.#queued(at, this.#ruleText(verb, r))
+      if (setIds !== undefined && appended) {
+        const open = this.#run!
+        if (open.groups.length === 0) this.#runs.push(open)
+        open.groups.push({ start, rule: at, end: w.length, qStart: count, qRule: this.#count - 1, qEnd: this.#count })
+      }
     } catch (error) {
       // Nothing of a rule that cannot be encoded stays queued, nor its inline sets.
       w.length = start
@@ -247,6 +281,12 @@ export class Transaction {
       this.#last = last
       this.#texts.length = texts
       if (this.#ruleKey && this.#ruleKey.text >= texts) this.#ruleKey = undefined
+      // The run it ended (if any) goes on; one it opened is dropped (#runs gets runs on success only).
+      this.#run = run
+      if (run !== undefined) {
+        run.end = -1
+        run.qEnd = -1
+      }
       throw error
     }
     return this
@@ -312,24 +352,82 @@ export class Transaction {
     return this
   }
 
+  /**
+   * The batch to send: as queued, or with runs of appended rules that have inline sets in the
+   * anchored order (batch-order.ts), which spares the kernel a walk over the whole batch per
+   * inline set. `pieces` maps the batch's messages back to their queue indices when reordered.
+   */
+  #ordered(): { w: MessageWriter; last: number; pieces?: Piece[] } {
+    const w = this.#w
+    const chosen = hasPositionId() ? this.#runs.filter((run) => worthAnchoring(run, run.qStart)) : []
+    if (chosen.length === 0) return { w, last: this.#last }
+    const out = new MessageWriter(w.length + 8 * (this.#count + 1) + 64)
+    const pieces: Piece[] = []
+    let from = 0
+    let qFrom = 0
+    let last = this.#last
+    let ruleId = 0
+    const nextRuleId = () => ++ruleId
+    for (const run of chosen) {
+      // What lies between runs goes as it is (BATCH_BEGIN first).
+      out.ensure(run.start - from)
+      w.buf.copy(out.buf, out.length, from, run.start)
+      out.length += run.start - from
+      // A run keeps its place in the batch: only its own messages change places.
+      if (run.qStart > qFrom) pieces.push({ at: qFrom, qStart: qFrom, count: run.qStart - qFrom, anchor: -1 })
+      const written = writeAnchored(out, w.buf, run, run.qStart, nextRuleId)
+      pieces.push(...written.pieces)
+      if (run.qEnd === this.#count) last = written.last
+      else last = this.#last + (out.length - run.end)
+      from = run.end
+      qFrom = run.qEnd
+    }
+    out.ensure(w.length - from)
+    w.buf.copy(out.buf, out.length, from, w.length)
+    out.length += w.length - from
+    if (this.#count > qFrom) pieces.push({ at: qFrom, qStart: qFrom, count: this.#count - qFrom, anchor: -1 })
+    return { w: out, last, pieces }
+  }
+
   /** Sends the batch; resolves when the kernel committed it, rejects with TransactionError otherwise. */
   async commit(): Promise<void> {
     if (this.#committed) throw new NftError(NFT_ERROR_CODES.committed, 'transaction already committed')
     this.#committed = true
     if (this.#count === 0) return
-    const w = this.#w
+    this.#closeRun()
+    const { w, last, pieces } = this.#ordered()
     // The one ack: on the last change (the batch delimiters are answered by no one).
-    w.buf.writeUInt16LE(w.buf.readUInt16LE(this.#last + 6) | nl.NLM_F_ACK, this.#last + 6)
+    w.buf.writeUInt16LE(w.buf.readUInt16LE(last + 6) | nl.NLM_F_ACK, last + 6)
     const at = w.begin(NFNL_MSG_BATCH_END, nl.NLM_F_REQUEST, 0)
     nfgenmsg(w, 'unspec', NFNL_SUBSYS_NFTABLES)
     w.end(at)
-    const describe = (index: number) => (index >= 1 && index <= this.#count ? this.#texts[this.#which[index - 1]!] : 'nft batch')
+    // Batch index (BATCH_BEGIN is 0) to queue index, where runs were sent in another order.
+    const queued = (index: number): number => {
+      if (pieces === undefined) return index - 1
+      for (const p of pieces) if (index - 1 >= p.at && index - 1 < p.at + p.count) return p.qStart + (index - 1 - p.at)
+      return index - 1
+    }
+    const describe = (index: number) => (index >= 1 && index <= this.#count ? this.#texts[this.#which[queued(index)]!] : 'nft batch')
     const failures = await this.#socket.sendBatch(w.view(), { op: 'nft', describe })
-    const failed = failures.flatMap(({ index, error }) => (index >= 1 && index <= this.#count ? [{ index: index - 1, description: describe(index)!, error }] : []))
-    if (failed.length > 0) throw new TransactionError(failed)
+    let failed = failures.flatMap(({ index, error }) => (index >= 1 && index <= this.#count ? [{ index: queued(index), description: describe(index)!, error, batch: index - 1 }] : []))
+    if (pieces !== undefined && failed.length > 0) {
+      // A rule sent anchored to an inline-set rule the kernel refused fails with ENOENT for that
+      // reason alone: only the anchor's own error is reported.
+      const refused = new Set(failed.map((f) => f.index))
+      const anchorOf = (batch: number) => pieces.find((p) => batch >= p.at && batch < p.at + p.count)?.anchor ?? -1
+      failed = failed.filter((f) => !(f.error.code === 'ENOENT' && refused.has(anchorOf(f.batch))))
+      failed.sort((a, b) => a.index - b.index)
+    }
+    if (failed.length > 0) throw new TransactionError(failed.map(({ index, description, error }) => ({ index, description, error })))
     // A batch delimiter refused (an old kernel, a bad subsystem): not one of the changes, but no commit either.
     if (failures.length > 0) throw new TransactionError(failures.map(({ index, error }) => ({ index, description: describe(index)!, error })))
   }
+}
+
+/** Linux 5.1 added NFTA_RULE_POSITION_ID, which the anchored order needs. */
+function hasPositionId(): boolean {
+  const [major = 0, minor = 0] = release().split(/[.-]/).map(Number)
+  return major > 5 || (major === 5 && minor >= 1)
 }
 
 function writeSetName(w: AttributeWriter, s: Pick<SetSpec, 'table' | 'name'>): void {
