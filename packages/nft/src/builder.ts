@@ -96,6 +96,8 @@ const ifnameEq = new Map<string, Cmp>()
 const l4Eq: Cmp[] = []
 const portEq: Cmp[] = []
 const prefixMasks: Bitwise[][] = [[], []]
+/** Loads of a byte-aligned prefix's bytes, by field and byte count. */
+const prefixLoads = new Map<string, Payload>()
 const ctStateMasks = new Map<number, Bitwise>()
 const CT_LOAD = shared(new Ct('state'))
 const CT_NONZERO = shared(new Cmp('!=', Buffer.alloc(4)))
@@ -228,6 +230,18 @@ export class RuleBuilder {
     const length = p.length
     this.exprs.push(DEPENDENCIES[family])
     if (length === full) return this.#push2(payload(field), new Cmp(op, p.bytes))
+    // A byte-aligned prefix, as nft sends it: load only the prefix's bytes and compare them (one
+    // expression fewer than load, mask, compare; the same match, and `nft list` prints the same).
+    if ((op === '==' || op === '!=') && length % 8 === 0 && length > 0) {
+      const bytes = length / 8
+      const key = `${field}/${bytes}`
+      let load = prefixLoads.get(key)
+      if (load === undefined) {
+        const f = Payload.field(field)
+        prefixLoads.set(key, (load = shared(new Payload(f.base, f.offset, bytes))))
+      }
+      return this.#push2(load, new Cmp(op, p.bytes.subarray(0, bytes)))
+    }
     const masks = prefixMasks[family === 4 ? 0 : 1]!
     const mask = (masks[length] ??= shared(Bitwise.prefix(length, p.bytes.length)))
     // The parsed bytes are this call's own: masked in place.
@@ -450,14 +464,20 @@ export function dependencyFor(e: NetworkDependency, family: Family): [Expression
   return pair
 }
 
-/** In inet tables a protocol check (`meta nfproto ipv4`) guards IP header matches, as nft adds it. */
+/**
+ * In inet tables a protocol check (`meta nfproto ipv4`) guards IP header matches, as nft adds it:
+ * once per rule and protocol (`ip saddr A ip daddr B` checks ipv4 once, as nft does).
+ */
 export function expandDependencies(exprs: Expression[], family: Family): Expression[] {
   const out: Expression[] = []
+  let seen = 0
   for (const e of exprs) {
     if (!(e instanceof NetworkDependency)) {
       out.push(e)
       continue
     }
+    if (seen & (e.family === 4 ? 1 : 2)) continue
+    seen |= e.family === 4 ? 1 : 2
     const pair = dependencyFor(e, family)
     if (pair) out.push(pair[0], pair[1])
   }

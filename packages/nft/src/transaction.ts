@@ -253,9 +253,13 @@ export class Transaction {
       if (r.position !== undefined) w.be64(RULE.POSITION, r.position)
       if (exprs.length > 0) {
         const list = w.beginNested(RULE.EXPRESSIONS)
+        // Each protocol's check once per rule, as nft does (expandDependencies says the same).
+        let seen = 0
         for (let i = 0; i < exprs.length; i++) {
           const e = exprs[i]!
           if (e instanceof NetworkDependency) {
+            if (seen & (e.family === 4 ? 1 : 2)) continue
+            seen |= e.family === 4 ? 1 : 2
             const pair = dependencyFor(e, family)
             if (pair) {
               writeExpression(w, pair[0])

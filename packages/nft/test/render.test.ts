@@ -14,6 +14,24 @@ describe('expressions render themselves', () => {
     expect(built.toString()).toBe(text)
   })
 
+  it('loads only the bytes of a byte-aligned prefix and checks each protocol once, as nft does', () => {
+    const built = rule().ip('saddr', '10.1.0.0/16').ip('daddr', '10.1.2.0/23').ip6('saddr', 'fd02:8::/48', '!=')
+    expect(built.expressionsFor('inet').map(String)).toEqual([
+      '[ meta load nfproto => reg 1 ]',
+      '[ cmp eq reg 1 0x00000002 ]',
+      '[ payload load 2b @ network header + 12 => reg 1 ]',
+      '[ cmp eq reg 1 0x0000010a ]',
+      '[ payload load 4b @ network header + 16 => reg 1 ]',
+      '[ bitwise reg 1 = ( reg 1 & 0x00feffff ) ^ 0x00000000 ]',
+      '[ cmp eq reg 1 0x0002010a ]',
+      '[ meta load nfproto => reg 1 ]',
+      '[ cmp eq reg 1 0x0000000a ]',
+      '[ payload load 6b @ network header + 8 => reg 1 ]',
+      '[ cmp neq reg 1 0x080002fd 0x00000000 ]',
+    ])
+    expect(built.toString('inet')).toBe('ip saddr 10.1.0.0/16 ip daddr 10.1.2.0/23 ip6 saddr != fd02:8::/48')
+  })
+
   it('reads nft --debug=netlink forms when a part has no statement to join', () => {
     // A comparison with nothing loaded before it.
     expect(renderExpressions([new Cmp('==', Buffer.from([10, 0, 0, 1]))])).toBe('[ cmp eq reg 1 0x0100000a ]')

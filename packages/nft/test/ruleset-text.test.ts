@@ -106,6 +106,33 @@ describe.skipIf(!isRoot())('rulesetText() prints what nft list ruleset prints (n
     expect(names.map((x) => x.key)).toEqual(['lo', 'veth-1', 'veth-22'])
   })
 
+  it('sends prefixes and protocol checks as nft does (the same bytecode), and reads nft-made ones back', async () => {
+    const p: TableRef = { family: 'inet', name: 'prefixes' }
+    const rules: Array<[string, ReturnType<typeof rule>]> = [
+      ['ip saddr 10.1.0.0/16 ip daddr != 10.0.0.0/8 accept', rule().ip('saddr', '10.1.0.0/16').ip('daddr', '10.0.0.0/8', '!=').accept()],
+      ['ip saddr 10.1.2.0/24 tcp dport 22 ip daddr 10.1.2.0/23 drop', rule().ip('saddr', '10.1.2.0/24').tcp('dport', 22).ip('daddr', '10.1.2.0/23').drop()],
+      ['ip6 saddr fd02:8::/48 ip6 daddr != fd00::/120 accept', rule().ip6('saddr', 'fd02:8::/48').ip6('daddr', 'fd00::/120', '!=').accept()],
+      ['ip saddr 0.0.0.0/0 accept', rule().ip('saddr', '0.0.0.0/0').accept()],
+    ]
+    const bytecode = async () => (await ns.exec(['nft', '--debug=netlink', 'list', 'table', 'inet', 'prefixes'])).stdout
+    await ns.exec(['nft', '-f', '-'], { input: `add table inet prefixes\nadd chain inet prefixes c\n${rules.map(([text]) => `add rule inet prefixes c ${text}\n`).join('')}` })
+    const nftMade = await bytecode()
+    // nft's own forms are under test: a prefix's bytes only (1 byte for /8), one ipv4 check per rule.
+    expect(nftMade).toContain('[ payload load 1b @ network header + 16 => reg 1 ]')
+    expect(nftMade.split('inet prefixes c')[1]!.match(/meta load nfproto/g)).toHaveLength(1)
+    const text = await theirs()
+    expect((await nft.rulesetText()).split('\n')).toEqual(text.split('\n'))
+    await nft.apply((tx) => tx.delTable(p))
+    await nft.apply((tx) => {
+      tx.addTable(p)
+      tx.addChain({ table: p, name: 'c' })
+      for (const [, r] of rules) tx.addRule({ table: p, chain: 'c', exprs: r })
+    })
+    expect(await bytecode()).toBe(nftMade)
+    expect(rules.map(([, r]) => r.toString('inet'))).toEqual(rules.map(([t]) => t))
+    await nft.apply((tx) => tx.delTable(p))
+  })
+
   it('leaves a blank line between the blocks of a table and none around an empty one', async () => {
     const text = await nft.rulesetText()
     expect(text).toContain('\t}\n\n\tset ports {')

@@ -103,8 +103,32 @@ export class Payload implements Expression {
     return undefined
   }
 
+  /**
+   * The address field this load is the first bytes of (nft loads only the prefix's bytes for a
+   * byte-aligned prefix: `ip saddr 10.0.0.0/8` is 1 byte at network header + 12).
+   */
+  prefixOf(): 'ip saddr' | 'ip daddr' | 'ip6 saddr' | 'ip6 daddr' | undefined {
+    if (this.base !== 'network') return undefined
+    for (const name of ['ip saddr', 'ip daddr', 'ip6 saddr', 'ip6 daddr'] as const) {
+      const f = FIELDS[name]
+      if (f.offset === this.offset && this.len > 0 && this.len < f.len) return name
+    }
+    return undefined
+  }
+
   render(r: RuleText): void {
     const name = this.fieldName(r.l4)
+    if (name === undefined) {
+      const address = this.prefixOf()
+      if (address !== undefined) {
+        const full = FIELDS[address].len
+        const bits = this.len * 8
+        // Compared with the prefix's bytes: printed as the address with the rest zero, `/bits`.
+        const field = namedField(address)
+        r.load(this.register, { ...field, value: (data) => `${formatIp(Buffer.concat([data, Buffer.alloc(full - data.length)]))}/${bits}`, masked: undefined })
+        return
+      }
+    }
     // A field nft has no name for: its raw form, `@nh,96,32`.
     r.load(this.register, namedField(name ?? `@${RAW_BASES[this.base]},${this.offset * 8},${this.len * 8}`))
   }
