@@ -60,6 +60,36 @@ describe.skipIf(!isRoot())('relayed requests (needs root)', () => {
     }
   })
 
+  it("counts the status codes it answers with (DHCPv6's NAKs): NoAddrsAvail, NoBinding, NotOnLink, in counters() and the metrics", async () => {
+    const t = await pair('d6sta', 'fd00:9::1/64')
+    await t.client.exec(['ip', 'addr', 'add', 'fd00:9::2/64', 'dev', 'c0', 'nodad'])
+    // One address: the second client finds none.
+    const server = await DhcpV6Server.start({ netns: t.server.name, interface: 's0', subnets: [{ prefix: 'fd00:2::/64', range: ['fd00:2::100', 'fd00:2::100'] }] })
+    const relay = await UdpSocket.open({ netns: t.client.name, address: '::', port: 547, interface: 'c0' })
+    try {
+      const replies: Buffer[] = []
+      relay.on('message', (d) => replies.push(d.data))
+      const ask = async (n: number, m: Dhcp6Message) => {
+        const before = replies.length
+        await relay.send({ data: relayed(n, m), address: 'fd00:9::1', port: 547 })
+        await until(`the reply to ${m.type}`, () => replies.length > before)
+      }
+      await ask(1, rapidSolicit(1))
+      await ask(2, rapidSolicit(2))
+      const client = (n: number) => ({ type: 'll' as const, hardwareType: 1, linkLayerAddress: `02:00:00:00:00:0${n}` })
+      const ia = (address: string) => ({ iaid: 1, t1: 0, t2: 0, options: new Dhcp6Options().add(5, { address, preferredLifetime: 0, validLifetime: 0, options: new Dhcp6Options() }) })
+      // A Renew for a binding this server never made; a Confirm for an address off the link.
+      await ask(3, new Dhcp6Message('RENEW', 3, new Dhcp6Options().add(1, client(3)).add(2, server.serverId).add(3, { iaid: 1, t1: 0, t2: 0, options: new Dhcp6Options() })))
+      await ask(4, new Dhcp6Message('CONFIRM', 4, new Dhcp6Options().add(1, client(4)).add(3, ia('fd00:77::1'))))
+      expect(server.counters().statusCodes).toEqual({ NoAddrsAvail: 1, NoBinding: 1, NotOnLink: 1 })
+      const metric = await server.metrics().getSingleMetric('lab_dhcp6_status_codes_sent_total')!.get()
+      expect(Object.fromEntries(metric.values.map((v) => [v.labels.status, v.value]))).toEqual({ NoAddrsAvail: 1, NoBinding: 1, NotOnLink: 1 })
+    } finally {
+      relay.close()
+      await server.stop()
+    }
+  })
+
   it.skipIf(!existsSync(cli)).each(['commit', 'none'])('kill -9 of lab-dhcp6 --durability %s during a relayed burst loses no acknowledged binding', async (durability) => {
     const t = await pair(`d6k9${durability[0]}`, 'fd00:9::1/64')
     await t.client.exec(['ip', 'addr', 'add', 'fd00:9::2/64', 'dev', 'c0', 'nodad'])

@@ -12,13 +12,15 @@
 // journal writes that completed meanwhile release their Replies between two bursts.
 import { channel } from 'node:diagnostics_channel'
 import { EventEmitter } from 'node:events'
-import type { Registry } from 'prom-client'
+import { Counter as PromCounter, type Registry } from 'prom-client'
 import { serverMetrics, type ServerMetrics } from '@lab/dhcp4'
 import { ArgumentError, Netlink, UdpSocket, silentLogger, type Datagram, type Logger, type OutgoingDatagram } from '@lab/netlink-native'
 import type { Duid } from '../codec/duid.js'
 import { Dhcp6DecodeError } from '../codec/errors.js'
 import { Dhcp6Message, Dhcp6RelayMessage, decodeMessage, type AnyDhcp6Message } from '../codec/message.js'
+import type { IaTa } from '../codec/ia.js'
 import { Dhcp6Options } from '../codec/options.js'
+import { STATUS, statusName, type StatusCode } from '../codec/status.js'
 import { Dhcp6Error } from '../errors.js'
 import { BindingDatabase } from './bindings.js'
 import type { Lease6 } from './lease.js'
@@ -108,12 +110,18 @@ export interface Dhcp6ServerCounters {
   /** Messages for another server, without a client id, and server messages: not answered. */
   ignored: number
   expired: number
+  /**
+   * Replies that carried a status code other than Success (the message's own or an IA's), by the
+   * code's name (NoAddrsAvail, NoBinding, NotOnLink, ...), each code once per reply: DHCPv6's
+   * answers of "no", where DHCPv4 has NAKs.
+   */
+  statusCodes: Record<string, number>
   /** Per subnet (its prefix), addresses and delegated prefixes a new client could get. */
   poolFree: Record<string, { addresses?: number; prefixes?: number }>
   journal?: { records: number; commits: number; failures: number }
 }
 
-type Counter = Exclude<keyof Dhcp6ServerCounters, 'poolFree' | 'journal'>
+type Counter = Exclude<keyof Dhcp6ServerCounters, 'poolFree' | 'journal' | 'statusCodes'>
 
 const COUNTER: Record<Dhcp6ResponderEvent, Counter> = {
   advertise: 'advertises',
@@ -170,6 +178,8 @@ export class DhcpV6Server extends EventEmitter<{ health: [Dhcp6ServerHealth] }> 
   /** Messages received by type (the client's, inside any relay), sent by type: read by the metrics. */
   readonly #received = new Map<string, number>()
   readonly #sent = new Map<string, number>()
+  /** Status codes other than Success sent, by name. */
+  readonly #statusCodes = new Map<string, number>()
   readonly #metrics: ServerMetrics
   #health: Dhcp6ServerHealth = { ok: true }
   #stopped = false
@@ -205,6 +215,17 @@ export class DhcpV6Server extends EventEmitter<{ health: [Dhcp6ServerHealth] }> 
       },
       { messageTypes: ['SOLICIT', 'REQUEST', 'CONFIRM', 'RENEW', 'REBIND', 'RELEASE', 'DECLINE', 'INFORMATION-REQUEST'], poolKinds: true },
     )
+    const statusCodes = this.#statusCodes
+    new PromCounter({
+      name: 'lab_dhcp6_status_codes_sent_total',
+      help: 'Replies carrying a status code other than Success (the message status or an IA status; each code once per reply), by status: NoAddrsAvail, NoBinding, NotOnLink, NoPrefixAvail, ...',
+      labelNames: ['status'],
+      registers: [this.#metrics.registry],
+      collect() {
+        this.reset()
+        for (const [status, n] of statusCodes) this.inc({ status }, n)
+      },
+    })
     // Building a debug line per packet costs; a pino logger says whether anyone reads them.
     const isLevelEnabled = (logger as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled
     this.#debug = logger !== silentLogger && (isLevelEnabled ? isLevelEnabled.call(logger, 'debug') : true)
@@ -402,6 +423,7 @@ export class DhcpV6Server extends EventEmitter<{ health: [Dhcp6ServerHealth] }> 
     }
     const reply = outcome.reply
     if (reply) {
+      this.#countStatusCodes(reply)
       let data: Buffer | undefined
       try {
         data = (relays ? this.#wrap(reply, relays) : reply).encode()
@@ -417,6 +439,26 @@ export class DhcpV6Server extends EventEmitter<{ health: [Dhcp6ServerHealth] }> 
       }
     }
     if (++port.handled >= CHUNK) this.#flush(port)
+  }
+
+  /**
+   * Counts the status codes other than Success a reply carries, the message's own and each IA's,
+   * each once per reply (a Solicit that found nothing says NoAddrsAvail in its IA and for the
+   * whole message: one answer of "no").
+   */
+  #countStatusCodes(reply: Dhcp6Message): void {
+    const list = reply.options.list
+    let counted: number[] | undefined
+    for (let i = 0; i < list.length; i++) {
+      const o = list[i]!
+      let status: StatusCode | undefined
+      if (o.code === 13) status = o.value as StatusCode
+      else if (o.code === 3 || o.code === 25 || o.code === 4) status = (o.value as IaTa).options?.get(13)
+      if (!status || status.code === STATUS.Success || counted?.includes(status.code)) continue
+      ;(counted ??= []).push(status.code)
+      const name = statusName(status.code)
+      this.#statusCodes.set(name, (this.#statusCodes.get(name) ?? 0) + 1)
+    }
   }
 
   /** The subnet holding a relay's link-address. */
@@ -517,7 +559,7 @@ export class DhcpV6Server extends EventEmitter<{ health: [Dhcp6ServerHealth] }> 
       poolFree[s.config.prefix] = { ...(s.na ? { addresses: this.db.free(s.na) } : {}), ...(s.pd ? { prefixes: this.db.free(s.pd) } : {}) }
     }
     const journal = this.db.journalCounters()
-    return { ...this.#counts, poolFree, ...(journal ? { journal } : {}) }
+    return { ...this.#counts, statusCodes: Object.fromEntries(this.#statusCodes), poolFree, ...(journal ? { journal } : {}) }
   }
 
   /** Stops answering, closes the sockets and writes what the journal still holds; idempotent. */
