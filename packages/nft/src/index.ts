@@ -4,7 +4,7 @@ export { NftError, TransactionError, NFT_ERROR_CODES, type FailedMessage } from 
 export { type NftEvent, decodeNftEvent } from './monitor.js'
 export { rule, RuleBuilder, type AnonymousSet } from './builder.js'
 export { renderRuleset, renderRule, renderChain, renderTable, renderSet } from './ruleset.js'
-export { FAMILIES, HOOKS, PRIORITIES, VERDICTS, type Family, type HookName, type VerdictName } from './constants.js'
+export { FAMILIES, HOOKS, NFT_REG_1, PRIORITIES, VERDICTS, type Family, type HookName, type VerdictName } from './constants.js'
 export { type Table } from './objects/table.js'
 export { type Chain, type ChainSpec, priorityOf } from './objects/chain.js'
 export { type Rule, type RuleSpec } from './objects/rule.js'

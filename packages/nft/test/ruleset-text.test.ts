@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TestNetns, cleanupAll, isRoot } from '@lab/testkit'
-import { Nft, rule, type ElementSpec, type SetSpec, type TableRef } from '../src/index.js'
+import { Cmp, Ct, Nft, NFT_REG_1, rule, type ElementSpec, type SetSpec, type TableRef } from '../src/index.js'
 
 // rulesetText() against `nft list ruleset` (nft 1.0.6 here), whole output, line for line.
 describe.skipIf(!isRoot())('rulesetText() prints what nft list ruleset prints (needs root)', () => {
@@ -131,6 +131,28 @@ describe.skipIf(!isRoot())('rulesetText() prints what nft list ruleset prints (n
     expect(await bytecode()).toBe(nftMade)
     expect(rules.map(([, r]) => r.toString('inet'))).toEqual(rules.map(([t]) => t))
     await nft.apply((tx) => tx.delTable(p))
+  })
+
+  it('ct original|reply proto-src|proto-dst: the same bytecode as nft sends, the same text, read back both ways', async () => {
+    const t: TableRef = { family: 'ip', name: 'ctdir' }
+    const port = (n: number) => Buffer.from([n >> 8, n & 0xff])
+    await nft.apply((tx) => {
+      tx.addTable(t)
+      tx.addChain({ table: t, name: 'forward', type: 'filter', hook: 'forward', priority: 'filter', policy: 'accept' })
+      tx.addRule({ table: t, chain: 'forward', exprs: rule().tcp('sport', 7002).expr(new Ct('proto-dst', NFT_REG_1, 'original'), new Cmp('==', port(17002))).counter() })
+      tx.addRule({ table: t, chain: 'forward', exprs: rule().expr(new Ct('proto-src', NFT_REG_1, 'reply'), new Cmp('!=', port(7002))).accept() })
+    })
+    // nft's own rule, decoded by us.
+    await ns.exec(['nft', 'add', 'rule', 'ip', 'ctdir', 'forward', 'meta', 'l4proto', 'tcp', 'ct', 'original', 'proto-dst', '8080', 'drop'])
+    const text = await theirs()
+    // Without a transport protocol matched first, nft cannot type the port (nor can a reader).
+    expect(text).toContain('\t\ttcp sport 7002 ct original proto-dst 17002 counter packets 0 bytes 0\n\t\tct reply proto-src != 0x1b5a [invalid type] accept\n\t\tmeta l4proto tcp ct original proto-dst 8080 drop\n')
+    expect((await nft.rulesetText()).split('\n')).toEqual(text.split('\n'))
+    const [ours, made] = [(await nft.rules({ table: t, chain: 'forward' }))[0]!, (await nft.rules({ table: t, chain: 'forward' }))[2]!]
+    // The same expressions (key, direction, register) whoever wrote the rule.
+    expect(ours.exprs.find((e) => e instanceof Ct)).toEqual(made.exprs.find((e) => e instanceof Ct))
+    expect(() => new Ct('proto-dst')).toThrow(/original' or 'reply/)
+    await nft.apply((tx) => tx.delTable(t))
   })
 
   it('leaves a blank line between the blocks of a table and none around an empty one', async () => {
