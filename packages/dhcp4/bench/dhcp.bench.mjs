@@ -17,7 +17,9 @@
 // (e.g. --trace-gc) go to our server's node; BENCH_STDOUT=1 shows its stdout; BENCH_PROFILE=DIR
 // writes its CPU profiles; BENCH_TRACE=prefix writes each exchange's start, latency and offer time
 // per configuration and round; BENCH_DIST=DIR runs our server from another build (before/after);
-// BENCH_ROUNDS=1 prints each round (rate, p99, CPU of the server and of the load generator, load).
+// BENCH_BASELINE=DIR adds base-none and base-commit, our server from another build, to the rounds;
+// BENCH_ROUNDS=1 prints each round (rate, p99, CPU of the server and of the load generator, load,
+// the machine's steal time).
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
@@ -131,13 +133,13 @@ function keaConfig(round, leaseDatabase) {
   return spawn('ip', ['netns', 'exec', srv, 'kea-dhcp4', '-c', config], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, KEA_PIDFILE_DIR: dir, KEA_LOCKFILE_DIR: dir } })
 }
 
-function ours(durability, extra = {}) {
+function ours(durability, extra = {}, build = ourDist) {
   return (round, tag) => {
     const leaseFile = join(dir, `lab-${tag}-${round}.leases`)
     const config = join(dir, 'lab.json')
     writeFileSync(config, JSON.stringify({ interface: 's0', leaseFile, ...(durability === 'commit' ? {} : { durability }), ...extra, subnets: [{ subnet: SUBNET, range: [FIRST, LAST], router: '10.201.0.1', leaseTime: 3600 }] }))
-    const flags = [...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []), ...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROFILE] : [])]
-    return spawn(process.execPath, [...flags, join(ourDist, 'cli.js'), 'server', '--config', config, '--netns', srv], { stdio: ['ignore', process.env.BENCH_STDOUT ? 'inherit' : 'ignore', 'inherit'], env: { ...process.env, LOG_LEVEL: 'warn' } })
+    const flags = [...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ').filter(Boolean) : []), ...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROFILE] : [])]
+    return spawn(process.execPath, [...flags, join(build, 'cli.js'), 'server', '--config', config, '--netns', srv], { stdio: ['ignore', process.env.BENCH_STDOUT ? 'inherit' : 'ignore', 'inherit'], env: { ...process.env, LOG_LEVEL: 'warn' } })
   }
 }
 
@@ -145,6 +147,14 @@ const servers = [
   { key: 'lab-none', name: "@lab/dhcp4 durability 'none'", pair: 'none', ours: true, start: ours('none') },
   { key: 'kea-memfile', name: 'Kea 2.2 memfile, 2 threads', pair: 'none', needs: 'kea-dhcp4', start: (round, tag) => keaConfig(round, { type: 'memfile', persist: true, name: join(dir, `kea-${tag}-${round}.csv`), 'lfc-interval': 0 }) },
   { key: 'lab-commit', name: "@lab/dhcp4 durability 'commit'", pair: 'commit', ours: true, start: ours('commit') },
+  // BENCH_BASELINE=DIR: the same two servers from another build, in the same interleaved rounds
+  // (before/after pairs that share the machine's moments, where back-to-back runs do not).
+  ...(process.env.BENCH_BASELINE
+    ? [
+        { key: 'base-none', name: "baseline 'none'", pair: 'none', ours: true, start: ours('none', {}, resolve(process.env.BENCH_BASELINE)) },
+        { key: 'base-commit', name: "baseline 'commit'", pair: 'commit', ours: true, start: ours('commit', {}, resolve(process.env.BENCH_BASELINE)) },
+      ]
+    : []),
   {
     key: 'kea-pg',
     name: 'Kea 2.2 PostgreSQL 15, 2 threads',
@@ -163,6 +173,16 @@ const servers = [
 function cpuMs(pid) {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
   return (Number(fields[11]) + Number(fields[12])) * 10
+}
+/** Its user-mode part alone, ms: the server's own code, without the kernel's send and receive paths. */
+function userMs(pid) {
+  return Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[11]) * 10
+}
+
+/** The machine's CPU time so far from /proc/stat, in clock ticks: all of it, and what the hypervisor stole. */
+function cpuTicks() {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number)
+  return { total: fields.slice(0, 8).reduce((a, b) => a + b, 0), steal: fields[7] ?? 0 }
 }
 
 /** Waits for the server to answer, then warms it up (JIT, caches, threads, connections) with clients not measured. */
@@ -194,7 +214,8 @@ const load = () => loadavg().map((l) => l.toFixed(1)).join(' ')
 const loadBefore = load()
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 for (let round = 0; round < rounds; round++) {
-  for (const config of configs) {
+  // Every other round in reverse order: no configuration always runs first (or right after another).
+  for (const config of round % 2 === 0 ? configs : [...configs].reverse()) {
     const { server, window } = config
     progress.count(`${server.key} @${window}`, round + 1, rounds)
     child = server.start(round, window)
@@ -202,17 +223,23 @@ for (let round = 0; round < rounds; round++) {
       await ready(round, window)
       const trace = process.env.BENCH_TRACE ? [] : undefined
       const cpuBefore = cpuMs(child.pid)
+      const userBefore = userMs(child.pid)
       const genBefore = process.cpuUsage()
+      const ticksBefore = cpuTicks()
       const r = await relayLoad({ netns: rel, server: '10.200.0.1', giaddr: '10.201.0.1', clients, window, macBase: round + 1, timeoutMs: 1000, retries: 3, durationMs: 300_000, ...(trace ? { onExchange: (x) => trace.push(x) } : {}) })
       if (trace) writeFileSync(`${process.env.BENCH_TRACE}-${server.key}-${window}-${round}.json`, JSON.stringify(trace))
       // The server's CPU per exchange (its own process: not PostgreSQL's): steadier than latency on a busy machine.
       r.cpuUs = ((cpuMs(child.pid) - cpuBefore) * 1000) / Math.max(1, r.completed)
+      r.userUs = ((userMs(child.pid) - userBefore) * 1000) / Math.max(1, r.completed)
       // The load generator's own CPU (this process): what it takes from the 2 cores the server shares.
       const gen = process.cpuUsage(genBefore)
       r.genUs = (gen.user + gen.system) / Math.max(1, r.completed)
       r.load = loadavg()[0]
+      // Steal: the share of the machine's CPU time the hypervisor gave to other guests this round.
+      const ticks = cpuTicks()
+      r.stealPct = (100 * (ticks.steal - ticksBefore.steal)) / Math.max(1, ticks.total - ticksBefore.total)
       config.runs.push(r)
-      if (process.env.BENCH_ROUNDS) console.log(`${server.key}@${window} round ${round + 1}: ${Math.round(r.rate)} DORA/s, p99 ${r.latencyMs.p99.toFixed(1)} ms, server ${Math.round(r.cpuUs)} µs/DORA, generator ${Math.round(r.genUs)}, load ${r.load.toFixed(1)}`)
+      if (process.env.BENCH_ROUNDS) console.log(`${server.key}@${window} round ${round + 1}: ${Math.round(r.rate)} DORA/s, p99 ${r.latencyMs.p99.toFixed(1)} ms, server ${Math.round(r.cpuUs)} µs/DORA (user ${Math.round(r.userUs)}), generator ${Math.round(r.genUs)}, load ${r.load.toFixed(1)}, steal ${r.stealPct.toFixed(1)}%`)
     } finally {
       child.kill('SIGTERM')
       await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r()))
@@ -223,7 +250,7 @@ progress.done()
 
 const rows = configs.map(({ server, window, runs }) => {
   const spread = (pick) => ({ median: median(runs.map(pick)), min: Math.min(...runs.map(pick)), max: Math.max(...runs.map(pick)) })
-  return { server, window, rate: spread((r) => r.rate), p50: spread((r) => r.latencyMs.p50), p99: spread((r) => r.latencyMs.p99), cpu: spread((r) => r.cpuUs), gen: spread((r) => r.genUs), failed: runs.reduce((n, r) => n + r.failed + r.naks, 0), resent: runs.reduce((n, r) => n + r.retransmissions, 0) }
+  return { server, window, runs, rate: spread((r) => r.rate), p50: spread((r) => r.latencyMs.p50), p99: spread((r) => r.latencyMs.p99), cpu: spread((r) => r.cpuUs), gen: spread((r) => r.genUs), failed: runs.reduce((n, r) => n + r.failed + r.naks, 0), resent: runs.reduce((n, r) => n + r.retransmissions, 0) }
 })
 const fmt = (x, digits) => (digits === 0 ? String(Math.round(x)) : x.toFixed(digits))
 const cell = (s, digits) => `${fmt(s.median, digits)} (${fmt(s.min, digits)}–${fmt(s.max, digits)})`
@@ -237,6 +264,17 @@ const goals = [
   ['lab-none', 'kea-memfile', 1.5],
   ['lab-commit', 'kea-pg', 3],
 ]
+for (const [mine, base] of [['lab-none', 'base-none'], ['lab-commit', 'base-commit']]) {
+  for (const window of windows) {
+    const a = find(mine, window)
+    const b = find(base, window)
+    if (!a || !b) continue
+    // Paired by round: each round's two servers ran minutes apart at most, under the same load.
+    const ratios = a.runs.map((r, i) => r.rate / b.runs[i].rate)
+    const cpu = a.runs.map((r, i) => r.cpuUs / b.runs[i].cpuUs)
+    console.log(`${a.server.name} vs ${b.server.name}, ${window} in flight: DORA/s ${median(ratios).toFixed(2)}x (per round ${ratios.map((x) => x.toFixed(2)).join(' ')}), CPU µs/DORA ${median(cpu).toFixed(2)}x (${cpu.map((x) => x.toFixed(2)).join(' ')}), p99 ${a.p99.median.toFixed(2)} vs ${b.p99.median.toFixed(2)} ms`)
+  }
+}
 console.log('')
 for (const [mine, theirs, factor] of goals) {
   for (const window of windows) {
