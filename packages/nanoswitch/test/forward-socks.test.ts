@@ -94,7 +94,8 @@ describe.skipIf(!isRoot())('forwards and SOCKS between namespaces (needs root)',
       closed.push(new Promise((resolve) => s.once('close', resolve)))
       s.pipe(s)
     })
-    const kernel = new KernelForwards([parseForward('17002:10.1.0.2:7002')], sw.name, 'br1')
+    // Two forwards to the same VM address and port: each counts only its own connections.
+    const kernel = new KernelForwards([parseForward('17002:10.1.0.2:7002'), parseForward('17003:10.1.0.2:7002')], sw.name, 'br1')
     await kernel.apply()
     // A connection routed to the VM's port without DNAT (the outside has a route to the bridge's
     // network): the same addresses and port, not a forward's, so not counted.
@@ -115,8 +116,17 @@ describe.skipIf(!isRoot())('forwards and SOCKS between namespaces (needs root)',
       client.end()
       await new Promise((resolve) => client.once('close', resolve))
     }
+    {
+      // Through the other forward: three times the payload.
+      const client = await connectTcp({ netns: outside.name, host: '192.0.2.1', port: 17003 })
+      const back = read(client, 3 * PAYLOAD)
+      client.write(Buffer.alloc(3 * PAYLOAD, 5))
+      expect((await back).length).toBe(3 * PAYLOAD)
+      client.end()
+      await new Promise((resolve) => client.once('close', resolve))
+    }
     await Promise.all(closed)
-    expect(peers).toEqual(['192.0.2.2', '192.0.2.2', '192.0.2.2'])
+    expect(peers).toEqual(['192.0.2.2', '192.0.2.2', '192.0.2.2', '192.0.2.2'])
     // IP packets, headers included: at least the payload each way, well under twice it (the
     // direct connection's 250 000 bytes would break the bound).
     const counted = (await kernel.counters()).get('17002:10.1.0.2:7002')!
@@ -124,6 +134,13 @@ describe.skipIf(!isRoot())('forwards and SOCKS between namespaces (needs root)',
     for (const bytes of [counted.bytesIn, counted.bytesOut]) {
       expect(bytes).toBeGreaterThanOrEqual(2 * PAYLOAD)
       expect(bytes).toBeLessThan(2 * PAYLOAD * 2)
+    }
+    // The other forward's connection went to the same VM address and port, and is its own.
+    const other = (await kernel.counters()).get('17003:10.1.0.2:7002')!
+    expect(other.total).toBe(1)
+    for (const bytes of [other.bytesIn, other.bytesOut]) {
+      expect(bytes).toBeGreaterThanOrEqual(3 * PAYLOAD)
+      expect(bytes).toBeLessThan(3 * PAYLOAD * 2)
     }
     // nft's own reading agrees: the forward chain's two counting rules (no verdict), by comment.
     // Read again until a pair is taken after the connections' last ACKs have been routed.
@@ -134,8 +151,8 @@ describe.skipIf(!isRoot())('forwards and SOCKS between namespaces (needs root)',
         const items = (JSON.parse(stdout) as { nftables: Array<Record<string, Record<string, unknown>>> }).nftables
         expect(items.find((i) => i.chain?.name === 'forward')?.chain).toMatchObject({ type: 'filter', hook: 'forward', policy: 'accept' })
         const countRules = items.flatMap((i) => (i.rule && i.rule.chain === 'forward' ? [i.rule as { comment: string; expr: Array<Record<string, unknown>> }] : []))
-        expect(countRules.map((r) => r.comment)).toEqual(['17002:10.1.0.2:7002', '17002:10.1.0.2:7002'])
-        const nftBytes = countRules.map((r) => {
+        expect(countRules.map((r) => r.comment)).toEqual(['17002:10.1.0.2:7002', '17002:10.1.0.2:7002', '17003:10.1.0.2:7002', '17003:10.1.0.2:7002'])
+        const nftBytes = countRules.slice(0, 2).map((r) => {
           expect(r.expr.some((e) => 'accept' in e || 'drop' in e || 'jump' in e || 'goto' in e)).toBe(false)
           return (r.expr.find((e) => 'counter' in e)!.counter as { bytes: number }).bytes
         })

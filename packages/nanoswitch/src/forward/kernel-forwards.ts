@@ -6,11 +6,13 @@
 // first packet of a connection). Bytes are counted in a filter chain at the forward hook of the
 // same table: per forward, one rule for the packets routed to the VM (out the bridge, to the
 // target address and port) and one for the replies (in from the bridge, from the target address
-// and port), both only for connections conntrack has DNATed; they count and change no verdict.
+// and port), both only for connections conntrack has DNATed to it from this forward's own port
+// (`ct original proto-dst`: two forwards to the same VM address and port count apart); they count
+// and change no verdict.
 // Forwards to IPv6 addresses are the same rules in the table `ip6 nanoswitch-forwards`, written in
 // the same transaction.
 import { isNotFound } from '@lab/netlink-native'
-import { Bitwise, Cmp, Counter, Ct, Meta, Nft, rule, type RuleBuilder, type TableRef } from '@lab/nft'
+import { Bitwise, Cmp, Counter, Ct, Meta, NFT_REG_1, Nft, rule, type RuleBuilder, type TableRef } from '@lab/nft'
 import { formatForward, type ForwardSpec } from './forward-spec.js'
 
 export const FORWARD_TABLE: TableRef = { family: 'ip', name: 'nanoswitch-forwards' }
@@ -40,7 +42,13 @@ function bytesRule(spec: ForwardSpec, bridge: string, direction: 'in' | 'out'): 
   const address = direction === 'in' ? 'daddr' : 'saddr'
   if (isV6(spec)) r.ip6(address, spec.targetHost)
   else r.ip(address, spec.targetHost)
-  return r.tcp(direction === 'in' ? 'dport' : 'sport', spec.targetPort).expr(...ctStatusDnat()).counter()
+  // The connection's original destination port is the forward's own: another forward to the same
+  // target is a different connection's (ct original proto-dst, network order).
+  const listenPort = Buffer.from([spec.listenPort >> 8, spec.listenPort & 0xff])
+  return r
+    .tcp(direction === 'in' ? 'dport' : 'sport', spec.targetPort)
+    .expr(...ctStatusDnat(), new Ct('proto-dst', NFT_REG_1, 'original'), new Cmp('==', listenPort))
+    .counter()
 }
 
 export class KernelForwards {
