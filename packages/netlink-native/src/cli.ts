@@ -9,7 +9,7 @@ import { Netns } from './netns/netns.js'
 import type { Address } from './rtnetlink/addr.js'
 import * as C from './rtnetlink/constants.js'
 import type { Family } from './rtnetlink/inet.js'
-import type { Link } from './rtnetlink/link.js'
+import type { Link, LinkAddOptions } from './rtnetlink/link.js'
 import type { Neighbour } from './rtnetlink/neigh.js'
 import type { Route, RouteOptions } from './rtnetlink/route.js'
 import type { Rule } from './rtnetlink/rule.js'
@@ -95,6 +95,22 @@ function verbs(object: string, table: Record<string, (ctx: RunContext, args: str
 
 // ---- link
 
+/** `ip link add`'s creation options: index, numtxqueues, numrxqueues, mtu, address. */
+function creationOptions(args: string[]): { index?: number; txQueues?: number; rxQueues?: number; mtu?: number; address?: string } {
+  const index = take(args, 'index')
+  const tx = take(args, 'numtxqueues')
+  const rx = take(args, 'numrxqueues')
+  const mtu = take(args, 'mtu')
+  const address = take(args, 'address')
+  return {
+    ...(index ? { index: integer(index, 'index') } : {}),
+    ...(tx ? { txQueues: integer(tx, 'numtxqueues') } : {}),
+    ...(rx ? { rxQueues: integer(rx, 'numrxqueues') } : {}),
+    ...(mtu ? { mtu: integer(mtu, 'mtu') } : {}),
+    ...(address ? { address } : {}),
+  }
+}
+
 function linkLine(l: Link, n: Names): string {
   const flags = [l.up && 'UP', l.lowerUp && 'LOWER_UP'].filter(Boolean).join(',')
   const master = l.master ? ` master ${n.get(l.master) ?? l.master}` : ''
@@ -103,7 +119,7 @@ function linkLine(l: Link, n: Names): string {
 
 const link: Command = {
   summary: 'list, add, change and delete links',
-  usage: `[show [DEV]] | add NAME type KIND [peer PEER] | set DEV [up|down] [mtu N] [master BR|nomaster] [address MAC] [name NEW] [netns NS] | del DEV`,
+  usage: `[show [DEV]] | add NAME [index N] [numtxqueues N] [numrxqueues N] [mtu N] [address MAC] type KIND [peer PEER [index N] [numtxqueues N] ...] | set DEV [up|down] [mtu N] [master BR|nomaster] [address MAC] [name NEW] [netns NS] | del DEV`,
   positionals: true,
   example: 'lab-ip -n sw1 link add v0 type veth peer v1',
   run: verbs('link', {
@@ -117,11 +133,22 @@ const link: Command = {
       }),
     add: (ctx, args) =>
       withHandle(ctx, async (nl) => {
+        // As ip: what follows `peer` is the other end's (its name, then its own options).
+        const at = args.indexOf('peer')
+        const peerArgs = at < 0 ? undefined : args.splice(at).slice(1)
+        if (args[0] === 'name') args.shift()
         const name = need(args.shift(), 'NAME')
         const kind = need(take(args, 'type'), 'type KIND')
-        const peer = take(args, 'peer')
+        const own = creationOptions(args)
         done(args)
-        await nl.link.add({ name, kind, ...(peer ? { peer: { name: peer } } : {}) })
+        let peer: LinkAddOptions['peer']
+        if (peerArgs) {
+          if (peerArgs[0] === 'name') peerArgs.shift()
+          const peerName = need(peerArgs.shift(), 'PEER')
+          peer = { name: peerName, ...creationOptions(peerArgs) }
+          done(peerArgs)
+        }
+        await nl.link.add({ name, kind, ...own, ...(peer ? { peer } : {}) })
       }),
     set: (ctx, args) =>
       withHandle(ctx, async (nl) => {

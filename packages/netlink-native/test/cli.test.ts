@@ -55,6 +55,20 @@ describe.skipIf(!isRoot() || !existsSync(cli))('lab-ip (needs root and a build)'
     expect((await labIp(['-n', ns.name, '-6', 'rule'])).stdout).toContain('200:\tfrom fd00::/8 lookup 200')
   })
 
+  it('link add takes ip link add\'s creation options for the link and its peer (index, numtxqueues, numrxqueues, mtu, address), read back with ip -j', async () => {
+    const made = await labIp(['-n', ns.name, 'link', 'add', 'name', 'q0', 'index', '301', 'numtxqueues', '3', 'numrxqueues', '2', 'mtu', '1400', 'address', '02:00:00:00:03:01', 'type', 'veth', 'peer', 'name', 'q1', 'index', '302', 'numtxqueues', '4'])
+    expect(made.code, made.stderr).toBe(0)
+    const [q0] = await ns.ip<Array<Record<string, unknown>>>(['-d', 'link', 'show', 'q0'])
+    const [q1] = await ns.ip<Array<Record<string, unknown>>>(['-d', 'link', 'show', 'q1'])
+    expect(q0).toMatchObject({ ifindex: 301, mtu: 1400, address: '02:00:00:00:03:01', num_tx_queues: 3, num_rx_queues: 2 })
+    // The peer's own options; what it does not name (MTU, rx queues) it takes from this end, as the library documents.
+    expect(q1).toMatchObject({ ifindex: 302, mtu: 1400, num_tx_queues: 4, num_rx_queues: 2 })
+    const bad = await labIp(['-n', ns.name, 'link', 'add', 'q2', 'index', 'x', 'type', 'veth', 'peer', 'q3'])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr.trim()).toBe('lab-ip: index: expected a whole number, got "x" (see lab-ip --help)')
+    await ns.exec(['ip', 'link', 'del', 'q0'])
+  })
+
   it('exits 1 with errno and operation when the kernel refuses, 2 on usage errors, with one stderr line', async () => {
     const refused = await labIp(['-n', ns.name, 'link', 'add', 'c0', 'type', 'veth', 'peer', 'c9'])
     expect(refused.code).toBe(1)
