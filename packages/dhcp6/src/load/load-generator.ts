@@ -2,9 +2,10 @@
 // behind one relay, each doing Solicit-Advertise-Request-Reply with the server through
 // Relay-Forward/Relay-Reply (RFC 8415 19), a bounded number in flight at a time, with
 // retransmission, a bounded count and a time limit. It measures exchanges per second and the
-// latency of whole exchanges. The same design as @lab/dhcp4's LoadGenerator.
-import { performance } from 'node:perf_hooks'
-import { ArgumentError, UdpSocket, parseIp, silentLogger, type Datagram, type Logger, type OutgoingDatagram } from '@lab/netlink-native'
+// latency of whole exchanges. The engine (window, timers, batches, figures) is @lab/dhcp4's
+// RelayLoad, shared with its LoadGenerator; this file is DHCPv6's messages.
+import { RelayLoad, formatMacNumber, type RelayExchange, type RelayProtocol, type ReplyVerdict } from '@lab/dhcp4'
+import { ArgumentError, UdpSocket, parseIp, type Logger } from '@lab/netlink-native'
 import { decodeMessage, type Dhcp6Message, type Dhcp6RelayMessage } from '../codec/message.js'
 import { Dhcp6Error } from '../errors.js'
 
@@ -59,17 +60,6 @@ export interface LoadResult6 {
   latencyMs: { p50: number; p99: number; max: number }
 }
 
-interface Exchange {
-  index: number
-  mac: number
-  xid: number
-  phase: 'solicit' | 'request'
-  startedAt: number
-  sentAt: number
-  tries: number
-  message: Buffer
-}
-
 const RELAY_FORW = 12
 const RELAY_REPL = 13
 const ADVERTISE = 2
@@ -88,20 +78,6 @@ const EMPTY_IA_NA = Buffer.from('0003000c000000010000000000000000', 'hex')
 /** The client part after the message header: DUID-LL (MAC stamped), elapsed time 0, ORO (23, 24). */
 const CLIENT_OPTIONS = Buffer.from('0001000a00030001000000000000' + '000800020000' + '0006000400170018', 'hex')
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
-}
-
-/** Client i of a run: 02:<base>:<i as 4 bytes>, as a 48-bit number. */
-function macNumber(base: number, i: number): number {
-  return 0x02 * 2 ** 40 + (base & 0xff) * 2 ** 32 + (i >>> 0)
-}
-
-function formatMac(n: number): string {
-  return n.toString(16).padStart(12, '0').replace(/(..)(?!$)/g, '$1:')
-}
-
 /** Where option `code` starts (its code field) among the options in b[from, to), or -1. */
 function findOption(b: Buffer, from: number, to: number, code: number): number {
   for (let at = from; at + 4 <= to; ) {
@@ -113,75 +89,34 @@ function findOption(b: Buffer, from: number, to: number, code: number): number {
   return -1
 }
 
-/** Per run: the exchanges in flight and what has been counted so far. */
-interface Run {
-  options: LoadRun6Options
-  byXid: Map<number, Exchange>
-  latencies: number[]
-  result: Omit<LoadResult6, 'elapsedMs' | 'rate' | 'latencyMs'>
-  xidBase: number
-  next: number
-  started: number
-  finish: () => void
+/** Where a Relay-Reply's relayed message starts and ends, or undefined. */
+function relayedMessage(b: Buffer): { inner: number; end: number } | undefined {
+  if (b.length < 38 || b[0] !== RELAY_REPL) return undefined
+  const relayed = findOption(b, 34, b.length, OPTION_RELAY_MSG)
+  if (relayed < 0) return undefined
+  const inner = relayed + 4
+  const end = inner + b.readUInt16BE(relayed + 2)
+  return end - inner < 4 ? undefined : { inner, end }
 }
 
-/**
- * A relay that plays many DHCPv6 clients: `open()` binds the relay address's port 547, each
- * `run()` does `clients` whole Solicit-Advertise-Request-Reply exchanges with the server and
- * measures them, `close()` lets the port go. Runs on one generator take turns.
- *
- * ```ts
- * const load = await LoadGenerator6.open({ netns: 'relay', server: 'fd00:b::1', relayAddress: 'fd00:b::2', linkAddress: 'fd00:10::1' })
- * const result = await load.run({ clients: 10_000, window: 64 })
- * await load.close()
- * ```
- */
-export class LoadGenerator6 {
-  readonly #socket: UdpSocket
-  readonly #logger: Logger
-  /** The Relay-Forward around a Solicit, stamped per client; replies are read in place: the
-   * generator must cost far less per exchange than the servers it measures. */
+/** DHCPv6 through a relay: Relay-Forwards stamped from a template (xid, DUID, peer-address), Relay-Replies read in place. */
+class Dhcp6Relay implements RelayProtocol {
+  readonly xidBits = 24
+  readonly port = 547
+  readonly server: string
+  /** The Relay-Forward around a Solicit, stamped per client. */
   readonly #solicit: Buffer
   /** Where the relayed message starts in what we send (after the relay header, the interface-id
    * and option 9's header). */
   readonly #innerAt: number
-  #outbox: OutgoingDatagram[] = []
-  #run: Run | undefined
-  /** The end of the last run asked for: runs take turns. */
-  #turn: Promise<unknown> = Promise.resolve()
-  #closed = false
-  /** A flush of the outbox is set for the end of this turn of the event loop. */
-  #flushScheduled = false
-  readonly #flushLater = () => {
-    this.#flushScheduled = false
-    this.#flush()
-  }
   /** The link-address's 16 bytes, parsed once. */
   readonly #link: Buffer
 
-  private constructor(
-    readonly options: LoadGenerator6Options,
-    socket: UdpSocket,
-  ) {
-    this.#socket = socket
-    this.#logger = options.logger ?? silentLogger
+  constructor(readonly options: LoadGenerator6Options) {
+    this.server = options.server
     this.#link = parseIp(options.linkAddress).bytes
     this.#innerAt = 34 + (options.interfaceId ? 4 + options.interfaceId.length : 0) + 4
     this.#solicit = this.#relayForward(1, EMPTY_IA_NA)
-    socket.on('message', (d) => this.#receive(d))
-    socket.on('error', (error) => this.#logger.error({ err: error }, 'load generator socket error'))
-  }
-
-  /** Binds relayAddress:547 (in `netns`) for the replies. Throws ArgumentError for addresses that are not IPv6, SystemError when the address is not local or the port taken. */
-  static async open(options: LoadGenerator6Options): Promise<LoadGenerator6> {
-    for (const field of ['server', 'relayAddress', 'linkAddress'] as const) {
-      if (parseIp(options[field], field).family !== 6) throw new ArgumentError(field, `an IPv6 address, got ${options[field]}`)
-    }
-    if (options.interfaceId !== undefined && (!Buffer.isBuffer(options.interfaceId) || options.interfaceId.length === 0 || options.interfaceId.length > 0xffff)) {
-      throw new ArgumentError('interfaceId', 'a non-empty Buffer')
-    }
-    const socket = await UdpSocket.open({ netns: options.netns, address: options.relayAddress, port: 547, batch: 64, receiveBufferBytes: 4 << 20 })
-    return new LoadGenerator6(options, socket)
   }
 
   /**
@@ -218,179 +153,105 @@ export class LoadGenerator6 {
     return b
   }
 
-  /** Puts the exchange's transaction id, MAC (in the DUID) and a peer-address made of the MAC into a copy of `base`. */
-  #stamp(base: Buffer, e: Exchange, copy: boolean): Buffer {
-    const b = copy ? Buffer.from(base) : base
+  /** Puts the exchange's transaction id, MAC (in the DUID) and a peer-address made of the MAC into `b`. */
+  #stamp(b: Buffer, e: RelayExchange): Buffer {
     b.writeUIntBE(e.mac, 28, 6)
     b.writeUIntBE(e.xid, this.#innerAt + 1, 3)
     b.writeUIntBE(e.mac, this.#innerAt + 12, 6)
     return b
   }
 
-  #send(data: Buffer): void {
-    this.#outbox.push({ data, address: this.options.server, port: 547 })
+  first(e: RelayExchange): Buffer {
+    return this.#stamp(Buffer.from(this.#solicit), e)
   }
 
-  #flush(): void {
-    if (this.#outbox.length === 0) return
-    const batch = this.#outbox
-    this.#outbox = []
-    const run = this.#run
-    this.#socket.sendBatch(batch).catch((error: unknown) => {
-      // The exchanges in this batch are not lost: they time out and are sent again (or fail).
-      if (run) run.result.sendFailures++
-      this.#logger.warn({ err: error, datagrams: batch.length }, 'load generator: requests not sent')
-    })
+  xidOf(b: Buffer): number {
+    const m = relayedMessage(b)
+    return m ? b.readUIntBE(m.inner + 1, 3) : -1
   }
 
-  #startMore(run: Run): void {
-    const window = run.options.window ?? 64
-    while (run.byXid.size < window && run.next < run.options.clients) {
-      const now = performance.now()
-      const xid = (run.xidBase + run.next) & 0xffffff
-      const e: Exchange = { index: run.next, mac: macNumber(run.options.duidBase ?? 0, run.next), xid, phase: 'solicit', startedAt: now, sentAt: now, tries: 0, message: this.#solicit }
-      run.next++
-      e.message = this.#stamp(this.#solicit, e, true)
-      run.byXid.set(xid, e)
-      this.#send(e.message)
-    }
-  }
-
-  #settleIfDone(run: Run): void {
-    if (run.byXid.size === 0 && run.next >= run.options.clients) run.finish()
-  }
-
-  #receive(d: Datagram): void {
-    const run = this.#run
-    const b = d.data
-    if (!run || b.length < 38 || b[0] !== RELAY_REPL) return
-    const relayed = findOption(b, 34, b.length, OPTION_RELAY_MSG)
-    if (relayed < 0) return
-    const inner = relayed + 4
-    const end = inner + b.readUInt16BE(relayed + 2)
-    if (end - inner < 4) return
-    const e = run.byXid.get(b.readUIntBE(inner + 1, 3))
-    if (!e) return
+  answer(b: Buffer, e: RelayExchange): ReplyVerdict {
+    const { inner, end } = relayedMessage(b)!
     const type = b[inner]!
-    if (!(e.phase === 'solicit' && type === ADVERTISE) && !(e.phase === 'request' && type === REPLY)) return
+    if (!(e.step === 'first' && type === ADVERTISE) && !(e.step === 'second' && type === REPLY)) return 'ignore'
     const client = findOption(b, inner + 4, end, OPTION_CLIENTID)
-    if (client < 0 || b.readUIntBE(client + 8, 6) !== e.mac) return
+    if (client < 0 || b.readUIntBE(client + 8, 6) !== e.mac) return 'ignore'
     const ia = findOption(b, inner + 4, end, OPTION_IA_NA)
     const iaEnd = ia < 0 ? -1 : ia + 4 + b.readUInt16BE(ia + 2)
     const address = ia < 0 ? -1 : findOption(b, ia + 16, iaEnd, OPTION_IAADDR)
-    if (address < 0) {
-      // NoAddrsAvail (or any status instead of an address): this client is done, without a lease.
-      run.byXid.delete(e.xid)
-      run.result.refused++
-    } else if (e.phase === 'solicit') {
-      const server = findOption(b, inner + 4, end, OPTION_SERVERID)
-      if (server < 0) return
-      e.phase = 'request'
-      e.tries = 0
-      e.sentAt = performance.now()
-      // RFC 8415 18.2.2: the Request names the server and carries the IA as advertised.
-      const request = this.#relayForward(REQUEST, b.subarray(server, server + 4 + b.readUInt16BE(server + 2)), b.subarray(ia, iaEnd))
-      e.message = this.#stamp(request, e, false)
-      this.#send(e.message)
-    } else {
-      run.byXid.delete(e.xid)
-      run.result.completed++
-      const latency = performance.now() - e.startedAt
-      run.latencies.push(latency)
-      run.options.onExchange?.({ startedMs: e.startedAt - run.started, latencyMs: latency, advertiseMs: e.sentAt - e.startedAt })
-      if (run.options.onReply) {
-        const relay = decodeMessage(b) as Dhcp6RelayMessage
-        const reply = relay.message as Dhcp6Message
-        run.options.onReply({ mac: formatMac(e.mac), address: reply.options.get(3)!.options.get(5)!.address, reply, relay })
-      }
-    }
-    this.#startMore(run)
-    // What this wake-up's replies started leaves together, once the socket's batch is read.
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true
-      setImmediate(this.#flushLater)
-    }
-    this.#settleIfDone(run)
+    // NoAddrsAvail (or any status instead of an address): this client is done, without a lease.
+    if (address < 0) return 'refused'
+    if (e.step === 'second') return 'done'
+    const server = findOption(b, inner + 4, end, OPTION_SERVERID)
+    if (server < 0) return 'ignore'
+    // RFC 8415 18.2.2: the Request names the server and carries the IA as advertised.
+    e.message = this.#stamp(this.#relayForward(REQUEST, b.subarray(server, server + 4 + b.readUInt16BE(server + 2)), b.subarray(ia, iaEnd)), e)
+    return 'next'
+  }
+}
+
+/**
+ * A relay that plays many DHCPv6 clients: `open()` binds the relay address's port 547, each
+ * `run()` does `clients` whole Solicit-Advertise-Request-Reply exchanges with the server and
+ * measures them, `close()` lets the port go. Runs on one generator take turns.
+ *
+ * ```ts
+ * const load = await LoadGenerator6.open({ netns: 'relay', server: 'fd00:b::1', relayAddress: 'fd00:b::2', linkAddress: 'fd00:10::1' })
+ * const result = await load.run({ clients: 10_000, window: 64 })
+ * await load.close()
+ * ```
+ */
+export class LoadGenerator6 {
+  readonly #engine: RelayLoad
+
+  private constructor(
+    readonly options: LoadGenerator6Options,
+    socket: UdpSocket,
+  ) {
+    this.#engine = new RelayLoad(socket, new Dhcp6Relay(options), () => new Dhcp6Error('LAB_ERR_DHCP6_CLOSED', 'load generator is closed'), options.logger)
   }
 
-  /** Retransmits what waited too long, gives up on what was resent `retries` times, starts more. */
-  #tick(run: Run): void {
-    const timeoutMs = run.options.timeoutMs ?? 1000
-    const retries = run.options.retries ?? 3
-    const now = performance.now()
-    for (const e of run.byXid.values()) {
-      if (now - e.sentAt < timeoutMs) continue
-      if (e.tries >= retries) {
-        run.byXid.delete(e.xid)
-        run.result.failed++
-        continue
-      }
-      e.tries++
-      e.sentAt = now
-      run.result.retransmissions++
-      this.#send(e.message)
+  /** Binds relayAddress:547 (in `netns`) for the replies. Throws ArgumentError for addresses that are not IPv6, SystemError when the address is not local or the port taken. */
+  static async open(options: LoadGenerator6Options): Promise<LoadGenerator6> {
+    for (const field of ['server', 'relayAddress', 'linkAddress'] as const) {
+      if (parseIp(options[field], field).family !== 6) throw new ArgumentError(field, `an IPv6 address, got ${options[field]}`)
     }
-    this.#startMore(run)
-    this.#flush()
-    this.#settleIfDone(run)
+    if (options.interfaceId !== undefined && (!Buffer.isBuffer(options.interfaceId) || options.interfaceId.length === 0 || options.interfaceId.length > 0xffff)) {
+      throw new ArgumentError('interfaceId', 'a non-empty Buffer')
+    }
+    const socket = await UdpSocket.open({ netns: options.netns, address: options.relayAddress, port: 547, batch: 64, receiveBufferBytes: 4 << 20 })
+    return new LoadGenerator6(options, socket)
   }
 
-  /** Does `clients` exchanges (after any run still going) and returns what they measured. */
+  /** Does `clients` exchanges (after any run still going) and returns what they measured. Throws ArgumentError for a bad count or window. */
   run(options: LoadRun6Options): Promise<LoadResult6> {
-    if (this.#closed) return Promise.reject(new Dhcp6Error('LAB_ERR_DHCP6_CLOSED', 'load generator is closed'))
-    // A failed run does not stop the next one: each caller gets its own run's outcome.
-    const result = this.#turn.catch(() => undefined).then(() => this.#runNow(options))
-    this.#turn = result
-    return result
-  }
-
-  async #runNow(options: LoadRun6Options): Promise<LoadResult6> {
-    if (this.#closed) throw new Dhcp6Error('LAB_ERR_DHCP6_CLOSED', 'load generator is closed')
-    if (!Number.isInteger(options.clients) || options.clients < 0) throw new ArgumentError('clients', `a count, got ${options.clients}`)
-    if (options.window !== undefined && !(Number.isInteger(options.window) && options.window > 0 && options.window < 0x800000)) throw new ArgumentError('window', `1..8388607, got ${options.window}`)
-    let finish!: () => void
-    const done = new Promise<void>((resolve) => (finish = resolve))
-    const run: Run = {
-      options,
-      byXid: new Map(),
-      latencies: [],
-      result: { completed: 0, refused: 0, failed: 0, retransmissions: 0, sendFailures: 0 },
-      xidBase: (Math.random() * 0xffffff) >>> 0,
-      next: 0,
-      started: performance.now(),
-      finish,
-    }
-    this.#run = run
-    const timeoutMs = options.timeoutMs ?? 1000
-    const ticker = setInterval(() => this.#tick(run), Math.max(10, Math.min(100, timeoutMs / 4)))
-    const limit = setTimeout(finish, options.durationMs ?? 60_000)
-    options.signal?.addEventListener('abort', finish, { once: true })
-    this.#startMore(run)
-    this.#flush()
-    this.#settleIfDone(run)
-    await done
-    clearInterval(ticker)
-    clearTimeout(limit)
-    options.signal?.removeEventListener('abort', finish)
-    this.#run = undefined
-    run.result.failed += run.byXid.size + (options.clients - run.next)
-    const elapsedMs = performance.now() - run.started
-    const latencies = run.latencies.sort((a, b) => a - b)
-    return {
-      ...run.result,
-      elapsedMs,
-      rate: run.result.completed / (elapsedMs / 1000),
-      latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies[latencies.length - 1] ?? 0 },
-    }
+    const { onReply, onExchange } = options
+    return this.#engine.run({
+      clients: options.clients,
+      ...(options.window !== undefined ? { window: options.window } : {}),
+      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+      ...(options.retries !== undefined ? { retries: options.retries } : {}),
+      ...(options.durationMs !== undefined ? { durationMs: options.durationMs } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      base: options.duidBase ?? 0,
+      ...(onReply || onExchange
+        ? {
+            onDone: (e, b, t) => {
+              onExchange?.({ startedMs: t.startedMs, latencyMs: t.latencyMs, advertiseMs: t.firstAnswerMs })
+              if (onReply) {
+                const relay = decodeMessage(b) as Dhcp6RelayMessage
+                const reply = relay.message as Dhcp6Message
+                onReply({ mac: formatMacNumber(e.mac), address: reply.options.get(3)!.options.get(5)!.address, reply, relay })
+              }
+            },
+          }
+        : {}),
+    })
   }
 
   /** Ends a run in progress (its unfinished exchanges count as failed) and closes the socket; idempotent. */
   async close(): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
-    this.#run?.finish()
-    await this.#turn.catch(() => undefined)
-    await this.#socket.close()
+    await this.#engine.close()
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
