@@ -62,12 +62,26 @@ export function writeOptions(buf: Buffer, at: number, codes: ArrayLike<number>, 
   return at
 }
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
+/** Lowercase hex digits by value, as character codes. */
+const HEX_CHAR = Array.from({ length: 16 }, (_, i) => i.toString(16).charCodeAt(0))
+/** Where a hardware address's text is put together: 16 bytes make at most 47 characters. */
+const macScratch = Buffer.alloc(47)
 
+/**
+ * `aa:bb:..` for `length` bytes at `at`, made as one flat string: a server keeps the text of
+ * every client's address in its lease, and text joined piece by piece is a tree of strings that
+ * the garbage collector copies object by object while the lease is young.
+ */
 function macText(b: Buffer, at: number, length: number): string {
-  let text = length > 0 ? HEX[b[at]!]! : ''
-  for (let i = 1; i < length; i++) text += ':' + HEX[b[at + i]!]!
-  return text
+  if (length === 0) return ''
+  let n = 0
+  for (let i = 0; i < length; i++) {
+    const byte = b[at + i]!
+    if (i > 0) macScratch[n++] = 58
+    macScratch[n++] = HEX_CHAR[byte >> 4]!
+    macScratch[n++] = HEX_CHAR[byte & 15]!
+  }
+  return macScratch.toString('latin1', 0, n)
 }
 
 /** Writes `aa:bb:..` (up to 16 bytes) at `at`; false when it is not a hardware address. */

@@ -75,7 +75,25 @@ function ipBytes(text: string): Buffer {
   return b
 }
 
-const ipText = (b: Buffer, at = 0) => `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`
+/** Where a dotted quad is put together (at most 15 characters). */
+const ipScratch = Buffer.alloc(15)
+
+/**
+ * The dotted quad at `at`, as one flat string: a requested address becomes the address of a
+ * lease the server keeps, and text joined piece by piece is a tree of strings for the garbage
+ * collector to copy while the lease is young.
+ */
+function ipText(b: Buffer, at = 0): string {
+  let n = 0
+  for (let i = 0; i < 4; i++) {
+    const octet = b[at + i]!
+    if (i > 0) ipScratch[n++] = 46
+    if (octet >= 100) ipScratch[n++] = 48 + Math.floor(octet / 100)
+    if (octet >= 10) ipScratch[n++] = 48 + (Math.floor(octet / 10) % 10)
+    ipScratch[n++] = 48 + (octet % 10)
+  }
+  return ipScratch.toString('latin1', 0, n)
+}
 
 const ip: Definition<string> = {
   name: 'ip',

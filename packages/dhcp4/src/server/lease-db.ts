@@ -121,7 +121,9 @@ export class LeaseDatabase {
 
   poolOf(address: string | number): AddressPool | undefined {
     const n = typeof address === 'number' ? address : ipv4ToNumber(address)
-    return this.pools.find((p) => p.contains(n))
+    // A loop, not find() with a closure: this runs for every REQUEST (twice: available() and bind()).
+    for (const pool of this.pools) if (pool.contains(n)) return pool
+    return undefined
   }
 
   #index(lease: Lease): void {
