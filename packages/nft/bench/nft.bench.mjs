@@ -69,8 +69,9 @@ function mixedText(i) {
   const b = i & 255
   const port = 1024 + (i % 50000)
   const chain = CHAINS[i % 4]
-  // A few inline sets (the kernel names each anonymous set by scanning the table's sets, so many
-  // of them cost it quadratic time, with nft as with us): ports, then addresses with an interval.
+  // A few inline sets: ports, then addresses with an interval. Each costs the kernel a walk over
+  // the batch's pending changes when its rule binds it (__nft_set_trans_bind): quadratic for nft,
+  // short for us (we send such rules first and anchor the others to them, src/batch-order.ts).
   if (i % INLINE_EVERY === INLINE_EVERY - 1) return (i / INLINE_EVERY) & 1 ? `ip saddr { 10.${a}.0.0/16, 192.0.2.${b} } jump ${chain}` : `tcp dport { 22, 80, 443, ${port} } ct state new accept`
   switch (i % 10) {
     case 0: return `iifname "eth${i % 64}" tcp dport ${port} counter accept`

@@ -1,6 +1,32 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { TestNetns, cleanupAll, isRoot } from '@lab/testkit'
 import { Nft, TransactionError, rule, type TableRef } from '../src/index.js'
+import { worthAnchoring, type AppendRun } from '../src/batch-order.js'
+
+/** A run of `rules` appended rules with an inline-set rule (3 messages) after every `every` plain ones. */
+function run(rules: number, every: number, qStart: number): AppendRun {
+  const r: AppendRun = { family: 'inet', table: 't', chain: 'c', start: 0, qStart, end: 0, qEnd: 0, groups: [] }
+  let q = qStart
+  for (let i = 0; i < rules; i++) {
+    if (i % every === every - 1) {
+      r.groups.push({ start: 0, rule: 0, end: 0, qStart: q, qRule: q + 2, qEnd: q + 3 })
+      q += 3
+    } else q += 1
+  }
+  r.qEnd = q
+  return r
+}
+
+describe('when a run is worth the anchored order', () => {
+  it('is for many rules with inline sets among them, at the start of a batch', () => {
+    expect(worthAnchoring(run(100_000, 500, 6), 6)).toBe(true)
+    expect(worthAnchoring(run(10_000, 500, 6), 6)).toBe(true)
+  })
+  it('is not without inline sets, nor after a long batch (each anchored rule would walk all of it)', () => {
+    expect(worthAnchoring(run(10_000, 20_000, 6), 6)).toBe(false)
+    expect(worthAnchoring(run(10_000, 500, 200_000), 200_000)).toBe(false)
+  })
+})
 
 // Runs of appended rules with inline sets are sent anchored (src/batch-order.ts): the inline-set
 // rules first, the others inserted before them by NFTA_RULE_POSITION_ID. The chain must read back
