@@ -1,26 +1,14 @@
 // What a client does with a lease, as small functions composed into one:
 // `compose(manageIP(), manageRoutes(), manageDNS('/etc/resolv.conf'))`. Each gets the old and the
 // new lease on every change and makes the host match the new one (undefined: undo the old).
-import { renameSync, rmSync, writeFileSync } from 'node:fs'
+import { rmSync } from 'node:fs'
 import { Netlink, isNotFound } from '@lab/netlink-native'
 import type { ClasslessRoute } from '../codec/options.js'
 import { INFINITE, type ClientLease } from './lease.js'
 import type { LeaseCallback } from './machine.js'
+import { replaceFile } from './replace-file.js'
 
-/** Runs every callback in order, even when one fails; then throws the first failure. */
-export function compose(...callbacks: LeaseCallback[]): LeaseCallback {
-  return async (old, next, reason) => {
-    let first: unknown
-    for (const callback of callbacks) {
-      try {
-        await callback(old, next, reason)
-      } catch (error) {
-        first ??= error
-      }
-    }
-    if (first !== undefined) throw first
-  }
-}
+export { compose } from './compose.js'
 
 export interface ManageOptions {
   netns?: string
@@ -98,8 +86,6 @@ export function manageDNS(path: string): LeaseCallback {
     const search = next.search.length ? next.search : next.domain ? [next.domain] : []
     if (search.length) lines.push(`search ${search.join(' ')}`)
     for (const server of next.dns) lines.push(`nameserver ${server}`)
-    const tmp = `${path}.tmp-${process.pid}`
-    writeFileSync(tmp, lines.join('\n') + '\n')
-    renameSync(tmp, path)
+    replaceFile(path, lines.join('\n') + '\n')
   }
 }

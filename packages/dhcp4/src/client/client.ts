@@ -1,14 +1,15 @@
 // A DHCP client on one interface: the state machine wired to a packet transport, a lease file for
 // INIT-REBOOT after a restart, and the caller's lease callbacks.
 import { channel } from 'node:diagnostics_channel'
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { readFileSync } from 'node:fs'
 import type { Logger } from '@lab/netlink-native'
 import { DhcpError } from '../errors.js'
 import { defaultClientId } from './client-id.js'
 import { realClock, type Clock } from '@lab/clock'
 import { expiresAt, type ClientLease } from './lease.js'
 import { ClientMachine, type ClientState, type LeaseCallback, type LeaseChangeReason, type RetransmitPolicy } from './machine.js'
+import { nextLease } from './next-lease.js'
+import { replaceFile } from './replace-file.js'
 import { PacketTransport } from './transport.js'
 
 /** `lab:dhcp4:client`: every state change and lease change of every client. */
@@ -65,14 +66,7 @@ function readLeaseFile(path: string): ClientLease | undefined {
 }
 
 function writeLeaseFile(path: string, lease: ClientLease | undefined): void {
-  if (!lease) {
-    rmSync(path, { force: true })
-    return
-  }
-  mkdirSync(dirname(path), { recursive: true })
-  const tmp = `${path}.tmp-${process.pid}`
-  writeFileSync(tmp, JSON.stringify(lease) + '\n')
-  renameSync(tmp, path)
+  replaceFile(path, lease && JSON.stringify(lease) + '\n')
 }
 
 export class DhcpClient {
@@ -174,24 +168,7 @@ export class DhcpClient {
 
   /** The next lease the client is bound with (the current one if bound already). */
   waitForLease(timeoutMs = 30_000): Promise<ClientLease> {
-    const current = this.#machine.lease
-    if (current && this.#machine.state === 'bound') return Promise.resolve(current)
-    return new Promise((resolve, reject) => {
-      const onLease = ({ next }: { next?: ClientLease }) => {
-        if (!next) return
-        done()
-        resolve(next)
-      }
-      const timer = this.#clock.setTimeout(() => {
-        done()
-        reject(new LeaseTimeoutError(this.#machine.options.interface, timeoutMs))
-      }, timeoutMs)
-      const done = () => {
-        timer.cancel()
-        this.#machine.off('lease', onLease)
-      }
-      this.#machine.on('lease', onLease)
-    })
+    return nextLease(this.#machine, this.#clock, timeoutMs, () => new LeaseTimeoutError(this.#machine.options.interface, timeoutMs))
   }
 
   /** Sends DHCPRELEASE (if bound), undoes the lease through the callbacks, then stops. */

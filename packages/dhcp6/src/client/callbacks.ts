@@ -2,24 +2,13 @@
 // `compose(manageIP(), manageDNS('/etc/resolv.conf'))`. Each gets the old and the new lease on
 // every change and makes the host match the new one (undefined: undo the old). Delegated prefixes
 // (lease.prefixes) are the caller's to use: they belong on downstream links this client cannot know.
-import { renameSync, rmSync, writeFileSync } from 'node:fs'
+import { rmSync } from 'node:fs'
+import { replaceFile } from '@lab/dhcp4'
 import { Netlink, isNotFound } from '@lab/netlink-native'
 import type { LeaseCallback } from './machine.js'
 
-/** Runs every callback in order, even when one fails; then throws the first failure. */
-export function compose(...callbacks: LeaseCallback[]): LeaseCallback {
-  return async (old, next, reason) => {
-    let first: unknown
-    for (const callback of callbacks) {
-      try {
-        await callback(old, next, reason)
-      } catch (error) {
-        first ??= error
-      }
-    }
-    if (first !== undefined) throw first
-  }
-}
+// One compose() for both clients' callbacks (whatever their arguments).
+export { compose } from '@lab/dhcp4'
 
 export interface ManageOptions {
   netns?: string
@@ -65,8 +54,6 @@ export function manageDNS(path: string): LeaseCallback {
     const lines = ['# written by @lab/dhcp6 from the lease of ' + next.interface]
     if (next.domains.length) lines.push(`search ${next.domains.join(' ')}`)
     for (const server of next.dns) lines.push(`nameserver ${server}`)
-    const tmp = `${path}.tmp-${process.pid}`
-    writeFileSync(tmp, lines.join('\n') + '\n')
-    renameSync(tmp, path)
+    replaceFile(path, lines.join('\n') + '\n')
   }
 }

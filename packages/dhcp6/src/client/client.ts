@@ -2,8 +2,8 @@
 // restarted client asks for its lease again (Rebind), a Confirm when the link comes back after
 // going down, and the caller's lease callbacks.
 import { channel } from 'node:diagnostics_channel'
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { readFileSync } from 'node:fs'
+import { nextLease, replaceFile } from '@lab/dhcp4'
 import { Netlink, type Logger } from '@lab/netlink-native'
 import { realClock, type Clock } from '@lab/clock'
 import type { Duid } from '../codec/index.js'
@@ -80,14 +80,7 @@ function readLeaseFile(path: string): Dhcp6Lease | undefined {
 }
 
 function writeLeaseFile(path: string, lease: Dhcp6Lease | undefined): void {
-  if (!lease) {
-    rmSync(path, { force: true })
-    return
-  }
-  mkdirSync(dirname(path), { recursive: true })
-  const tmp = `${path}.tmp-${process.pid}`
-  writeFileSync(tmp, JSON.stringify(lease) + '\n')
-  renameSync(tmp, path)
+  replaceFile(path, lease && JSON.stringify(lease) + '\n')
 }
 
 export class DhcpV6Client {
@@ -230,24 +223,7 @@ export class DhcpV6Client {
 
   /** The next lease the client is bound with (the current one if bound already). Rejects with LeaseTimeoutError. */
   waitForLease(timeoutMs = 30_000): Promise<Dhcp6Lease> {
-    const current = this.#machine.lease
-    if (current && this.#machine.state === 'bound') return Promise.resolve(current)
-    return new Promise((resolve, reject) => {
-      const onLease = ({ next }: { next?: Dhcp6Lease }) => {
-        if (!next) return
-        done()
-        resolve(next)
-      }
-      const timer = this.#clock.setTimeout(() => {
-        done()
-        reject(new LeaseTimeoutError(this.#machine.options.interface, timeoutMs))
-      }, timeoutMs)
-      const done = () => {
-        timer.cancel()
-        this.#machine.off('lease', onLease)
-      }
-      this.#machine.on('lease', onLease)
-    })
+    return nextLease(this.#machine, this.#clock, timeoutMs, () => new LeaseTimeoutError(this.#machine.options.interface, timeoutMs))
   }
 
   /** Undoes the lease through the callbacks, sends a Release (until a Reply, at most 4 times), then stops. */
