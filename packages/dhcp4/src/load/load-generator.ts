@@ -6,7 +6,7 @@
 import { UdpSocket, type Logger } from '@lab/netlink-native'
 import { DhcpMessage } from '../codec/message.js'
 import { DhcpError } from '../errors.js'
-import { RelayLoad, type RelayExchange, type RelayProtocol, type ReplyVerdict } from './relay-load.js'
+import { RelayLoad, type RelayExchange, type RelayProtocol, type RelayRunResult, type RelayWindowOptions, type ReplyVerdict } from './relay-load.js'
 
 export interface LoadGeneratorOptions {
   /** The namespace to send from: a name under /run/netns or a path. Default: this process's. */
@@ -21,40 +21,17 @@ export interface LoadGeneratorOptions {
   logger?: Logger
 }
 
-export interface LoadRunOptions {
-  /** Simulated clients, each one exchange. */
-  clients: number
-  /** Exchanges in flight at once (default 64). */
-  window?: number
-  /** Retransmit after this long without an answer, ms (default 1000). */
-  timeoutMs?: number
-  /** Retransmissions per message before the client gives up (default 3). */
-  retries?: number
-  /** Stop after this long whatever is left, ms (default 60 000). */
-  durationMs?: number
+export interface LoadRunOptions extends RelayWindowOptions {
   /** Distinguishes the MACs of different runs (client i is 02:<base>:<i>). Default 0. */
   macBase?: number
   /** Called for each acknowledged lease, when the ACK arrives. */
   onAck?: (ack: { mac: string; address: string; reply: DhcpMessage }) => void
   /** Called for each completed exchange with when it started (ms since the run began) and how long it took. */
   onExchange?: (exchange: { startedMs: number; latencyMs: number; offerMs: number }) => void
-  /** Ends the run early; what is in flight counts as failed. */
-  signal?: AbortSignal
 }
 
-export interface LoadResult {
-  completed: number
-  naks: number
-  /** Clients that got no answer after all retransmissions, or were cut off by the time limit. */
-  failed: number
-  retransmissions: number
-  /** Batches of requests the kernel refused to send (their exchanges time out and are resent). */
-  sendFailures: number
-  elapsedMs: number
-  /** Completed exchanges per second. */
-  rate: number
-  latencyMs: { p50: number; p99: number; max: number }
-}
+/** What a run measured (RelayRunResult, with the server's refusals as NAKs). */
+export type LoadResult = Omit<RelayRunResult, 'refused'> & { naks: number }
 
 const COOKIE = 0x63825363
 const OFFER = 2
@@ -165,18 +142,13 @@ export class LoadGenerator {
 
   /** Does `clients` exchanges (after any run still going) and returns what they measured. */
   async run(options: LoadRunOptions): Promise<LoadResult> {
-    const { onAck, onExchange } = options
+    const { macBase, onAck, onExchange, ...window } = options
     const { refused, ...result } = await this.#engine.run({
-      clients: options.clients,
-      ...(options.window !== undefined ? { window: options.window } : {}),
-      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
-      ...(options.retries !== undefined ? { retries: options.retries } : {}),
-      ...(options.durationMs !== undefined ? { durationMs: options.durationMs } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-      base: options.macBase ?? 0,
+      ...window,
+      base: macBase ?? 0,
       ...(onAck || onExchange
         ? {
-            onDone: (e, b, t) => {
+            onDone: (_e, b, t) => {
               onExchange?.({ startedMs: t.startedMs, latencyMs: t.latencyMs, offerMs: t.firstAnswerMs })
               if (onAck) {
                 const reply = DhcpMessage.decode(b)

@@ -51,7 +51,8 @@ export interface RelayProtocol {
   answer(reply: Buffer, e: RelayExchange): ReplyVerdict
 }
 
-export interface RelayRunOptions {
+/** How many exchanges a run does and how: what both generators' `run()` take. */
+export interface RelayWindowOptions {
   /** Simulated clients, each one exchange. */
   clients: number
   /** Exchanges in flight at once (default 64). */
@@ -62,12 +63,15 @@ export interface RelayRunOptions {
   retries?: number
   /** Stop after this long whatever is left, ms (default 60 000). */
   durationMs?: number
+  /** Ends the run early; what is in flight counts as failed. */
+  signal?: AbortSignal
+}
+
+export interface RelayRunOptions extends RelayWindowOptions {
   /** Distinguishes the clients of different runs: client i is 02:<base>:<i as 4 bytes>. Default 0. */
   base?: number
   /** Each completed exchange, with the reply that completed it (valid only during the call). */
   onDone?: (e: RelayExchange, reply: Buffer, timing: { startedMs: number; latencyMs: number; firstAnswerMs: number }) => void
-  /** Ends the run early; what is in flight counts as failed. */
-  signal?: AbortSignal
 }
 
 export interface RelayRunResult {

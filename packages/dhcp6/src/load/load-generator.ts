@@ -4,7 +4,7 @@
 // retransmission, a bounded count and a time limit. It measures exchanges per second and the
 // latency of whole exchanges. The engine (window, timers, batches, figures) is @lab/dhcp4's
 // RelayLoad, shared with its LoadGenerator; this file is DHCPv6's messages.
-import { RelayLoad, formatMacNumber, type RelayExchange, type RelayProtocol, type ReplyVerdict } from '@lab/dhcp4'
+import { RelayLoad, formatMacNumber, type RelayExchange, type RelayProtocol, type RelayRunResult, type RelayWindowOptions, type ReplyVerdict } from '@lab/dhcp4'
 import { ArgumentError, UdpSocket, parseIp, type Logger } from '@lab/netlink-native'
 import { decodeMessage, type Dhcp6Message, type Dhcp6RelayMessage } from '../codec/message.js'
 import { Dhcp6Error } from '../errors.js'
@@ -24,41 +24,17 @@ export interface LoadGenerator6Options {
   logger?: Logger
 }
 
-export interface LoadRun6Options {
-  /** Simulated clients, each one exchange. */
-  clients: number
-  /** Exchanges in flight at once (default 64). */
-  window?: number
-  /** Retransmit after this long without an answer, ms (default 1000). */
-  timeoutMs?: number
-  /** Retransmissions per message before the client gives up (default 3). */
-  retries?: number
-  /** Stop after this long whatever is left, ms (default 60 000). */
-  durationMs?: number
+export interface LoadRun6Options extends RelayWindowOptions {
   /** Distinguishes the clients of different runs: client i has DUID-LL 02:<base>:<i as 4 bytes>. Default 0. */
   duidBase?: number
   /** Called for each bound address, when its Reply arrives (the Reply is decoded only if this is given). */
   onReply?: (reply: { mac: string; address: string; reply: Dhcp6Message; relay: Dhcp6RelayMessage }) => void
   /** Called for each completed exchange with when it started (ms since the run began), how long it took and when the Advertise came. */
   onExchange?: (exchange: { startedMs: number; latencyMs: number; advertiseMs: number }) => void
-  /** Ends the run early; what is in flight counts as failed. */
-  signal?: AbortSignal
 }
 
-export interface LoadResult6 {
-  completed: number
-  /** Exchanges answered without an address (an IA_NA with NoAddrsAvail or another status). */
-  refused: number
-  /** Clients that got no answer after all retransmissions, or were cut off by the time limit. */
-  failed: number
-  retransmissions: number
-  /** Batches of requests the kernel refused to send (their exchanges time out and are resent). */
-  sendFailures: number
-  elapsedMs: number
-  /** Completed exchanges per second. */
-  rate: number
-  latencyMs: { p50: number; p99: number; max: number }
-}
+/** What a run measured; `refused`: exchanges answered without an address (NoAddrsAvail or another status). */
+export type LoadResult6 = RelayRunResult
 
 const RELAY_FORW = 12
 const RELAY_REPL = 13
@@ -225,15 +201,10 @@ export class LoadGenerator6 {
 
   /** Does `clients` exchanges (after any run still going) and returns what they measured. Throws ArgumentError for a bad count or window. */
   run(options: LoadRun6Options): Promise<LoadResult6> {
-    const { onReply, onExchange } = options
+    const { duidBase, onReply, onExchange, ...window } = options
     return this.#engine.run({
-      clients: options.clients,
-      ...(options.window !== undefined ? { window: options.window } : {}),
-      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
-      ...(options.retries !== undefined ? { retries: options.retries } : {}),
-      ...(options.durationMs !== undefined ? { durationMs: options.durationMs } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-      base: options.duidBase ?? 0,
+      ...window,
+      base: duidBase ?? 0,
       ...(onReply || onExchange
         ? {
             onDone: (e, b, t) => {
