@@ -19,6 +19,7 @@ export { ClientMachine, DEFAULT_PARAMETERS, RFC2131_RETRANSMIT, type ClientState
 export { compose, manageIP, manageRoutes, manageDNS, type ManageOptions } from './client/callbacks.js'
 export { nextLease, type LeaseSource } from './client/next-lease.js'
 export { replaceFile } from './client/replace-file.js'
+export { LeaseReports, type LeaseChange } from './client/lease-reports.js'
 export { leaseFromAck, networkOf, expiresAt, sameConfiguration, INFINITE, type ClientLease } from './client/lease.js'
 export { defaultClientId } from './client/client-id.js'
 export { realClock, type Clock, type TimerHandle } from '@lab/clock'

@@ -7,6 +7,7 @@ import { DhcpMessage } from '../codec/message.js'
 import type { MessageType } from '../codec/options.js'
 import type { Clock, TimerHandle } from '@lab/clock'
 import { INFINITE, expiresAt, leaseFromAck, sameConfiguration, type ClientLease } from './lease.js'
+import { LeaseReports } from './lease-reports.js'
 
 export type ClientState = 'init' | 'selecting' | 'requesting' | 'bound' | 'renewing' | 'rebinding' | 'rebooting' | 'stopped'
 
@@ -274,21 +275,15 @@ export class ClientMachine extends EventEmitter<{ state: [ClientState]; lease: [
     if (old) await this.#report(old, undefined, 'expire')
   }
 
-  // Lease changes reach the callbacks one at a time, in the order they happened: a NAK's removal
-  // of the old address and routes must finish before the next lease installs its own.
-  #reporting: Promise<void> = Promise.resolve()
+  // Lease changes reach the callbacks and listeners one at a time, in the order they happened.
+  readonly #reports = new LeaseReports<ClientLease, LeaseChangeReason>(
+    (old, next, reason) => this.options.onLease(old, next, reason),
+    (change) => this.emit('lease', change),
+    (error) => this.emit('error', error),
+  )
 
   #report(old: ClientLease | undefined, next: ClientLease | undefined, reason: LeaseChangeReason): Promise<void> {
-    const report = async () => {
-      try {
-        await this.options.onLease(old, next, reason)
-      } catch (error) {
-        this.emit('error', error as Error)
-      }
-      this.emit('lease', { ...(old ? { old } : {}), ...(next ? { next } : {}), reason })
-    }
-    this.#reporting = this.#reporting.then(report)
-    return this.#reporting
+    return this.#reports.report(old, next, reason)
   }
 
   // --- messages ---

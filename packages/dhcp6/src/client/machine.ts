@@ -9,6 +9,7 @@ import { INFINITE, expiresAt, leaseFromInformation, leaseFromReply, rebase, rema
 import { STATUS, decodeDuid, type Dhcp6Message, type Duid } from '../codec/index.js'
 import { DEFAULT_REQUESTED_OPTIONS, buildClientMessage, readServerMessage, sameDuid, type AddressIa, type ClientMessageType, type ClientRequest, type PrefixIa, type ServerReply } from './messages.js'
 import { RFC8415_RETRANSMIT, nextTimeout, type ExchangeKind, type RetransmitParameters } from './retransmit.js'
+import { LeaseReports } from '@lab/dhcp4'
 
 export type ClientState = 'stopped' | 'soliciting' | 'requesting' | 'bound' | 'renewing' | 'rebinding' | 'confirming' | 'declining' | 'releasing' | 'informing'
 
@@ -415,21 +416,15 @@ export class ClientMachine extends EventEmitter<{ state: [ClientState]; lease: [
     this.#transmit('decline', () => this.#message('DECLINE', { serverId: decodeDuid(Buffer.from(lease.serverId, 'hex')), iaNa, requestedOptions: [] }), { giveUp: () => this.#solicit() })
   }
 
-  // Lease changes reach the callbacks one at a time, in the order they happened: the removal of
-  // an old address must finish before the next lease installs its own.
-  #reporting: Promise<void> = Promise.resolve()
+  // Lease changes reach the callbacks and listeners one at a time, in the order they happened.
+  readonly #reports = new LeaseReports<Dhcp6Lease, LeaseChangeReason>(
+    (old, next, reason) => this.options.onLease(old, next, reason),
+    (change) => this.emit('lease', change),
+    (error) => this.emit('error', error),
+  )
 
   #report(old: Dhcp6Lease | undefined, next: Dhcp6Lease | undefined, reason: LeaseChangeReason): Promise<void> {
-    const report = async () => {
-      try {
-        await this.options.onLease(old, next, reason)
-      } catch (error) {
-        this.emit('error', error as Error)
-      }
-      this.emit('lease', { ...(old ? { old } : {}), ...(next ? { next } : {}), reason })
-    }
-    this.#reporting = this.#reporting.then(report)
-    return this.#reporting
+    return this.#reports.report(old, next, reason)
   }
 
   // --- replies ---
