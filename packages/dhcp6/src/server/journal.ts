@@ -19,6 +19,7 @@ import { closeSync, constants, fdatasyncSync, fstatSync, fsyncSync, mkdirSync, o
 import { dirname } from 'node:path'
 import { promisify } from 'node:util'
 import { Dhcp6Error } from '../errors.js'
+import { deferred, encodeJsonLines, newestByAddress, type Deferred } from '@lab/dhcp4'
 
 /** A record: `address` is its key (the newest record per address wins on reading). */
 export interface BindingRecord {
@@ -62,24 +63,6 @@ export interface BindingFileContents<L> {
   end: number
 }
 
-interface Deferred {
-  promise: Promise<void>
-  resolve: () => void
-  reject: (error: Error) => void
-}
-
-function deferred(): Deferred {
-  let resolve!: () => void
-  let reject!: (error: Error) => void
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res
-    reject = rej
-  })
-  // A failed commit is reported to whoever waits on durable(); nobody waiting is not a crash.
-  promise.catch(() => undefined)
-  return { promise, resolve, reject }
-}
-
 /** One group commit: its bytes go at `position`; `written` of them are in the file. */
 interface Batch<L> {
   data: Buffer
@@ -92,37 +75,14 @@ interface Batch<L> {
   started: number
 }
 
-function encode(records: readonly unknown[]): Buffer {
-  let text = ''
-  for (const r of records) text += JSON.stringify(r) + '\n'
-  return Buffer.from(text)
-}
-
 function contents<L extends BindingRecord>(data: Buffer): BindingFileContents<L> {
   let stop = data.indexOf(0)
   if (stop < 0) stop = data.length
   // Whole lines only: what follows the last newline before the zeros was cut short.
   const end = data.lastIndexOf(10, stop - 1) + 1
-  const byAddress = new Map<string, L>()
-  let damaged = end < stop ? 1 : 0
-  let records = 0
-  for (const line of data.toString('utf8', 0, end).split('\n')) {
-    if (!line) continue
-    let record: L
-    try {
-      record = JSON.parse(line) as L
-    } catch {
-      damaged++
-      continue
-    }
-    if (typeof record?.address !== 'string' || typeof record.client !== 'string') {
-      damaged++
-      continue
-    }
-    byAddress.set(record.address, record)
-    records++
-  }
-  return { leases: [...byAddress.values()], records, damaged, end }
+  const read = newestByAddress<L>(data.toString('utf8', 0, end))
+  // A torn last line (cut short before the zeros) is damage too.
+  return { ...read, damaged: read.damaged + (end < stop ? 1 : 0), end }
 }
 
 /** Reads a binding file (this journal's, or @lab/dhcp4's JSON lines) without opening it for writing; a missing file holds none. */
@@ -318,7 +278,7 @@ export class BindingJournal<L extends BindingRecord> {
   #batch(): Batch<L> {
     const records = this.#pending
     this.#pending = []
-    const batch: Batch<L> = { data: encode(records), position: this.#position, written: 0, records, done: this.#next!, writing: false, started: performance.now() }
+    const batch: Batch<L> = { data: encodeJsonLines(records), position: this.#position, written: 0, records, done: this.#next!, writing: false, started: performance.now() }
     this.#next = undefined
     this.#position += batch.data.length
     this.#batches.push(batch)
@@ -436,7 +396,7 @@ export class BindingJournal<L extends BindingRecord> {
 
   #rewrite(records: L[]): void {
     const tmp = `${this.path}.compact`
-    const data = encode(records)
+    const data = encodeJsonLines(records)
     let allocated = data.length
     try {
       const fd = openSync(tmp, 'w', 0o600)
