@@ -7,6 +7,7 @@ export { LeaseJournal, readLeaseFile, type JournalRecord, type JournalStats, typ
 export { deferred, type Deferred } from './server/deferred.js'
 export { encodeJsonLines, newestByAddress } from './server/json-lines.js'
 export { serverMetrics, EXCHANGE_BUCKETS, COMMIT_BUCKETS, GROUP_BUCKETS, type MetricsSource, type ServerMetrics } from './server/metrics.js'
+export { checkServerOptions, debugEnabled, journalHealth, type ServerHealth } from './server/server-common.js'
 export { AddressPool, type PoolOptions } from './server/pool.js'
 export { clientKey, type Lease, type LeaseState } from './server/lease.js'
 export { DhcpServer, leaseChannel, healthChannel, type DhcpServerOptions, type Durability, type DhcpServerCounters, type DhcpServerHealth, type HealthEvent, type LeaseEvent } from './server/server.js'

@@ -19,6 +19,7 @@ import { encodeIpv4Udp } from '../wire/ipv4-udp.js'
 import type { Lease } from './lease.js'
 import { LeaseDatabase } from './lease-db.js'
 import { serverMetrics, type ServerMetrics } from './metrics.js'
+import { checkServerOptions, debugEnabled, journalHealth, type ServerHealth } from './server-common.js'
 import { ReplyEncoder } from './reply-encoder.js'
 import { respond, type Context as ResponderContext, type Outcome, type ResponderEvent } from './responder.js'
 import { Subnet, type SubnetConfig } from './subnet.js'
@@ -45,7 +46,7 @@ export interface LeaseEvent {
   interfaces: string[]
 }
 
-export type DhcpServerHealth = { ok: true } | { ok: false; reason: string }
+export type DhcpServerHealth = ServerHealth
 
 /** What `lab:dhcp4:health` carries. */
 export interface HealthEvent {
@@ -196,9 +197,7 @@ export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
       },
       { messageTypes: ['DISCOVER', 'REQUEST', 'DECLINE', 'RELEASE', 'INFORM'], naks: true },
     )
-    // Building a debug line per packet costs; a pino logger says whether anyone reads them.
-    const isLevelEnabled = (logger as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled
-    this.#debug = logger !== silentLogger && (isLevelEnabled ? isLevelEnabled.call(logger, 'debug') : true)
+    this.#debug = debugEnabled(logger)
     for (const port of ports) {
       port.flush = () => this.#flush(port)
       port.udp.on('message', (d) => this.#handle(port, d))
@@ -218,10 +217,7 @@ export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
    */
   static async start(options: DhcpServerOptions): Promise<DhcpServer> {
     const logger = options.logger ?? silentLogger
-    const names = typeof options.interface === 'string' ? [options.interface] : options.interface
-    if (!Array.isArray(names) || names.length === 0 || names.some((n) => typeof n !== 'string' || !n)) throw new ArgumentError('interface', 'an interface name, or a non-empty list of them')
-    if (!Array.isArray(options.subnets) || options.subnets.length === 0) throw new ArgumentError('subnets', 'a non-empty list of subnets')
-    if (options.durability !== undefined && options.durability !== 'commit' && options.durability !== 'none') throw new ArgumentError('durability', "'commit' or 'none'")
+    const names = checkServerOptions(options)
     const subnets = options.subnets.map((c) => new Subnet(c))
     for (const [i, a] of subnets.entries()) {
       for (const b of subnets.slice(i + 1)) {
@@ -316,11 +312,9 @@ export class DhcpServer extends EventEmitter<{ health: [DhcpServerHealth] }> {
 
   /** The lease database tells when the journal starts or stops failing. */
   #journalFailure(failure: Error | undefined): void {
-    const health: DhcpServerHealth = failure ? { ok: false, reason: `lease file ${this.options.leaseFile}: ${failure.message}` } : { ok: true }
-    if (health.ok === this.#health.ok) return
+    const health = journalHealth(this.#health, failure, this.options.leaseFile, this.logger)
+    if (!health) return
     this.#health = health
-    if (failure) this.logger.error({ err: failure, leaseFile: this.options.leaseFile }, 'lease journal cannot be written: no new bindings until it can (retrying)')
-    else this.logger.info({ leaseFile: this.options.leaseFile }, 'lease journal written again: new bindings resume')
     this.emit('health', health)
     if (healthChannel.hasSubscribers) healthChannel.publish({ health, interfaces: this.interfaces, ...(this.options.netns ? { netns: this.options.netns } : {}) } satisfies HealthEvent)
   }

@@ -13,7 +13,7 @@
 import { channel } from 'node:diagnostics_channel'
 import { EventEmitter } from 'node:events'
 import { Counter as PromCounter, type Registry } from 'prom-client'
-import { serverMetrics, type ServerMetrics } from '@lab/dhcp4'
+import { checkServerOptions, debugEnabled, journalHealth, serverMetrics, type ServerHealth, type ServerMetrics } from '@lab/dhcp4'
 import { ArgumentError, Netlink, UdpSocket, silentLogger, type Datagram, type Logger, type OutgoingDatagram } from '@lab/netlink-native'
 import type { Duid } from '../codec/duid.js'
 import { Dhcp6DecodeError } from '../codec/errors.js'
@@ -56,7 +56,7 @@ export interface Lease6Event {
   interfaces: string[]
 }
 
-export type Dhcp6ServerHealth = { ok: true } | { ok: false; reason: string }
+export type Dhcp6ServerHealth = ServerHealth
 
 export interface Dhcp6ServerOptions {
   /** The namespace to serve in: a name under /run/netns or a path. Default: this process's. */
@@ -226,9 +226,7 @@ export class DhcpV6Server extends EventEmitter<{ health: [Dhcp6ServerHealth] }> 
         for (const [status, n] of statusCodes) this.inc({ status }, n)
       },
     })
-    // Building a debug line per packet costs; a pino logger says whether anyone reads them.
-    const isLevelEnabled = (logger as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled
-    this.#debug = logger !== silentLogger && (isLevelEnabled ? isLevelEnabled.call(logger, 'debug') : true)
+    this.#debug = debugEnabled(logger)
     for (const port of ports) {
       port.flush = () => this.#endTurn(port)
       port.udp.on('message', (d) => this.#receive(port, d))
@@ -246,10 +244,7 @@ export class DhcpV6Server extends EventEmitter<{ health: [Dhcp6ServerHealth] }> 
    */
   static async start(options: Dhcp6ServerOptions): Promise<DhcpV6Server> {
     const logger = options.logger ?? silentLogger
-    const names = typeof options.interface === 'string' ? [options.interface] : options.interface
-    if (!Array.isArray(names) || names.length === 0 || names.some((n) => typeof n !== 'string' || !n)) throw new ArgumentError('interface', 'an interface name, or a non-empty list of them')
-    if (!Array.isArray(options.subnets) || options.subnets.length === 0) throw new ArgumentError('subnets', 'a non-empty list of subnets')
-    if (options.durability !== undefined && options.durability !== 'commit' && options.durability !== 'none') throw new ArgumentError('durability', "'commit' or 'none'")
+    const names = checkServerOptions(options)
     if (options.preference !== undefined && !(Number.isInteger(options.preference) && options.preference >= 0 && options.preference <= 255)) throw new ArgumentError('preference', '0..255')
     const subnets = options.subnets.map((c) => new Subnet6(c))
     const nl = await Netlink.open({ netns: options.netns })
@@ -316,11 +311,9 @@ export class DhcpV6Server extends EventEmitter<{ health: [Dhcp6ServerHealth] }> 
   }
 
   #journalFailure(failure: Error | undefined): void {
-    const health: Dhcp6ServerHealth = failure ? { ok: false, reason: `lease file ${this.options.leaseFile}: ${failure.message}` } : { ok: true }
-    if (health.ok === this.#health.ok) return
+    const health = journalHealth(this.#health, failure, this.options.leaseFile, this.logger)
+    if (!health) return
     this.#health = health
-    if (failure) this.logger.error({ err: failure, leaseFile: this.options.leaseFile }, 'lease journal cannot be written: no new bindings until it can (retrying)')
-    else this.logger.info({ leaseFile: this.options.leaseFile }, 'lease journal written again: new bindings resume')
     this.emit('health', health)
     if (health6Channel.hasSubscribers) health6Channel.publish({ health, interfaces: this.interfaces, ...(this.options.netns ? { netns: this.options.netns } : {}) })
   }
