@@ -83,7 +83,7 @@ export function worthAnchoring(run: AppendRun, before: number): boolean {
 }
 
 /** Appends bytes [from, to) of src. */
-function copy(out: MessageWriter, src: Buffer, from: number, to: number): void {
+export function copyBytes(out: MessageWriter, src: Buffer, from: number, to: number): void {
   if (to <= from) return
   out.ensure(to - from)
   src.copy(out.buf, out.length, from, to)
@@ -134,7 +134,7 @@ export function writeAnchored(out: MessageWriter, src: Buffer, run: AppendRun, f
   let last = -1
   // The inline sets, their elements and their rules, in queue order; each rule gets an id.
   for (const g of run.groups) {
-    copy(out, src, g.start, g.rule)
+    copyBytes(out, src, g.start, g.rule)
     const id = ruleId()
     ids.push(id)
     last = copyWithAttribute(out, src, g.rule, g.end, 1, RULE.ID, id, 0)
@@ -157,7 +157,7 @@ export function writeAnchored(out: MessageWriter, src: Buffer, run: AppendRun, f
   // The rules after the last inline-set rule: appended, as queued.
   if (run.qEnd > qFrom) {
     for (let at = from; at < run.end; at += src.readUInt32LE(at)) last = out.length + (at - from)
-    copy(out, src, from, run.end)
+    copyBytes(out, src, from, run.end)
     pieces.push({ at: index, qStart: qFrom, count: run.qEnd - qFrom, anchor: -1 })
   }
   return { pieces, last }

@@ -20,7 +20,7 @@ import { nfgenmsg, type TableRef } from './objects/header.js'
 import { writeRule, writeRuleComment, type RuleSpec } from './objects/rule.js'
 import { writeElements, writeSet, type ElementSpec, type SetSpec } from './objects/set.js'
 import { writeTable } from './objects/table.js'
-import { type AppendRun, type Piece, worthAnchoring, writeAnchored } from './batch-order.js'
+import { type AppendRun, type Piece, copyBytes, worthAnchoring, writeAnchored } from './batch-order.js'
 
 export { TransactionError } from './errors.js'
 
@@ -374,9 +374,7 @@ export class Transaction {
     const nextRuleId = () => ++ruleId
     for (const run of chosen) {
       // What lies between runs goes as it is (BATCH_BEGIN first).
-      out.ensure(run.start - from)
-      w.buf.copy(out.buf, out.length, from, run.start)
-      out.length += run.start - from
+      copyBytes(out, w.buf, from, run.start)
       // A run keeps its place in the batch: only its own messages change places.
       if (run.qStart > qFrom) pieces.push({ at: qFrom, qStart: qFrom, count: run.qStart - qFrom, anchor: -1 })
       const written = writeAnchored(out, w.buf, run, run.qStart, nextRuleId)
@@ -386,9 +384,7 @@ export class Transaction {
       from = run.end
       qFrom = run.qEnd
     }
-    out.ensure(w.length - from)
-    w.buf.copy(out.buf, out.length, from, w.length)
-    out.length += w.length - from
+    copyBytes(out, w.buf, from, w.length)
     if (this.#count > qFrom) pieces.push({ at: qFrom, qStart: qFrom, count: this.#count - qFrom, anchor: -1 })
     return { w: out, last, pieces }
   }
