@@ -95,11 +95,19 @@ function ipText(b: Buffer, at = 0): string {
   return ipScratch.toString('latin1', 0, n)
 }
 
+/** decode() and decodeAt() from one reader: decode() reads the whole of its buffer in place. */
+function readers<T>(decodeAt: (b: Buffer, at: number, length: number, code: number) => T): Pick<Definition<T>, 'decode' | 'decodeAt'> {
+  return { decode: (d, c) => decodeAt(d, 0, d.length, c), decodeAt }
+}
+
+function ipAt(b: Buffer, at: number, length: number, c: number): string {
+  return length === 4 ? ipText(b, at) : fail(c, `needs 4 bytes, has ${length}`)
+}
+
 const ip: Definition<string> = {
   name: 'ip',
   encode: (v) => ipBytes(v),
-  decode: (d, c) => (d.length === 4 ? ipText(d) : fail(c, `needs 4 bytes, has ${d.length}`)),
-  decodeAt: (b, at, length, c) => (length === 4 ? ipText(b, at) : fail(c, `needs 4 bytes, has ${length}`)),
+  ...readers(ipAt),
   format: (v) => v,
 }
 
@@ -125,14 +133,10 @@ const uint = (bytes: 1 | 2 | 4, signed = false): Definition<number> => ({
     else b.writeUInt32BE(v >>> 0)
     return b
   },
-  decode: (d, c) => {
-    if (d.length !== bytes) fail(c, `needs ${bytes} bytes, has ${d.length}`)
-    return bytes === 1 ? d.readUInt8(0) : bytes === 2 ? d.readUInt16BE(0) : signed ? d.readInt32BE(0) : d.readUInt32BE(0)
-  },
-  decodeAt: (b, at, length, c) => {
+  ...readers((b, at, length, c) => {
     if (length !== bytes) fail(c, `needs ${bytes} bytes, has ${length}`)
     return bytes === 1 ? b.readUInt8(at) : bytes === 2 ? b.readUInt16BE(at) : signed ? b.readInt32BE(at) : b.readUInt32BE(at)
-  },
+  }),
   format: (v) => String(v),
 })
 
@@ -166,21 +170,19 @@ function messageTypeAt(b: Buffer, at: number, length: number, c: number): Messag
 const messageType: Definition<MessageType> = {
   name: 'message type',
   encode: (v) => Buffer.from([MESSAGE_TYPES[v]]),
-  decode: (d, c) => messageTypeAt(d, 0, d.length, c),
-  decodeAt: messageTypeAt,
+  ...readers(messageTypeAt),
   format: (v) => v,
 }
 
 const codes: Definition<number[]> = {
   name: 'codes',
   encode: (v) => Buffer.from(v),
-  decode: (d, c) => (d.length === 0 ? fail(c, 'empty list') : [...d]),
-  decodeAt: (b, at, length, c) => {
+  ...readers((b, at, length, c) => {
     if (length === 0) fail(c, 'empty list')
     const out = new Array<number>(length)
     for (let i = 0; i < length; i++) out[i] = b[at + i]!
     return out
-  },
+  }),
   format: (v) => v.map((c) => OPTION_NAMES[c] ?? String(c)).join(', '),
 }
 
