@@ -19,6 +19,8 @@ export interface MetricsSource {
   received: Map<string, number>
   sent: Map<string, number>
   naks: Map<string, number>
+  /** DHCPv6's refusals: replies carrying a status code other than Success, by its name (counted when given). */
+  statusCodes?: Map<string, number>
   /** Counters of the server's own (DhcpServer.counters() and the like). */
   counts(): { malformed: number; ignored: number; exhausted: number; withheld: number; expired: number }
   /**
@@ -85,6 +87,10 @@ export function serverMetrics(prefix: string, source: MetricsSource, options: { 
   readCounter(registry, `${prefix}_messages_sent_total`, 'DHCP messages sent, by message type.', ['type'], () => byLabel('type', source.sent))
   readCounter(registry, `${prefix}_malformed_dropped_total`, 'Packets that could not be decoded: counted and dropped.', [], () => [[{}, source.counts().malformed]])
   if (options.naks) readCounter(registry, `${prefix}_naks_total`, 'NAKs sent, by reason.', ['reason'], () => byLabel('reason', source.naks))
+  const statusCodes = source.statusCodes
+  if (statusCodes) {
+    readCounter(registry, `${prefix}_status_codes_sent_total`, 'Replies carrying a status code other than Success (the message status or an IA status; each code once per reply), by status: NoAddrsAvail, NoBinding, NotOnLink, NoPrefixAvail, ...', ['status'], () => byLabel('status', statusCodes))
+  }
   readCounter(registry, `${prefix}_requests_unanswered_total`, 'Requests left unanswered: exhausted (no free address), withheld (journal failing), ignored (not for us, not a request, no subnet).', ['reason'], () => {
     const c = source.counts()
     return [

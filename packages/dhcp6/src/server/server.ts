@@ -12,7 +12,7 @@
 // journal writes that completed meanwhile release their Replies between two bursts.
 import { channel } from 'node:diagnostics_channel'
 import { EventEmitter } from 'node:events'
-import { Counter as PromCounter, type Registry } from 'prom-client'
+import type { Registry } from 'prom-client'
 import { checkServerOptions, debugEnabled, journalHealth, serverMetrics, type ServerHealth, type ServerMetrics } from '@lab/dhcp4'
 import { ArgumentError, Netlink, UdpSocket, silentLogger, type Datagram, type Logger, type OutgoingDatagram } from '@lab/netlink-native'
 import type { Duid } from '../codec/duid.js'
@@ -205,6 +205,7 @@ export class DhcpV6Server extends EventEmitter<{ health: [Dhcp6ServerHealth] }> 
         received: this.#received,
         sent: this.#sent,
         naks: new Map(),
+        statusCodes: this.#statusCodes,
         counts: () => this.#counts,
         pools: () =>
           subnets.flatMap((s) =>
@@ -215,17 +216,6 @@ export class DhcpV6Server extends EventEmitter<{ health: [Dhcp6ServerHealth] }> 
       },
       { messageTypes: ['SOLICIT', 'REQUEST', 'CONFIRM', 'RENEW', 'REBIND', 'RELEASE', 'DECLINE', 'INFORMATION-REQUEST'], poolKinds: true },
     )
-    const statusCodes = this.#statusCodes
-    new PromCounter({
-      name: 'lab_dhcp6_status_codes_sent_total',
-      help: 'Replies carrying a status code other than Success (the message status or an IA status; each code once per reply), by status: NoAddrsAvail, NoBinding, NotOnLink, NoPrefixAvail, ...',
-      labelNames: ['status'],
-      registers: [this.#metrics.registry],
-      collect() {
-        this.reset()
-        for (const [status, n] of statusCodes) this.inc({ status }, n)
-      },
-    })
     this.#debug = debugEnabled(logger)
     for (const port of ports) {
       port.flush = () => this.#endTurn(port)
