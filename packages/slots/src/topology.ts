@@ -52,7 +52,7 @@ export function upWithForwarding(b: BatchBuilder, link: string): void {
  * writes), the default routes via the host end, and the rate limit, which shapes what the slot
  * sends out.
  */
-function slotSide(b: BatchBuilder, s: SlotAddressing, v6: SlotAddressing["ipv6"], rate: string | number | undefined, up: (b: BatchBuilder, link: string) => void): void {
+function slotSide(b: BatchBuilder, s: SlotAddressing, v6: SlotAddressing['ipv6'], rate: string | number | undefined, up: (b: BatchBuilder, link: string) => void): void {
   b.link.set('lo', { up: true })
   b.addr.add(s.peerName, `${s.peerAddress}/31`)
   up(b, s.peerName)
